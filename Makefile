@@ -1,0 +1,127 @@
+# pymemtop build. Layers: lib/ (no curses) <- probes/ <- tui/. The agent is a
+# separate shared object built against the CPython stable ABI (3.8+).
+
+BUILD     ?= build
+CC        ?= cc
+PYTHON    ?= /usr/bin/python3
+SAN       ?=
+
+WARN      := -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wstrict-prototypes \
+             -Wformat=2 -Wcast-qual -Wwrite-strings -Wundef -Werror
+CPPFLAGS  := -D_GNU_SOURCE -Ilib -Iprobes -Itui
+OPT       ?= -O2 -g
+CFLAGS    := $(OPT) $(WARN) $(SAN)
+PKGS_LIBS := $(shell pkg-config --libs ncursesw libproc2 inih 2>/dev/null)
+PKGS_CFLAGS := $(shell pkg-config --cflags ncursesw libproc2 inih 2>/dev/null)
+
+# The agent: limited API 3.8, headers from whatever python3-dev ships (3.11 on
+# Debian 12); the stable ABI makes the result loadable by 3.8 to 3.13.
+PY_INC    := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
+AGENT_CFLAGS := -O2 -g -fPIC -fvisibility=hidden $(WARN) -Wno-cast-qual \
+             -DPy_LIMITED_API=0x03080000 -I$(PY_INC) -Ilib
+
+LIB_SRC   := $(wildcard lib/*.c)
+PROBE_SRC := $(wildcard probes/*.c)
+TUI_SRC   := $(wildcard tui/*.c)
+AGENT_SRC := $(wildcard probes/agent/*.c) lib/proto.c
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PROBE_OBJ := $(PROBE_SRC:%.c=$(BUILD)/%.o)
+TUI_OBJ   := $(TUI_SRC:%.c=$(BUILD)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/agent-obj/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+BIN       := $(BUILD)/pymemtop
+AGENT     := $(BUILD)/pymemtop_agent.so
+
+DEB_PKGS  := build-essential pkg-config libncurses-dev libproc2-dev libinih-dev \
+             python3-dev tmux strace procps util-linux passwd
+
+.PHONY: all deps demo check test unit asan check-asan bench clean install uninstall
+all: $(BIN) $(AGENT) $(UNIT_BIN)
+
+# Installs only what is missing; through sudo when not root.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" -eq 0 ]; then S=; else S=sudo; fi; \
+	  $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKGS_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/agent-obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpm.a: $(LIB_OBJ) $(PROBE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(TUI_OBJ) $(BUILD)/libpm.a
+	$(CC) $(CFLAGS) -o $@ $(TUI_OBJ) $(BUILD)/libpm.a $(PKGS_LIBS) -lm
+
+# No libpython on the link line: the symbols come from the process it is loaded into.
+$(AGENT): $(AGENT_OBJ)
+	$(CC) -shared -fPIC -o $@ $^ -lpthread
+	chmod 0755 $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libpm.a $(BUILD)/tui-nocurses.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKGS_CFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/tui-nocurses.a $(BUILD)/libpm.a $(PKGS_LIBS) -lm
+
+# Pure parts of tui/ (layout maths, formatting) that unit tests link against.
+TUI_PURE_OBJ := $(filter $(BUILD)/tui/layout.o $(BUILD)/tui/format.o,$(TUI_OBJ))
+$(BUILD)/tui-nocurses.a: $(TUI_PURE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do $$t || true; done
+
+# The whole suite: unit tests, then real targets on every CPython on the machine.
+test: all
+	@$(PYTHON) tests/run.py --build $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory all
+	@$(PYTHON) tests/run.py --build $(BUILD)
+
+# Sanitizer build of the monitor and unit tests; the agent stays uninstrumented
+# because it is loaded into a Python that was not built with ASan.
+asan:
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+
+check-asan: deps asan
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(PYTHON) tests/run.py --build build-asan --quick
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@tests/targets/demo.sh $(BUILD)
+
+bench: all
+	@$(PYTHON) bench/run.py --build $(BUILD)
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pymemtop $(DESTDIR)$(PREFIX)/share/pymemtop
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pymemtop
+	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/lib/pymemtop/pymemtop_agent.so
+	install -m 0644 config/pymemtop.ini $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/pymemtop $(DESTDIR)$(PREFIX)/lib/pymemtop/pymemtop_agent.so \
+	      $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini
+	-rmdir $(DESTDIR)$(PREFIX)/lib/pymemtop $(DESTDIR)$(PREFIX)/share/pymemtop
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

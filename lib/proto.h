@@ -1,0 +1,144 @@
+/* The wire protocol between the monitor and the agent: framing, encoding, and
+ * the one decoder, which never trusts its input.
+ *
+ * Transport: a SOCK_STREAM Unix socket at /tmp/.pymemtop-<uid>/<pid>.sock
+ * (directory 0700, owned by the target's uid; peers checked with SO_PEERCRED).
+ *
+ * Frame (all integers little-endian):
+ *   offset 0  u32 magic    0x50544d50 ("PMTP" in memory order)
+ *   offset 4  u16 version  PROTO_VERSION; a peer refuses other versions
+ *   offset 6  u16 type     enum proto_type
+ *   offset 8  u32 length   payload bytes, at most PROTO_MAX_PAYLOAD
+ *   offset 12 payload      a sequence of fields
+ *
+ * Field: u16 tag, u16 length, then `length` bytes of value.
+ *   integer fields: exactly 8 bytes (u64 or two's-complement i64)
+ *   string fields:  UTF-8, no NUL, 0 to PROTO_MAX_STRING bytes
+ *   PAUSE fields:   40 bytes: end_ns u64, pause_ns u64, collected i64,
+ *                   uncollectable i64, generation u64
+ *   array fields (GC_*): 24 bytes, three i64, one per generation
+ * Unknown tags are skipped (a newer peer may add fields); a known tag with the
+ * wrong length, a truncated field or a frame over the limits is an error.
+ *
+ * Messages:
+ *   HELLO   agent -> monitor on connect: AGENT_VERSION, PID, HEXVERSION,
+ *           PYTHON, LOADED_NS, CLIENTS, INTERVAL_MS
+ *   BUSY    agent -> monitor: another monitor holds the agent; PID of it
+ *   SAMPLE  agent -> monitor every interval: TIME_NS, GC_ENABLED,
+ *           GC_THRESHOLDS, GC_COUNTS, GC_COLLECTIONS, GC_COLLECTED,
+ *           GC_UNCOLLECTABLE, ALLOC_BLOCKS, PAUSE_COUNT, PAUSE_TOTAL_NS,
+ *           PAUSE_MAX_NS, OBSERVER_NS, SAMPLE_COST_NS, PAUSES_DROPPED,
+ *           PAUSE (repeated, oldest first)
+ *   COMMAND monitor -> agent: CMD_ID, CMD_NAME ("collect", "interval",
+ *           "detach", "ping"), CMD_ARG
+ *   REPLY   agent -> monitor: CMD_ID, STATUS, MESSAGE, VALUE, PAUSE_NS
+ */
+#ifndef PYMEMTOP_LIB_PROTO_H
+#define PYMEMTOP_LIB_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+#define PROTO_MAGIC 0x50544d50u
+#define PROTO_VERSION 1
+#define PROTO_HEADER_BYTES 12
+#define PROTO_MAX_PAYLOAD (1u << 20)
+#define PROTO_MAX_STRING 4096
+#define PROTO_PAUSE_BYTES 40
+#define PROTO_CMD_NAME_MAX 32
+
+enum proto_type {
+    PROTO_HELLO = 1,
+    PROTO_BUSY = 2,
+    PROTO_SAMPLE = 3,
+    PROTO_COMMAND = 4,
+    PROTO_REPLY = 5,
+};
+
+enum proto_tag {
+    /* HELLO */
+    TAG_AGENT_VERSION = 1,
+    TAG_PID = 2,
+    TAG_HEXVERSION = 3,
+    TAG_PYTHON = 4,
+    TAG_LOADED_NS = 5,
+    TAG_CLIENTS = 6,
+    TAG_INTERVAL_MS = 7,
+    TAG_PROTOCOL = 8,
+    /* SAMPLE */
+    TAG_TIME_NS = 20,
+    TAG_GC_ENABLED = 21,
+    TAG_GC_THRESHOLDS = 22,
+    TAG_GC_COUNTS = 23,
+    TAG_GC_COLLECTIONS = 24,
+    TAG_GC_COLLECTED = 25,
+    TAG_GC_UNCOLLECTABLE = 26,
+    TAG_ALLOC_BLOCKS = 27,
+    TAG_PAUSE_COUNT = 28,
+    TAG_PAUSE_TOTAL_NS = 29,
+    TAG_PAUSE_MAX_NS = 30,
+    TAG_OBSERVER_NS = 31,
+    TAG_SAMPLE_COST_NS = 32,
+    TAG_PAUSES_DROPPED = 33,
+    TAG_PAUSE = 34,
+    /* COMMAND / REPLY */
+    TAG_CMD_ID = 60,
+    TAG_CMD_NAME = 61,
+    TAG_CMD_ARG = 62,
+    TAG_STATUS = 63,
+    TAG_MESSAGE = 64,
+    TAG_VALUE = 65,
+    TAG_PAUSE_NS = 66,
+};
+
+/* A growable encode buffer. Allocation failure sets `failed`; every later put
+ * is a no-op, so callers check once at the end. */
+struct proto_buf {
+    uint8_t *data;
+    size_t len, cap;
+    int failed;
+};
+
+/* A decoded frame header. */
+struct proto_header {
+    uint16_t version;
+    uint16_t type;
+    uint32_t length;
+};
+
+/* A command as the agent sees it. */
+struct proto_command {
+    uint64_t id;
+    char name[PROTO_CMD_NAME_MAX];
+    int64_t arg;
+};
+
+void proto_buf_init(struct proto_buf *b);
+void proto_buf_free(struct proto_buf *b);
+/* Starts a frame of `type`; proto_end() fills in the length. */
+void proto_begin(struct proto_buf *b, enum proto_type type);
+void proto_put_u64(struct proto_buf *b, enum proto_tag tag, uint64_t v);
+void proto_put_i64(struct proto_buf *b, enum proto_tag tag, int64_t v);
+void proto_put_str(struct proto_buf *b, enum proto_tag tag, const char *s);
+void proto_put_gens(struct proto_buf *b, enum proto_tag tag, const int64_t v[PM_GENERATIONS]);
+void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *p);
+/* Returns 0, or -1 if the frame could not be built (no memory, too large). */
+int proto_end(struct proto_buf *b);
+
+/* Header checks: magic, version, length limit. 0 or -1 with *why set. */
+int proto_decode_header(const uint8_t *buf, size_t len, struct proto_header *h, const char **why);
+
+/* Payload decoders: 0 on success, -1 with *why set. Missing fields keep the
+ * defaults the decoder sets (zero, or -1 for "unknown" counters). */
+int proto_decode_hello(const uint8_t *p, size_t len, struct pm_hello *out, const char **why);
+int proto_decode_sample(const uint8_t *p, size_t len, struct pm_agent_sample *out,
+                        const char **why);
+int proto_decode_command(const uint8_t *p, size_t len, struct proto_command *out,
+                         const char **why);
+int proto_decode_reply(const uint8_t *p, size_t len, struct pm_reply *out, const char **why);
+/* BUSY: the PID of the monitor holding the agent. */
+int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why);
+
+#endif

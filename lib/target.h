@@ -1,0 +1,50 @@
+/* What we learn about a target process before attaching, and why an attach
+ * would fail, in words a user can act on. Reads /proc and ELF files only. */
+#ifndef PYMEMTOP_LIB_TARGET_H
+#define PYMEMTOP_LIB_TARGET_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum target_status {
+    TARGET_OK = 0,
+    TARGET_NO_PROCESS,    /* kill(pid, 0) == ESRCH, or PID <= 0 */
+    TARGET_OTHER_USER,    /* EPERM from kill, or uid mismatch and we are not root */
+    TARGET_PTRACE_DENIED, /* PTRACE_SEIZE says EPERM: ptrace_scope, non-dumpable, no CAP_SYS_PTRACE */
+    TARGET_TRACED,        /* TracerPid != 0 */
+    TARGET_NOT_PYTHON,    /* no module exporting Py_AddPendingCall */
+    TARGET_OLD_PYTHON,    /* CPython older than 3.8 */
+    TARGET_GONE,          /* exited while we worked */
+    TARGET_INJECT_FAILED, /* the remote call failed (message says how) */
+    TARGET_TIMEOUT,       /* the remote call did not return (watchdog) */
+};
+
+struct target_info {
+    pid_t pid;        /* as we see it */
+    pid_t ns_pid;     /* innermost NSpid: what getpid() says inside the target */
+    uid_t uid;        /* effective uid of the target */
+    char comm[64];
+    char cmdline[512]; /* NULs replaced by spaces, truncated */
+    char root[64];     /* "/proc/PID/root": prefix to open the target's files */
+    char pymod_path[PATH_MAX]; /* file holding the C API, as the target sees it */
+    bool pymod_shared;         /* libpython3.X.so rather than the executable */
+    int py_major, py_minor;    /* from symbols or file name; 0 if unknown */
+    uint64_t load_bias;
+    /* Absolute addresses in the target. */
+    uint64_t addr_add_pending_call;
+    uint64_t addr_run_simple_string;
+    uint64_t addr_syscall_insn; /* a "syscall" (0f 05) in an r-xp libc mapping */
+    pid_t tracer_pid;
+    char tracer_comm[64];
+};
+
+/* Fills *t. Returns TARGET_OK or the first reason an attach cannot work, with
+ * a one- or two-line message in msg saying what happened and what to do. */
+enum target_status target_inspect(pid_t pid, struct target_info *t, char *msg, size_t msg_len);
+
+/* Short name of a status, for JSON ("no_process", "other_user", ...). */
+const char *target_status_name(enum target_status s);
+
+#endif
