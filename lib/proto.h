@@ -141,4 +141,23 @@ int proto_decode_reply(const uint8_t *p, size_t len, struct pm_reply *out, const
 /* BUSY: the PID of the monitor holding the agent. */
 int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why);
 
+/* Reassembles frames from a stream socket. `max_payload` lets each side cap
+ * what it accepts (the agent takes only small commands). */
+struct proto_reader {
+    uint8_t *buf;
+    size_t len, cap, consumed;
+    uint32_t max_payload;
+};
+
+void proto_reader_init(struct proto_reader *r, uint32_t max_payload);
+void proto_reader_free(struct proto_reader *r);
+/* One read(2) from fd: >0 bytes read, 0 end of stream, -1 error (errno). */
+long proto_reader_fill(struct proto_reader *r, int fd);
+/* Next complete frame: 1 (h and *payload valid until the next call), 0 when
+ * more bytes are needed, -1 for a malformed stream (*why says how). */
+int proto_reader_next(struct proto_reader *r, struct proto_header *h, const uint8_t **payload,
+                      const char **why);
+/* Writes a whole frame (MSG_NOSIGNAL); 0 or -errno. */
+int proto_send(int fd, const struct proto_buf *b);
+
 #endif

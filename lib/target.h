@@ -19,6 +19,9 @@ enum target_status {
     TARGET_GONE,          /* exited while we worked */
     TARGET_INJECT_FAILED, /* the remote call failed (message says how) */
     TARGET_TIMEOUT,       /* the remote call did not return (watchdog) */
+    TARGET_NO_SAFE_POINT, /* call queued, but the main thread ran no Python in time */
+    TARGET_BUSY,          /* another monitor holds the agent */
+    TARGET_AGENT_ERROR,   /* agent file unusable, or the agent misbehaved */
 };
 
 struct target_info {

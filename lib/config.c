@@ -1,0 +1,142 @@
+/* Config file reading with inih: every key checked against its range. */
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->interval_ms = 1000;
+    c->history = 600;
+    c->attach_timeout_ms = 5000;
+    c->ascii = false;
+    c->color = true;
+}
+
+struct config_parse {
+    struct config *c;
+    const char *path;
+    int line; /* inih gives no line to handlers: we count keys to report the error */
+    char *err;
+    size_t err_len;
+    char *warn;
+    size_t warn_len;
+};
+
+static int config_number(struct config_parse *p, const char *key, const char *v, double lo,
+                         double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(d) || d < lo || d > hi) {
+        snprintf(p->err, p->err_len, "%s: %s = '%s' is out of range (%g to %g)", p->path, key, v,
+                 lo, hi);
+        return 0;
+    }
+    *out = d;
+    return 1;
+}
+
+static int config_bool(struct config_parse *p, const char *key, const char *v, bool *out)
+{
+    if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+        *out = true;
+    else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+             !strcasecmp(v, "off"))
+        *out = false;
+    else {
+        snprintf(p->err, p->err_len, "%s: %s = '%s' must be true or false", p->path, key, v);
+        return 0;
+    }
+    return 1;
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct config_parse *p = user;
+    struct config *c = p->c;
+    double d;
+    char key[128];
+    snprintf(key, sizeof(key), "[%s] %s", section, name);
+    if (!strcmp(section, "sampling") && !strcmp(name, "interval")) {
+        if (!config_number(p, key, value, 0.1, 60, &d))
+            return 0;
+        c->interval_ms = (unsigned)lround(d * 1000);
+    } else if (!strcmp(section, "sampling") && !strcmp(name, "history")) {
+        if (!config_number(p, key, value, 10, 100000, &d))
+            return 0;
+        c->history = (unsigned)d;
+    } else if (!strcmp(section, "attach") && !strcmp(name, "timeout")) {
+        if (!config_number(p, key, value, 0.1, 600, &d))
+            return 0;
+        c->attach_timeout_ms = (unsigned)lround(d * 1000);
+    } else if (!strcmp(section, "display") && !strcmp(name, "ascii")) {
+        return config_bool(p, key, value, &c->ascii);
+    } else if (!strcmp(section, "display") && !strcmp(name, "color")) {
+        return config_bool(p, key, value, &c->color);
+    } else {
+        size_t used = strlen(p->warn);
+        snprintf(p->warn + used, p->warn_len - used, "%s%s: unknown key %s (ignored)",
+                 used ? "\n" : "", p->path, key);
+    }
+    return 1;
+}
+
+static const char *config_find(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg) {
+        snprintf(buf, len, "%s/pymemtop/pymemtop.ini", xdg);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    if (home && *home) {
+        snprintf(buf, len, "%s/.config/pymemtop/pymemtop.ini", home);
+        if (access(buf, F_OK) == 0)
+            return buf;
+    }
+    return access("/etc/pymemtop.ini", F_OK) == 0 ? "/etc/pymemtop.ini" : NULL;
+}
+
+int config_load(struct config *c, const char *path, char *err, size_t err_len, char *warn,
+                size_t warn_len)
+{
+    char found[PATH_MAX];
+    err[0] = 0;
+    if (warn_len)
+        warn[0] = 0;
+    if (!path && !(path = config_find(found, sizeof(found))))
+        return 0;
+    struct config_parse p = {c, path, 0, err, err_len, warn, warn_len};
+    int r = ini_parse(path, config_handler, &p);
+    if (r == -1) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    if (r == -2) {
+        snprintf(err, err_len, "%s: out of memory", path);
+        return -1;
+    }
+    if (r > 0) {
+        /* inih stops at the first bad line: a syntax error, or a value our
+         * handler refused (then err already says which key and range). */
+        char what[400];
+        snprintf(what, sizeof(what), "%s", err[0] ? err : "");
+        if (what[0])
+            snprintf(err, err_len, "%s (line %d)", what, r);
+        else
+            snprintf(err, err_len, "%s:%d: malformed line (expected [section] or key = value)",
+                     path, r);
+        return -1;
+    }
+    snprintf(c->source, sizeof(c->source), "%s", path);
+    return 0;
+}

@@ -1,0 +1,505 @@
+/* Wire protocol codec (see proto.h for the format). Compiled into both the
+ * monitor and the agent; the decoders assume every byte is hostile. */
+#include "proto.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le(const uint8_t *p, int bytes)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+void proto_buf_init(struct proto_buf *b)
+{
+    memset(b, 0, sizeof(*b));
+}
+
+void proto_buf_free(struct proto_buf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+static uint8_t *buf_grow(struct proto_buf *b, size_t n)
+{
+    if (b->failed)
+        return NULL;
+    if (b->len + n > PROTO_HEADER_BYTES + PROTO_MAX_PAYLOAD) {
+        b->failed = 1;
+        return NULL;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *d = realloc(b->data, cap);
+        if (!d) {
+            b->failed = 1;
+            return NULL;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    uint8_t *p = b->data + b->len;
+    b->len += n;
+    return p;
+}
+
+void proto_begin(struct proto_buf *b, enum proto_type type)
+{
+    b->len = 0;
+    b->failed = 0;
+    uint8_t *p = buf_grow(b, PROTO_HEADER_BYTES);
+    if (!p)
+        return;
+    put_le(p, PROTO_MAGIC, 4);
+    put_le(p + 4, PROTO_VERSION, 2);
+    put_le(p + 6, (uint64_t)type, 2);
+    put_le(p + 8, 0, 4);
+}
+
+static uint8_t *field_begin(struct proto_buf *b, enum proto_tag tag, size_t len)
+{
+    uint8_t *p = buf_grow(b, 4 + len);
+    if (!p)
+        return NULL;
+    put_le(p, (uint64_t)tag, 2);
+    put_le(p + 2, len, 2);
+    return p + 4;
+}
+
+void proto_put_u64(struct proto_buf *b, enum proto_tag tag, uint64_t v)
+{
+    uint8_t *p = field_begin(b, tag, 8);
+    if (p)
+        put_le(p, v, 8);
+}
+
+void proto_put_i64(struct proto_buf *b, enum proto_tag tag, int64_t v)
+{
+    proto_put_u64(b, tag, (uint64_t)v);
+}
+
+void proto_put_str(struct proto_buf *b, enum proto_tag tag, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > PROTO_MAX_STRING)
+        n = PROTO_MAX_STRING;
+    uint8_t *p = field_begin(b, tag, n);
+    if (p)
+        memcpy(p, s, n);
+}
+
+void proto_put_gens(struct proto_buf *b, enum proto_tag tag, const int64_t v[PM_GENERATIONS])
+{
+    uint8_t *p = field_begin(b, tag, 8 * PM_GENERATIONS);
+    if (p)
+        for (int i = 0; i < PM_GENERATIONS; i++)
+            put_le(p + 8 * i, (uint64_t)v[i], 8);
+}
+
+void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *pz)
+{
+    uint8_t *p = field_begin(b, TAG_PAUSE, PROTO_PAUSE_BYTES);
+    if (!p)
+        return;
+    put_le(p, pz->end_ns, 8);
+    put_le(p + 8, pz->pause_ns, 8);
+    put_le(p + 16, (uint64_t)pz->collected, 8);
+    put_le(p + 24, (uint64_t)pz->uncollectable, 8);
+    put_le(p + 32, pz->generation, 8);
+}
+
+int proto_end(struct proto_buf *b)
+{
+    if (b->failed || b->len < PROTO_HEADER_BYTES)
+        return -1;
+    put_le(b->data + 8, b->len - PROTO_HEADER_BYTES, 4);
+    return 0;
+}
+
+int proto_decode_header(const uint8_t *buf, size_t len, struct proto_header *h, const char **why)
+{
+    if (len < PROTO_HEADER_BYTES) {
+        *why = "short header";
+        return -1;
+    }
+    if (get_le(buf, 4) != PROTO_MAGIC) {
+        *why = "bad magic (not a pymemtop agent)";
+        return -1;
+    }
+    h->version = (uint16_t)get_le(buf + 4, 2);
+    h->type = (uint16_t)get_le(buf + 6, 2);
+    h->length = (uint32_t)get_le(buf + 8, 4);
+    if (h->version != PROTO_VERSION) {
+        *why = "protocol version mismatch (agent and monitor come from different builds)";
+        return -1;
+    }
+    if (h->length > PROTO_MAX_PAYLOAD) {
+        *why = "frame too large";
+        return -1;
+    }
+    return 0;
+}
+
+/* Walks the fields of a payload; calls `on` for each. A field that runs past
+ * the end is an error; the callback rejects bad lengths of known tags. */
+typedef int (*field_fn)(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why);
+
+static int fields_walk(const uint8_t *p, size_t len, field_fn on, void *ctx, const char **why)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < 4) {
+            *why = "truncated field header";
+            return -1;
+        }
+        uint16_t tag = (uint16_t)get_le(p + off, 2);
+        uint16_t flen = (uint16_t)get_le(p + off + 2, 2);
+        off += 4;
+        if (flen > len - off) {
+            *why = "field runs past the end of the frame";
+            return -1;
+        }
+        if (on(ctx, tag, p + off, flen, why) < 0)
+            return -1;
+        off += flen;
+    }
+    return 0;
+}
+
+static int want_len(uint16_t len, uint16_t expect, const char **why)
+{
+    if (len != expect) {
+        *why = "field has the wrong length";
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies a string field into a fixed buffer, truncating; rejects NUL bytes
+ * so that a C string never hides data. */
+static int get_str(const uint8_t *v, uint16_t len, char *dst, size_t cap, const char **why)
+{
+    if (len > PROTO_MAX_STRING || memchr(v, 0, len)) {
+        *why = "bad string field";
+        return -1;
+    }
+    size_t n = len < cap - 1 ? len : cap - 1;
+    memcpy(dst, v, n);
+    dst[n] = 0;
+    return 0;
+}
+
+static int get_u64(const uint8_t *v, uint16_t len, uint64_t *out, const char **why)
+{
+    if (want_len(len, 8, why) < 0)
+        return -1;
+    *out = get_le(v, 8);
+    return 0;
+}
+
+static int get_i64(const uint8_t *v, uint16_t len, int64_t *out, const char **why)
+{
+    uint64_t u;
+    if (get_u64(v, len, &u, why) < 0)
+        return -1;
+    *out = (int64_t)u;
+    return 0;
+}
+
+static int get_gens(const uint8_t *v, uint16_t len, int64_t out[PM_GENERATIONS], const char **why)
+{
+    if (want_len(len, 8 * PM_GENERATIONS, why) < 0)
+        return -1;
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        out[i] = (int64_t)get_le(v + 8 * i, 8);
+    return 0;
+}
+
+static int hello_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    struct pm_hello *h = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_AGENT_VERSION:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        h->agent_version = (uint32_t)u;
+        return 0;
+    case TAG_PROTOCOL:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        h->protocol_version = (uint32_t)u;
+        return 0;
+    case TAG_PID:
+        return get_i64(v, len, &h->pid, why);
+    case TAG_HEXVERSION:
+        return get_u64(v, len, &h->hexversion, why);
+    case TAG_PYTHON:
+        return get_str(v, len, h->python, sizeof(h->python), why);
+    case TAG_LOADED_NS:
+        return get_u64(v, len, &h->loaded_ns, why);
+    case TAG_CLIENTS:
+        return get_u64(v, len, &h->clients_served, why);
+    case TAG_INTERVAL_MS:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        h->interval_ms = u > 3600000 ? 3600000 : (uint32_t)u;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_hello(const uint8_t *p, size_t len, struct pm_hello *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (fields_walk(p, len, hello_field, out, why) < 0)
+        return -1;
+    if (out->pid <= 0 || !out->python[0]) {
+        *why = "hello without pid or python version";
+        return -1;
+    }
+    return 0;
+}
+
+static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    struct pm_agent_sample *s = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_TIME_NS:
+        return get_u64(v, len, &s->time_ns, why);
+    case TAG_GC_ENABLED:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->gc_enabled = u != 0;
+        return 0;
+    case TAG_GC_THRESHOLDS:
+        return get_gens(v, len, s->thresholds, why);
+    case TAG_GC_COUNTS:
+        return get_gens(v, len, s->counts, why);
+    case TAG_GC_COLLECTIONS:
+        return get_gens(v, len, s->collections, why);
+    case TAG_GC_COLLECTED:
+        return get_gens(v, len, s->collected, why);
+    case TAG_GC_UNCOLLECTABLE:
+        return get_gens(v, len, s->uncollectable, why);
+    case TAG_ALLOC_BLOCKS:
+        return get_i64(v, len, &s->alloc_blocks, why);
+    case TAG_PAUSE_COUNT:
+        return get_u64(v, len, &s->pause_count, why);
+    case TAG_PAUSE_TOTAL_NS:
+        return get_u64(v, len, &s->pause_total_ns, why);
+    case TAG_PAUSE_MAX_NS:
+        return get_u64(v, len, &s->pause_max_ns, why);
+    case TAG_OBSERVER_NS:
+        return get_u64(v, len, &s->observer_ns, why);
+    case TAG_SAMPLE_COST_NS:
+        return get_u64(v, len, &s->sample_cost_ns, why);
+    case TAG_PAUSES_DROPPED:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->pauses_dropped = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
+    case TAG_PAUSE: {
+        if (want_len(len, PROTO_PAUSE_BYTES, why) < 0)
+            return -1;
+        if (s->n_pauses >= PM_MAX_PAUSES_PER_SAMPLE) {
+            s->pauses_dropped++;
+            return 0;
+        }
+        uint64_t gen = get_le(v + 32, 8);
+        if (gen >= PM_GENERATIONS) {
+            *why = "pause with a generation out of range";
+            return -1;
+        }
+        struct pm_gc_pause *pz = &s->pauses[s->n_pauses++];
+        pz->end_ns = get_le(v, 8);
+        pz->pause_ns = get_le(v + 8, 8);
+        pz->collected = (int64_t)get_le(v + 16, 8);
+        pz->uncollectable = (int64_t)get_le(v + 24, 8);
+        pz->generation = (uint8_t)gen;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_sample(const uint8_t *p, size_t len, struct pm_agent_sample *out,
+                        const char **why)
+{
+    memset(out, 0, offsetof(struct pm_agent_sample, pauses));
+    out->alloc_blocks = -1;
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        out->thresholds[i] = out->counts[i] = out->collections[i] = out->collected[i] =
+            out->uncollectable[i] = -1;
+    if (fields_walk(p, len, sample_field, out, why) < 0)
+        return -1;
+    if (!out->time_ns) {
+        *why = "sample without a time";
+        return -1;
+    }
+    return 0;
+}
+
+static int command_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
+                         const char **why)
+{
+    struct proto_command *c = ctx;
+    switch (tag) {
+    case TAG_CMD_ID:
+        return get_u64(v, len, &c->id, why);
+    case TAG_CMD_NAME:
+        return get_str(v, len, c->name, sizeof(c->name), why);
+    case TAG_CMD_ARG:
+        return get_i64(v, len, &c->arg, why);
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_command(const uint8_t *p, size_t len, struct proto_command *out,
+                         const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (fields_walk(p, len, command_field, out, why) < 0)
+        return -1;
+    if (!out->name[0]) {
+        *why = "command without a name";
+        return -1;
+    }
+    return 0;
+}
+
+static int reply_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    struct pm_reply *r = ctx;
+    switch (tag) {
+    case TAG_CMD_ID:
+        return get_u64(v, len, &r->id, why);
+    case TAG_STATUS:
+        return get_i64(v, len, &r->status, why);
+    case TAG_MESSAGE:
+        return get_str(v, len, r->message, sizeof(r->message), why);
+    case TAG_VALUE:
+        return get_i64(v, len, &r->value, why);
+    case TAG_PAUSE_NS:
+        return get_u64(v, len, &r->pause_ns, why);
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_reply(const uint8_t *p, size_t len, struct pm_reply *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    return fields_walk(p, len, reply_field, out, why);
+}
+
+static int busy_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    return tag == TAG_PID ? get_i64(v, len, ctx, why) : 0;
+}
+
+int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why)
+{
+    *holder_pid = 0;
+    return fields_walk(p, len, busy_field, holder_pid, why);
+}
+
+void proto_reader_init(struct proto_reader *r, uint32_t max_payload)
+{
+    memset(r, 0, sizeof(*r));
+    r->max_payload = max_payload < PROTO_MAX_PAYLOAD ? max_payload : PROTO_MAX_PAYLOAD;
+}
+
+void proto_reader_free(struct proto_reader *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof(*r));
+}
+
+long proto_reader_fill(struct proto_reader *r, int fd)
+{
+    /* Drop what earlier frames consumed before reading more. */
+    if (r->consumed) {
+        memmove(r->buf, r->buf + r->consumed, r->len - r->consumed);
+        r->len -= r->consumed;
+        r->consumed = 0;
+    }
+    if (r->cap - r->len < 4096) {
+        size_t cap = r->cap ? r->cap * 2 : 16384;
+        if (cap > PROTO_HEADER_BYTES + (size_t)r->max_payload + 65536)
+            cap = PROTO_HEADER_BYTES + (size_t)r->max_payload + 65536;
+        if (cap <= r->len) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        uint8_t *b = realloc(r->buf, cap);
+        if (!b) {
+            errno = ENOMEM;
+            return -1;
+        }
+        r->buf = b;
+        r->cap = cap;
+    }
+    ssize_t n;
+    do
+        n = read(fd, r->buf + r->len, r->cap - r->len);
+    while (n < 0 && errno == EINTR);
+    if (n > 0)
+        r->len += (size_t)n;
+    return (long)n;
+}
+
+int proto_reader_next(struct proto_reader *r, struct proto_header *h, const uint8_t **payload,
+                      const char **why)
+{
+    size_t avail = r->len - r->consumed;
+    if (avail < PROTO_HEADER_BYTES)
+        return 0;
+    const uint8_t *p = r->buf + r->consumed;
+    if (proto_decode_header(p, avail, h, why) < 0)
+        return -1;
+    if (h->length > r->max_payload) {
+        *why = "frame larger than this side accepts";
+        return -1;
+    }
+    if (avail - PROTO_HEADER_BYTES < h->length)
+        return 0;
+    *payload = p + PROTO_HEADER_BYTES;
+    r->consumed += PROTO_HEADER_BYTES + h->length;
+    return 1;
+}
+
+int proto_send(int fd, const struct proto_buf *b)
+{
+    size_t off = 0;
+    while (off < b->len) {
+        ssize_t n = send(fd, b->data + off, b->len - off, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        off += (size_t)n;
+    }
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* The agent loaded into the target: shared state and the parts that touch it.
+ * Built against the limited API (3.8), so one .so serves CPython 3.8-3.13.
+ *
+ * Threads: the agent's own pthread serves the socket and takes the GIL only to
+ * sample or run a command. The GC callback runs in whichever Python thread
+ * collects, with the GIL held. The GIL therefore guards the pause ring and the
+ * hook; plain atomics carry the lifecycle flags read without it. */
+#ifndef PYMEMTOP_PROBES_AGENT_AGENT_H
+#define PYMEMTOP_PROBES_AGENT_AGENT_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+#define AGENT_VERSION 1
+#define AGENT_PAUSE_RING 4096
+#define AGENT_DEFAULT_INTERVAL_MS 1000
+
+struct agent_state {
+    pid_t pid;          /* getpid() at load; differs after fork */
+    uid_t euid;
+    uint64_t loaded_ns;
+    uint64_t hexversion;
+    char python[32];
+    char dir_path[64];  /* /tmp/.pymemtop-<uid> */
+    char sock_path[108];
+    int listen_fd;
+
+    atomic_int started;
+    atomic_int finalizing; /* interpreter shutting down: never take the GIL again */
+    atomic_int forked;     /* we are a forked child: the agent is dead here */
+    atomic_uint interval_ms;
+    uint64_t clients_served;
+
+    /* Python objects, created at load and never freed (the .so stays loaded). */
+    PyObject *gc_module;
+    PyObject *sys_module;
+    PyObject *gc_callback;
+    int hook_installed; /* GIL-guarded */
+
+    /* GIL-guarded pause bookkeeping since the current client attached. */
+    uint64_t gc_start_ns;
+    struct pm_gc_pause ring[AGENT_PAUSE_RING];
+    size_t ring_head, ring_len;
+    uint64_t pauses_dropped;
+    uint64_t pause_count, pause_total_ns, pause_max_ns;
+    uint64_t observer_ns;
+
+    /* Budget for sys.getallocatedblocks(): it walks every arena from 3.9 on. */
+    uint64_t blocks_next_ns;
+    int64_t blocks_last;
+};
+
+extern struct agent_state agent;
+
+uint64_t agent_now_ns(void);
+
+/* agent_gc.c: the gc.callbacks hook (GIL held for all three). */
+int agent_gc_init(void);
+void agent_gc_install(void);
+void agent_gc_remove(void);
+
+/* agent_sample.c: one sample or command, GIL taken inside. Return -1 when the
+ * interpreter is finalizing (the caller must stop touching Python). */
+struct proto_buf;
+struct proto_command;
+int agent_sample_encode(struct proto_buf *out);
+int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach);
+/* Takes the GIL unless the interpreter is going away; 0 when it may not. */
+int agent_gil_enter(PyGILState_STATE *st);
+
+/* agent_server.c */
+int agent_server_start(void);
+
+#endif

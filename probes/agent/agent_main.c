@@ -1,0 +1,132 @@
+/* The agent's entry: the extension module the bootstrap loads, its start,
+ * and what it does at interpreter exit and across fork. */
+#include "agent.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct agent_state agent = {.listen_fd = -1};
+
+uint64_t agent_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Runs from atexit, early in Py_FinalizeEx and with the GIL: from here on the
+ * agent thread must not take the GIL (a thread that does so during
+ * finalization is parked or killed by CPython), and the hook goes away so
+ * that the final collections run without us. */
+static PyObject *agent_py_atexit(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    atomic_store(&agent.finalizing, 1);
+    agent_gc_remove();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef agent_atexit_def = {"_pymemtop_atexit", agent_py_atexit, METH_NOARGS, NULL};
+
+/* Py_AtExit: last thing at process exit; no Python allowed here. */
+static void agent_unlink_socket(void)
+{
+    if (agent.pid != getpid())
+        return;
+    unlink(agent.sock_path);
+    rmdir(agent.dir_path); /* only succeeds when no other agent of this uid lives */
+}
+
+/* In a forked child the agent thread does not exist; drop the inherited
+ * sockets so the child never answers for the parent. The GC callback checks
+ * agent.forked and does nothing. */
+static void agent_after_fork_child(void)
+{
+    atomic_store(&agent.forked, 1);
+    if (agent.listen_fd >= 0)
+        close(agent.listen_fd);
+    agent.listen_fd = -1;
+}
+
+static int agent_read_version(void)
+{
+    PyObject *hex = PySys_GetObject("hexversion"); /* borrowed */
+    if (!hex)
+        return -1;
+    agent.hexversion = PyLong_AsUnsignedLongLong(hex);
+    if (PyErr_Occurred())
+        return -1;
+    unsigned long long h = agent.hexversion;
+    unsigned level = (h >> 4) & 0xf, serial = h & 0xf;
+    const char *tag = level == 0xa ? "a" : level == 0xb ? "b" : level == 0xc ? "rc" : "";
+    if (*tag)
+        snprintf(agent.python, sizeof(agent.python), "%llu.%llu.%llu%s%u", h >> 24,
+                 (h >> 16) & 0xff, (h >> 8) & 0xff, tag, serial);
+    else
+        snprintf(agent.python, sizeof(agent.python), "%llu.%llu.%llu", h >> 24, (h >> 16) & 0xff,
+                 (h >> 8) & 0xff);
+    return 0;
+}
+
+static int agent_register_atexit(void)
+{
+    PyObject *fn = PyCFunction_NewEx(&agent_atexit_def, NULL, NULL);
+    PyObject *mod = fn ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *r = mod ? PyObject_CallMethod(mod, "register", "O", fn) : NULL;
+    Py_XDECREF(r);
+    Py_XDECREF(mod);
+    Py_XDECREF(fn);
+    if (!r)
+        return -1;
+    Py_AtExit(agent_unlink_socket);
+    return 0;
+}
+
+/* _start(): called once by the bootstrap, in the main thread at a safe
+ * point. Never raises: a failure leaves the target as it was. */
+static PyObject *agent_py_start(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (atomic_load(&agent.started) && agent.pid == getpid())
+        Py_RETURN_NONE; /* a second bootstrap (two monitors raced): keep the first */
+    agent.pid = getpid();
+    agent.euid = geteuid();
+    agent.loaded_ns = agent_now_ns();
+    atomic_store(&agent.interval_ms, AGENT_DEFAULT_INTERVAL_MS);
+    agent.blocks_last = -1;
+    if (agent_read_version() < 0 || agent_gc_init() < 0 || agent_register_atexit() < 0)
+        goto fail;
+    if (agent_server_start() < 0)
+        goto fail;
+    pthread_atfork(NULL, NULL, agent_after_fork_child);
+    atomic_store(&agent.started, 1);
+    Py_RETURN_NONE;
+fail:
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef agent_methods[] = {
+    {"_start", agent_py_start, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyModuleDef_Slot agent_slots[] = {{0, NULL}};
+
+static struct PyModuleDef agent_module = {
+    PyModuleDef_HEAD_INIT, "_pymemtop_agent", NULL, 0, agent_methods, agent_slots,
+    NULL, NULL, NULL,
+};
+
+/* Multi-phase init: the module object is not put in sys.modules, so loading
+ * the agent leaves no name behind in the target. */
+PyMODINIT_FUNC PyInit__pymemtop_agent(void);
+PyMODINIT_FUNC PyInit__pymemtop_agent(void)
+{
+    return PyModuleDef_Init(&agent_module);
+}

@@ -1,0 +1,206 @@
+/* What the agent reads from the interpreter, and the commands it runs. Each
+ * entry point takes the GIL once, for as short a time as it can. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+
+/* The share of wall time sys.getallocatedblocks() may take: from 3.9 on it
+ * walks every arena (2-3 ms at 2 GB), so its interval stretches with its cost. */
+#define AGENT_BLOCKS_BUDGET_DIVISOR 1000
+
+int agent_gil_enter(PyGILState_STATE *st)
+{
+    if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || !Py_IsInitialized())
+        return 0;
+    *st = PyGILState_Ensure();
+    if (atomic_load(&agent.finalizing)) { /* atexit ran while we waited */
+        PyGILState_Release(*st);
+        return 0;
+    }
+    return 1;
+}
+
+static long long agent_call_long(PyObject *mod, const char *fn)
+{
+    PyObject *r = PyObject_CallMethod(mod, fn, NULL);
+    long long v = r ? PyLong_AsLongLong(r) : -1;
+    Py_XDECREF(r);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        v = -1;
+    }
+    return v;
+}
+
+/* A 3-tuple of ints from gc.get_threshold() / gc.get_count(). */
+static void agent_call_triple(const char *fn, int64_t out[PM_GENERATIONS])
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, fn, NULL);
+    for (int i = 0; i < PM_GENERATIONS; i++) {
+        PyObject *v = r && PyTuple_Check(r) ? PyTuple_GetItem(r, i) : NULL;
+        out[i] = v ? PyLong_AsLongLong(v) : -1;
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+}
+
+static int64_t agent_dict_ll(PyObject *d, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(d, key);
+    return v ? PyLong_AsLongLong(v) : -1;
+}
+
+static void agent_read_stats(struct pm_agent_sample *s)
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, "get_stats", NULL);
+    for (int i = 0; i < PM_GENERATIONS; i++) {
+        PyObject *d = r && PyList_Check(r) ? PyList_GetItem(r, i) : NULL;
+        if (d && PyDict_Check(d)) {
+            s->collections[i] = agent_dict_ll(d, "collections");
+            s->collected[i] = agent_dict_ll(d, "collected");
+            s->uncollectable[i] = agent_dict_ll(d, "uncollectable");
+        } else {
+            s->collections[i] = s->collected[i] = s->uncollectable[i] = -1;
+        }
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+}
+
+static void agent_read_blocks(uint64_t now)
+{
+    if (now < agent.blocks_next_ns)
+        return;
+    uint64_t t0 = agent_now_ns();
+    agent.blocks_last = agent_call_long(agent.sys_module, "getallocatedblocks");
+    uint64_t cost = agent_now_ns() - t0;
+    agent.blocks_next_ns = now + cost * AGENT_BLOCKS_BUDGET_DIVISOR;
+}
+
+static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
+{
+    proto_begin(out, PROTO_SAMPLE);
+    proto_put_u64(out, TAG_TIME_NS, s->time_ns);
+    proto_put_u64(out, TAG_GC_ENABLED, s->gc_enabled);
+    proto_put_gens(out, TAG_GC_THRESHOLDS, s->thresholds);
+    proto_put_gens(out, TAG_GC_COUNTS, s->counts);
+    proto_put_gens(out, TAG_GC_COLLECTIONS, s->collections);
+    proto_put_gens(out, TAG_GC_COLLECTED, s->collected);
+    proto_put_gens(out, TAG_GC_UNCOLLECTABLE, s->uncollectable);
+    proto_put_i64(out, TAG_ALLOC_BLOCKS, s->alloc_blocks);
+    proto_put_u64(out, TAG_PAUSE_COUNT, s->pause_count);
+    proto_put_u64(out, TAG_PAUSE_TOTAL_NS, s->pause_total_ns);
+    proto_put_u64(out, TAG_PAUSE_MAX_NS, s->pause_max_ns);
+    proto_put_u64(out, TAG_OBSERVER_NS, s->observer_ns);
+    proto_put_u64(out, TAG_SAMPLE_COST_NS, s->sample_cost_ns);
+    proto_put_u64(out, TAG_PAUSES_DROPPED, s->pauses_dropped);
+    for (uint32_t i = 0; i < s->n_pauses; i++)
+        proto_put_pause(out, &s->pauses[i]);
+    proto_end(out);
+}
+
+int agent_sample_encode(struct proto_buf *out)
+{
+    static struct pm_agent_sample s; /* only the agent thread samples */
+    PyGILState_STATE st;
+    if (!agent_gil_enter(&st))
+        return -1;
+    uint64_t t0 = agent_now_ns();
+    s.time_ns = t0;
+    s.gc_enabled = agent_call_long(agent.gc_module, "isenabled") == 1;
+    agent_call_triple("get_threshold", s.thresholds);
+    agent_call_triple("get_count", s.counts);
+    agent_read_stats(&s);
+    agent_read_blocks(t0);
+    s.alloc_blocks = agent.blocks_last;
+    /* Drain the pause ring, oldest first; what does not fit waits. */
+    s.n_pauses = 0;
+    while (agent.ring_len && s.n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
+        s.pauses[s.n_pauses++] = agent.ring[agent.ring_head];
+        agent.ring_head = (agent.ring_head + 1) % AGENT_PAUSE_RING;
+        agent.ring_len--;
+    }
+    s.pauses_dropped = (uint32_t)agent.pauses_dropped;
+    s.pause_count = agent.pause_count;
+    s.pause_total_ns = agent.pause_total_ns;
+    s.pause_max_ns = agent.pause_max_ns;
+    s.sample_cost_ns = agent_now_ns() - t0;
+    agent.observer_ns += s.sample_cost_ns;
+    s.observer_ns = agent.observer_ns;
+    PyGILState_Release(st);
+    agent_encode(out, &s);
+    return 0;
+}
+
+static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, const char *msg,
+                        int64_t value, uint64_t pause_ns)
+{
+    proto_begin(out, PROTO_REPLY);
+    proto_put_u64(out, TAG_CMD_ID, id);
+    proto_put_i64(out, TAG_STATUS, status);
+    proto_put_str(out, TAG_MESSAGE, msg);
+    proto_put_i64(out, TAG_VALUE, value);
+    proto_put_u64(out, TAG_PAUSE_NS, pause_ns);
+    proto_end(out);
+}
+
+static int agent_cmd_collect(const struct proto_command *c, struct proto_buf *out)
+{
+    char msg[128];
+    if (c->arg < 0 || c->arg > 2) {
+        agent_reply(out, c->id, -EINVAL, "collect takes a generation 0, 1 or 2", 0, 0);
+        return 0;
+    }
+    PyGILState_STATE st;
+    if (!agent_gil_enter(&st))
+        return -1;
+    uint64_t t0 = agent_now_ns();
+    PyObject *r = PyObject_CallMethod(agent.gc_module, "collect", "i", (int)c->arg);
+    long long n = r ? PyLong_AsLongLong(r) : -1;
+    Py_XDECREF(r);
+    int failed = PyErr_Occurred() != NULL;
+    PyErr_Clear();
+    uint64_t dt = agent_now_ns() - t0;
+    agent.observer_ns += dt;
+    PyGILState_Release(st);
+    if (failed) {
+        agent_reply(out, c->id, -EIO, "gc.collect raised; nothing changed", 0, dt);
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "collected %lld objects", n);
+    agent_reply(out, c->id, 0, msg, n, dt);
+    return 0;
+}
+
+int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
+{
+    char msg[160];
+    if (strcmp(c->name, "collect") == 0)
+        return agent_cmd_collect(c, out);
+    if (strcmp(c->name, "interval") == 0) {
+        if (c->arg < 100 || c->arg > 60000) {
+            agent_reply(out, c->id, -EINVAL, "interval must be 100 to 60000 ms", 0, 0);
+            return 0;
+        }
+        atomic_store(&agent.interval_ms, (unsigned)c->arg);
+        snprintf(msg, sizeof(msg), "interval %lld ms", (long long)c->arg);
+        agent_reply(out, c->id, 0, msg, c->arg, 0);
+        return 0;
+    }
+    if (strcmp(c->name, "ping") == 0) {
+        agent_reply(out, c->id, 0, "pong", 0, 0);
+        return 0;
+    }
+    if (strcmp(c->name, "detach") == 0) {
+        *detach = 1;
+        agent_reply(out, c->id, 0, "detached", 0, 0);
+        return 0;
+    }
+    snprintf(msg, sizeof(msg), "unknown command '%.40s'", c->name);
+    agent_reply(out, c->id, -ENOSYS, msg, 0, 0);
+    return 0;
+}

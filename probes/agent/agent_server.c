@@ -1,0 +1,230 @@
+/* The agent's thread and Unix socket. Idle (blocked in poll on the listening
+ * socket, no GIL, no timers) until a monitor connects; then samples every
+ * interval and answers commands until the monitor goes away. */
+#include "agent.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+/* The directory must be ours and private; anything else (another owner, a
+ * symlink, a looser mode we cannot fix) means someone may be interposing. */
+static int agent_dir_ensure(void)
+{
+    snprintf(agent.dir_path, sizeof(agent.dir_path), "/tmp/.pymemtop-%u", (unsigned)agent.euid);
+    if (mkdir(agent.dir_path, 0700) < 0 && errno != EEXIST)
+        return -1;
+    int fd = open(agent.dir_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == agent.euid;
+    if (ok && (st.st_mode & 07777) != 0700)
+        ok = fchmod(fd, 0700) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int agent_listen(void)
+{
+    snprintf(agent.sock_path, sizeof(agent.sock_path), "%s/%d.sock", agent.dir_path,
+             (int)agent.pid);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent.sock_path);
+    unlink(agent.sock_path); /* a stale socket of a dead process with our PID */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(agent.sock_path, 0600) < 0 ||
+        listen(fd, 4) < 0) {
+        close(fd);
+        return -1;
+    }
+    agent.listen_fd = fd;
+    return 0;
+}
+
+/* Only the target's own uid or root may talk to the agent. */
+static int agent_peer_allowed(int fd, pid_t *peer_pid)
+{
+    struct ucred cr;
+    socklen_t len = sizeof(cr);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return 0;
+    *peer_pid = cr.pid;
+    return cr.uid == agent.euid || cr.uid == 0;
+}
+
+static int agent_send(int fd, struct proto_buf *b)
+{
+    return b->failed ? -1 : proto_send(fd, b);
+}
+
+static void agent_send_hello(int fd, struct proto_buf *b)
+{
+    proto_begin(b, PROTO_HELLO);
+    proto_put_u64(b, TAG_AGENT_VERSION, AGENT_VERSION);
+    proto_put_u64(b, TAG_PROTOCOL, PROTO_VERSION);
+    proto_put_i64(b, TAG_PID, agent.pid);
+    proto_put_u64(b, TAG_HEXVERSION, agent.hexversion);
+    proto_put_str(b, TAG_PYTHON, agent.python);
+    proto_put_u64(b, TAG_LOADED_NS, agent.loaded_ns);
+    proto_put_u64(b, TAG_CLIENTS, agent.clients_served);
+    proto_put_u64(b, TAG_INTERVAL_MS, atomic_load(&agent.interval_ms));
+    proto_end(b);
+    agent_send(fd, b);
+}
+
+/* A second monitor while one is served: tell it who holds the agent. */
+static void agent_refuse_busy(pid_t holder)
+{
+    int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    pid_t peer;
+    if (agent_peer_allowed(fd, &peer)) {
+        struct proto_buf b;
+        proto_buf_init(&b);
+        proto_begin(&b, PROTO_BUSY);
+        proto_put_i64(&b, TAG_PID, holder);
+        proto_end(&b);
+        agent_send(fd, &b);
+        proto_buf_free(&b);
+    }
+    close(fd);
+}
+
+static int agent_hook(int install)
+{
+    PyGILState_STATE st;
+    if (!agent_gil_enter(&st))
+        return -1;
+    if (install)
+        agent_gc_install();
+    else
+        agent_gc_remove();
+    PyGILState_Release(st);
+    return 0;
+}
+
+/* Returns when the monitor detaches, disconnects or misbehaves. */
+static void agent_serve(int fd, pid_t peer)
+{
+    struct proto_buf out;
+    struct proto_reader in;
+    proto_buf_init(&out);
+    proto_reader_init(&in, 64 * 1024);
+    /* A monitor that stops reading must not wedge the agent thread. */
+    struct timeval tv = {.tv_sec = 2};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    agent.clients_served++;
+    agent_send_hello(fd, &out);
+    if (agent_hook(1) < 0)
+        goto done;
+    uint64_t next_ns = agent_now_ns(); /* first sample at once: --once waits for it */
+    for (int detach = 0; !detach;) {
+        uint64_t now = agent_now_ns();
+        if (now >= next_ns) {
+            if (agent_sample_encode(&out) < 0 || agent_send(fd, &out) < 0)
+                break;
+            next_ns = now + (uint64_t)atomic_load(&agent.interval_ms) * 1000000u;
+            continue;
+        }
+        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = agent.listen_fd, .events = POLLIN}};
+        int timeout_ms = (int)((next_ns - now + 999999) / 1000000);
+        int n = poll(pf, 2, timeout_ms);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (n <= 0)
+            continue;
+        if (pf[1].revents & POLLIN)
+            agent_refuse_busy(peer);
+        if (pf[0].revents & (POLLERR | POLLNVAL))
+            break;
+        if (!(pf[0].revents & (POLLIN | POLLHUP)))
+            continue;
+        if (proto_reader_fill(&in, fd) <= 0)
+            break;
+        struct proto_header h;
+        const uint8_t *payload;
+        const char *why;
+        int r;
+        while (!detach && (r = proto_reader_next(&in, &h, &payload, &why)) == 1) {
+            struct proto_command c;
+            if (h.type != PROTO_COMMAND || proto_decode_command(payload, h.length, &c, &why) < 0) {
+                detach = 1; /* a peer that speaks nonsense is dropped, never obeyed */
+                break;
+            }
+            if (agent_command_run(&c, &out, &detach) < 0 || agent_send(fd, &out) < 0)
+                detach = 1;
+        }
+        if (r < 0)
+            break;
+    }
+    agent_hook(0);
+done:
+    proto_reader_free(&in);
+    proto_buf_free(&out);
+}
+
+static void agent_park(void)
+{
+    for (;;)
+        pause(); /* signals are blocked here: this never returns, at no cost */
+}
+
+static void *agent_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0)
+            agent_park();
+        struct pollfd pf = {.fd = agent.listen_fd, .events = POLLIN};
+        if (poll(&pf, 1, -1) < 0)
+            continue;
+        int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        pid_t peer = 0;
+        if (agent_peer_allowed(fd, &peer))
+            agent_serve(fd, peer);
+        close(fd);
+    }
+    return NULL;
+}
+
+int agent_server_start(void)
+{
+    if (agent_dir_ensure() < 0 || agent_listen() < 0)
+        return -1;
+    /* Signals belong to the target's threads, never to ours. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, agent_thread, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        close(agent.listen_fd);
+        agent.listen_fd = -1;
+        unlink(agent.sock_path);
+        return -1;
+    }
+    pthread_setname_np(t, "pymemtop-agent");
+    return 0;
+}

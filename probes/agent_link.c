@@ -1,0 +1,203 @@
+/* Client side of the agent protocol. Frames are decoded by lib/proto only. */
+#include "agent_link.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto.h"
+
+struct agent_link {
+    int fd;
+    int closed;
+    struct proto_reader in;
+    struct proto_buf out;
+    char error[160];
+};
+
+int agent_link_path(const struct target_info *t, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "/proc/%d/root/tmp/.pymemtop-%u/%d.sock", (int)t->pid,
+                     (unsigned)t->uid, (int)(t->ns_pid ? t->ns_pid : t->pid));
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits for one whole frame; 1 ok, 0 timeout, -1 closed or malformed. */
+static int link_wait_frame(struct agent_link *l, unsigned timeout_ms, struct proto_header *h,
+                           const uint8_t **payload)
+{
+    uint64_t end = mono_ms() + timeout_ms;
+    for (;;) {
+        const char *why = NULL;
+        int r = proto_reader_next(&l->in, h, payload, &why);
+        if (r != 0) {
+            if (r < 0)
+                snprintf(l->error, sizeof(l->error), "bad data from the agent: %s", why);
+            return r;
+        }
+        uint64_t now = mono_ms();
+        if (now >= end)
+            return 0;
+        struct pollfd pf = {.fd = l->fd, .events = POLLIN};
+        if (poll(&pf, 1, (int)(end - now)) <= 0)
+            continue;
+        if (proto_reader_fill(&l->in, l->fd) <= 0)
+            return -1;
+    }
+}
+
+static int link_connect(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct agent_link **out,
+                    struct pm_hello *hello, char *msg, size_t msg_len)
+{
+    char path[108];
+    *out = NULL;
+    if (agent_link_path(t, path, sizeof(path)) < 0) {
+        snprintf(msg, msg_len, "agent socket path too long for PID %d", (int)t->pid);
+        return -ENAMETOOLONG;
+    }
+    int fd = link_connect(path);
+    if (fd == -ECONNREFUSED)
+        unlink(path); /* left by an agent that died with its process */
+    if (fd < 0) {
+        snprintf(msg, msg_len, "cannot connect to the agent at %s: %s", path, strerror(-fd));
+        return fd;
+    }
+    struct agent_link *l = calloc(1, sizeof(*l));
+    if (!l) {
+        close(fd);
+        return -ENOMEM;
+    }
+    l->fd = fd;
+    proto_reader_init(&l->in, PROTO_MAX_PAYLOAD);
+    proto_buf_init(&l->out);
+    struct proto_header h;
+    const uint8_t *p;
+    const char *why = "";
+    int r = link_wait_frame(l, timeout_ms, &h, &p);
+    int err = 0;
+    if (r <= 0) {
+        snprintf(msg, msg_len, "the agent in PID %d did not answer%s%s", (int)t->pid,
+                 l->error[0] ? ": " : " within the timeout", l->error);
+        err = r == 0 ? -ETIMEDOUT : -EPROTO;
+    } else if (h.type == PROTO_BUSY) {
+        int64_t holder = 0;
+        proto_decode_busy(p, h.length, &holder, &why);
+        snprintf(msg, msg_len,
+                 "PID %d is already watched by another pymemtop (PID %lld); quit that one first",
+                 (int)t->pid, (long long)holder);
+        err = -EBUSY;
+    } else if (h.type != PROTO_HELLO || proto_decode_hello(p, h.length, hello, &why) < 0) {
+        snprintf(msg, msg_len, "the agent in PID %d sent a bad greeting: %s", (int)t->pid,
+                 h.type != PROTO_HELLO ? "not a hello" : why);
+        err = -EPROTO;
+    }
+    if (err) {
+        agent_link_close(l, 0);
+        return err;
+    }
+    *out = l;
+    return 0;
+}
+
+int agent_link_fd(const struct agent_link *l)
+{
+    return l && !l->closed ? l->fd : -1;
+}
+
+int agent_link_fill(struct agent_link *l)
+{
+    if (l->closed)
+        return -1;
+    long n = proto_reader_fill(&l->in, l->fd);
+    if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) {
+        l->closed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+enum agent_event agent_link_next(struct agent_link *l, struct pm_agent_sample *sample,
+                                 struct pm_reply *reply)
+{
+    for (;;) {
+        struct proto_header h;
+        const uint8_t *p;
+        const char *why = NULL;
+        int r = proto_reader_next(&l->in, &h, &p, &why);
+        if (r < 0) {
+            snprintf(l->error, sizeof(l->error), "bad data from the agent: %s", why);
+            l->closed = 1;
+            return AGENT_EV_CLOSED;
+        }
+        if (r == 0)
+            return l->closed ? AGENT_EV_CLOSED : AGENT_EV_NONE;
+        if (h.type == PROTO_SAMPLE) {
+            if (proto_decode_sample(p, h.length, sample, &why) == 0)
+                return AGENT_EV_SAMPLE;
+        } else if (h.type == PROTO_REPLY) {
+            if (proto_decode_reply(p, h.length, reply, &why) == 0)
+                return AGENT_EV_REPLY;
+        } else {
+            continue; /* a frame type this build does not know: skip it */
+        }
+        snprintf(l->error, sizeof(l->error), "bad data from the agent: %s", why);
+    }
+}
+
+const char *agent_link_error(const struct agent_link *l)
+{
+    return l->error;
+}
+
+int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t arg)
+{
+    if (l->closed)
+        return -EPIPE;
+    proto_begin(&l->out, PROTO_COMMAND);
+    proto_put_u64(&l->out, TAG_CMD_ID, id);
+    proto_put_str(&l->out, TAG_CMD_NAME, name);
+    proto_put_i64(&l->out, TAG_CMD_ARG, arg);
+    if (proto_end(&l->out) < 0)
+        return -ENOMEM;
+    return proto_send(l->fd, &l->out);
+}
+
+void agent_link_close(struct agent_link *l, int send_detach)
+{
+    if (!l)
+        return;
+    if (send_detach && !l->closed)
+        agent_link_send(l, 0, "detach", 0);
+    close(l->fd);
+    proto_reader_free(&l->in);
+    proto_buf_free(&l->out);
+    free(l);
+}

@@ -1,0 +1,37 @@
+/* The monitor's end of the agent socket: connect, read frames, send commands. */
+#ifndef PYMEMTOP_PROBES_AGENT_LINK_H
+#define PYMEMTOP_PROBES_AGENT_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "target.h"
+
+struct agent_link;
+
+/* Socket path of t's agent, reached through /proc/PID/root so that a target
+ * in another mount namespace works. 0 or -ENAMETOOLONG. */
+int agent_link_path(const struct target_info *t, char *out, size_t cap);
+
+/* Connects and reads the HELLO (bounded by timeout_ms). Returns 0; -ENOENT or
+ * -ECONNREFUSED when no agent listens (stale socket removed); -EBUSY when
+ * another monitor holds it (msg names it); other -errno with msg set. */
+int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct agent_link **out,
+                    struct pm_hello *hello, char *msg, size_t msg_len);
+int agent_link_fd(const struct agent_link *l);
+
+enum agent_event { AGENT_EV_NONE, AGENT_EV_SAMPLE, AGENT_EV_REPLY, AGENT_EV_CLOSED };
+
+/* Reads what is available (one read), then returns events one by one: call
+ * agent_link_fill once when readable, then agent_link_next until NONE. */
+int agent_link_fill(struct agent_link *l);
+enum agent_event agent_link_next(struct agent_link *l, struct pm_agent_sample *sample,
+                                 struct pm_reply *reply);
+/* Last protocol error, for the user ("" if none). */
+const char *agent_link_error(const struct agent_link *l);
+int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t arg);
+/* Sends "detach" when asked (the agent also detaches on EOF) and frees. */
+void agent_link_close(struct agent_link *l, int send_detach);
+
+#endif

@@ -1,0 +1,313 @@
+/* A monitoring session: attach (reuse or inject), then fold agent samples and
+ * /proc samples into the history the views and headless modes read. */
+#include "session.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_link.h"
+#include "bootstrap.h"
+#include "proc_probe.h"
+
+#define SESSION_PROC_INTERVAL_NS 1000000000ull
+#define SESSION_CONNECT_POLL_MS 20
+#define SESSION_HELLO_TIMEOUT_MS 2000
+#define SESSION_WATCHDOG_MS 2000
+
+uint64_t session_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void session_status(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void session_status(struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->status, sizeof(s->status), fmt, ap);
+    va_end(ap);
+    s->status_ns = session_now_ns();
+}
+
+static int session_drain(struct session *s);
+static void session_lost(struct session *s);
+
+static int session_alive(pid_t pid)
+{
+    return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+static int session_alloc(struct session *s, size_t history)
+{
+    if (series_init(&s->rss_kib, history) || series_init(&s->anon_kib, history) ||
+        series_init(&s->alloc_blocks, history) || series_init(&s->observer_ns, history))
+        return -ENOMEM;
+    histogram_reset(&s->pauses);
+    return 0;
+}
+
+/* Polls for the agent's socket after injection: the bootstrap runs when the
+ * main thread reaches its next eval-breaker check. */
+static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_hello *hello,
+                              char *msg, size_t msg_len)
+{
+    uint64_t end = session_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    for (;;) {
+        int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, hello, msg,
+                                msg_len);
+        if (r != -ENOENT && r != -ECONNREFUSED)
+            return r;
+        if (!session_alive(s->target.pid))
+            return -ESRCH;
+        if (session_now_ns() >= end)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, SESSION_CONNECT_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static enum target_status session_inject(struct session *s, const struct session_opts *o,
+                                         char *msg, size_t msg_len)
+{
+    char code[1024];
+    if (bootstrap_check_agent(o->agent_path, s->target.uid, msg, msg_len) < 0 ||
+        bootstrap_build(o->agent_path, code, sizeof(code), msg, msg_len) < 0)
+        return TARGET_AGENT_ERROR;
+    enum target_status st =
+        attach_pending_call(&s->target, code, SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
+    if (st == TARGET_OK)
+        s->injected = true;
+    return st;
+}
+
+static enum target_status session_connect_error(struct session *s, int r, unsigned timeout_ms,
+                                                char *msg, size_t msg_len)
+{
+    if (r == -ESRCH) {
+        snprintf(msg, msg_len, "PID %d exited during attach", (int)s->target.pid);
+        return TARGET_GONE;
+    }
+    if (r == -ETIMEDOUT) {
+        snprintf(msg, msg_len,
+                 "PID %d: the main thread did not reach a safe point within %.1f s (it may be "
+                 "blocked in sleep, join or I/O).\nThe agent will start when the main thread "
+                 "next runs Python; run pymemtop again then.",
+                 (int)s->target.pid, timeout_ms / 1000.0);
+        return TARGET_NO_SAFE_POINT;
+    }
+    return r == -EBUSY ? TARGET_BUSY : TARGET_AGENT_ERROR;
+}
+
+enum target_status session_open(struct session *s, int pid, const struct session_opts *o,
+                                char *msg, size_t msg_len)
+{
+    memset(s, 0, sizeof(*s));
+    s->attach_begin_ns = session_now_ns();
+    if (session_alloc(s, o->history ? o->history : 600) < 0) {
+        snprintf(msg, msg_len, "out of memory");
+        return TARGET_AGENT_ERROR;
+    }
+    enum target_status st = target_inspect(pid, &s->target, msg, msg_len);
+    /* An agent that is already loaded needs no ptrace: a traced target, or
+     * one we may not ptrace, can still be watched through it. */
+    int reusable = st == TARGET_OK || st == TARGET_TRACED;
+    if (!reusable)
+        return st;
+    struct pm_hello hello;
+    char lmsg[256];
+    int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, &hello, lmsg,
+                            sizeof(lmsg));
+    if (r == -ENOENT || r == -ECONNREFUSED) {
+        if (st != TARGET_OK)
+            return st;
+        st = session_inject(s, o, msg, msg_len);
+        if (st != TARGET_OK)
+            return st;
+        r = session_wait_agent(s, o->attach_timeout_ms, &hello, lmsg, sizeof(lmsg));
+    }
+    if (r < 0) {
+        snprintf(msg, msg_len, "%s", lmsg);
+        return session_connect_error(s, r, o->attach_timeout_ms, msg, msg_len);
+    }
+    s->hello = hello;
+    s->attached_ns = session_now_ns();
+    s->interval_ms = hello.interval_ms ? hello.interval_ms : 1000;
+    s->state = SESSION_LIVE;
+    s->probe = proc_probe_new(s->target.pid);
+    if (o->interval_ms && o->interval_ms != s->interval_ms)
+        session_command(s, "interval", o->interval_ms);
+    session_status(s, "%s agent in PID %d (Python %s)",
+                   s->injected ? "loaded the" : "reusing the", (int)s->target.pid,
+                   hello.python);
+    /* The first sample often arrives in the same read as the HELLO. */
+    if (session_drain(s))
+        session_lost(s);
+    session_tick(s, session_now_ns());
+    return TARGET_OK;
+}
+
+int session_fd(const struct session *s)
+{
+    return agent_link_fd(s->link);
+}
+
+static void session_add_pauses(struct session *s, const struct pm_agent_sample *a)
+{
+    for (uint32_t i = 0; i < a->n_pauses; i++) {
+        histogram_add(&s->pauses, a->pauses[i].pause_ns);
+        size_t at = (s->pause_head + s->pause_len) % SESSION_PAUSE_RING;
+        if (s->pause_len == SESSION_PAUSE_RING)
+            s->pause_head = (s->pause_head + 1) % SESSION_PAUSE_RING;
+        else
+            s->pause_len++;
+        s->pause_ring[at] = a->pauses[i];
+    }
+}
+
+static void session_on_reply(struct session *s, const struct pm_reply *r)
+{
+    s->last_reply = *r;
+    s->command_pending = false;
+    if (r->status != 0) {
+        session_status(s, "%s failed: %s", s->last_command, r->message);
+        return;
+    }
+    if (strcmp(s->last_command, "collect") == 0)
+        session_status(s, "collect: %lld objects freed, GIL held %.1f ms", (long long)r->value,
+                       r->pause_ns / 1e6);
+    else if (strcmp(s->last_command, "interval") == 0) {
+        s->interval_ms = (unsigned)r->value;
+        session_status(s, "sampling every %u ms", s->interval_ms);
+    } else
+        session_status(s, "%s: %s", s->last_command, r->message);
+}
+
+static void session_lost(struct session *s)
+{
+    if (s->state != SESSION_LIVE)
+        return;
+    if (!session_alive(s->target.pid)) {
+        s->state = SESSION_TARGET_EXITED;
+        session_status(s, "target exited; last data kept");
+    } else {
+        s->state = SESSION_AGENT_LOST;
+        session_status(s, "agent connection lost%s%s", agent_link_error(s->link)[0] ? ": " : "",
+                       agent_link_error(s->link));
+    }
+}
+
+/* Folds every complete frame already read into the session. */
+static int session_drain(struct session *s)
+{
+    int closed = 0;
+    struct pm_reply reply;
+    for (;;) {
+        enum agent_event ev = agent_link_next(s->link, &s->agent, &reply);
+        if (ev == AGENT_EV_NONE)
+            break;
+        if (ev == AGENT_EV_CLOSED) {
+            closed = 1;
+            break;
+        }
+        if (ev == AGENT_EV_REPLY) {
+            session_on_reply(s, &reply);
+            continue;
+        }
+        s->agent_samples++;
+        session_add_pauses(s, &s->agent);
+        if (s->agent.alloc_blocks >= 0)
+            series_push(&s->alloc_blocks, s->agent.time_ns, (double)s->agent.alloc_blocks);
+        series_push(&s->observer_ns, s->agent.time_ns, (double)s->agent.observer_ns);
+    }
+    return closed;
+}
+
+void session_on_readable(struct session *s)
+{
+    if (!s->link)
+        return;
+    int closed = agent_link_fill(s->link) < 0;
+    if (session_drain(s) || closed)
+        session_lost(s);
+}
+
+int session_tick(struct session *s, uint64_t now_ns)
+{
+    if (now_ns >= s->next_proc_ns && s->probe && s->state != SESSION_TARGET_EXITED &&
+        s->state != SESSION_DETACHED) {
+        struct pm_proc_sample p;
+        if (proc_probe_read(s->probe, &p) == 0 && p.valid) {
+            s->proc = p;
+            series_push(&s->rss_kib, p.time_ns, (double)p.rss_kib);
+            series_push(&s->anon_kib, p.time_ns, (double)p.anon_kib);
+        } else if (!session_alive(s->target.pid)) {
+            session_lost(s);
+            s->state = SESSION_TARGET_EXITED;
+        }
+        /* /proc follows the agent's interval, but never faster than 10 Hz. */
+        uint64_t every = (uint64_t)(s->interval_ms ? s->interval_ms : 1000) * 1000000u;
+        if (every < SESSION_PROC_INTERVAL_NS / 10)
+            every = SESSION_PROC_INTERVAL_NS / 10;
+        s->next_proc_ns = now_ns + every;
+    }
+    uint64_t wait = s->next_proc_ns > now_ns ? s->next_proc_ns - now_ns : 0;
+    return (int)(wait / 1000000u) + 1;
+}
+
+int session_command(struct session *s, const char *name, int64_t arg)
+{
+    if (s->state != SESSION_LIVE || !s->link) {
+        session_status(s, "%s: no live target", name);
+        return -ENOTCONN;
+    }
+    static uint64_t next_id = 1;
+    int r = agent_link_send(s->link, next_id++, name, arg);
+    if (r < 0) {
+        session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
+        return r;
+    }
+    snprintf(s->last_command, sizeof(s->last_command), "%s", name);
+    s->last_command_ns = session_now_ns();
+    s->command_pending = true;
+    if (strcmp(name, "collect") == 0)
+        session_status(s, "collecting generation %lld...", (long long)arg);
+    else
+        session_status(s, "%s...", name);
+    return 0;
+}
+
+const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i)
+{
+    return i < s->pause_len ? &s->pause_ring[(s->pause_head + i) % SESSION_PAUSE_RING] : NULL;
+}
+
+double session_gc_share(const struct session *s, uint64_t now_ns)
+{
+    if (!s->attached_ns || now_ns <= s->attached_ns)
+        return 0;
+    double share = (double)s->agent.pause_total_ns / (double)(now_ns - s->attached_ns);
+    return share > 1 ? 1 : share;
+}
+
+void session_close(struct session *s)
+{
+    agent_link_close(s->link, s->state == SESSION_LIVE);
+    s->link = NULL;
+    if (s->state == SESSION_LIVE)
+        s->state = SESSION_DETACHED;
+    proc_probe_free(s->probe);
+    s->probe = NULL;
+    series_free(&s->rss_kib);
+    series_free(&s->anon_kib);
+    series_free(&s->alloc_blocks);
+    series_free(&s->observer_ns);
+}

@@ -1,0 +1,89 @@
+/* One monitoring session: the target, its agent link, the /proc probe and
+ * the history both feed. The dashboard and the headless modes read this
+ * struct; only session_* functions change it. */
+#ifndef PYMEMTOP_PROBES_SESSION_H
+#define PYMEMTOP_PROBES_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "attach.h"
+#include "histogram.h"
+#include "model.h"
+#include "series.h"
+#include "target.h"
+
+#define SESSION_PAUSE_RING 4096
+
+enum session_state {
+    SESSION_LIVE,           /* agent connected, samples flowing */
+    SESSION_TARGET_EXITED,  /* the process is gone; data kept */
+    SESSION_AGENT_LOST,     /* socket closed but the process lives */
+    SESSION_DETACHED,       /* we detached on purpose */
+};
+
+struct session_opts {
+    const char *agent_path;   /* absolute path of pymemtop_agent.so */
+    unsigned interval_ms;     /* sampling interval asked of the agent */
+    unsigned attach_timeout_ms; /* how long to wait for the safe point */
+    size_t history;           /* points kept per series */
+};
+
+struct agent_link;
+struct proc_probe;
+
+struct session {
+    struct target_info target;
+    struct pm_hello hello;
+    enum session_state state;
+    bool injected;            /* false: an agent already loaded was reused */
+    struct attach_stats attach;
+    uint64_t attach_begin_ns; /* command start, CLOCK_MONOTONIC */
+    uint64_t attached_ns;     /* HELLO received */
+    unsigned interval_ms;
+
+    struct pm_proc_sample proc;  /* latest /proc sample */
+    struct pm_agent_sample agent; /* latest agent sample */
+    uint64_t agent_samples;      /* how many received */
+
+    struct series rss_kib, anon_kib, alloc_blocks, observer_ns;
+    struct histogram pauses;     /* every pause received since attach */
+    struct pm_gc_pause pause_ring[SESSION_PAUSE_RING]; /* newest last */
+    size_t pause_head, pause_len;
+
+    struct pm_reply last_reply;  /* answer to the latest command */
+    char last_command[32];
+    uint64_t last_command_ns;    /* when it was sent; 0 = none */
+    bool command_pending;
+
+    char status[256];            /* a line for the user: what just happened */
+    uint64_t status_ns;
+
+    struct agent_link *link;
+    struct proc_probe *probe;
+    uint64_t next_proc_ns;
+};
+
+/* Inspects, reuses or injects the agent and waits for its HELLO. Returns
+ * TARGET_OK or an error with a one- or two-line message for the user. */
+enum target_status session_open(struct session *s, int pid, const struct session_opts *o,
+                                char *msg, size_t msg_len);
+/* fd to poll for agent data; -1 once the agent is gone. */
+int session_fd(const struct session *s);
+/* Reads whatever the agent sent (call when session_fd is readable). */
+void session_on_readable(struct session *s);
+/* Samples /proc when due; returns ms until the next due time. */
+int session_tick(struct session *s, uint64_t now_ns);
+/* Sends a command ("collect" 0..2, "interval" ms, "ping"); 0 or -errno. */
+int session_command(struct session *s, const char *name, int64_t arg);
+/* Pauses kept in the ring: i = 0 is the oldest. */
+const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
+/* Share of wall time spent in GC since attach, 0..1. */
+double session_gc_share(const struct session *s, uint64_t now_ns);
+/* Detaches cleanly (the agent removes its GC hook and idles) and frees. */
+void session_close(struct session *s);
+
+uint64_t session_now_ns(void);
+
+#endif

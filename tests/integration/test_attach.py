@@ -1,0 +1,106 @@
+"""Attach, sample and detach against real targets of every CPython version."""
+import subprocess
+import time
+
+from common import DEMO, Target, once_json, pymemtop
+
+KEYS = {
+    "": ["pid", "python", "time_ns", "proc", "gc", "alloc"],
+    "proc": ["rss_kib", "anon_kib", "swap_kib", "vsz_kib", "minflt", "majflt"],
+    "gc": ["enabled", "thresholds", "counts", "collections", "collected", "uncollectable",
+           "pauses"],
+    "gc.pauses": ["count", "total_ns", "max_ns", "p50_ns", "p99_ns"],
+    "alloc": ["blocks"],
+}
+
+
+def _get(j, path):
+    for part in filter(None, path.split(".")):
+        j = j[part]
+    return j
+
+
+def unmonitored_output(py, ticks):
+    """The demo's stdout for `ticks` ticks with nobody watching."""
+    p = subprocess.run([py.path, DEMO, "--ticks", str(ticks), "--period", "0"],
+                       stdout=subprocess.PIPE, text=True, timeout=120, check=True)
+    return p.stdout.splitlines()[:ticks]
+
+
+def test_once_json_schema_and_values(py):
+    t = Target(py)
+    before = t.state()
+    j = once_json(t.pid)
+    for obj, keys in KEYS.items():
+        for k in keys:
+            assert k in _get(j, obj), "missing key %s.%s in %s" % (obj, k, j)
+    assert j["pid"] == t.pid
+    assert j["python"] == py.version, (j["python"], py.version)
+    assert j["proc"]["rss_kib"] > 1000 and j["proc"]["vsz_kib"] >= j["proc"]["rss_kib"]
+    assert j["proc"]["anon_kib"] > 0
+    for key in ("thresholds", "counts", "collections", "collected", "uncollectable"):
+        assert len(j["gc"][key]) == 3 and all(isinstance(v, int) for v in j["gc"][key]), key
+    assert j["gc"]["thresholds"] == before["threshold"], (j["gc"]["thresholds"], before["threshold"])
+    assert j["gc"]["enabled"] is True
+    # Collections since process start: never fewer than the target saw before we attached.
+    for g in range(3):
+        assert j["gc"]["collections"][g] >= before["stats"][g]["collections"], g
+    assert j["alloc"]["blocks"] > 10000, j["alloc"]
+    assert j["agent"]["injected"] is True, j["agent"]
+    assert time.time_ns() - j["time_ns"] < 60e9
+
+
+def test_reuse_agent_and_detach_clean(py):
+    t = Target(py)
+    names_before = t.state()["main_names"]
+    first = once_json(t.pid)
+    second = once_json(t.pid)
+    assert first["agent"]["injected"] is True
+    assert second["agent"]["injected"] is False, "the second run injected again"
+    assert second["agent"]["clients_served"] >= 2
+    # After detach: no hook left, no names in __main__, nothing in sys.modules.
+    s = t.wait_state(lambda s: s["tick"] >= t.state()["tick"] + 2)
+    assert s["callbacks"] == 0, "gc.callbacks still holds %d entries" % s["callbacks"]
+    assert s["main_names"] == names_before, set(s["main_names"]) ^ set(names_before)
+    assert s["agent_modules"] == [], s["agent_modules"]
+    assert t.alive()
+
+
+def test_target_output_unchanged(py):
+    t = Target(py, ["--period", "0.02"])
+    for _ in range(3):
+        once_json(t.pid)
+    st = t.wait_state(lambda s: s["tick"] >= 60)
+    t.stop()
+    got = t.stdout().splitlines()[:60]
+    assert got == unmonitored_output(py, 60), "monitored output differs"
+    assert t.stderr() == "", "target wrote to stderr: %r" % t.stderr()
+    assert st["callbacks"] == 0
+
+
+def test_gc_counts_match_target(py):
+    t = Target(py, ["--period", "0.5"])
+    s0 = t.state()
+    j = once_json(t.pid)
+    s1 = t.state()
+    # gen2 collections move rarely: the agent's reading lies between the
+    # target's own readings taken before and after.
+    lo, hi = s0["stats"][2]["collections"], s1["stats"][2]["collections"]
+    assert lo <= j["gc"]["collections"][2] <= hi + 1, (lo, j["gc"]["collections"][2], hi)
+
+
+def test_no_safe_point_then_late_start(py):
+    # Main thread blocked in sleep: the pending call cannot run in time.
+    code = "import time\ntime.sleep(4)\nwhile True:\n    time.sleep(0.05)\n"
+    t = Target(py, code=code)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    p = pymemtop("--once", "--json", "--attach-timeout", "1", t.pid, check=5)
+    assert time.monotonic() - t0 < 4
+    assert "safe point" in p.stderr and "run pymemtop again" in p.stderr, p.stderr
+    assert t.alive()
+    # Once the main thread runs Python, the queued bootstrap starts the agent.
+    time.sleep(4.5)
+    j = once_json(t.pid)
+    assert j["agent"]["injected"] is False and j["python"] == py.version
+    assert t.stderr() == ""

@@ -1,0 +1,139 @@
+"""Every way an attach can fail gets a clear message and a distinct exit code."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import common
+from common import Skip, Target, ensure_user, find_pythons, old_pythons, pymemtop
+
+SYSTEM_PY = None
+
+
+def _py():
+    global SYSTEM_PY
+    if SYSTEM_PY is None:
+        pys, _ = find_pythons()
+        SYSTEM_PY = next((p for p in pys if p.path == "/usr/bin/python3"), pys[0])
+    return SYSTEM_PY
+
+
+def _free_pid():
+    pid_max = int(open("/proc/sys/kernel/pid_max").read())
+    for pid in range(pid_max - 1, 1, -1):
+        if not os.path.exists("/proc/%d" % pid):
+            return pid
+    raise AssertionError("no free PID")
+
+
+def test_usage_errors():
+    p = pymemtop(check=2)
+    assert "PID" in p.stderr
+    p = pymemtop("abc", check=2)
+    assert "not a PID" in p.stderr
+    p = pymemtop("--json", "1", check=2)
+    assert "--once" in p.stderr
+    p = pymemtop("--interval", "0", "1", check=2)
+    assert "0.1 to 60" in p.stderr
+
+
+def test_no_such_process():
+    pid = _free_pid()
+    p = pymemtop("--once", pid, check=4)
+    assert "no process" in p.stderr.lower() or "no such process" in p.stderr.lower(), p.stderr
+    p = pymemtop("--once", "--json", pid, check=4)
+    assert json.loads(p.stdout)["error"] == "no_process"
+
+
+def test_not_python():
+    t = subprocess.Popen(["sleep", "60"])
+    common._procs.append(t)
+    time.sleep(0.2)
+    p = pymemtop("--once", t.pid, check=3)
+    assert "not a CPython" in p.stderr or "not CPython" in p.stderr, p.stderr
+    assert t.poll() is None, "the non-Python process was harmed"
+
+
+def test_old_python():
+    olds = old_pythons()
+    if not olds:
+        raise Skip("no CPython < 3.8 on this machine")
+    for py in olds:
+        t = Target(py, code="import time\nwhile True:\n    time.sleep(0.1)\n")
+        time.sleep(0.5)
+        p = pymemtop("--once", t.pid, check=3)
+        assert "3.8" in p.stderr, (py, p.stderr)
+        assert t.alive()
+        t.stop()
+
+
+def test_other_users_process():
+    user = ensure_user()
+    t = Target(_py())  # runs as root
+    p = pymemtop("--once", t.pid, user=user, check=3)
+    assert "root" in p.stderr and ("sudo" in p.stderr or "as that user" in p.stderr), p.stderr
+    assert t.alive()
+
+
+def test_ptrace_denied_non_dumpable():
+    user = ensure_user()
+    # Same user, but the target made itself non-dumpable: ptrace is refused
+    # without CAP_SYS_PTRACE, exactly like ptrace_scope would refuse it.
+    code = ("import ctypes, time\nctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
+            "while True:\n    time.sleep(0.1)\n")
+    t = Target(_py(), code=code, user=user)
+    time.sleep(0.5)
+    p = pymemtop("--once", t.pid, user=user, check=3)
+    assert "ptrace" in p.stderr and "CAP_SYS_PTRACE" in p.stderr, p.stderr
+    assert t.alive()
+
+
+def test_already_traced():
+    if not shutil.which("strace"):
+        raise AssertionError("strace is not installed (make deps installs it)")
+    t = Target(_py(), wrapper=["strace", "-o", "/dev/null"], wait_state=False)
+    time.sleep(1.0)
+    # The Python process is strace's child.
+    kids = open("/proc/%d/task/%d/children" % (t.pid, t.pid)).read().split()
+    assert kids, "strace started no child"
+    p = pymemtop("--once", kids[0], check=3)
+    assert "strace" in p.stderr and "traced" in p.stderr, p.stderr
+
+
+def test_target_exits_during_session():
+    t = Target(_py(), ["--ticks", "25", "--period", "0.1"])
+    tm = common.Tmux([t.pid], 100, 30)
+    tm.wait_for(r"PID %d" % t.pid)
+    t.proc.wait(10)
+    _, screen = tm.wait_for(r"(?i)target exited", timeout=10)
+    assert "PID %d" % t.pid in screen, "the last data left the screen"
+    tm.send("q")
+    tm.wait_for(r"EXIT=0")
+
+
+def test_config_errors():
+    d = common.tmpdir()
+    bad = os.path.join(d, "bad.ini")
+    open(bad, "w").write("[sampling]\ninterval = 1\nthis is not ini\n")
+    p = pymemtop("--config", bad, "--once", "1", check=2)
+    assert "bad.ini" in p.stderr and "3" in p.stderr, p.stderr
+    rng = os.path.join(d, "range.ini")
+    open(rng, "w").write("[sampling]\ninterval = 600\n")
+    p = pymemtop("--config", rng, "--once", "1", check=2)
+    assert "0.1 to 60" in p.stderr, p.stderr
+    unk = os.path.join(d, "unknown.ini")
+    open(unk, "w").write("[sampling]\nfrobnicate = 1\n")
+    t = Target(_py())
+    p = pymemtop("--config", unk, "--once", "--json", t.pid, check=0)
+    assert "unknown key" in p.stderr and "frobnicate" in p.stderr, p.stderr
+    assert json.loads(p.stdout)["pid"] == t.pid
+    p = pymemtop("--config", os.path.join(d, "missing.ini"), "--once", "1", check=2)
+    assert "cannot open" in p.stderr
+
+
+def test_shipped_config_parses():
+    t = Target(_py())
+    p = pymemtop("--config", os.path.join(common.ROOT, "config", "pymemtop.ini"), "--once",
+                 "--json", t.pid, check=0)
+    assert p.stderr == "", p.stderr
