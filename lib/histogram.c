@@ -53,6 +53,10 @@ uint64_t histogram_quantile(const struct histogram *h, double q)
     if (q > 1)
         q = 1;
     uint64_t rank = (uint64_t)(q * (double)(h->count - 1)) + 1, seen = 0;
+    if (rank == 1)
+        return h->min_ns; /* the extremes are known exactly */
+    if (rank == h->count)
+        return h->max_ns;
     for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++) {
         seen += h->bucket[i];
         if (seen >= rank) {

@@ -13,13 +13,16 @@
 /* PIDS_VAL changed arity in procps 4.0.5; the expansion did not. */
 #define PM_PIDS_VAL(stack, i, type) ((stack)->head[(i)].result.type)
 
-enum { I_RSS, I_ANON, I_FILE, I_VSZ, I_SWAP, I_MINFLT, I_MAJFLT, I_TICS, I_START, I_NLWP, I_N };
+enum {
+    I_RSS, I_ANON, I_FILE, I_VSZ, I_SWAP, I_MINFLT, I_MAJFLT, I_TICS, I_START, I_NLWP, I_STATE,
+    I_N
+};
 
 static enum pids_item proc_items[I_N] = {
     [I_RSS] = PIDS_VM_RSS,       [I_ANON] = PIDS_VM_RSS_ANON, [I_FILE] = PIDS_VM_RSS_FILE,
     [I_VSZ] = PIDS_VM_SIZE,      [I_SWAP] = PIDS_VM_SWAP,     [I_MINFLT] = PIDS_FLT_MIN,
     [I_MAJFLT] = PIDS_FLT_MAJ,   [I_TICS] = PIDS_TICS_ALL,    [I_START] = PIDS_TIME_START,
-    [I_NLWP] = PIDS_NLWP,
+    [I_NLWP] = PIDS_NLWP,        [I_STATE] = PIDS_STATE,
 };
 
 struct proc_probe {
@@ -63,6 +66,11 @@ int proc_probe_read(struct proc_probe *p, struct pm_proc_sample *out)
     if (f->counts->total < 1)
         return 0; /* gone: not an error, out->valid stays false */
     struct pids_stack *st = f->stacks[0];
+    /* A zombie, or a process tearing down its memory (its mm already gone:
+     * RSS and VSZ read 0), has exited for our purposes. */
+    char state = PM_PIDS_VAL(st, I_STATE, s_ch);
+    if (state == 'Z' || state == 'X' || PM_PIDS_VAL(st, I_VSZ, ul_int) == 0)
+        return 0;
     out->valid = true;
     out->rss_kib = PM_PIDS_VAL(st, I_RSS, ul_int);
     out->anon_kib = PM_PIDS_VAL(st, I_ANON, ul_int);

@@ -41,9 +41,20 @@ static void session_status(struct session *s, const char *fmt, ...)
 static int session_drain(struct session *s);
 static void session_lost(struct session *s);
 
+/* Alive means running or sleeping: kill(pid, 0) also succeeds on a zombie,
+ * whose parent has not reaped it yet. */
 static int session_alive(pid_t pid)
 {
-    return kill(pid, 0) == 0 || errno == EPERM;
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return kill(pid, 0) == 0 || errno == EPERM;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *rp = strrchr(buf, ')'); /* comm may contain spaces and parens */
+    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
 }
 
 static int session_alloc(struct session *s, size_t history)
@@ -191,9 +202,11 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
         session_status(s, "%s: %s", s->last_command, r->message);
 }
 
+/* The agent went quiet: tell an exited target from a lost connection. Runs
+ * again when /proc later shows the process gone, so the status follows. */
 static void session_lost(struct session *s)
 {
-    if (s->state != SESSION_LIVE)
+    if (s->state == SESSION_TARGET_EXITED || s->state == SESSION_DETACHED)
         return;
     if (!session_alive(s->target.pid)) {
         s->state = SESSION_TARGET_EXITED;
@@ -251,7 +264,6 @@ int session_tick(struct session *s, uint64_t now_ns)
             series_push(&s->anon_kib, p.time_ns, (double)p.anon_kib);
         } else if (!session_alive(s->target.pid)) {
             session_lost(s);
-            s->state = SESSION_TARGET_EXITED;
         }
         /* /proc follows the agent's interval, but never faster than 10 Hz. */
         uint64_t every = (uint64_t)(s->interval_ms ? s->interval_ms : 1000) * 1000000u;

@@ -195,7 +195,7 @@ class Tmux:
         self.name = "pymemtop-test-%d-%d" % (os.getpid(), Tmux.count)
         cmd = "%s %s %s; echo EXIT=$?; sleep 30" % (env, BIN, " ".join(str(a) for a in args))
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width),
-                        "-y", str(height), "env LANG=C.UTF-8 TERM=xterm-256color sh -c '%s'" % cmd],
+                        "-y", str(height), "env LANG=C.UTF-8 sh -c '%s'" % cmd],
                        check=True)
         _tmux.append(self.name)
 

@@ -59,7 +59,8 @@ def test_reuse_agent_and_detach_clean(py):
     assert second["agent"]["injected"] is False, "the second run injected again"
     assert second["agent"]["clients_served"] >= 2
     # After detach: no hook left, no names in __main__, nothing in sys.modules.
-    s = t.wait_state(lambda s: s["tick"] >= t.state()["tick"] + 2)
+    tick = t.state()["tick"]
+    s = t.wait_state(lambda s: s["tick"] >= tick + 2)
     assert s["callbacks"] == 0, "gc.callbacks still holds %d entries" % s["callbacks"]
     assert s["main_names"] == names_before, set(s["main_names"]) ^ set(names_before)
     assert s["agent_modules"] == [], s["agent_modules"]

@@ -1,0 +1,453 @@
+/* The attach engine (see attach.h and /work/shared/notes/attach.md): stop the
+ * main thread, borrow a libc `syscall` to map a page, queue
+ * Py_AddPendingCall(PyRun_SimpleString, page), put everything back, detach. */
+#include "attach.h"
+
+#if !defined(__x86_64__)
+#error "attach.c implements the remote call for x86-64 only"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "elfsym.h" /* NT_X86_XSTATE, via the system <elf.h> */
+
+#define ATTACH_MAX_CODE_BYTES 3000
+#define ATTACH_PAGE_BYTES 4096
+/* Large enough for any XSAVE layout (AMX needs ~11 KiB); the kernel reports
+ * the real size, and PTRACE_SETREGSET wants exactly that size back. */
+#define ATTACH_XSTATE_BYTES (64u << 10)
+#define ATTACH_MAX_SIGNALS 32
+#define ATTACH_EFLAGS_DF (1ull << 10)
+/* Kernel-internal errno that makes an interrupted sleep resume via
+ * restart_syscall with the state saved in the thread's restart_block. */
+#define ATTACH_ERESTART_RESTARTBLOCK 516
+
+/* Which stop a resume is waiting for. */
+enum attach_stop {
+    ATTACH_STOP_INTERRUPT, /* PTRACE_EVENT_STOP after PTRACE_INTERRUPT */
+    ATTACH_STOP_STEP,      /* SIGTRAP after single-stepping the syscall */
+    ATTACH_STOP_CALL,      /* SIGSEGV at rip 0: the remote call returned */
+};
+
+struct attach_ctx {
+    const struct target_info *t;
+    pid_t pid;
+    unsigned watchdog_ms;
+    struct attach_stats *st;
+    char *msg;
+    size_t msg_len;
+    struct user_regs_struct saved;
+    uint8_t *xstate;
+    size_t xstate_len; /* 0: fell back to fpregs */
+    struct user_fpregs_struct fpregs;
+    int sigs[ATTACH_MAX_SIGNALS];
+    int nsigs;
+    bool gone;
+    bool have_regs, have_fp; /* what attach_save managed to save */
+};
+
+static uint64_t attach_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((format(printf, 3, 4))) static enum target_status
+attach_fail(struct attach_ctx *c, enum target_status s, const char *fmt, ...)
+{
+    if (c->msg && c->msg_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->msg, c->msg_len, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+static enum target_status attach_gone(struct attach_ctx *c)
+{
+    c->gone = true;
+    return attach_fail(c, TARGET_GONE, "PID %d (%s) exited while pymemtop was attaching.",
+                       (int)c->pid, c->t->comm);
+}
+
+/* ptrace failed with errno: ESRCH means the tracee died (or is not stopped,
+ * which our protocol never causes). */
+static enum target_status attach_ptrace_error(struct attach_ctx *c, const char *what)
+{
+    int err = errno;
+    int status;
+    if (err == ESRCH && waitpid(c->pid, &status, __WALL | WNOHANG) == c->pid &&
+        (WIFEXITED(status) || WIFSIGNALED(status)))
+        return attach_gone(c);
+    return attach_fail(c, TARGET_INJECT_FAILED, "PID %d (%s): %s failed: %s.", (int)c->pid,
+                       c->t->comm, what, strerror(err));
+}
+
+/* Waits for the next stop of the main thread, polling so the wait is bounded
+ * by the watchdog: 1 = stopped, 0 = watchdog expired, -1 = exited. */
+static int attach_wait(struct attach_ctx *c, int *status)
+{
+    uint64_t deadline = attach_now_ns() + (uint64_t)c->watchdog_ms * 1000000ull;
+    long nap_ns = 5000;
+    for (;;) {
+        pid_t r = waitpid(c->pid, status, __WALL | WNOHANG);
+        if (r == c->pid)
+            return WIFSTOPPED(*status) ? 1 : -1;
+        if (r < 0 && errno != EINTR)
+            return -1; /* ECHILD: no longer our tracee */
+        if (attach_now_ns() >= deadline)
+            return 0;
+        struct timespec ts = {0, nap_ns};
+        nanosleep(&ts, NULL);
+        nap_ns = nap_ns < 500000 ? nap_ns * 2 : 1000000;
+    }
+}
+
+static void attach_remember_signal(struct attach_ctx *c, int sig)
+{
+    for (int i = 0; i < c->nsigs; i++)
+        if (c->sigs[i] == sig && sig < SIGRTMIN)
+            return; /* standard signals do not queue: one delivery is exact */
+    if (c->nsigs < ATTACH_MAX_SIGNALS)
+        c->sigs[c->nsigs++] = sig;
+}
+
+static bool attach_stop_matches(struct attach_ctx *c, enum attach_stop want, int status)
+{
+    int sig = WSTOPSIG(status);
+    int event = status >> 16;
+    if (want == ATTACH_STOP_INTERRUPT)
+        return event == PTRACE_EVENT_STOP;
+    if (event != 0)
+        return false;
+    struct user_regs_struct r;
+    if (ptrace(PTRACE_GETREGS, c->pid, NULL, &r) != 0)
+        return false;
+    if (want == ATTACH_STOP_STEP)
+        return sig == SIGTRAP && r.rip == c->t->addr_syscall_insn + 2;
+    return sig == SIGSEGV && r.rip == 0;
+}
+
+/* Resumes with `req` (0 = already running) and waits for the stop `want`.
+ * Signal-delivery stops met on the way are suppressed and remembered, to be
+ * re-delivered after detach, so no handler runs on our borrowed registers. */
+static enum target_status attach_resume_until(struct attach_ctx *c, int req, enum attach_stop want)
+{
+    for (;;) {
+        if (req && ptrace((enum __ptrace_request)req, c->pid, NULL, NULL) != 0)
+            return attach_ptrace_error(c, "resuming the target");
+        req = want == ATTACH_STOP_STEP ? PTRACE_SINGLESTEP : PTRACE_CONT;
+        int status;
+        int w = attach_wait(c, &status);
+        if (w < 0)
+            return attach_gone(c);
+        if (w == 0)
+            return TARGET_TIMEOUT;
+        if (attach_stop_matches(c, want, status))
+            return TARGET_OK;
+        int sig = WSTOPSIG(status);
+        if (status >> 16 != 0)
+            continue; /* a group-stop or an event: just resume */
+        if (want == ATTACH_STOP_STEP && sig == SIGSYS)
+            return attach_fail(c, TARGET_INJECT_FAILED,
+                               "PID %d (%s): a seccomp filter forbids mmap in the target.",
+                               (int)c->pid, c->t->comm);
+        if (want == ATTACH_STOP_CALL && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL))
+            return attach_fail(c, TARGET_INJECT_FAILED,
+                               "PID %d (%s): the call to Py_AddPendingCall faulted (signal %d);"
+                               " registers were restored.",
+                               (int)c->pid, c->t->comm, sig);
+        attach_remember_signal(c, sig);
+    }
+}
+
+static enum target_status attach_save(struct attach_ctx *c)
+{
+    if (ptrace(PTRACE_GETREGS, c->pid, NULL, &c->saved) != 0)
+        return attach_ptrace_error(c, "PTRACE_GETREGS");
+    c->have_regs = true;
+    struct iovec iov = {.iov_base = c->xstate, .iov_len = ATTACH_XSTATE_BYTES};
+    if (c->xstate &&
+        ptrace(PTRACE_GETREGSET, c->pid, (void *)(uintptr_t)NT_X86_XSTATE, &iov) == 0) {
+        c->xstate_len = iov.iov_len;
+        c->have_fp = true;
+        return TARGET_OK;
+    }
+    if (ptrace(PTRACE_GETFPREGS, c->pid, NULL, &c->fpregs) != 0)
+        return attach_ptrace_error(c, "saving the FPU registers");
+    c->have_fp = true;
+    return TARGET_OK;
+}
+
+static int attach_restore(struct attach_ctx *c, const struct user_regs_struct *regs)
+{
+    if (!c->have_regs)
+        return 0; /* nothing was changed either */
+    int rc = ptrace(PTRACE_SETREGS, c->pid, NULL, regs) == 0 ? 0 : -errno;
+    if (!c->have_fp)
+        return rc;
+    if (c->xstate_len) {
+        struct iovec iov = {.iov_base = c->xstate, .iov_len = c->xstate_len};
+        if (ptrace(PTRACE_SETREGSET, c->pid, (void *)(uintptr_t)NT_X86_XSTATE, &iov) != 0 &&
+            rc == 0)
+            rc = -errno;
+    } else if (ptrace(PTRACE_SETFPREGS, c->pid, NULL, &c->fpregs) != 0 && rc == 0) {
+        rc = -errno;
+    }
+    return rc;
+}
+
+static int attach_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+    struct iovec local = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
+    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
+    if (process_vm_writev(pid, &local, 1, &remote, 1, 0) == (ssize_t)len)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = pwrite(fd, buf, len, (off_t)addr);
+    int rc = n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
+    close(fd);
+    return rc;
+}
+
+/* Runs mmap(NULL, 4096, RW, PRIVATE|ANON) on the borrowed syscall. orig_rax
+ * = -1 keeps the kernel from restarting the syscall we interrupted instead. */
+static enum target_status attach_remote_mmap(struct attach_ctx *c, uint64_t *page)
+{
+    struct user_regs_struct r = c->saved;
+    r.rip = c->t->addr_syscall_insn;
+    r.rax = SYS_mmap;
+    r.orig_rax = (uint64_t)-1;
+    r.rdi = 0;
+    r.rsi = ATTACH_PAGE_BYTES;
+    r.rdx = PROT_READ | PROT_WRITE;
+    r.r10 = MAP_PRIVATE | MAP_ANONYMOUS;
+    r.r8 = (uint64_t)-1;
+    r.r9 = 0;
+    if (ptrace(PTRACE_SETREGS, c->pid, NULL, &r) != 0)
+        return attach_ptrace_error(c, "PTRACE_SETREGS");
+    enum target_status s = attach_resume_until(c, PTRACE_SINGLESTEP, ATTACH_STOP_STEP);
+    if (s != TARGET_OK)
+        return s;
+    if (ptrace(PTRACE_GETREGS, c->pid, NULL, &r) != 0)
+        return attach_ptrace_error(c, "PTRACE_GETREGS");
+    if ((int64_t)r.rax < 0 && (int64_t)r.rax > -4096)
+        return attach_fail(c, TARGET_INJECT_FAILED, "PID %d (%s): mmap in the target failed: %s.",
+                           (int)c->pid, c->t->comm, strerror((int)-(int64_t)r.rax));
+    *page = r.rax;
+    return TARGET_OK;
+}
+
+/* Calls Py_AddPendingCall(PyRun_SimpleString, page) with return address 0, so
+ * the return faults at rip 0 and we get the thread back. The red zone (128
+ * bytes) and more are skipped; rsp % 16 == 8 at entry, as after a call. */
+static enum target_status attach_remote_call(struct attach_ctx *c, uint64_t page)
+{
+    struct user_regs_struct r = c->saved;
+    r.rsp = ((c->saved.rsp - 1024) & ~(uint64_t)15) - 8;
+    uint64_t ret_addr = 0;
+    if (attach_write_mem(c->pid, r.rsp, &ret_addr, sizeof(ret_addr)) != 0)
+        return attach_fail(c, TARGET_INJECT_FAILED,
+                           "PID %d (%s): cannot write to the target's stack.", (int)c->pid,
+                           c->t->comm);
+    r.rip = c->t->addr_add_pending_call;
+    r.rdi = c->t->addr_run_simple_string;
+    r.rsi = page;
+    r.rax = 0;
+    r.orig_rax = (uint64_t)-1;
+    r.eflags &= ~ATTACH_EFLAGS_DF; /* the ABI promises DF clear at a call */
+    if (ptrace(PTRACE_SETREGS, c->pid, NULL, &r) != 0)
+        return attach_ptrace_error(c, "PTRACE_SETREGS");
+    enum target_status s = attach_resume_until(c, PTRACE_CONT, ATTACH_STOP_CALL);
+    if (s != TARGET_OK)
+        return s;
+    if (ptrace(PTRACE_GETREGS, c->pid, NULL, &r) != 0)
+        return attach_ptrace_error(c, "PTRACE_GETREGS");
+    c->st->pending_rc = (int)r.rax;
+    if (c->st->pending_rc != 0)
+        return attach_fail(c, TARGET_INJECT_FAILED,
+                           "PID %d (%s): Py_AddPendingCall returned %d (its queue is full).\n"
+                           "Try again in a moment.",
+                           (int)c->pid, c->t->comm, c->st->pending_rc);
+    return TARGET_OK;
+}
+
+static enum target_status attach_inject(struct attach_ctx *c, const char *code, size_t code_len)
+{
+    uint64_t page = 0;
+    enum target_status s = attach_remote_mmap(c, &page);
+    if (s != TARGET_OK)
+        return s;
+    if (attach_write_mem(c->pid, page, code, code_len + 1) != 0)
+        return attach_fail(c, TARGET_INJECT_FAILED,
+                           "PID %d (%s): cannot write the code into the target.", (int)c->pid,
+                           c->t->comm);
+    return attach_remote_call(c, page);
+}
+
+/* The remote call is stuck (Py_AddPendingCall waiting for its lock, which
+ * holds nothing yet, so abandoning it is safe): stop the thread again. */
+static enum target_status attach_watchdog(struct attach_ctx *c)
+{
+    if (ptrace(PTRACE_INTERRUPT, c->pid, NULL, NULL) != 0)
+        return attach_ptrace_error(c, "PTRACE_INTERRUPT");
+    enum target_status s = attach_resume_until(c, 0, ATTACH_STOP_INTERRUPT);
+    if (s == TARGET_TIMEOUT)
+        return attach_fail(c, TARGET_TIMEOUT,
+                           "PID %d (%s) did not stop again after the call timed out;\n"
+                           "it stays traced by pymemtop until it stops or pymemtop exits.",
+                           (int)c->pid, c->t->comm);
+    if (s != TARGET_OK)
+        return s;
+    return attach_fail(c, TARGET_TIMEOUT,
+                       "PID %d (%s): Py_AddPendingCall did not return within %u ms "
+                       "(a thread holds its lock).\nThe target was left as it was; try again.",
+                       (int)c->pid, c->t->comm, c->watchdog_ms);
+}
+
+/* Puts back every register and detaches; the kernel then restarts the
+ * syscall we interrupted, from the original orig_rax/rax. */
+static void attach_finish(struct attach_ctx *c, enum target_status s)
+{
+    struct user_regs_struct r = c->saved;
+    /* After a watchdog stop the abandoned call may have reused the thread's
+     * restart_block (futex waits do): restarting through it could resume the
+     * wrong syscall, so let an interrupted sleep return EINTR instead, which
+     * CPython retries with the remaining time. */
+    if (s == TARGET_TIMEOUT && (int64_t)r.rax == -ATTACH_ERESTART_RESTARTBLOCK)
+        r.rax = (uint64_t)-EINTR;
+    int rc = attach_restore(c, &r);
+    if (rc != 0 && s == TARGET_OK)
+        attach_fail(c, TARGET_INJECT_FAILED, "PID %d (%s): restoring registers failed: %s.",
+                    (int)c->pid, c->t->comm, strerror(-rc));
+    ptrace(PTRACE_DETACH, c->pid, NULL, NULL);
+}
+
+static void attach_redeliver(struct attach_ctx *c)
+{
+    for (int i = 0; i < c->nsigs; i++)
+        if (syscall(SYS_tgkill, c->pid, c->pid, c->sigs[i]) == 0)
+            c->st->signals_redelivered++;
+}
+
+static void attach_read_yama(char *buf, size_t len)
+{
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+    int v;
+    if (f && fscanf(f, "%d", &v) == 1)
+        snprintf(buf, len, "kernel.yama.ptrace_scope is %d (/proc/sys/kernel/yama/ptrace_scope)",
+                 v);
+    else
+        snprintf(buf, len, "no Yama (/proc/sys/kernel/yama/ptrace_scope is absent)");
+    if (f)
+        fclose(f);
+}
+
+static enum target_status attach_seize_error(struct attach_ctx *c)
+{
+    int err = errno;
+    if (err == ESRCH)
+        return attach_gone(c);
+    if (err != EPERM)
+        return attach_fail(c, TARGET_INJECT_FAILED, "PID %d (%s): PTRACE_SEIZE failed: %s.",
+                           (int)c->pid, c->t->comm, strerror(err));
+    char yama[128];
+    attach_read_yama(yama, sizeof(yama));
+    return attach_fail(c, TARGET_PTRACE_DENIED,
+                       "Not allowed to ptrace PID %d (%s): %s; or the target is non-dumpable, "
+                       "or we lack CAP_SYS_PTRACE.\nFix: run with sudo, or `sudo sysctl "
+                       "kernel.yama.ptrace_scope=0`, or in a container add --cap-add SYS_PTRACE.",
+                       (int)c->pid, c->t->comm, yama);
+}
+
+/* Seize, interrupt and save: on success the main thread is stopped with its
+ * state in c->saved. */
+static enum target_status attach_stop(struct attach_ctx *c, uint64_t *stop_t0)
+{
+    if (ptrace(PTRACE_SEIZE, c->pid, NULL, NULL) != 0)
+        return attach_seize_error(c);
+    if (ptrace(PTRACE_INTERRUPT, c->pid, NULL, NULL) != 0)
+        return attach_ptrace_error(c, "PTRACE_INTERRUPT");
+    enum target_status s = attach_resume_until(c, 0, ATTACH_STOP_INTERRUPT);
+    if (s == TARGET_TIMEOUT) {
+        /* A tracee can only be detached while stopped: give it a second
+         * period (uninterruptible I/O ends eventually) before giving up. */
+        s = attach_resume_until(c, 0, ATTACH_STOP_INTERRUPT);
+        if (s == TARGET_TIMEOUT)
+            return attach_fail(c, TARGET_TIMEOUT,
+                               "PID %d (%s): the main thread did not stop within %u ms;\n"
+                               "it stays traced by pymemtop until it stops or pymemtop exits.",
+                               (int)c->pid, c->t->comm, 2 * c->watchdog_ms);
+    }
+    if (s != TARGET_OK)
+        return s;
+    *stop_t0 = attach_now_ns();
+    return attach_save(c);
+}
+
+static enum target_status attach_check_args(struct attach_ctx *c, const char *code,
+                                            size_t *code_len)
+{
+    *code_len = code ? strnlen(code, ATTACH_MAX_CODE_BYTES + 1) : 0;
+    if (!code || *code_len > ATTACH_MAX_CODE_BYTES)
+        return attach_fail(c, TARGET_INJECT_FAILED, "The code to inject must be at most %d bytes.",
+                           ATTACH_MAX_CODE_BYTES);
+    if (!c->t->addr_add_pending_call || !c->t->addr_run_simple_string ||
+        !c->t->addr_syscall_insn || c->pid <= 0)
+        return attach_fail(c, TARGET_INJECT_FAILED,
+                           "PID %d: inspect the target successfully before attaching.",
+                           (int)c->pid);
+    c->xstate = malloc(ATTACH_XSTATE_BYTES);
+    return TARGET_OK;
+}
+
+enum target_status attach_pending_call(const struct target_info *t, const char *code,
+                                       unsigned watchdog_ms, struct attach_stats *st, char *msg,
+                                       size_t msg_len)
+{
+    uint64_t t0 = attach_now_ns(), stop_t0 = 0;
+    struct attach_ctx c = {.t = t, .pid = t->pid, .watchdog_ms = watchdog_ms ? watchdog_ms : 1,
+                           .st = st, .msg = msg, .msg_len = msg_len};
+    memset(st, 0, sizeof(*st));
+    if (msg && msg_len)
+        msg[0] = '\0';
+    size_t code_len;
+    enum target_status s = attach_check_args(&c, code, &code_len);
+    if (s != TARGET_OK)
+        return s;
+    s = attach_stop(&c, &stop_t0);
+    if (s == TARGET_OK) {
+        s = attach_inject(&c, code, code_len);
+        if (s == TARGET_TIMEOUT)
+            s = attach_watchdog(&c);
+    }
+    if (stop_t0 && !c.gone) {
+        attach_finish(&c, s);
+        st->stop_ns = attach_now_ns() - stop_t0;
+        attach_redeliver(&c);
+    }
+    free(c.xstate);
+    st->total_ns = attach_now_ns() - t0;
+    return s;
+}

@@ -1,0 +1,168 @@
+/* Pure lib modules: histogram, series, JSON, bootstrap, config. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+#include "config.h"
+#include "harness.h"
+#include "histogram.h"
+#include "json.h"
+#include "series.h"
+
+static struct histogram hist;
+
+static void test_histogram_quantiles(void)
+{
+    histogram_reset(&hist);
+    CHECK_EQ_INT(histogram_quantile(&hist, 0.5), 0);
+    for (uint64_t v = 1; v <= 1000; v++)
+        histogram_add(&hist, v * 1000); /* 1 us .. 1 ms */
+    CHECK_EQ_INT(hist.count, 1000);
+    CHECK_EQ_INT(hist.max_ns, 1000000);
+    uint64_t p50 = histogram_quantile(&hist, 0.5), p99 = histogram_quantile(&hist, 0.99);
+    CHECK(p50 >= 500000 && p50 <= 500000 * 1.04);
+    CHECK(p99 >= 990000 && p99 <= 1000000);
+    CHECK_EQ_INT(histogram_quantile(&hist, 1.0), 1000000);
+    CHECK_EQ_INT(histogram_quantile(&hist, 0.0), 1000);
+}
+
+static void test_histogram_extremes(void)
+{
+    histogram_reset(&hist);
+    histogram_add(&hist, 0);
+    histogram_add(&hist, UINT64_MAX);
+    CHECK_EQ_INT(hist.count, 2);
+    CHECK(histogram_quantile(&hist, 1.0) == UINT64_MAX);
+    CHECK_EQ_INT(histogram_quantile(&hist, 0.0), 0);
+}
+
+static void test_series_ring_and_slope(void)
+{
+    struct series s;
+    CHECK_EQ_INT(series_init(&s, 5), 0);
+    CHECK(series_slope_per_min(&s, 60e9) == 0);
+    for (int i = 0; i < 8; i++) /* 10 units per second = 600 per minute */
+        series_push(&s, (uint64_t)i * 1000000000u, 10.0 * i);
+    CHECK_EQ_INT(series_len(&s), 5);
+    CHECK(series_value_at(&s, 0) == 30.0);
+    CHECK(series_last(&s) == 70.0);
+    CHECK(fabs(series_slope_per_min(&s, 600e9) - 600.0) < 1e-6);
+    double lo, hi;
+    series_minmax(&s, 0, &lo, &hi);
+    CHECK(lo == 30.0 && hi == 70.0);
+    /* A window that holds only the last two points. */
+    CHECK(fabs(series_slope_per_min(&s, 1000000000u) - 600.0) < 1e-6);
+    series_free(&s);
+}
+
+static void test_json_escaping_and_nesting(void)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct json j;
+    json_init(&j, f);
+    json_object_begin(&j, NULL);
+    json_string(&j, "s", "a\"b\\c\n\x01");
+    json_array_begin(&j, "a");
+    json_int(&j, NULL, -1);
+    json_uint(&j, NULL, 18446744073709551615ull);
+    json_array_end(&j);
+    json_double(&j, "nan", NAN);
+    json_bool(&j, "t", 1);
+    json_object_end(&j);
+    fclose(f);
+    CHECK(strcmp(buf, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"a\":[-1,18446744073709551615],"
+                      "\"nan\":null,\"t\":true}") == 0);
+    free(buf);
+}
+
+static void test_bootstrap_refuses_hostile_paths(void)
+{
+    char out[1024], msg[256];
+    CHECK_EQ_INT(bootstrap_build("/usr/lib/pymemtop/pymemtop_agent.so", out, sizeof(out), msg,
+                                 sizeof(msg)), 0);
+    CHECK(strstr(out, "origin='/usr/lib/pymemtop/pymemtop_agent.so'") != NULL);
+    CHECK(strstr(out, "except BaseException") != NULL);
+    const char *bad[] = {"relative/agent.so", "/tmp/a'b.so", "/tmp/a\\nb.so", "/tmp/a b.so",
+                         "/tmp/\")\nimport os#.so", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ_INT(bootstrap_build(bad[i], out, sizeof(out), msg, sizeof(msg)), -1);
+    char longp[700];
+    memset(longp, 'a', sizeof(longp) - 1);
+    longp[0] = '/';
+    longp[sizeof(longp) - 1] = 0;
+    CHECK_EQ_INT(bootstrap_build(longp, out, sizeof(out), msg, sizeof(msg)), -1);
+}
+
+static void test_bootstrap_refuses_writable_agent(void)
+{
+    char path[] = "/tmp/pymemtop-unit-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    char msg[512];
+    chmod(path, 0644);
+    CHECK_EQ_INT(bootstrap_check_agent(path, getuid(), msg, sizeof(msg)), 0);
+    chmod(path, 0666);
+    CHECK_EQ_INT(bootstrap_check_agent(path, getuid(), msg, sizeof(msg)), -1);
+    CHECK(strstr(msg, "chmod go-w") != NULL);
+    chmod(path, 0600);
+    CHECK_EQ_INT(bootstrap_check_agent(path, getuid() + 4242, msg, sizeof(msg)), -1);
+    unlink(path);
+    CHECK_EQ_INT(bootstrap_check_agent(path, getuid(), msg, sizeof(msg)), -1);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static void test_config_values_errors_warnings(void)
+{
+    const char *p = "/tmp/pymemtop-unit.ini";
+    struct config c;
+    char err[512], warn[512];
+    config_defaults(&c);
+    CHECK_EQ_INT(c.interval_ms, 1000);
+    write_file(p, "; comment\n[sampling]\ninterval = 0.5\nhistory = 100\n[attach]\ntimeout = 2\n"
+                  "[display]\nascii = yes\ncolor = off\n[other]\nwhat = 1\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), 0);
+    CHECK_EQ_INT(c.interval_ms, 500);
+    CHECK_EQ_INT(c.history, 100);
+    CHECK_EQ_INT(c.attach_timeout_ms, 2000);
+    CHECK(c.ascii && !c.color);
+    CHECK(strstr(warn, "unknown key [other] what") != NULL);
+    write_file(p, "[sampling]\ninterval = 1\ninterval = 99\n");
+    config_defaults(&c);
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "0.1 to 60") != NULL && strstr(err, "line 3") != NULL);
+    write_file(p, "[sampling\ninterval = 1\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "pymemtop-unit.ini:1") != NULL);
+    write_file(p, "[display]\nascii = maybe\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "true or false") != NULL);
+    unlink(p);
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+}
+
+int main(void)
+{
+    RUN(test_histogram_quantiles);
+    RUN(test_histogram_extremes);
+    RUN(test_series_ring_and_slope);
+    RUN(test_json_escaping_and_nesting);
+    RUN(test_bootstrap_refuses_hostile_paths);
+    RUN(test_bootstrap_refuses_writable_agent);
+    RUN(test_config_values_errors_warnings);
+    return HARNESS_END();
+}

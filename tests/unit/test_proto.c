@@ -1,0 +1,279 @@
+/* The protocol codec: round trips, and hostile input that must be refused
+ * without a crash (run under ASan/UBSan by make check-asan). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "proto.h"
+
+static struct pm_agent_sample sample_in, sample_out;
+
+static void make_sample(struct proto_buf *b)
+{
+    memset(&sample_in, 0, sizeof(sample_in));
+    sample_in.time_ns = 123456789;
+    sample_in.gc_enabled = true;
+    for (int i = 0; i < 3; i++) {
+        sample_in.thresholds[i] = 700 - i;
+        sample_in.counts[i] = i;
+        sample_in.collections[i] = 100 * i;
+        sample_in.collected[i] = -5; /* negative values survive */
+        sample_in.uncollectable[i] = i;
+    }
+    sample_in.alloc_blocks = 424242;
+    sample_in.pause_count = 3;
+    sample_in.pause_total_ns = 999;
+    sample_in.pause_max_ns = 500;
+    sample_in.n_pauses = 3;
+    for (uint32_t i = 0; i < 3; i++)
+        sample_in.pauses[i] = (struct pm_gc_pause){.end_ns = 10 + i, .pause_ns = 100 * i,
+                                                   .collected = 7, .uncollectable = 1,
+                                                   .generation = (uint8_t)i};
+    proto_begin(b, PROTO_SAMPLE);
+    proto_put_u64(b, TAG_TIME_NS, sample_in.time_ns);
+    proto_put_u64(b, TAG_GC_ENABLED, 1);
+    proto_put_gens(b, TAG_GC_THRESHOLDS, sample_in.thresholds);
+    proto_put_gens(b, TAG_GC_COUNTS, sample_in.counts);
+    proto_put_gens(b, TAG_GC_COLLECTIONS, sample_in.collections);
+    proto_put_gens(b, TAG_GC_COLLECTED, sample_in.collected);
+    proto_put_gens(b, TAG_GC_UNCOLLECTABLE, sample_in.uncollectable);
+    proto_put_i64(b, TAG_ALLOC_BLOCKS, sample_in.alloc_blocks);
+    proto_put_u64(b, TAG_PAUSE_COUNT, 3);
+    proto_put_u64(b, TAG_PAUSE_TOTAL_NS, 999);
+    proto_put_u64(b, TAG_PAUSE_MAX_NS, 500);
+    proto_put_u64(b, 999, 1); /* an unknown tag from a newer agent: skipped */
+    for (uint32_t i = 0; i < 3; i++)
+        proto_put_pause(b, &sample_in.pauses[i]);
+    proto_end(b);
+}
+
+static void test_sample_round_trip(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    make_sample(&b);
+    CHECK(!b.failed);
+    struct proto_header h;
+    const char *why = NULL;
+    CHECK_EQ_INT(proto_decode_header(b.data, b.len, &h, &why), 0);
+    CHECK_EQ_INT(h.type, PROTO_SAMPLE);
+    CHECK_EQ_INT(h.length, b.len - PROTO_HEADER_BYTES);
+    CHECK_EQ_INT(proto_decode_sample(b.data + 12, h.length, &sample_out, &why), 0);
+    CHECK_EQ_INT(sample_out.time_ns, 123456789);
+    CHECK(sample_out.gc_enabled);
+    CHECK_EQ_INT(sample_out.thresholds[2], 698);
+    CHECK_EQ_INT(sample_out.collected[1], -5);
+    CHECK_EQ_INT(sample_out.alloc_blocks, 424242);
+    CHECK_EQ_INT(sample_out.n_pauses, 3);
+    CHECK_EQ_INT(sample_out.pauses[2].pause_ns, 200);
+    CHECK_EQ_INT(sample_out.pauses[2].generation, 2);
+    CHECK_EQ_INT(sample_out.pause_total_ns, 999);
+    proto_buf_free(&b);
+}
+
+static void test_missing_fields_default_unknown(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_SAMPLE);
+    proto_put_u64(&b, TAG_TIME_NS, 5);
+    proto_end(&b);
+    const char *why;
+    CHECK_EQ_INT(proto_decode_sample(b.data + 12, b.len - 12, &sample_out, &why), 0);
+    CHECK_EQ_INT(sample_out.alloc_blocks, -1);
+    CHECK_EQ_INT(sample_out.counts[0], -1);
+    /* No time at all: refused. */
+    CHECK_EQ_INT(proto_decode_sample(b.data + 12, 0, &sample_out, &why), -1);
+    proto_buf_free(&b);
+}
+
+static void test_every_truncation_refused_or_safe(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    make_sample(&b);
+    const char *why;
+    int refused = 0;
+    for (size_t n = 0; n < b.len - 12; n++) {
+        uint8_t *copy = malloc(n ? n : 1); /* exact size: ASan sees any overread */
+        memcpy(copy, b.data + 12, n);
+        if (proto_decode_sample(copy, n, &sample_out, &why) < 0)
+            refused++;
+        free(copy);
+    }
+    CHECK(refused > 0);
+    proto_buf_free(&b);
+}
+
+static void test_bad_headers(void)
+{
+    uint8_t h[12] = {'P', 'M', 'T', 'P', 1, 0, 3, 0, 0, 0, 0, 0};
+    struct proto_header ph;
+    const char *why;
+    CHECK_EQ_INT(proto_decode_header(h, 12, &ph, &why), 0);
+    CHECK_EQ_INT(proto_decode_header(h, 11, &ph, &why), -1);
+    h[0] = 'X';
+    CHECK_EQ_INT(proto_decode_header(h, 12, &ph, &why), -1);
+    h[0] = 'P';
+    h[4] = 9; /* version */
+    CHECK_EQ_INT(proto_decode_header(h, 12, &ph, &why), -1);
+    h[4] = 1;
+    h[11] = 0x7f; /* 2 GB payload */
+    CHECK_EQ_INT(proto_decode_header(h, 12, &ph, &why), -1);
+}
+
+static void test_wrong_field_lengths(void)
+{
+    /* TIME_NS with 4 bytes instead of 8. */
+    uint8_t p[] = {20, 0, 4, 0, 1, 2, 3, 4};
+    const char *why = NULL;
+    CHECK_EQ_INT(proto_decode_sample(p, sizeof(p), &sample_out, &why), -1);
+    CHECK(why != NULL);
+    /* A field claiming more bytes than remain. */
+    uint8_t q[] = {20, 0, 8, 0, 1, 2};
+    CHECK_EQ_INT(proto_decode_sample(q, sizeof(q), &sample_out, &why), -1);
+    /* A pause with generation 7. */
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_SAMPLE);
+    proto_put_u64(&b, TAG_TIME_NS, 1);
+    struct pm_gc_pause bad = {.generation = 7};
+    proto_put_pause(&b, &bad);
+    proto_end(&b);
+    CHECK_EQ_INT(proto_decode_sample(b.data + 12, b.len - 12, &sample_out, &why), -1);
+    proto_buf_free(&b);
+}
+
+static void test_strings_with_nul_refused(void)
+{
+    uint8_t p[] = {4, 0, 3, 0, 'a', 0, 'b', 2, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    struct pm_hello h;
+    const char *why;
+    CHECK_EQ_INT(proto_decode_hello(p, sizeof(p), &h, &why), -1);
+}
+
+static void test_command_round_trip_and_truncated_name(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_u64(&b, TAG_CMD_ID, 77);
+    proto_put_str(&b, TAG_CMD_NAME, "collect-with-a-name-much-longer-than-thirty-two-bytes");
+    proto_put_i64(&b, TAG_CMD_ARG, -2);
+    proto_end(&b);
+    struct proto_command c;
+    const char *why;
+    CHECK_EQ_INT(proto_decode_command(b.data + 12, b.len - 12, &c, &why), 0);
+    CHECK_EQ_INT(c.id, 77);
+    CHECK_EQ_INT(c.arg, -2);
+    CHECK_EQ_INT(strlen(c.name), PROTO_CMD_NAME_MAX - 1);
+    proto_buf_free(&b);
+}
+
+/* Random bytes and random mutations of a valid frame: never a crash. */
+static void test_fuzz_decoders(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    make_sample(&b);
+    srand(12345);
+    uint8_t buf[2048];
+    const char *why;
+    struct pm_hello hello;
+    struct pm_reply reply;
+    struct proto_command cmd;
+    int64_t holder;
+    for (int it = 0; it < 200000; it++) {
+        size_t n = b.len - 12;
+        memcpy(buf, b.data + 12, n);
+        int flips = 1 + rand() % 8;
+        for (int k = 0; k < flips; k++)
+            buf[rand() % n] = (uint8_t)rand();
+        if (it % 4 == 0)
+            n = (size_t)rand() % n;
+        uint8_t *exact = malloc(n ? n : 1);
+        memcpy(exact, buf, n);
+        proto_decode_sample(exact, n, &sample_out, &why);
+        proto_decode_hello(exact, n, &hello, &why);
+        proto_decode_reply(exact, n, &reply, &why);
+        proto_decode_command(exact, n, &cmd, &why);
+        proto_decode_busy(exact, n, &holder, &why);
+        CHECK(sample_out.n_pauses <= PM_MAX_PAUSES_PER_SAMPLE);
+        free(exact);
+    }
+    proto_buf_free(&b);
+}
+
+static void test_reader_reassembles_split_frames(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    make_sample(&b);
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    struct proto_reader r;
+    proto_reader_init(&r, PROTO_MAX_PAYLOAD);
+    int frames = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        for (size_t i = 0; i < b.len; i++) { /* one byte at a time */
+            CHECK_EQ_INT(write(fds[1], b.data + i, 1), 1);
+            CHECK_EQ_INT(proto_reader_fill(&r, fds[0]), 1);
+            struct proto_header h;
+            const uint8_t *p;
+            const char *why;
+            int got = proto_reader_next(&r, &h, &p, &why);
+            CHECK(got >= 0);
+            if (got == 1) {
+                frames++;
+                CHECK_EQ_INT(i, b.len - 1);
+                CHECK_EQ_INT(proto_decode_sample(p, h.length, &sample_out, &why), 0);
+            }
+        }
+    }
+    CHECK_EQ_INT(frames, 3);
+    /* Garbage after valid frames is reported, not parsed. */
+    CHECK_EQ_INT(write(fds[1], "garbage-garbage", 15), 15);
+    CHECK(proto_reader_fill(&r, fds[0]) > 0);
+    struct proto_header h;
+    const uint8_t *p;
+    const char *why = NULL;
+    CHECK_EQ_INT(proto_reader_next(&r, &h, &p, &why), -1);
+    proto_reader_free(&r);
+    close(fds[0]);
+    close(fds[1]);
+    proto_buf_free(&b);
+}
+
+static void test_reader_caps_payload(void)
+{
+    struct proto_reader r;
+    proto_reader_init(&r, 64);
+    uint8_t h[12] = {'P', 'M', 'T', 'P', 1, 0, 4, 0, 0, 1, 0, 0}; /* 256-byte payload */
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    CHECK_EQ_INT(write(fds[1], h, 12), 12);
+    CHECK_EQ_INT(proto_reader_fill(&r, fds[0]), 12);
+    struct proto_header ph;
+    const uint8_t *p;
+    const char *why = NULL;
+    CHECK_EQ_INT(proto_reader_next(&r, &ph, &p, &why), -1);
+    proto_reader_free(&r);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+int main(void)
+{
+    RUN(test_sample_round_trip);
+    RUN(test_missing_fields_default_unknown);
+    RUN(test_every_truncation_refused_or_safe);
+    RUN(test_bad_headers);
+    RUN(test_wrong_field_lengths);
+    RUN(test_strings_with_nul_refused);
+    RUN(test_command_round_trip_and_truncated_name);
+    RUN(test_fuzz_decoders);
+    RUN(test_reader_reassembles_split_frames);
+    RUN(test_reader_caps_payload);
+    return HARNESS_END();
+}
