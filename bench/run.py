@@ -606,7 +606,7 @@ def main():
     ap.add_argument("--build", default="build", help="build directory (pymemtop, pymemtop_agent.so)")
     ap.add_argument("--quick", action="store_true", help="few runs and short phases: a smoke check")
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON to FILE")
-    ap.add_argument("--slowdown-pythons", default="debian,3.12,3.13",
+    ap.add_argument("--slowdown-pythons", default="debian,3.8,3.12,3.13",
                     help="versions for the slowdown part, e.g. debian,3.8,3.13 (default: %(default)s)")
     args = ap.parse_args()
 
@@ -659,7 +659,7 @@ def main():
                     break
             else:
                 print("  (no Python %s for the slowdown part)" % w)
-        print("\n[2/3] target slowdown (%d x %.0f s per Python) ..." % (
+        print("\n[2/3] target slowdown (%d phases x %.1f s per Python) ..." % (
             1 + 4 * cycles, phase_secs), flush=True)
         slow = []
         for p in slow_pys:

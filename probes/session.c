@@ -66,6 +66,20 @@ static int session_alloc(struct session *s, size_t history)
     return 0;
 }
 
+/* When the agent's socket closes, the likeliest cause is that the process is
+ * exiting: its fds close before it becomes a zombie. Give it a moment to
+ * finish before calling the agent lost. */
+static int session_alive_after_close(pid_t pid)
+{
+    for (int i = 0; i < 25; i++) {
+        if (!session_alive(pid))
+            return 0;
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 1;
+}
+
 /* Polls for the agent's socket after injection: the bootstrap runs when the
  * main thread reaches its next eval-breaker check. */
 static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_hello *hello,
@@ -145,6 +159,8 @@ enum target_status session_open(struct session *s, int pid, const struct session
             return st;
         r = session_wait_agent(s, o->attach_timeout_ms, &hello, lmsg, sizeof(lmsg));
     }
+    if (r < 0 && r != -ESRCH && r != -EBUSY && !session_alive_after_close(s->target.pid))
+        r = -ESRCH;
     if (r < 0) {
         snprintf(msg, msg_len, "%s", lmsg);
         return session_connect_error(s, r, o->attach_timeout_ms, msg, msg_len);
@@ -208,7 +224,7 @@ static void session_lost(struct session *s)
 {
     if (s->state == SESSION_TARGET_EXITED || s->state == SESSION_DETACHED)
         return;
-    if (!session_alive(s->target.pid)) {
+    if (!session_alive_after_close(s->target.pid)) {
         s->state = SESSION_TARGET_EXITED;
         session_status(s, "target exited; last data kept");
     } else {

@@ -105,3 +105,35 @@ def test_no_safe_point_then_late_start(py):
     j = once_json(t.pid)
     assert j["agent"]["injected"] is False and j["python"] == py.version
     assert t.stderr() == ""
+
+
+def test_interpreter_exit_with_agent_loaded(py):
+    # The target ends by itself while a dashboard is attached: its exit code
+    # and output must be those of an unmonitored run.
+    from common import Tmux
+    t = Target(py, ["--ticks", "40", "--period", "0.05"], wait_state=False)
+    tm = Tmux([t.pid], 100, 30)
+    tm.wait_for(r"PID %d" % t.pid)
+    assert t.proc.wait(20) == 0, t.stderr()
+    tm.wait_for(r"(?i)target exited")
+    out = t.stdout().splitlines()
+    assert out[:40] == unmonitored_output(py, 40)
+    assert out[-1].startswith("done 40 checksum"), out[-1]
+    assert t.stderr() == ""
+
+
+def test_target_exits_during_attach(py):
+    # Targets that exit at varying moments around the attach: every run ends
+    # promptly with success or "exited", never a hang or a crash.
+    outcomes = set()
+    for delay in (0.05, 0.1, 0.15, 0.2, 0.3):
+        code = "import time\nt = time.time()\nwhile time.time() - t < %r:\n    pass\n" % delay
+        t = Target(py, code=code)
+        time.sleep(0.04)
+        p = pymemtop("--once", "--json", t.pid, timeout=20)
+        assert p.returncode in (0, 4), (p.returncode, p.stderr)
+        if p.returncode == 4:
+            assert "exited" in p.stderr or "no process" in p.stderr.lower(), p.stderr
+        outcomes.add(p.returncode)
+        assert t.proc.wait(10) == 0, "target died: %s %s" % (t.proc.returncode, t.stderr())
+        assert t.stderr() == ""
