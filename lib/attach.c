@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "elfsym.h" /* NT_X86_XSTATE, via the system <elf.h> */
+#include "procmem.h"
 
 #define ATTACH_MAX_CODE_BYTES 3000
 #define ATTACH_PAGE_BYTES 4096
@@ -214,23 +215,6 @@ static int attach_restore(struct attach_ctx *c, const struct user_regs_struct *r
     return rc;
 }
 
-static int attach_write_mem(pid_t pid, uint64_t addr, const void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = (void *)(uintptr_t)buf, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    if (process_vm_writev(pid, &local, 1, &remote, 1, 0) == (ssize_t)len)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = pwrite(fd, buf, len, (off_t)addr);
-    int rc = n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
-    close(fd);
-    return rc;
-}
-
 /* Runs mmap(NULL, 4096, RW, PRIVATE|ANON) on the borrowed syscall. orig_rax
  * = -1 keeps the kernel from restarting the syscall we interrupted instead. */
 static enum target_status attach_remote_mmap(struct attach_ctx *c, uint64_t *page)
@@ -267,7 +251,7 @@ static enum target_status attach_remote_call(struct attach_ctx *c, uint64_t page
     struct user_regs_struct r = c->saved;
     r.rsp = ((c->saved.rsp - 1024) & ~(uint64_t)15) - 8;
     uint64_t ret_addr = 0;
-    if (attach_write_mem(c->pid, r.rsp, &ret_addr, sizeof(ret_addr)) != 0)
+    if (procmem_write(c->pid, r.rsp, &ret_addr, sizeof(ret_addr)) != 0)
         return attach_fail(c, TARGET_INJECT_FAILED,
                            "PID %d (%s): cannot write to the target's stack.", (int)c->pid,
                            c->t->comm);
@@ -299,7 +283,7 @@ static enum target_status attach_inject(struct attach_ctx *c, const char *code, 
     enum target_status s = attach_remote_mmap(c, &page);
     if (s != TARGET_OK)
         return s;
-    if (attach_write_mem(c->pid, page, code, code_len + 1) != 0)
+    if (procmem_write(c->pid, page, code, code_len + 1) != 0)
         return attach_fail(c, TARGET_INJECT_FAILED,
                            "PID %d (%s): cannot write the code into the target.", (int)c->pid,
                            c->t->comm);

@@ -1,6 +1,8 @@
 /* Parsing /proc/PID/maps and reading target memory (see procmaps.h). */
 #include "procmaps.h"
 
+#include "procmem.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -135,30 +137,6 @@ const struct procmaps_entry *procmaps_find_pymod(const struct procmaps *m, uint6
     return NULL;
 }
 
-static int procmaps_read_proc_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = pread(fd, buf, len, (off_t)addr);
-    int rc = n == (ssize_t)len ? 0 : (n < 0 ? -errno : -EIO);
-    close(fd);
-    return rc;
-}
-
-int procmaps_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
-{
-    struct iovec local = {.iov_base = buf, .iov_len = len};
-    struct iovec remote = {.iov_base = (void *)(uintptr_t)addr, .iov_len = len};
-    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-    if (n == (ssize_t)len)
-        return 0;
-    /* ENOSYS (old kernels, some seccomp profiles) or a short read: try the file. */
-    return procmaps_read_proc_mem(pid, addr, buf, len);
-}
-
 static bool procmaps_is_libc(const char *path)
 {
     const char *b = procmaps_basename(path);
@@ -172,7 +150,7 @@ static int procmaps_scan(pid_t pid, const struct procmaps_entry *e, uint8_t *buf
 {
     for (uint64_t at = e->start; at + 1 < e->end; at += PROCMAPS_SCAN_CHUNK - 1) {
         size_t len = e->end - at < PROCMAPS_SCAN_CHUNK ? (size_t)(e->end - at) : PROCMAPS_SCAN_CHUNK;
-        int rc = procmaps_read_mem(pid, at, buf, len);
+        int rc = procmem_read(pid, at, buf, len);
         if (rc)
             return rc;
         const uint8_t *hit = memmem(buf, len, "\x0f\x05", 2);

@@ -41,8 +41,5 @@ const struct procmaps_entry *procmaps_find_pymod(const struct procmaps *m, uint6
  * 0 or -errno (-ENOENT if none was found). */
 int procmaps_find_syscall(pid_t pid, const struct procmaps *m, uint64_t *addr);
 
-/* Reads target memory with process_vm_readv, falling back to /proc/PID/mem.
- * Returns 0 only if all len bytes were read, else -errno. */
-int procmaps_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include "elfsym.h"
 #include "procmaps.h"
+#include "procmem.h"
 
 /* What we need from /proc/PID/status. */
 struct target_status_file {
@@ -250,7 +251,7 @@ static void target_version_from_memory(struct target_info *t, struct elf_file *e
     uint32_t hex;
     if (elfsym_lookup(ef, "Py_Version", &v) != 0)
         return;
-    if (procmaps_read_mem(t->pid, t->load_bias + v, &hex, sizeof(hex)) != 0)
+    if (procmem_read(t->pid, t->load_bias + v, &hex, sizeof(hex)) != 0)
         return;
     if ((hex >> 24) == 3) {
         t->py_major = 3;

@@ -12,6 +12,7 @@
 #include "elfsym.h"
 #include "harness.h"
 #include "procmaps.h"
+#include "procmem.h"
 #include "target.h"
 
 #define LIBPY311 "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
@@ -223,10 +224,10 @@ static void test_procmaps_self(void)
     uint64_t addr = 0;
     CHECK_EQ_INT(procmaps_find_syscall(getpid(), &m, &addr), 0);
     uint8_t insn[2] = {0, 0};
-    CHECK_EQ_INT(procmaps_read_mem(getpid(), addr, insn, 2), 0);
+    CHECK_EQ_INT(procmem_read(getpid(), addr, insn, 2), 0);
     CHECK(insn[0] == 0x0f && insn[1] == 0x05);
     CHECK(procmaps_find_pymod(&m, 0) == NULL); /* not a Python process */
-    CHECK(procmaps_read_mem(getpid(), 8, insn, 2) != 0);
+    CHECK(procmem_read(getpid(), 8, insn, 2) != 0);
     procmaps_free(&m);
     CHECK_EQ_INT(procmaps_load(-5, &m), -ENOENT);
 }
