@@ -2,6 +2,7 @@
 import subprocess
 import time
 
+import common
 from common import DEMO, Target, once_json, pymemtop
 
 KEYS = {
@@ -92,7 +93,9 @@ def test_gc_counts_match_target(py):
 
 def test_no_safe_point_then_late_start(py):
     # Main thread blocked in sleep: the pending call cannot run in time.
-    code = "import time\ntime.sleep(4)\nwhile True:\n    time.sleep(0.05)\n"
+    code = ("import time\nt0 = time.monotonic()\ntime.sleep(4)\n"
+            "print('slept %.2f' % (time.monotonic() - t0), flush=True)\n"
+            "while True:\n    time.sleep(0.05)\n")
     t = Target(py, code=code)
     time.sleep(0.3)
     t0 = time.monotonic()
@@ -105,6 +108,46 @@ def test_no_safe_point_then_late_start(py):
     j = once_json(t.pid)
     assert j["agent"]["injected"] is False and j["python"] == py.version
     assert t.stderr() == ""
+    # The interrupted sleep resumed as if nothing happened: 4 s in total.
+    slept = float(t.stdout().split()[1])
+    assert 3.99 <= slept < 4.3, slept
+
+
+def test_signals_during_injection_are_delivered(py):
+    # Real-time signals queue, so every one sent must reach the handler even
+    # when it arrives while the main thread is stopped for injection.
+    import os
+    import signal
+    # Python's own handlers coalesce signals that arrive before they run;
+    # the wakeup fd gets one byte per delivery by the kernel, so count those.
+    code = ("import os, signal, time\n"
+            "r, w = os.pipe()\nos.set_blocking(w, False)\nos.set_blocking(r, False)\n"
+            "signal.set_wakeup_fd(w)\nn = [0]\n"
+            "signal.signal(signal.SIGRTMIN, lambda s, f: None)\n"
+            "def report(s, f):\n"
+            "    try:\n        n[0] += os.read(r, 65536).count(bytes([signal.SIGRTMIN]))\n"
+            "    except BlockingIOError:\n        pass\n"
+            "    print(n[0], flush=True)\n"
+            "signal.signal(signal.SIGUSR2, report)\n"
+            "while True:\n    time.sleep(0.01)\n"
+            "    try:\n        n[0] += os.read(r, 65536).count(bytes([signal.SIGRTMIN]))\n"
+            "    except BlockingIOError:\n        pass\n")
+    t = Target(py, code=code)
+    time.sleep(0.5)
+    sent = 0
+    for _ in range(5):
+        p = subprocess.Popen([common.BIN, "--once", "--json", str(t.pid)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        while p.poll() is None:
+            os.kill(t.pid, signal.SIGRTMIN)
+            sent += 1
+            time.sleep(0.0005)
+        assert p.returncode == 0, p.stderr.read()
+    time.sleep(0.3)
+    os.kill(t.pid, signal.SIGUSR2)
+    time.sleep(0.3)
+    assert t.stdout().split() == [str(sent)], (t.stdout(), sent)
+    assert t.alive() and t.stderr() == ""
 
 
 def test_interpreter_exit_with_agent_loaded(py):
