@@ -41,11 +41,12 @@ static void session_status(struct session *s, const char *fmt, ...)
 static int session_drain(struct session *s);
 static void session_lost(struct session *s);
 
-/* Alive means running or sleeping: kill(pid, 0) also succeeds on a zombie,
- * whose parent has not reaped it yet. */
+/* Alive means running or sleeping with its memory in place: kill(pid, 0)
+ * also succeeds on a zombie, and on a process that is tearing down (its mm
+ * already released: vsize 0) while its fds are still closing. */
 static int session_alive(pid_t pid)
 {
-    char path[64], buf[512];
+    char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     if (!f)
@@ -53,8 +54,16 @@ static int session_alive(pid_t pid)
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
     fclose(f);
     buf[n] = 0;
-    const char *rp = strrchr(buf, ')'); /* comm may contain spaces and parens */
-    return !(rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X'));
+    const char *p = strrchr(buf, ')'); /* comm may contain spaces and parens */
+    if (!p || p[1] != ' ')
+        return 1;
+    p += 2;
+    if (*p == 'Z' || *p == 'X')
+        return 0;
+    /* vsize is field 23 of stat; the state above is field 3. */
+    for (int field = 3; field < 23 && p; field++)
+        p = strchr(p, ' ') ? strchr(p, ' ') + 1 : NULL;
+    return !p || strtoull(p, NULL, 10) != 0;
 }
 
 static int session_alloc(struct session *s, size_t history)
@@ -98,6 +107,17 @@ static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_
         struct timespec ts = {0, SESSION_CONNECT_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
+}
+
+/* A failure caused by the process exiting under us (maps gone, memory
+ * unreadable, ptrace ESRCH) is reported as that, whatever step noticed it. */
+static enum target_status session_vanished(struct session *s, enum target_status st, char *msg,
+                                           size_t msg_len)
+{
+    if (st == TARGET_NO_PROCESS || st == TARGET_GONE || session_alive(s->target.pid))
+        return st;
+    snprintf(msg, msg_len, "PID %d exited during attach", (int)s->target.pid);
+    return TARGET_GONE;
 }
 
 static enum target_status session_inject(struct session *s, const struct session_opts *o,
@@ -146,7 +166,7 @@ enum target_status session_open(struct session *s, int pid, const struct session
      * one we may not ptrace, can still be watched through it. */
     int reusable = st == TARGET_OK || st == TARGET_TRACED;
     if (!reusable)
-        return st;
+        return session_vanished(s, st, msg, msg_len);
     struct pm_hello hello;
     char lmsg[256];
     int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, &hello, lmsg,
@@ -156,7 +176,7 @@ enum target_status session_open(struct session *s, int pid, const struct session
             return st;
         st = session_inject(s, o, msg, msg_len);
         if (st != TARGET_OK)
-            return st;
+            return session_vanished(s, st, msg, msg_len);
         r = session_wait_agent(s, o->attach_timeout_ms, &hello, lmsg, sizeof(lmsg));
     }
     if (r < 0 && r != -ESRCH && r != -EBUSY && !session_alive_after_close(s->target.pid))
