@@ -18,7 +18,7 @@ PKGS_CFLAGS := $(shell pkg-config --cflags ncursesw libproc2 inih 2>/dev/null)
 # Debian 12); the stable ABI makes the result loadable by 3.8 to 3.13.
 PY_INC    := $(shell $(PYTHON) -c 'import sysconfig;print(sysconfig.get_paths()["include"])' 2>/dev/null)
 AGENT_CFLAGS := -O2 -g -fPIC -fvisibility=hidden $(WARN) -Wno-cast-qual \
-             -DPy_LIMITED_API=0x03080000 -I$(PY_INC) -Ilib
+             -D_GNU_SOURCE -DPy_LIMITED_API=0x03080000 -I$(PY_INC) -Ilib
 
 LIB_SRC   := $(wildcard lib/*.c)
 PROBE_SRC := $(wildcard probes/*.c)

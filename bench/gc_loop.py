@@ -6,8 +6,9 @@ a rolling window of mid-lived objects so that objects get promoted and
 generation 1 and 2 collections happen too (gen0 every fraction of a
 millisecond, gen2 every few tens of ms on 3.8-3.12 defaults).
 
-For every batch it appends "<start monotonic ns> <duration ns> <hook 0|1>" to
---out (the duration is measured with perf_counter_ns around the work only).
+For every batch it appends "<start monotonic ns> <wall ns> <cpu ns> <hook 0|1>"
+to --out: the wall time (perf_counter_ns) and the CPU time of the whole
+process, all threads (process_time_ns), around the work only.
 
 --hook-flag FILE: while FILE exists, a pure-Python gc.callbacks hook is
 installed that times every collection (perf_counter_ns at "start" and "stop",
@@ -108,10 +109,12 @@ def main():
                   flush=True)
             hook_reset()
         start = time.monotonic_ns()
+        c0 = time.process_time_ns()
         t0 = perf_counter_ns()
         batch(args.units)
         dur = perf_counter_ns() - t0
-        out.write("%d %d %d\n" % (start, dur, hooked))
+        cpu = time.process_time_ns() - c0
+        out.write("%d %d %d %d\n" % (start, dur, cpu, hooked))
 
 
 if __name__ == "__main__":

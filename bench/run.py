@@ -22,7 +22,9 @@ directory first, so a concurrent rebuild cannot change them mid-run.
 2. Target slowdown at default settings, in ONE target process per Python
    (bench/gc_loop.py: a fixed batch of reference cycles, dict churn and
    mid-lived objects, so gen0/1/2 collections are frequent; the target writes
-   every batch's perf_counter_ns duration to a file). After a warm-up and a
+   every batch's wall time (perf_counter_ns) and the CPU time of all its
+   threads (process_time_ns, which other processes' load does not inflate;
+   the agent's own thread is included) to a file). After a warm-up and a
    `--once` injection (so that every detached phase has the agent loaded and
    idle), phases of ~4 s alternate:
        D N D P D N D P ... D      (4 N and 4 P phases)
@@ -32,7 +34,8 @@ directory first, so a concurrent rebuild cannot change them mid-run.
    durations), switched on and off by the target when a flag file appears.
    Batches that start in the first 0.5 s after a switch has completed (the
    dashboard shows LIVE / its process is gone / the flag changed) are skipped.
-   Reported: median batch time per phase kind (pooled), overhead =
+   Reported for wall and CPU time: median batch time per phase kind (pooled),
+   overhead =
    median(N or P) / median(D) - 1, and the spread: each N or P phase's median
    against the mean of the two D phases around it (min..max), plus the range
    of the D phases' medians (the noise floor). Also the dashboard's CPU
@@ -412,12 +415,12 @@ def bench_slowdown(py, phase_secs, cycles, skip_secs=0.5, warmup=2.0):
             os.unlink(flag_path)
         t.stop()
 
-    batches = []
+    batches = []  # (start ns, wall ns, cpu ns, hooked)
     with open(out_path) as f:
         for line in f:
             parts = line.split()
-            if len(parts) == 3:
-                batches.append((int(parts[0]), int(parts[1]), int(parts[2])))
+            if len(parts) == 4:
+                batches.append(tuple(int(x) for x in parts))
     hook_lines = []
     with open(stdout_path) as f:
         for line in f:
@@ -429,39 +432,27 @@ def bench_slowdown(py, phase_secs, cycles, skip_secs=0.5, warmup=2.0):
     mismatched = 0
     for kind, w0, w1, extra in phases:
         want_hook = 1 if kind == "P" else 0
-        durs = []
-        for start, dur, hooked in batches:
-            if start >= w0 and start + dur <= w1:
+        walls, cpus = [], []
+        for start, wall, cpu, hooked in batches:
+            if start >= w0 and start + wall <= w1:
                 if hooked != want_hook:
                     mismatched += 1
                     continue
-                durs.append(dur)
-        ph = {"kind": kind, "batches": len(durs), "median_ms": median(durs) / 1e6 if durs else None,
-              "_durs": durs}
+                walls.append(wall)
+                cpus.append(cpu)
+        ph = {"kind": kind, "batches": len(walls),
+              "wall_median_ms": median(walls) / 1e6 if walls else None,
+              "cpu_median_ms": median(cpus) / 1e6 if cpus else None,
+              "_wall": walls, "_cpu": cpus}
         if "dash_cpu_ticks" in extra and extra.get("dash_secs"):
             ph["dash_cpu_pct"] = 100.0 * extra["dash_cpu_ticks"] / CLK_TCK / extra["dash_secs"]
             ph["dash_rss_kib"] = extra.get("dash_rss_kib")
         result["phases"].append(ph)
     result["mismatched_batches"] = mismatched
-
-    pooled = {k: [d for ph in result["phases"] if ph["kind"] == k for d in ph["_durs"]]
-              for k in ("D", "N", "P")}
-    med = {k: median(v) for k, v in pooled.items()}
-    result["median_ms"] = {k: med[k] / 1e6 for k in med}
-    result["batches"] = {k: len(v) for k, v in pooled.items()}
-    result["overhead"] = {k: med[k] / med["D"] - 1 for k in ("N", "P")}
-    # each treated phase against the mean of the D phases on both sides
-    pairs = {"N": [], "P": []}
     ps = result["phases"]
-    for i, ph in enumerate(ps):
-        if ph["kind"] in pairs and 0 < i < len(ps) - 1 and ph["median_ms"]:
-            around = [x["median_ms"] for x in (ps[i - 1], ps[i + 1])
-                      if x["kind"] == "D" and x["median_ms"]]
-            if around:
-                pairs[ph["kind"]].append(ph["median_ms"] / (sum(around) / len(around)) - 1)
-    result["pair_overheads"] = pairs
-    dmeds = [ph["median_ms"] for ph in ps if ph["kind"] == "D" and ph["median_ms"]]
-    result["d_range"] = (min(dmeds) / median(dmeds) - 1, max(dmeds) / median(dmeds) - 1) if dmeds else None
+    result["batches"] = {k: sum(ph["batches"] for ph in ps if ph["kind"] == k) for k in "DNP"}
+    for metric in ("wall", "cpu"):
+        result[metric] = analyse(ps, metric)
     cpu = [ph["dash_cpu_pct"] for ph in ps if "dash_cpu_pct" in ph]
     result["dash_cpu_pct"] = median(cpu) if cpu else None
     if hook_lines:
@@ -473,8 +464,27 @@ def bench_slowdown(py, phase_secs, cycles, skip_secs=0.5, warmup=2.0):
                           "max_pause_us": max(int(h["max_ns"]) for h in hook_lines) / 1e3,
                           "gc_share": total / 1e9 / secs if secs else None}
     for ph in ps:
-        del ph["_durs"]
+        del ph["_wall"], ph["_cpu"]
     return result
+
+
+def analyse(ps, metric):
+    """Pooled medians per phase kind, overheads, and the per-phase spread."""
+    key = metric + "_median_ms"
+    pooled = {k: [d for ph in ps if ph["kind"] == k for d in ph["_" + metric]] for k in "DNP"}
+    med = {k: median(v) / 1e6 for k, v in pooled.items()}
+    out = {"median_ms": med, "overhead": {k: med[k] / med["D"] - 1 for k in "NP"}}
+    # each treated phase against the mean of the D phases on both sides
+    pairs = {"N": [], "P": []}
+    for i, ph in enumerate(ps):
+        if ph["kind"] in pairs and 0 < i < len(ps) - 1 and ph[key]:
+            around = [x[key] for x in (ps[i - 1], ps[i + 1]) if x["kind"] == "D" and x[key]]
+            if around:
+                pairs[ph["kind"]].append(ph[key] / (sum(around) / len(around)) - 1)
+    out["per_phase"] = pairs
+    dmeds = [ph[key] for ph in ps if ph["kind"] == "D" and ph[key]]
+    out["d_range"] = [min(dmeds) / median(dmeds) - 1, max(dmeds) / median(dmeds) - 1] if dmeds else None
+    return out
 
 
 def print_slowdown(results, phase_secs, cycles):
@@ -485,28 +495,38 @@ def print_slowdown(results, phase_secs, cycles):
           "switch skipped" % (phase_secs, cycles, cycles))
     print("   D = detached (agent loaded, idle)  N = pymemtop dashboard attached  "
           "P = pure-Python gc.callbacks timer")
+    rng = lambda xs: ("%s..%s" % (pct(min(xs)), pct(max(xs)))) if xs else "n/a"
+    mrng = lambda xs: ("%s [%s..%s]" % (pct(median(xs)), pct(min(xs)), pct(max(xs)))) if xs else "n/a"
+    for metric, title in (("wall", "wall time per batch (perf_counter_ns)"),
+                          ("cpu", "CPU time per batch, all the target's threads (process_time_ns; "
+                                  "not inflated by other processes' load)")):
+        print()
+        print("   %s" % title)
+        hdr = "%-14s | %6s %6s %6s | %8s %-27s | %8s %-27s | %6s | %s" % (
+            "python", "D ms", "N ms", "P ms", "N ovh", "N per phase: med [min..max]", "P ovh",
+            "P per phase: med [min..max]", "P/N", "D phases vs D median")
+        print(hdr)
+        print("-" * len(hdr))
+        for r in results:
+            if metric not in r:
+                print("%-14s | failed: %s" % (r["python"], "; ".join(r["errors"])))
+                continue
+            a = r[metric]
+            m = a["median_ms"]
+            on, op = a["overhead"]["N"], a["overhead"]["P"]
+            ratio = "%.1fx" % (op / on) if on > 0 and op == op else "n/a"
+            print("%-14s | %6.3f %6.3f %6.3f | %8s %-27s | %8s %-27s | %6s | %s" % (
+                r["python"], m["D"], m["N"], m["P"], pct(on), mrng(a["per_phase"]["N"]), pct(op),
+                mrng(a["per_phase"]["P"]), ratio, rng(a["d_range"]) if a["d_range"] else "n/a"))
     print()
-    hdr = "%-14s | %8s %8s %8s | %9s %-19s | %9s %-19s | %8s | %s" % (
-        "python", "D ms", "N ms", "P ms", "N ovh", "N per phase min..max", "P ovh",
-        "P per phase min..max", "P/N ovh", "D phases vs median")
-    print(hdr)
-    print("-" * len(hdr))
+    print("   ovh = median(kind) / median(D) - 1, batches pooled; per phase = each phase's "
+          "median vs the")
+    print("   mean of its two D neighbours; P/N = Python hook overhead / pymemtop overhead "
+          "(n/a when pymemtop's <= 0);")
+    print("   D phases vs D median = the noise floor. Batches counted (D/N/P), dashboard CPU "
+          "while attached, GC seen by the hook:")
     for r in results:
-        if "median_ms" not in r:
-            print("%-14s | failed: %s" % (r["python"], "; ".join(r["errors"])))
-            continue
-        m = r["median_ms"]
-        on, op = r["overhead"]["N"], r["overhead"]["P"]
-        pn, pp = r["pair_overheads"]["N"], r["pair_overheads"]["P"]
-        ratio = "%.1fx" % (op / on) if on > 0 and op == op else "n/a"
-        rng = lambda xs: ("%s..%s" % (pct(min(xs)), pct(max(xs)))) if xs else "n/a"
-        print("%-14s | %8.3f %8.3f %8.3f | %9s %-19s | %9s %-19s | %8s | %s" % (
-            r["python"], m["D"], m["N"], m["P"], pct(on), rng(pn), pct(op), rng(pp), ratio,
-            ("%s..%s" % (pct(r["d_range"][0]), pct(r["d_range"][1]))) if r["d_range"] else "n/a"))
-    print()
-    print("   batches counted (D/N/P), dashboard CPU while attached, Python hook's view of GC:")
-    for r in results:
-        if "median_ms" not in r:
+        if "wall" not in r:
             continue
         b = r["batches"]
         line = "   %-14s %d/%d/%d batches" % (r["python"], b["D"], b["N"], b["P"])
@@ -521,9 +541,6 @@ def print_slowdown(results, phase_secs, cycles):
         print(line)
         for e in r["errors"]:
             print("     error: %s" % e)
-    print("   ovh = median(phase kind) / median(D) - 1; per phase = each phase vs the mean of its "
-          "two D neighbours;")
-    print("   P/N ovh = Python hook overhead / pymemtop overhead (n/a when pymemtop's is <= 0)")
 
 
 # -------------------------------------------------------- 3. footprint --
@@ -592,6 +609,11 @@ def cleanup():
     if _tmux_used:
         subprocess.run(["tmux", "-L", TMUX_SOCK, "kill-server"], stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
+        try:  # the server may leave its socket file behind
+            os.unlink(os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"),
+                                   "tmux-%d" % os.getuid(), TMUX_SOCK))
+        except OSError:
+            pass
     if WORK:
         shutil.rmtree(WORK, ignore_errors=True)
 
@@ -668,7 +690,7 @@ def main():
             except RuntimeError as e:
                 r = {"python": p.label, "errors": [str(e)]}
             slow.append(r)
-            print("  %-14s done (%s)" % (p.label, "ok" if "median_ms" in r else "failed"), flush=True)
+            print("  %-14s done (%s)" % (p.label, "ok" if "wall" in r else "failed"), flush=True)
         report["slowdown"] = slow
 
         print("\n[3/3] monitor footprint (%d s) ..." % foot_secs, flush=True)

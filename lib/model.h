@@ -31,6 +31,26 @@ struct pm_gc_pause {
     uint8_t generation;
 };
 
+/* Allocator numbers, from the agent. -1 = unknown. The pymalloc walk and
+ * sys.getallocatedblocks() cost milliseconds on big heaps, so they are
+ * refreshed on a budget; *_time_ns says when. */
+enum { PM_DOMAIN_RAW, PM_DOMAIN_MEM, PM_DOMAIN_OBJ, PM_DOMAINS };
+struct pm_alloc {
+    int64_t arenas;              /* pymalloc arenas allocated now */
+    int64_t arenas_highwater;
+    int64_t pymalloc_used_bytes; /* bytes in allocated blocks */
+    int64_t pymalloc_free_bytes; /* bytes free in pools and arenas */
+    uint64_t pymalloc_time_ns, pymalloc_cost_ns;
+    int64_t malloc_used_bytes;   /* glibc mallinfo2: uordblks + hblkhd */
+    int64_t malloc_free_bytes;   /* fordblks */
+    int64_t mmap_bytes;          /* hblkhd */
+    uint64_t blocks_cost_ns;     /* last sys.getallocatedblocks() */
+    bool hook_on;                /* pass-through counting allocator enabled */
+    uint64_t hook_calls[PM_DOMAINS]; /* cumulative since the hook was enabled */
+    uint64_t hook_bytes[PM_DOMAINS];
+    uint64_t hook_cost_ns;       /* estimated time the hook itself added */
+};
+
 /* From the agent inside the target, once per sampling interval. */
 struct pm_agent_sample {
     uint64_t time_ns; /* CLOCK_MONOTONIC when the sample was taken */
@@ -49,8 +69,75 @@ struct pm_agent_sample {
     uint64_t observer_ns;
     uint64_t sample_cost_ns;  /* of this sample alone */
     uint32_t pauses_dropped;  /* events not carried (ring overflow) */
+    struct pm_alloc alloc;
+    int64_t garbage_len;      /* len(gc.garbage) */
+    bool tracemalloc_on;
+    int64_t traced_bytes, traced_peak_bytes; /* tracemalloc.get_traced_memory() */
+    uint64_t census_cost_ns;  /* the last census's pause; 0 none yet */
+    uint64_t census_interval_ms; /* current adaptive census interval */
     uint32_t n_pauses;
     struct pm_gc_pause pauses[PM_MAX_PAUSES_PER_SAMPLE];
+};
+
+/* A census: GC-tracked objects per type (module-qualified name). */
+#define PM_TYPE_NAME_MAX 128
+enum { PM_CENSUS_GC_LISTS = 0, PM_CENSUS_GET_OBJECTS = 1 };
+/* A census frame is either counts (KIND_CENSUS: delta = count minus the
+ * count at the latest snapshot, 0 when there is none) or a snapshot diff
+ * (delta = latest snapshot minus the previous one or the baseline). */
+enum { PM_CENSUS_KIND_CENSUS = 0, PM_CENSUS_KIND_DIFF_PREVIOUS = 1,
+       PM_CENSUS_KIND_DIFF_BASELINE = 2 };
+struct pm_type_count {
+    uint64_t count;
+    int64_t delta;
+    char name[PM_TYPE_NAME_MAX];
+};
+struct pm_census {
+    uint64_t time_ns, cost_ns; /* cost: how long the GIL was held */
+    uint64_t objects;          /* tracked objects counted */
+    uint8_t method;            /* PM_CENSUS_* */
+    uint8_t kind;              /* PM_CENSUS_KIND_* */
+    uint8_t truncated;         /* more types than the agent sends; counted in objects */
+    uint32_t snapshots;        /* snapshots the agent holds (0: no delta yet) */
+    uint32_t types_total;      /* distinct types, including any not sent */
+    uint32_t n_types;
+    struct pm_type_count *types; /* heap: freed with pm_census_free() (proto.h) */
+};
+
+/* A cycle hunt: garbage split into strongly connected components, grouped by
+ * shape ("Node -.child-> Node"). */
+#define PM_MAX_SHAPES 16
+#define PM_SHAPE_PATH_MAX 400
+struct pm_shape {
+    uint64_t count;  /* cycles of this shape */
+    uint64_t bytes;  /* their total size (sys.getsizeof) */
+    uint64_t length; /* objects per cycle */
+    char path[PM_SHAPE_PATH_MAX];
+    char advice[PM_SHAPE_PATH_MAX]; /* which edge a weakref would best break; "" none */
+};
+struct pm_hunt {
+    uint64_t time_ns, cost_ns;
+    uint64_t objects;   /* garbage objects analysed */
+    uint64_t cycles;    /* components found */
+    uint8_t truncated;  /* the object cap was hit */
+    uint32_t n_shapes;
+    struct pm_shape shapes[PM_MAX_SHAPES];
+};
+
+/* tracemalloc sites: the top, or a diff between snapshots. */
+#define PM_MAX_SITES 32
+#define PM_SITE_MAX 256
+enum { PM_SITES_TOP = 0, PM_SITES_DIFF_PREVIOUS = 1, PM_SITES_DIFF_BASELINE = 2 };
+struct pm_site {
+    int64_t size_bytes, count, size_diff, count_diff;
+    char where[PM_SITE_MAX]; /* "file.py:123" */
+};
+struct pm_sites {
+    uint64_t time_ns, cost_ns;
+    uint8_t kind; /* PM_SITES_* */
+    int64_t traced_bytes, peak_bytes;
+    uint32_t n;
+    struct pm_site sites[PM_MAX_SITES];
 };
 
 /* What the agent says when a client connects. */

@@ -38,7 +38,7 @@ static uint8_t *buf_grow(struct proto_buf *b, size_t n)
 {
     if (b->failed)
         return NULL;
-    if (b->len + n > PROTO_HEADER_BYTES + PROTO_MAX_PAYLOAD) {
+    if (b->len + n > b->frame_start + PROTO_HEADER_BYTES + PROTO_MAX_PAYLOAD) {
         b->failed = 1;
         return NULL;
     }
@@ -63,6 +63,12 @@ void proto_begin(struct proto_buf *b, enum proto_type type)
 {
     b->len = 0;
     b->failed = 0;
+    proto_append(b, type);
+}
+
+void proto_append(struct proto_buf *b, enum proto_type type)
+{
+    b->frame_start = b->len;
     uint8_t *p = buf_grow(b, PROTO_HEADER_BYTES);
     if (!p)
         return;
@@ -124,11 +130,46 @@ void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *pz)
     put_le(p + 32, pz->generation, 8);
 }
 
+void proto_put_record(struct proto_buf *b, enum proto_tag tag, const uint64_t *nums, int n,
+                      const char *str)
+{
+    size_t sl = strlen(str);
+    size_t max = 65535 - 8 * (size_t)n;
+    if (sl > max)
+        sl = max;
+    uint8_t *p = field_begin(b, tag, 8 * (size_t)n + sl);
+    if (!p)
+        return;
+    for (int i = 0; i < n; i++)
+        put_le(p + 8 * i, nums[i], 8);
+    memcpy(p + 8 * n, str, sl);
+}
+
+void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh)
+{
+    size_t pl = strnlen(sh->path, PM_SHAPE_PATH_MAX - 1);
+    size_t al = strnlen(sh->advice, PM_SHAPE_PATH_MAX - 1);
+    uint8_t *p = field_begin(b, TAG_SHAPE, 24 + 2 + pl + al);
+    if (!p)
+        return;
+    put_le(p, sh->count, 8);
+    put_le(p + 8, sh->bytes, 8);
+    put_le(p + 16, sh->length, 8);
+    put_le(p + 24, pl, 2);
+    memcpy(p + 26, sh->path, pl);
+    memcpy(p + 26 + pl, sh->advice, al);
+}
+
 int proto_end(struct proto_buf *b)
 {
-    if (b->failed || b->len < PROTO_HEADER_BYTES)
+    if (b->failed || b->len < b->frame_start + PROTO_HEADER_BYTES)
         return -1;
-    put_le(b->data + 8, b->len - PROTO_HEADER_BYTES, 4);
+    size_t payload = b->len - b->frame_start - PROTO_HEADER_BYTES;
+    if (payload > PROTO_MAX_PAYLOAD) {
+        b->failed = 1;
+        return -1;
+    }
+    put_le(b->data + b->frame_start + 8, payload, 4);
     return 0;
 }
 
@@ -317,6 +358,52 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
             return -1;
         s->pauses_dropped = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
         return 0;
+    case TAG_ALLOC_ARENAS:
+        return get_i64(v, len, &s->alloc.arenas, why);
+    case TAG_ALLOC_ARENAS_HW:
+        return get_i64(v, len, &s->alloc.arenas_highwater, why);
+    case TAG_PYMALLOC_USED:
+        return get_i64(v, len, &s->alloc.pymalloc_used_bytes, why);
+    case TAG_PYMALLOC_FREE:
+        return get_i64(v, len, &s->alloc.pymalloc_free_bytes, why);
+    case TAG_PYMALLOC_TIME_NS:
+        return get_u64(v, len, &s->alloc.pymalloc_time_ns, why);
+    case TAG_PYMALLOC_COST_NS:
+        return get_u64(v, len, &s->alloc.pymalloc_cost_ns, why);
+    case TAG_MALLOC_USED:
+        return get_i64(v, len, &s->alloc.malloc_used_bytes, why);
+    case TAG_MALLOC_FREE:
+        return get_i64(v, len, &s->alloc.malloc_free_bytes, why);
+    case TAG_MMAP_BYTES:
+        return get_i64(v, len, &s->alloc.mmap_bytes, why);
+    case TAG_BLOCKS_COST_NS:
+        return get_u64(v, len, &s->alloc.blocks_cost_ns, why);
+    case TAG_HOOK_ON:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->alloc.hook_on = u != 0;
+        return 0;
+    case TAG_HOOK_CALLS:
+        return get_gens(v, len, (int64_t *)s->alloc.hook_calls, why);
+    case TAG_HOOK_BYTES:
+        return get_gens(v, len, (int64_t *)s->alloc.hook_bytes, why);
+    case TAG_HOOK_COST_NS:
+        return get_u64(v, len, &s->alloc.hook_cost_ns, why);
+    case TAG_GARBAGE_LEN:
+        return get_i64(v, len, &s->garbage_len, why);
+    case TAG_TRACEMALLOC_ON:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->tracemalloc_on = u != 0;
+        return 0;
+    case TAG_TRACED_BYTES:
+        return get_i64(v, len, &s->traced_bytes, why);
+    case TAG_TRACED_PEAK:
+        return get_i64(v, len, &s->traced_peak_bytes, why);
+    case TAG_CENSUS_COST_NS:
+        return get_u64(v, len, &s->census_cost_ns, why);
+    case TAG_CENSUS_INTERVAL_MS:
+        return get_u64(v, len, &s->census_interval_ms, why);
     case TAG_PAUSE: {
         if (want_len(len, PROTO_PAUSE_BYTES, why) < 0)
             return -1;
@@ -347,6 +434,10 @@ int proto_decode_sample(const uint8_t *p, size_t len, struct pm_agent_sample *ou
 {
     memset(out, 0, offsetof(struct pm_agent_sample, pauses));
     out->alloc_blocks = -1;
+    out->alloc.arenas = out->alloc.arenas_highwater = -1;
+    out->alloc.pymalloc_used_bytes = out->alloc.pymalloc_free_bytes = -1;
+    out->alloc.malloc_used_bytes = out->alloc.malloc_free_bytes = out->alloc.mmap_bytes = -1;
+    out->garbage_len = out->traced_bytes = out->traced_peak_bytes = -1;
     for (int i = 0; i < PM_GENERATIONS; i++)
         out->thresholds[i] = out->counts[i] = out->collections[i] = out->collected[i] =
             out->uncollectable[i] = -1;
@@ -411,6 +502,228 @@ int proto_decode_reply(const uint8_t *p, size_t len, struct pm_reply *out, const
 {
     memset(out, 0, sizeof(*out));
     return fields_walk(p, len, reply_field, out, why);
+}
+
+/* A record field: n 8-byte integers then a string of 1..cap-1 bytes (0 allowed
+ * when allow_empty). */
+static int get_record(const uint8_t *v, uint16_t len, uint64_t *nums, int n, char *dst,
+                      size_t cap, int allow_empty, const char **why)
+{
+    if (len < 8 * n || (!allow_empty && len == 8 * n)) {
+        *why = "record field too short";
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        nums[i] = get_le(v + 8 * i, 8);
+    return get_str(v + 8 * n, (uint16_t)(len - 8 * n), dst, cap, why);
+}
+
+struct census_ctx {
+    struct pm_census *c;
+    uint32_t cap;
+};
+
+static int census_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
+                        const char **why)
+{
+    struct census_ctx *cc = ctx;
+    struct pm_census *c = cc->c;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_TIME_NS:
+        return get_u64(v, len, &c->time_ns, why);
+    case TAG_COST_NS:
+        return get_u64(v, len, &c->cost_ns, why);
+    case TAG_OBJECTS:
+        return get_u64(v, len, &c->objects, why);
+    case TAG_METHOD:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->method = u ? PM_CENSUS_GET_OBJECTS : PM_CENSUS_GC_LISTS;
+        return 0;
+    case TAG_TRUNCATED:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->truncated = u != 0;
+        return 0;
+    case TAG_KIND:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        if (u > PM_CENSUS_KIND_DIFF_BASELINE) {
+            *why = "unknown census kind";
+            return -1;
+        }
+        c->kind = (uint8_t)u;
+        return 0;
+    case TAG_SNAPSHOTS:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->snapshots = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
+    case TAG_TYPES_TOTAL:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->types_total = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
+    case TAG_TYPE: {
+        if (c->n_types == cc->cap) {
+            uint32_t cap = cc->cap ? cc->cap * 2 : 256;
+            void *t = realloc(c->types, cap * sizeof(*c->types));
+            if (!t) {
+                *why = "out of memory";
+                return -1;
+            }
+            c->types = t;
+            cc->cap = cap;
+        }
+        struct pm_type_count *tc = &c->types[c->n_types];
+        uint64_t n[2];
+        if (get_record(v, len, n, 2, tc->name, sizeof(tc->name), 0, why) < 0)
+            return -1;
+        tc->count = n[0];
+        tc->delta = (int64_t)n[1];
+        c->n_types++;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+void pm_census_free(struct pm_census *c)
+{
+    free(c->types);
+    c->types = NULL;
+    c->n_types = 0;
+}
+
+int proto_decode_census(const uint8_t *p, size_t len, struct pm_census *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    struct census_ctx cc = {out, 0};
+    if (fields_walk(p, len, census_field, &cc, why) < 0) {
+        pm_census_free(out);
+        return -1;
+    }
+    if (!out->time_ns) {
+        pm_census_free(out);
+        *why = "census without a time";
+        return -1;
+    }
+    return 0;
+}
+
+static int hunt_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    struct pm_hunt *h = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_TIME_NS:
+        return get_u64(v, len, &h->time_ns, why);
+    case TAG_COST_NS:
+        return get_u64(v, len, &h->cost_ns, why);
+    case TAG_OBJECTS:
+        return get_u64(v, len, &h->objects, why);
+    case TAG_CYCLES:
+        return get_u64(v, len, &h->cycles, why);
+    case TAG_TRUNCATED:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        h->truncated = u != 0;
+        return 0;
+    case TAG_SHAPE: {
+        if (len < 26) {
+            *why = "shape field too short";
+            return -1;
+        }
+        size_t pl = get_le(v + 24, 2);
+        if (pl == 0 || pl > (size_t)len - 26) {
+            *why = "shape path length out of range";
+            return -1;
+        }
+        if (h->n_shapes >= PM_MAX_SHAPES)
+            return 0; /* more than we show: ignore the rest */
+        struct pm_shape *sh = &h->shapes[h->n_shapes];
+        sh->count = get_le(v, 8);
+        sh->bytes = get_le(v + 8, 8);
+        sh->length = get_le(v + 16, 8);
+        if (get_str(v + 26, (uint16_t)pl, sh->path, sizeof(sh->path), why) < 0 ||
+            get_str(v + 26 + pl, (uint16_t)(len - 26 - pl), sh->advice, sizeof(sh->advice),
+                    why) < 0)
+            return -1;
+        h->n_shapes++;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (fields_walk(p, len, hunt_field, out, why) < 0)
+        return -1;
+    if (!out->time_ns) {
+        *why = "hunt without a time";
+        return -1;
+    }
+    return 0;
+}
+
+static int sites_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
+                       const char **why)
+{
+    struct pm_sites *s = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_TIME_NS:
+        return get_u64(v, len, &s->time_ns, why);
+    case TAG_COST_NS:
+        return get_u64(v, len, &s->cost_ns, why);
+    case TAG_KIND:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        if (u > PM_SITES_DIFF_BASELINE) {
+            *why = "unknown sites kind";
+            return -1;
+        }
+        s->kind = (uint8_t)u;
+        return 0;
+    case TAG_TRACED_BYTES:
+        return get_i64(v, len, &s->traced_bytes, why);
+    case TAG_TRACED_PEAK:
+        return get_i64(v, len, &s->peak_bytes, why);
+    case TAG_SITE: {
+        uint64_t n[4];
+        struct pm_site tmp;
+        if (get_record(v, len, n, 4, tmp.where, sizeof(tmp.where), 0, why) < 0)
+            return -1;
+        if (s->n >= PM_MAX_SITES)
+            return 0;
+        tmp.size_bytes = (int64_t)n[0];
+        tmp.count = (int64_t)n[1];
+        tmp.size_diff = (int64_t)n[2];
+        tmp.count_diff = (int64_t)n[3];
+        s->sites[s->n++] = tmp;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    out->traced_bytes = out->peak_bytes = -1;
+    if (fields_walk(p, len, sites_field, out, why) < 0)
+        return -1;
+    if (!out->time_ns) {
+        *why = "sites without a time";
+        return -1;
+    }
+    return 0;
 }
 
 static int busy_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)

@@ -29,8 +29,28 @@
  *           GC_UNCOLLECTABLE, ALLOC_BLOCKS, PAUSE_COUNT, PAUSE_TOTAL_NS,
  *           PAUSE_MAX_NS, OBSERVER_NS, SAMPLE_COST_NS, PAUSES_DROPPED,
  *           PAUSE (repeated, oldest first)
- *   COMMAND monitor -> agent: CMD_ID, CMD_NAME ("collect", "interval",
- *           "detach", "ping"), CMD_ARG
+ *           and since version 1.1: allocator fields (ALLOC_*, PYMALLOC_*,
+ *           MALLOC_*, MMAP_BYTES, BLOCKS_COST_NS, HOOK_*), GARBAGE_LEN,
+ *           TRACEMALLOC_ON, TRACED_BYTES, TRACED_PEAK, CENSUS_COST_NS,
+ *           CENSUS_INTERVAL_MS. HOOK_CALLS and HOOK_BYTES are 24-byte arrays
+ *           (RAW, MEM, OBJ).
+ *   CENSUS  agent -> monitor, on its budget or on command: TIME_NS, COST_NS,
+ *           OBJECTS, METHOD, KIND (PM_CENSUS_KIND_*), TRUNCATED, SNAPSHOTS,
+ *           TYPES_TOTAL, TYPE (repeated: u64 count, i64 delta, then the type
+ *           name, 1 to PM_TYPE_NAME_MAX-1 bytes)
+ *   HUNT    agent -> monitor after a cycle hunt: TIME_NS, COST_NS, OBJECTS,
+ *           CYCLES, TRUNCATED, SHAPE (repeated: u64 count, u64 bytes,
+ *           u64 length, u16 path length, path, advice)
+ *   SITES   agent -> monitor: tracemalloc top sites or a snapshot diff:
+ *           TIME_NS, COST_NS, KIND, TRACED_BYTES, TRACED_PEAK, SITE
+ *           (repeated: i64 size, i64 count, i64 size_diff, i64 count_diff,
+ *           then "file:line")
+ *   COMMAND monitor -> agent: CMD_ID, CMD_NAME, CMD_ARG. Names: "collect"
+ *           (generation), "interval" (ms), "census", "snapshot", "diff"
+ *           (0 previous, 1 baseline), "tracemalloc" (0 off, N>0 on with N
+ *           frames), "hunt", "alloc_hook" (0 off, 1 on), "detach", "ping".
+ *           A command's result messages (CENSUS, HUNT, SITES) come before
+ *           its REPLY.
  *   REPLY   agent -> monitor: CMD_ID, STATUS, MESSAGE, VALUE, PAUSE_NS
  */
 #ifndef PYMEMTOP_LIB_PROTO_H
@@ -55,6 +75,9 @@ enum proto_type {
     PROTO_SAMPLE = 3,
     PROTO_COMMAND = 4,
     PROTO_REPLY = 5,
+    PROTO_CENSUS = 6,
+    PROTO_HUNT = 7,
+    PROTO_SITES = 8,
 };
 
 enum proto_tag {
@@ -83,6 +106,26 @@ enum proto_tag {
     TAG_SAMPLE_COST_NS = 32,
     TAG_PAUSES_DROPPED = 33,
     TAG_PAUSE = 34,
+    TAG_ALLOC_ARENAS = 35,
+    TAG_ALLOC_ARENAS_HW = 36,
+    TAG_PYMALLOC_USED = 37,
+    TAG_PYMALLOC_FREE = 38,
+    TAG_PYMALLOC_TIME_NS = 39,
+    TAG_PYMALLOC_COST_NS = 40,
+    TAG_MALLOC_USED = 41,
+    TAG_MALLOC_FREE = 42,
+    TAG_MMAP_BYTES = 43,
+    TAG_BLOCKS_COST_NS = 44,
+    TAG_HOOK_ON = 45,
+    TAG_HOOK_CALLS = 46,
+    TAG_HOOK_BYTES = 47,
+    TAG_HOOK_COST_NS = 48,
+    TAG_GARBAGE_LEN = 49,
+    TAG_TRACEMALLOC_ON = 50,
+    TAG_TRACED_BYTES = 51,
+    TAG_TRACED_PEAK = 52,
+    TAG_CENSUS_COST_NS = 53,
+    TAG_CENSUS_INTERVAL_MS = 54,
     /* COMMAND / REPLY */
     TAG_CMD_ID = 60,
     TAG_CMD_NAME = 61,
@@ -91,6 +134,18 @@ enum proto_tag {
     TAG_MESSAGE = 64,
     TAG_VALUE = 65,
     TAG_PAUSE_NS = 66,
+    /* CENSUS / HUNT / SITES */
+    TAG_COST_NS = 70,
+    TAG_OBJECTS = 71,
+    TAG_METHOD = 72,
+    TAG_TRUNCATED = 73,
+    TAG_TYPE = 74,
+    TAG_CYCLES = 75,
+    TAG_SHAPE = 76,
+    TAG_KIND = 77,
+    TAG_SITE = 78,
+    TAG_SNAPSHOTS = 79,
+    TAG_TYPES_TOTAL = 80,
 };
 
 /* A growable encode buffer. Allocation failure sets `failed`; every later put
@@ -98,6 +153,7 @@ enum proto_tag {
 struct proto_buf {
     uint8_t *data;
     size_t len, cap;
+    size_t frame_start; /* offset of the frame being built */
     int failed;
 };
 
@@ -117,13 +173,20 @@ struct proto_command {
 
 void proto_buf_init(struct proto_buf *b);
 void proto_buf_free(struct proto_buf *b);
-/* Starts a frame of `type`; proto_end() fills in the length. */
+/* Starts a frame of `type` in an emptied buffer; proto_end() fills in the
+ * length. proto_append() starts another frame after those already built, so
+ * one send carries a command's result and its reply. */
 void proto_begin(struct proto_buf *b, enum proto_type type);
+void proto_append(struct proto_buf *b, enum proto_type type);
 void proto_put_u64(struct proto_buf *b, enum proto_tag tag, uint64_t v);
 void proto_put_i64(struct proto_buf *b, enum proto_tag tag, int64_t v);
 void proto_put_str(struct proto_buf *b, enum proto_tag tag, const char *s);
 void proto_put_gens(struct proto_buf *b, enum proto_tag tag, const int64_t v[PM_GENERATIONS]);
 void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *p);
+/* A record field: n 8-byte integers, then a string (may be ""). */
+void proto_put_record(struct proto_buf *b, enum proto_tag tag, const uint64_t *nums, int n,
+                      const char *s);
+void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh);
 /* Returns 0, or -1 if the frame could not be built (no memory, too large). */
 int proto_end(struct proto_buf *b);
 
@@ -138,6 +201,12 @@ int proto_decode_sample(const uint8_t *p, size_t len, struct pm_agent_sample *ou
 int proto_decode_command(const uint8_t *p, size_t len, struct proto_command *out,
                          const char **why);
 int proto_decode_reply(const uint8_t *p, size_t len, struct pm_reply *out, const char **why);
+/* CENSUS allocates out->types; free it with pm_census_free (also on error). */
+int proto_decode_census(const uint8_t *p, size_t len, struct pm_census *out, const char **why);
+void pm_census_free(struct pm_census *c);
+int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const char **why);
+int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const char **why);
+
 /* BUSY: the PID of the monitor holding the agent. */
 int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why);
 

@@ -55,6 +55,11 @@ struct agent_state {
     /* Budget for sys.getallocatedblocks(): it walks every arena from 3.9 on. */
     uint64_t blocks_next_ns;
     int64_t blocks_last;
+    uint64_t blocks_cost_ns;
+
+    /* Set by agent_census.c, reported in every sample. */
+    uint64_t census_cost_ns;
+    uint64_t census_interval_ms;
 };
 
 extern struct agent_state agent;
@@ -77,5 +82,38 @@ int agent_gil_enter(PyGILState_STATE *st);
 
 /* agent_server.c */
 int agent_server_start(void);
+
+/* The probes. All run with the GIL held by the caller unless said otherwise;
+ * none may raise into the target (clear every error) or print anything.
+ * `msg` answers the user in one line (success or what went wrong). */
+
+/* agent_census.c: objects per type. Periodic on a budget of the target's
+ * wall time; agent_census_next_ns() tells the server loop when. */
+void agent_census_attach(void);           /* a monitor connected (no GIL) */
+uint64_t agent_census_next_ns(void);      /* 0: no census scheduled (no GIL) */
+/* Appends a CENSUS frame to out (takes the GIL itself). forced: on command,
+ * outside the budget. Returns 0, -1 when Python is going away. */
+int agent_census_run(struct proto_buf *out, int forced);
+void agent_census_detach(void);           /* (no GIL) */
+
+/* agent_alloc.c: allocator numbers for every sample, and the optional
+ * pass-through counting hook. */
+void agent_alloc_read(struct pm_alloc *a, uint64_t now_ns);
+int agent_alloc_hook(int on, char *msg, size_t msg_len); /* 0 ok, -errno */
+void agent_alloc_detach(void); /* counting off; the hook stays installed */
+
+/* agent_cycles.c: gc.garbage and the cycle hunt. */
+int64_t agent_cycles_garbage_len(void);
+/* Appends a HUNT frame; restores gc debug flags exactly. 0 ok, -errno. */
+int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len);
+
+/* agent_tracemalloc.c: on demand tracing, top sites, snapshot diffs. */
+void agent_tracemalloc_read(struct pm_agent_sample *s);
+int agent_tracemalloc_set(int64_t frames, char *msg, size_t msg_len); /* 0 = stop */
+/* Takes a tracemalloc snapshot (if tracing) and appends a SITES top frame. */
+int agent_tracemalloc_snapshot(struct proto_buf *out, char *msg, size_t msg_len);
+/* Appends a SITES diff frame: kind PM_SITES_DIFF_PREVIOUS or _BASELINE. */
+int agent_tracemalloc_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len);
+void agent_tracemalloc_detach(void); /* stops tracing only if the agent started it */
 
 #endif

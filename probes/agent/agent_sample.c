@@ -78,6 +78,7 @@ static void agent_read_blocks(uint64_t now)
     uint64_t t0 = agent_now_ns();
     agent.blocks_last = agent_call_long(agent.sys_module, "getallocatedblocks");
     uint64_t cost = agent_now_ns() - t0;
+    agent.blocks_cost_ns = cost;
     agent.blocks_next_ns = now + cost * AGENT_BLOCKS_BUDGET_DIVISOR;
 }
 
@@ -98,6 +99,27 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_u64(out, TAG_OBSERVER_NS, s->observer_ns);
     proto_put_u64(out, TAG_SAMPLE_COST_NS, s->sample_cost_ns);
     proto_put_u64(out, TAG_PAUSES_DROPPED, s->pauses_dropped);
+    const struct pm_alloc *a = &s->alloc;
+    proto_put_i64(out, TAG_ALLOC_ARENAS, a->arenas);
+    proto_put_i64(out, TAG_ALLOC_ARENAS_HW, a->arenas_highwater);
+    proto_put_i64(out, TAG_PYMALLOC_USED, a->pymalloc_used_bytes);
+    proto_put_i64(out, TAG_PYMALLOC_FREE, a->pymalloc_free_bytes);
+    proto_put_u64(out, TAG_PYMALLOC_TIME_NS, a->pymalloc_time_ns);
+    proto_put_u64(out, TAG_PYMALLOC_COST_NS, a->pymalloc_cost_ns);
+    proto_put_i64(out, TAG_MALLOC_USED, a->malloc_used_bytes);
+    proto_put_i64(out, TAG_MALLOC_FREE, a->malloc_free_bytes);
+    proto_put_i64(out, TAG_MMAP_BYTES, a->mmap_bytes);
+    proto_put_u64(out, TAG_BLOCKS_COST_NS, a->blocks_cost_ns);
+    proto_put_u64(out, TAG_HOOK_ON, a->hook_on);
+    proto_put_gens(out, TAG_HOOK_CALLS, (const int64_t *)a->hook_calls);
+    proto_put_gens(out, TAG_HOOK_BYTES, (const int64_t *)a->hook_bytes);
+    proto_put_u64(out, TAG_HOOK_COST_NS, a->hook_cost_ns);
+    proto_put_i64(out, TAG_GARBAGE_LEN, s->garbage_len);
+    proto_put_u64(out, TAG_TRACEMALLOC_ON, s->tracemalloc_on);
+    proto_put_i64(out, TAG_TRACED_BYTES, s->traced_bytes);
+    proto_put_i64(out, TAG_TRACED_PEAK, s->traced_peak_bytes);
+    proto_put_u64(out, TAG_CENSUS_COST_NS, s->census_cost_ns);
+    proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
     for (uint32_t i = 0; i < s->n_pauses; i++)
         proto_put_pause(out, &s->pauses[i]);
     proto_end(out);
@@ -117,6 +139,13 @@ int agent_sample_encode(struct proto_buf *out)
     agent_read_stats(&s);
     agent_read_blocks(t0);
     s.alloc_blocks = agent.blocks_last;
+    memset(&s.alloc, 0, sizeof(s.alloc));
+    agent_alloc_read(&s.alloc, t0);
+    s.alloc.blocks_cost_ns = agent.blocks_cost_ns;
+    s.garbage_len = agent_cycles_garbage_len();
+    agent_tracemalloc_read(&s);
+    s.census_cost_ns = agent.census_cost_ns;
+    s.census_interval_ms = agent.census_interval_ms;
     /* Drain the pause ring, oldest first; what does not fit waits. */
     s.n_pauses = 0;
     while (agent.ring_len && s.n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
@@ -139,7 +168,7 @@ int agent_sample_encode(struct proto_buf *out)
 static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, const char *msg,
                         int64_t value, uint64_t pause_ns)
 {
-    proto_begin(out, PROTO_REPLY);
+    proto_append(out, PROTO_REPLY); /* after any result frame of the command */
     proto_put_u64(out, TAG_CMD_ID, id);
     proto_put_i64(out, TAG_STATUS, status);
     proto_put_str(out, TAG_MESSAGE, msg);
@@ -176,11 +205,90 @@ static int agent_cmd_collect(const struct proto_command *c, struct proto_buf *ou
     return 0;
 }
 
+/* Commands that run a probe with the GIL held: time the pause, answer. */
+typedef int (*agent_gil_cmd)(const struct proto_command *c, struct proto_buf *out, char *msg,
+                             size_t msg_len);
+
+static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *out,
+                              agent_gil_cmd fn)
+{
+    char msg[200] = "";
+    PyGILState_STATE st;
+    if (!agent_gil_enter(&st))
+        return -1;
+    uint64_t t0 = agent_now_ns();
+    int rc = fn(c, out, msg, sizeof(msg));
+    PyErr_Clear();
+    uint64_t dt = agent_now_ns() - t0;
+    agent.observer_ns += dt;
+    PyGILState_Release(st);
+    agent_reply(out, c->id, rc, msg, 0, dt);
+    return 0;
+}
+
+static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out, char *msg,
+                          size_t msg_len)
+{
+    (void)c;
+    return agent_cycles_hunt(out, msg, msg_len);
+}
+
+static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf *out, char *msg,
+                                 size_t msg_len)
+{
+    (void)out;
+    return agent_tracemalloc_set(c->arg, msg, msg_len);
+}
+
+static int agent_cmd_snapshot(const struct proto_command *c, struct proto_buf *out, char *msg,
+                              size_t msg_len)
+{
+    (void)c;
+    return agent_tracemalloc_snapshot(out, msg, msg_len);
+}
+
+static int agent_cmd_diff(const struct proto_command *c, struct proto_buf *out, char *msg,
+                          size_t msg_len)
+{
+    return agent_tracemalloc_diff(out, c->arg ? PM_SITES_DIFF_BASELINE : PM_SITES_DIFF_PREVIOUS,
+                                  msg, msg_len);
+}
+
+static int agent_cmd_alloc_hook(const struct proto_command *c, struct proto_buf *out, char *msg,
+                                size_t msg_len)
+{
+    (void)out;
+    return agent_alloc_hook(c->arg != 0, msg, msg_len);
+}
+
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
 {
     char msg[160];
+    out->len = 0;
+    out->failed = 0;
     if (strcmp(c->name, "collect") == 0)
         return agent_cmd_collect(c, out);
+    if (strcmp(c->name, "census") == 0) {
+        uint64_t t0 = agent_now_ns();
+        if (agent_census_run(out, 1) < 0)
+            return -1;
+        agent_reply(out, c->id, 0, "census taken", 0, agent_now_ns() - t0);
+        return 0;
+    }
+    if (strcmp(c->name, "snapshot") == 0) {
+        /* The census half of a snapshot; the monitor keeps it. */
+        if (agent_census_run(out, 1) < 0)
+            return -1;
+        return agent_run_with_gil(c, out, agent_cmd_snapshot);
+    }
+    if (strcmp(c->name, "diff") == 0)
+        return agent_run_with_gil(c, out, agent_cmd_diff);
+    if (strcmp(c->name, "hunt") == 0)
+        return agent_run_with_gil(c, out, agent_cmd_hunt);
+    if (strcmp(c->name, "tracemalloc") == 0)
+        return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
+    if (strcmp(c->name, "alloc_hook") == 0)
+        return agent_run_with_gil(c, out, agent_cmd_alloc_hook);
     if (strcmp(c->name, "interval") == 0) {
         if (c->arg < 100 || c->arg > 60000) {
             agent_reply(out, c->id, -EINVAL, "interval must be 100 to 60000 ms", 0, 0);

@@ -104,15 +104,25 @@ static void agent_refuse_busy(pid_t holder)
     close(fd);
 }
 
+/* What a monitor's arrival and departure switch on and off. On departure
+ * nothing of ours keeps running: no GC hook, no counting, no tracing we
+ * started, no census timer. */
 static int agent_hook(int install)
 {
     PyGILState_STATE st;
+    if (install)
+        agent_census_attach();
+    else
+        agent_census_detach();
     if (!agent_gil_enter(&st))
         return -1;
-    if (install)
+    if (install) {
         agent_gc_install();
-    else
+    } else {
         agent_gc_remove();
+        agent_alloc_detach();
+        agent_tracemalloc_detach();
+    }
     PyGILState_Release(st);
     return 0;
 }
@@ -140,8 +150,16 @@ static void agent_serve(int fd, pid_t peer)
             next_ns = now + (uint64_t)atomic_load(&agent.interval_ms) * 1000000u;
             continue;
         }
+        uint64_t census_ns = agent_census_next_ns();
+        if (census_ns && now >= census_ns) {
+            out.len = 0;
+            if (agent_census_run(&out, 0) < 0 || (out.len && agent_send(fd, &out) < 0))
+                break;
+            continue;
+        }
+        uint64_t wake_ns = census_ns && census_ns < next_ns ? census_ns : next_ns;
         struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = agent.listen_fd, .events = POLLIN}};
-        int timeout_ms = (int)((next_ns - now + 999999) / 1000000);
+        int timeout_ms = (int)((wake_ns - now + 999999) / 1000000);
         int n = poll(pf, 2, timeout_ms);
         if (n < 0 && errno != EINTR)
             break;
