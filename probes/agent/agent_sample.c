@@ -276,13 +276,19 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         return 0;
     }
     if (strcmp(c->name, "snapshot") == 0) {
-        /* The census half of a snapshot; the monitor keeps it. */
-        if (agent_census_run(out, 1) < 0)
+        /* Census first (the agent keeps it), then tracemalloc if tracing. */
+        if (agent_census_snapshot(out) < 0)
             return -1;
         return agent_run_with_gil(c, out, agent_cmd_snapshot);
     }
-    if (strcmp(c->name, "diff") == 0)
+    if (strcmp(c->name, "diff") == 0) {
+        int kind = c->arg ? PM_CENSUS_KIND_DIFF_BASELINE : PM_CENSUS_KIND_DIFF_PREVIOUS;
+        if (agent_census_diff(out, kind, msg, sizeof(msg)) < 0) {
+            agent_reply(out, c->id, -ENOENT, msg, 0, 0);
+            return 0;
+        }
         return agent_run_with_gil(c, out, agent_cmd_diff);
+    }
     if (strcmp(c->name, "hunt") == 0)
         return agent_run_with_gil(c, out, agent_cmd_hunt);
     if (strcmp(c->name, "tracemalloc") == 0)

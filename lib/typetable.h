@@ -1,0 +1,50 @@
+/* Per-type object counts across censuses, on the monitor side: change since
+ * attach, change since the agent's latest snapshot, rate per minute (least
+ * squares over recent censuses) and the leak-suspect flag (grew in each of
+ * the last K censuses). Pure: no I/O, unit-tested. */
+#ifndef PYMEMTOP_LIB_TYPETABLE_H
+#define PYMEMTOP_LIB_TYPETABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct typetable_row {
+    char name[PM_TYPE_NAME_MAX];
+    uint64_t count;
+    int64_t delta_attach;
+    int64_t delta_snapshot; /* 0 when the agent holds no snapshot */
+    double rate_per_min;
+    bool suspect;
+};
+
+enum typetable_sort {
+    TYPETABLE_BY_COUNT,
+    TYPETABLE_BY_DELTA_ATTACH,
+    TYPETABLE_BY_DELTA_SNAPSHOT,
+    TYPETABLE_BY_RATE,
+    TYPETABLE_BY_NAME,
+};
+
+struct typetable;
+
+/* suspect_window: K censuses of growth in a row make a suspect (>= 2);
+ * history: censuses kept per type for the rate. NULL on no memory. */
+struct typetable *typetable_new(unsigned suspect_window, unsigned history);
+void typetable_free(struct typetable *t);
+/* Folds in a census of kind PM_CENSUS_KIND_CENSUS (other kinds ignored). A
+ * type missing from a census (not truncated) counts as 0 at that time. */
+void typetable_update(struct typetable *t, const struct pm_census *c);
+size_t typetable_size(const struct typetable *t);   /* distinct types seen */
+uint64_t typetable_objects(const struct typetable *t); /* objects in the latest census */
+unsigned typetable_censuses(const struct typetable *t);
+bool typetable_have_snapshot(const struct typetable *t);
+/* Copies up to cap rows, sorted (descending for numbers, ascending by name),
+ * keeping only names containing `filter` (NULL or "" = all). Returns rows
+ * written. */
+size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const char *filter,
+                      struct typetable_row *out, size_t cap);
+
+#endif
