@@ -18,6 +18,9 @@ void config_defaults(struct config *c)
     c->attach_timeout_ms = 5000;
     c->ascii = false;
     c->color = true;
+    c->suspect_window = 5;
+    c->json_types = 200;
+    c->tracemalloc_frames = 1;
 }
 
 struct config_parse {
@@ -78,6 +81,18 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 0.1, 600, &d))
             return 0;
         c->attach_timeout_ms = (unsigned)lround(d * 1000);
+    } else if (!strcmp(section, "census") && !strcmp(name, "suspect_window")) {
+        if (!config_number(p, key, value, 2, 1000, &d))
+            return 0;
+        c->suspect_window = (unsigned)d;
+    } else if (!strcmp(section, "census") && !strcmp(name, "json_types")) {
+        if (!config_number(p, key, value, 1, 100000, &d))
+            return 0;
+        c->json_types = (unsigned)d;
+    } else if (!strcmp(section, "tracemalloc") && !strcmp(name, "frames")) {
+        if (!config_number(p, key, value, 1, 100, &d))
+            return 0;
+        c->tracemalloc_frames = (unsigned)d;
     } else if (!strcmp(section, "display") && !strcmp(name, "ascii")) {
         return config_bool(p, key, value, &c->ascii);
     } else if (!strcmp(section, "display") && !strcmp(name, "color")) {

@@ -13,6 +13,9 @@ struct config {
     unsigned attach_timeout_ms; /* [attach] timeout (seconds in the file) */
     bool ascii;                 /* [display] ascii: no UTF-8 graphs */
     bool color;                 /* [display] color */
+    unsigned suspect_window;    /* [census] suspect_window: K censuses of growth */
+    unsigned json_types;        /* [census] json_types: rows in JSON "types" */
+    unsigned tracemalloc_frames; /* [tracemalloc] frames */
     char source[PATH_MAX];      /* the file read, "" for defaults only */
 };
 

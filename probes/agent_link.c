@@ -144,8 +144,7 @@ int agent_link_fill(struct agent_link *l)
     return 0;
 }
 
-enum agent_event agent_link_next(struct agent_link *l, struct pm_agent_sample *sample,
-                                 struct pm_reply *reply)
+enum agent_event agent_link_next(struct agent_link *l, struct agent_inbox *in)
 {
     for (;;) {
         struct proto_header h;
@@ -160,11 +159,20 @@ enum agent_event agent_link_next(struct agent_link *l, struct pm_agent_sample *s
         if (r == 0)
             return l->closed ? AGENT_EV_CLOSED : AGENT_EV_NONE;
         if (h.type == PROTO_SAMPLE) {
-            if (proto_decode_sample(p, h.length, sample, &why) == 0)
+            if (proto_decode_sample(p, h.length, &in->sample, &why) == 0)
                 return AGENT_EV_SAMPLE;
         } else if (h.type == PROTO_REPLY) {
-            if (proto_decode_reply(p, h.length, reply, &why) == 0)
+            if (proto_decode_reply(p, h.length, &in->reply, &why) == 0)
                 return AGENT_EV_REPLY;
+        } else if (h.type == PROTO_CENSUS) {
+            if (proto_decode_census(p, h.length, &in->census, &why) == 0)
+                return AGENT_EV_CENSUS;
+        } else if (h.type == PROTO_HUNT) {
+            if (proto_decode_hunt(p, h.length, &in->hunt, &why) == 0)
+                return AGENT_EV_HUNT;
+        } else if (h.type == PROTO_SITES) {
+            if (proto_decode_sites(p, h.length, &in->sites, &why) == 0)
+                return AGENT_EV_SITES;
         } else {
             continue; /* a frame type this build does not know: skip it */
         }

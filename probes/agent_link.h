@@ -21,13 +21,30 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
                     struct pm_hello *hello, char *msg, size_t msg_len);
 int agent_link_fd(const struct agent_link *l);
 
-enum agent_event { AGENT_EV_NONE, AGENT_EV_SAMPLE, AGENT_EV_REPLY, AGENT_EV_CLOSED };
+enum agent_event {
+    AGENT_EV_NONE,
+    AGENT_EV_SAMPLE,
+    AGENT_EV_REPLY,
+    AGENT_EV_CENSUS,
+    AGENT_EV_HUNT,
+    AGENT_EV_SITES,
+    AGENT_EV_CLOSED,
+};
+
+/* Where decoded messages land; the event says which member is fresh. A
+ * census's types array belongs to the caller after AGENT_EV_CENSUS. */
+struct agent_inbox {
+    struct pm_agent_sample sample;
+    struct pm_reply reply;
+    struct pm_census census;
+    struct pm_hunt hunt;
+    struct pm_sites sites;
+};
 
 /* Reads what is available (one read), then returns events one by one: call
  * agent_link_fill once when readable, then agent_link_next until NONE. */
 int agent_link_fill(struct agent_link *l);
-enum agent_event agent_link_next(struct agent_link *l, struct pm_agent_sample *sample,
-                                 struct pm_reply *reply);
+enum agent_event agent_link_next(struct agent_link *l, struct agent_inbox *in);
 /* Last protocol error, for the user ("" if none). */
 const char *agent_link_error(const struct agent_link *l);
 int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t arg);

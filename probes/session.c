@@ -14,6 +14,7 @@
 #include "agent_link.h"
 #include "bootstrap.h"
 #include "proc_probe.h"
+#include "proto.h"
 
 #define SESSION_PROC_INTERVAL_NS 1000000000ull
 #define SESSION_CONNECT_POLL_MS 20
@@ -66,10 +67,14 @@ static int session_alive(pid_t pid)
     return !p || strtoull(p, NULL, 10) != 0;
 }
 
-static int session_alloc(struct session *s, size_t history)
+static int session_alloc(struct session *s, size_t history, unsigned suspect_window)
 {
     if (series_init(&s->rss_kib, history) || series_init(&s->anon_kib, history) ||
         series_init(&s->alloc_blocks, history) || series_init(&s->observer_ns, history))
+        return -ENOMEM;
+    s->inbox = calloc(1, sizeof(*s->inbox));
+    s->types = typetable_new(suspect_window ? suspect_window : 5, 64);
+    if (!s->inbox || !s->types)
         return -ENOMEM;
     histogram_reset(&s->pauses);
     return 0;
@@ -157,7 +162,7 @@ enum target_status session_open(struct session *s, int pid, const struct session
 {
     memset(s, 0, sizeof(*s));
     s->attach_begin_ns = session_now_ns();
-    if (session_alloc(s, o->history ? o->history : 600) < 0) {
+    if (session_alloc(s, o->history ? o->history : 600, o->suspect_window) < 0) {
         snprintf(msg, msg_len, "out of memory");
         return TARGET_AGENT_ERROR;
     }
@@ -234,7 +239,11 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
     else if (strcmp(s->last_command, "interval") == 0) {
         s->interval_ms = (unsigned)r->value;
         session_status(s, "sampling every %u ms", s->interval_ms);
-    } else
+    } else if (strcmp(s->last_command, "census") == 0 || strcmp(s->last_command, "snapshot") == 0)
+        session_status(s, "%s: %llu objects of %zu types, GIL held %.1f ms; %s",
+                       s->last_command, (unsigned long long)s->census.objects,
+                       typetable_size(s->types), s->census.cost_ns / 1e6, r->message);
+    else
         session_status(s, "%s: %s", s->last_command, r->message);
 }
 
@@ -254,30 +263,71 @@ static void session_lost(struct session *s)
     }
 }
 
+static void session_on_sample(struct session *s, const struct pm_agent_sample *a)
+{
+    s->agent = *a;
+    s->agent_samples++;
+    session_add_pauses(s, a);
+    if (a->alloc_blocks >= 0)
+        series_push(&s->alloc_blocks, a->time_ns, (double)a->alloc_blocks);
+    series_push(&s->observer_ns, a->time_ns, (double)a->observer_ns);
+}
+
+/* Counts feed the type table; a diff is kept whole (its types move here). */
+static void session_on_census(struct session *s, struct pm_census *c)
+{
+    if (c->kind == PM_CENSUS_KIND_CENSUS) {
+        typetable_update(s->types, c);
+        s->censuses++;
+        pm_census_free(c);
+        s->census = *c;
+        return;
+    }
+    pm_census_free(&s->diff);
+    s->diff = *c;
+    s->have_diff = true;
+    c->types = NULL;
+    c->n_types = 0;
+}
+
+static void session_on_sites(struct session *s, const struct pm_sites *sites)
+{
+    if (sites->kind == PM_SITES_TOP) {
+        s->sites_top = *sites;
+        s->have_sites_top = true;
+    } else {
+        s->sites_diff = *sites;
+        s->have_sites_diff = true;
+    }
+}
+
 /* Folds every complete frame already read into the session. */
 static int session_drain(struct session *s)
 {
-    int closed = 0;
-    struct pm_reply reply;
     for (;;) {
-        enum agent_event ev = agent_link_next(s->link, &s->agent, &reply);
-        if (ev == AGENT_EV_NONE)
+        switch (agent_link_next(s->link, s->inbox)) {
+        case AGENT_EV_NONE:
+            return 0;
+        case AGENT_EV_CLOSED:
+            return 1;
+        case AGENT_EV_REPLY:
+            session_on_reply(s, &s->inbox->reply);
             break;
-        if (ev == AGENT_EV_CLOSED) {
-            closed = 1;
+        case AGENT_EV_SAMPLE:
+            session_on_sample(s, &s->inbox->sample);
+            break;
+        case AGENT_EV_CENSUS:
+            session_on_census(s, &s->inbox->census);
+            break;
+        case AGENT_EV_HUNT:
+            s->hunt = s->inbox->hunt;
+            s->have_hunt = true;
+            break;
+        case AGENT_EV_SITES:
+            session_on_sites(s, &s->inbox->sites);
             break;
         }
-        if (ev == AGENT_EV_REPLY) {
-            session_on_reply(s, &reply);
-            continue;
-        }
-        s->agent_samples++;
-        session_add_pauses(s, &s->agent);
-        if (s->agent.alloc_blocks >= 0)
-            series_push(&s->alloc_blocks, s->agent.time_ns, (double)s->agent.alloc_blocks);
-        series_push(&s->observer_ns, s->agent.time_ns, (double)s->agent.observer_ns);
     }
-    return closed;
 }
 
 void session_on_readable(struct session *s)
@@ -311,14 +361,15 @@ int session_tick(struct session *s, uint64_t now_ns)
     return (int)(wait / 1000000u) + 1;
 }
 
-int session_command(struct session *s, const char *name, int64_t arg)
+int64_t session_command(struct session *s, const char *name, int64_t arg)
 {
     if (s->state != SESSION_LIVE || !s->link) {
         session_status(s, "%s: no live target", name);
         return -ENOTCONN;
     }
     static uint64_t next_id = 1;
-    int r = agent_link_send(s->link, next_id++, name, arg);
+    uint64_t id = next_id++;
+    int r = agent_link_send(s->link, id, name, arg);
     if (r < 0) {
         session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
         return r;
@@ -330,7 +381,25 @@ int session_command(struct session *s, const char *name, int64_t arg)
         session_status(s, "collecting generation %lld...", (long long)arg);
     else
         session_status(s, "%s...", name);
-    return 0;
+    return (int64_t)id;
+}
+
+double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
+                               uint64_t window_ns)
+{
+    double collected = 0;
+    for (size_t i = s->pause_len; i-- > 0;) {
+        const struct pm_gc_pause *p = session_pause_at(s, i);
+        if (p->end_ns + window_ns < now_ns)
+            break;
+        if (p->generation == gen && p->collected > 0)
+            collected += (double)p->collected;
+    }
+    /* Over the time actually observed when the session is younger. */
+    uint64_t span = s->attached_ns && now_ns - s->attached_ns < window_ns
+                        ? now_ns - s->attached_ns
+                        : window_ns;
+    return span ? collected / ((double)span / 1e9) : 0;
 }
 
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i)
@@ -358,4 +427,9 @@ void session_close(struct session *s)
     series_free(&s->anon_kib);
     series_free(&s->alloc_blocks);
     series_free(&s->observer_ns);
+    typetable_free(s->types);
+    s->types = NULL;
+    pm_census_free(&s->diff);
+    free(s->inbox);
+    s->inbox = NULL;
 }

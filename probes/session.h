@@ -13,6 +13,7 @@
 #include "model.h"
 #include "series.h"
 #include "target.h"
+#include "typetable.h"
 
 #define SESSION_PAUSE_RING 4096
 
@@ -28,9 +29,11 @@ struct session_opts {
     unsigned interval_ms;     /* sampling interval asked of the agent */
     unsigned attach_timeout_ms; /* how long to wait for the safe point */
     size_t history;           /* points kept per series */
+    unsigned suspect_window;  /* censuses of growth in a row that make a suspect */
 };
 
 struct agent_link;
+struct agent_inbox;
 struct proc_probe;
 
 struct session {
@@ -52,6 +55,17 @@ struct session {
     struct pm_gc_pause pause_ring[SESSION_PAUSE_RING]; /* newest last */
     size_t pause_head, pause_len;
 
+    struct typetable *types;     /* census counts and growth */
+    struct pm_census census;     /* the latest census, without its types */
+    uint64_t censuses;           /* received this session */
+    struct pm_census diff;       /* the latest snapshot diff (owns its types) */
+    bool have_diff;
+    struct pm_hunt hunt;         /* the latest cycle hunt */
+    bool have_hunt;
+    struct pm_sites sites_top;   /* tracemalloc top sites at the latest snapshot */
+    struct pm_sites sites_diff;  /* tracemalloc diff */
+    bool have_sites_top, have_sites_diff;
+
     struct pm_reply last_reply;  /* answer to the latest command */
     char last_command[32];
     uint64_t last_command_ns;    /* when it was sent; 0 = none */
@@ -61,6 +75,7 @@ struct session {
     uint64_t status_ns;
 
     struct agent_link *link;
+    struct agent_inbox *inbox;
     struct proc_probe *probe;
     uint64_t next_proc_ns;
 };
@@ -75,8 +90,14 @@ int session_fd(const struct session *s);
 void session_on_readable(struct session *s);
 /* Samples /proc when due; returns ms until the next due time. */
 int session_tick(struct session *s, uint64_t now_ns);
-/* Sends a command ("collect" 0..2, "interval" ms, "ping"); 0 or -errno. */
-int session_command(struct session *s, const char *name, int64_t arg);
+/* Sends a command (names in lib/proto.h); returns its id (> 0) or -errno.
+ * The answer lands in last_reply (same id), results in census/diff/hunt/
+ * sites_* before it. */
+int64_t session_command(struct session *s, const char *name, int64_t arg);
+/* Objects freed by the collector per second in generation gen, over the
+ * pauses of the last window_ns. */
+double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
+                               uint64_t window_ns);
 /* Pauses kept in the ring: i = 0 is the oldest. */
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */

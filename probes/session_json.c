@@ -1,6 +1,7 @@
 /* JSON rendering of a session. Key names are an interface: keep them stable. */
 #include "session_json.h"
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "json.h"
@@ -75,7 +76,175 @@ static void session_json_gc(struct json *j, const struct session *s, uint64_t no
     json_object_end(j);
 }
 
-void session_json_write(const struct session *s, FILE *f)
+void session_json_types(struct json *j, const struct session *s, size_t cap)
+{
+    struct typetable_row *rows = cap ? calloc(cap, sizeof(*rows)) : NULL;
+    size_t n = rows ? typetable_rows(s->types, TYPETABLE_BY_COUNT, NULL, rows, cap) : 0;
+    json_array_begin(j, "types");
+    for (size_t i = 0; i < n; i++) {
+        json_object_begin(j, NULL);
+        json_string(j, "name", rows[i].name);
+        json_uint(j, "count", rows[i].count);
+        json_int(j, "delta_attach", rows[i].delta_attach);
+        json_int(j, "delta_snapshot", rows[i].delta_snapshot);
+        json_double(j, "rate_per_min", rows[i].rate_per_min);
+        json_bool(j, "suspect", rows[i].suspect);
+        json_object_end(j);
+    }
+    json_array_end(j);
+    free(rows);
+    json_uint(j, "types_total", s->census.types_total > typetable_size(s->types)
+                                    ? s->census.types_total
+                                    : typetable_size(s->types));
+}
+
+static void session_json_census(struct json *j, const struct session *s)
+{
+    json_object_begin(j, "census");
+    json_uint(j, "censuses", s->censuses);
+    json_uint(j, "objects", s->census.objects);
+    json_uint(j, "cost_ns", s->census.cost_ns);
+    json_string(j, "method", s->census.method == PM_CENSUS_GC_LISTS ? "gc_lists" : "get_objects");
+    json_uint(j, "interval_ms", s->agent.census_interval_ms);
+    json_uint(j, "snapshots", s->census.snapshots);
+    /* How much of the heap the table explains: tracked objects against all
+     * allocated blocks (str, bytes, numbers and buffers are not tracked). */
+    if (s->agent.alloc_blocks > 0 && s->census.objects)
+        json_double(j, "tracked_share_of_blocks",
+                    (double)s->census.objects / (double)s->agent.alloc_blocks);
+    else
+        json_null(j, "tracked_share_of_blocks");
+    json_object_end(j);
+}
+
+static void json_domains(struct json *j, const char *key, const uint64_t v[PM_DOMAINS])
+{
+    json_array_begin(j, key);
+    for (int i = 0; i < PM_DOMAINS; i++)
+        json_uint(j, NULL, v[i]);
+    json_array_end(j);
+}
+
+static void session_json_alloc(struct json *j, const struct session *s)
+{
+    const struct pm_alloc *a = &s->agent.alloc;
+    json_object_begin(j, "alloc");
+    json_int(j, "blocks", s->agent.alloc_blocks);
+    json_int(j, "arenas", a->arenas);
+    json_int(j, "arenas_highwater", a->arenas_highwater);
+    json_int(j, "pymalloc_used_bytes", a->pymalloc_used_bytes);
+    json_int(j, "pymalloc_free_bytes", a->pymalloc_free_bytes);
+    if (a->pymalloc_used_bytes >= 0 && a->pymalloc_free_bytes >= 0 &&
+        a->pymalloc_used_bytes + a->pymalloc_free_bytes > 0)
+        json_double(j, "fragmentation", (double)a->pymalloc_free_bytes /
+                                            (double)(a->pymalloc_used_bytes +
+                                                     a->pymalloc_free_bytes));
+    else
+        json_null(j, "fragmentation");
+    json_int(j, "malloc_used_bytes", a->malloc_used_bytes);
+    json_int(j, "malloc_free_bytes", a->malloc_free_bytes);
+    json_int(j, "mmap_bytes", a->mmap_bytes);
+    json_uint(j, "pymalloc_cost_ns", a->pymalloc_cost_ns);
+    json_uint(j, "blocks_cost_ns", a->blocks_cost_ns);
+    json_object_begin(j, "hook");
+    json_bool(j, "on", a->hook_on);
+    json_domains(j, "calls", a->hook_calls);
+    json_domains(j, "bytes", a->hook_bytes);
+    json_uint(j, "cost_ns", a->hook_cost_ns);
+    json_object_end(j);
+    json_object_end(j);
+}
+
+void session_json_hunt_fields(struct json *j, const struct pm_hunt *h)
+{
+    json_uint(j, "time_ns", h->time_ns);
+    json_uint(j, "objects", h->objects);
+    json_uint(j, "cycles", h->cycles);
+    json_bool(j, "truncated", h->truncated);
+    json_uint(j, "cost_ns", h->cost_ns);
+    json_array_begin(j, "shapes");
+    for (uint32_t i = 0; i < h->n_shapes; i++) {
+        json_object_begin(j, NULL);
+        json_string(j, "path", h->shapes[i].path);
+        json_uint(j, "count", h->shapes[i].count);
+        json_uint(j, "bytes", h->shapes[i].bytes);
+        json_uint(j, "length", h->shapes[i].length);
+        json_string(j, "advice", h->shapes[i].advice);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void session_json_cycles(struct json *j, const struct session *s, uint64_t now)
+{
+    json_object_begin(j, "cycles");
+    json_array_begin(j, "collected_per_s");
+    for (int g = 0; g < PM_GENERATIONS; g++)
+        json_double(j, NULL, session_collected_per_s(s, g, now, 10000000000ull));
+    json_array_end(j);
+    json_int(j, "garbage_len", s->agent.garbage_len);
+    int64_t uncollectable = 0;
+    for (int g = 0; g < PM_GENERATIONS; g++)
+        uncollectable += s->agent.uncollectable[g] > 0 ? s->agent.uncollectable[g] : 0;
+    json_int(j, "uncollectable_total", uncollectable);
+    if (s->have_hunt) {
+        json_object_begin(j, "last_hunt");
+        session_json_hunt_fields(j, &s->hunt);
+        json_object_end(j);
+    } else {
+        json_null(j, "last_hunt");
+    }
+    json_object_end(j);
+}
+
+void session_json_sites(struct json *j, const char *key, const struct pm_sites *sites)
+{
+    json_array_begin(j, key);
+    for (uint32_t i = 0; i < sites->n; i++) {
+        const struct pm_site *st = &sites->sites[i];
+        json_object_begin(j, NULL);
+        json_string(j, "where", st->where);
+        json_int(j, "size_bytes", st->size_bytes);
+        json_int(j, "count", st->count);
+        if (sites->kind != PM_SITES_TOP) {
+            json_int(j, "size_diff", st->size_diff);
+            json_int(j, "count_diff", st->count_diff);
+        }
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+void session_json_diff_types(struct json *j, const struct pm_census *diff, size_t cap)
+{
+    json_array_begin(j, "types");
+    for (uint32_t i = 0; i < diff->n_types && i < cap; i++) {
+        json_object_begin(j, NULL);
+        json_string(j, "name", diff->types[i].name);
+        json_uint(j, "count", diff->types[i].count);
+        json_int(j, "delta", diff->types[i].delta);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+static void session_json_tracemalloc(struct json *j, const struct session *s)
+{
+    json_object_begin(j, "tracemalloc");
+    json_bool(j, "on", s->agent.tracemalloc_on);
+    json_int(j, "traced_bytes", s->agent.traced_bytes);
+    json_int(j, "peak_bytes", s->agent.traced_peak_bytes);
+    if (s->have_sites_top)
+        session_json_sites(j, "top", &s->sites_top);
+    if (s->have_sites_diff) {
+        json_string(j, "diff_against",
+                    s->sites_diff.kind == PM_SITES_DIFF_BASELINE ? "baseline" : "previous");
+        session_json_sites(j, "diff", &s->sites_diff);
+    }
+    json_object_end(j);
+}
+
+void session_json_write(const struct session *s, FILE *f, size_t types_cap)
 {
     struct json j;
     struct timespec rt;
@@ -96,12 +265,17 @@ void session_json_write(const struct session *s, FILE *f)
     json_uint(&j, "observer_ns", s->agent.observer_ns);
     json_uint(&j, "attach_ns", s->attached_ns - s->attach_begin_ns);
     json_uint(&j, "target_stop_ns", s->attach.stop_ns);
+    /* What the agent took from the target: sampling and commands, plus the
+     * budgeted probes' latest costs. */
+    json_uint(&j, "sample_cost_ns", s->agent.sample_cost_ns);
     json_object_end(&j);
     session_json_proc(&j, s);
     session_json_gc(&j, s, now);
-    json_object_begin(&j, "alloc");
-    json_int(&j, "blocks", s->agent.alloc_blocks);
-    json_object_end(&j);
+    session_json_alloc(&j, s);
+    session_json_census(&j, s);
+    session_json_types(&j, s, types_cap);
+    session_json_cycles(&j, s, now);
+    session_json_tracemalloc(&j, s);
     json_object_end(&j);
     fputc('\n', f);
 }

@@ -7,7 +7,14 @@
 
 #include "session.h"
 
-void session_json_write(const struct session *s, FILE *f);
+/* types_cap: at most this many rows in "types" (sorted by count). */
+void session_json_write(const struct session *s, FILE *f, size_t types_cap);
+/* Pieces reused by the --command output. */
+struct json;
+void session_json_types(struct json *j, const struct session *s, size_t cap);
+void session_json_hunt_fields(struct json *j, const struct pm_hunt *h);
+void session_json_sites(struct json *j, const char *key, const struct pm_sites *sites);
+void session_json_diff_types(struct json *j, const struct pm_census *diff, size_t cap);
 /* {"error": status name, "message": ...} for a failed attach. */
 void session_json_error(FILE *f, int pid, const char *status, const char *message);
 

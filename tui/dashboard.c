@@ -50,6 +50,7 @@ struct dash {
     struct layout lay;
     WINDOW *w_header, *w_mem, *w_alloc, *w_gc, *w_status, *w_help;
     bool help;
+    unsigned tm_frames; /* tracemalloc frames for 't' */
     char msg[160];   /* our own status message (key feedback) */
     uint64_t msg_ns; /* when it was set; newer than s->status_ns wins */
     /* Last data worth showing: kept when the target exits. */
@@ -653,6 +654,13 @@ static void draw_status(struct dash *d, WINDOW *w, uint64_t now)
 static const char *const help_lines[] = {
     "Keys",
     "  c        collect all generations (gc.collect(2)) in the target",
+    "  0 1 2    collect one generation",
+    "  n        count objects per type now (census)",
+    "  s        snapshot (census, and tracemalloc sites when on)",
+    "  d D      diff the last snapshot against the previous / the first",
+    "  t        tracemalloc on/off (slows allocation-heavy code 4-10x)",
+    "  y        hunt reference cycles (runs a full collection)",
+    "  a        allocation counters on/off",
     "  ? h F1   show or hide this help",
     "  q        quit: detach, the target keeps running",
     "  Ctrl-L   redraw the screen",
@@ -691,7 +699,10 @@ static void draw_help(struct dash *d)
     put(w, 0, 2, r.w - 4, d->th.title, " help ");
     for (size_t i = 0; i < n && (int)i < r.h - 2; i++)
         put(w, (int)i + 1, 2, r.w - 3,
-            (i == 0 || i == 6) ? d->th.title : i == n - 1 ? d->th.dim : A_NORMAL, help_lines[i]);
+            (i == 0 || !strcmp(help_lines[i], "Reading the screen")) ? d->th.title
+            : i == n - 1                                             ? d->th.dim
+                                                                     : A_NORMAL,
+            help_lines[i]);
     wnoutrefresh(w);
 }
 
@@ -847,6 +858,26 @@ static const char *no_target_reason(const struct session *s)
     }
 }
 
+/* Every command key answers at once in the status line; the result replaces
+ * the message when the agent replies. */
+static void send_command(struct dash *d, const char *name, int64_t arg, const char *progress)
+{
+    const char *why = no_target_reason(d->s);
+    if (why) {
+        set_msg(d, "%s", why);
+        return;
+    }
+    if (d->s->command_pending) {
+        set_msg(d, "still waiting for %s: try again in a moment", d->s->last_command);
+        return;
+    }
+    int64_t rc = session_command(d->s, name, arg);
+    if (rc < 0)
+        set_msg(d, "%s failed: %s", name, strerror((int)-rc));
+    else
+        set_msg(d, "%s", progress);
+}
+
 /* Returns true when the user asked to quit. */
 static bool on_key(struct dash *d, int ch)
 {
@@ -867,19 +898,38 @@ static bool on_key(struct dash *d, int ch)
     case KEY_F(1):
         d->help = true;
         break;
-    case 'c': {
-        const char *why = no_target_reason(d->s);
-        if (why) {
-            set_msg(d, "%s", why);
-            break;
-        }
-        int rc = session_command(d->s, "collect", 2);
-        if (rc < 0)
-            set_msg(d, "collect failed: %s", strerror(-rc));
-        else
-            set_msg(d, "collecting...");
+    case 'c':
+        send_command(d, "collect", 2, "collecting all generations...");
         break;
-    }
+    case '0':
+    case '1':
+    case '2':
+        send_command(d, "collect", ch - '0', "collecting...");
+        break;
+    case 'n':
+        send_command(d, "census", 0, "counting objects per type...");
+        break;
+    case 's':
+        send_command(d, "snapshot", 0, "taking a snapshot...");
+        break;
+    case 'd':
+        send_command(d, "diff", 0, "diffing the last two snapshots...");
+        break;
+    case 'D':
+        send_command(d, "diff", 1, "diffing against the first snapshot...");
+        break;
+    case 't':
+        send_command(d, "tracemalloc", d->s->agent.tracemalloc_on ? 0 : (int64_t)d->tm_frames,
+                     d->s->agent.tracemalloc_on ? "stopping tracemalloc..."
+                                                : "starting tracemalloc (slows allocations)...");
+        break;
+    case 'y':
+        send_command(d, "hunt", 0, "hunting cycles (a full collection)...");
+        break;
+    case 'a':
+        send_command(d, "alloc_hook", d->s->agent.alloc.hook_on ? 0 : 1,
+                     "switching allocation counters...");
+        break;
     case 12: /* Ctrl-L */
         clearok(curscr, TRUE);
         break;
@@ -986,6 +1036,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     struct dash d;
     memset(&d, 0, sizeof d);
     d.s = s;
+    d.tm_frames = o->tracemalloc_frames ? o->tracemalloc_frames : 1;
     d.utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
 
     struct sigaction sa, old_int, old_term, old_hup;

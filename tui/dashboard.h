@@ -12,6 +12,7 @@ struct dashboard_opts {
     bool no_color;       /* monochrome (also when NO_COLOR is set in the environment) */
     unsigned refresh_ms; /* redraw period without new data; 0: 1000 */
     unsigned max_frames; /* quit after this many frames (tests, sanitizer runs); 0: never */
+    unsigned tracemalloc_frames; /* for the 't' key; 0: 1 */
 };
 
 /* Takes over the terminal until the user quits (q, or SIGINT/SIGTERM/SIGHUP),
