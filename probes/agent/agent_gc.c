@@ -4,9 +4,13 @@
 
 #include <unistd.h>
 
-static long agent_gc_info_long(PyObject *info, const char *key)
+/* Interned once: PyDict_GetItemString would build a new str per lookup, which
+ * cost more than the rest of the callback together. */
+static PyObject *key_generation, *key_collected, *key_uncollectable;
+
+static long agent_gc_info_long(PyObject *info, PyObject *key)
 {
-    PyObject *v = info ? PyDict_GetItemString(info, key) : NULL; /* borrowed */
+    PyObject *v = PyDict_GetItem(info, key); /* borrowed; no exception set */
     long r = v ? PyLong_AsLong(v) : 0;
     if (PyErr_Occurred()) {
         PyErr_Clear();
@@ -27,21 +31,23 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
+    /* The phase is "start" or "stop": its length tells them apart. */
+    Py_ssize_t phase_len = PyUnicode_Check(phase) ? PyUnicode_GetLength(phase) : -1;
+    if (phase_len == 5) {
         agent.gc_start_ns = now;
         Py_RETURN_NONE;
     }
-    if (PyUnicode_CompareWithASCIIString(phase, "stop") != 0 || !agent.gc_start_ns) {
+    if (phase_len != 4 || !agent.gc_start_ns) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
     struct pm_gc_pause p = {
         .end_ns = now,
         .pause_ns = now - agent.gc_start_ns,
-        .collected = agent_gc_info_long(info, "collected"),
-        .uncollectable = agent_gc_info_long(info, "uncollectable"),
+        .collected = agent_gc_info_long(info, key_collected),
+        .uncollectable = agent_gc_info_long(info, key_uncollectable),
     };
-    long gen = agent_gc_info_long(info, "generation");
+    long gen = agent_gc_info_long(info, key_generation);
     p.generation = (uint8_t)(gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1);
     agent.gc_start_ns = 0;
     agent.pause_count++;
@@ -66,7 +72,13 @@ int agent_gc_init(void)
     agent.gc_module = PyImport_ImportModule("gc");
     agent.sys_module = PyImport_ImportModule("sys");
     agent.gc_callback = PyCFunction_NewEx(&agent_gc_def, NULL, NULL);
-    return agent.gc_module && agent.sys_module && agent.gc_callback ? 0 : -1;
+    key_generation = PyUnicode_InternFromString("generation");
+    key_collected = PyUnicode_InternFromString("collected");
+    key_uncollectable = PyUnicode_InternFromString("uncollectable");
+    return agent.gc_module && agent.sys_module && agent.gc_callback && key_generation &&
+                   key_collected && key_uncollectable
+               ? 0
+               : -1;
 }
 
 /* Index of our callback in gc.callbacks (by identity), or -1. */
