@@ -1,0 +1,197 @@
+/* Command-line parsing: every option checked, every error one line that
+ * says what to do. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: pymemtop [options] PID\n"
+            "Live memory and GC monitor for a running CPython 3.8+ process.\n"
+            "\n"
+            "  --once              take one sample (with a census), print it and exit\n"
+            "  --json              with --once or --command: JSON on stdout (schema in README)\n"
+            "  --command NAME[=ARG]  run a command in the target, print its result, exit;\n"
+            "                      repeat to run several in one attach, in order:\n"
+            "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
+            "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
+            "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
+            "  -i, --interval S    seconds between samples (0.1-60, default 1)\n"
+            "  --attach-timeout S  wait this long for the target's safe point (default 5)\n"
+            "  --config FILE       settings file (default: see README)\n"
+            "  --ascii             ASCII graphs instead of UTF-8\n"
+            "  --no-color          monochrome (NO_COLOR is respected too)\n"
+            "  --agent PATH        agent shared object to load (default: next to the binary)\n"
+            "  -h, --help          this help;  -V, --version  the version\n"
+            "\n"
+            "Keys in the dashboard: c collect (full)  ? help  q detach and quit\n"
+            "\n"
+            "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 attach refused\n"
+            "(permissions, not CPython 3.8+, already traced or watched), 4 target gone,\n"
+            "5 target reached no safe point in time, 6 a --command failed.\n");
+}
+
+static int parse_seconds(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(d) || d < lo || d > hi)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int parse_pid(const char *s, int *pid)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v <= 0 || v > INT_MAX)
+        return -1;
+    *pid = (int)v;
+    return 0;
+}
+
+/* NAME[=ARG] into a protocol command; -1 with a message when unknown. */
+static int parse_command(const char *spec, struct command *c)
+{
+    char name[32];
+    const char *eq = strchr(spec, '=');
+    const char *arg = eq ? eq + 1 : NULL;
+    size_t n = eq ? (size_t)(eq - spec) : strlen(spec);
+    if (n >= sizeof(name))
+        n = sizeof(name) - 1;
+    memcpy(name, spec, n);
+    name[n] = 0;
+    c->spec = spec;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    c->arg = 0;
+    int on = arg && (!strcmp(arg, "on") || !strcmp(arg, "1"));
+    int off = arg && (!strcmp(arg, "off") || !strcmp(arg, "0"));
+    if (!strcmp(name, "collect")) {
+        if (arg && (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2'))
+            goto bad_arg;
+        c->arg = arg ? arg[0] - '0' : 2;
+    } else if (!strcmp(name, "census") || !strcmp(name, "snapshot") || !strcmp(name, "hunt")) {
+        if (arg)
+            goto bad_arg;
+    } else if (!strcmp(name, "diff")) {
+        if (arg && strcmp(arg, "previous") && strcmp(arg, "baseline"))
+            goto bad_arg;
+        c->arg = arg && !strcmp(arg, "baseline");
+    } else if (!strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook")) {
+        if (!on && !off)
+            goto bad_arg;
+        c->arg = on;
+    } else {
+        fprintf(stderr,
+                "pymemtop: unknown command '%s'; commands: collect[=0|1|2] census snapshot "
+                "diff[=previous|baseline] tracemalloc=on|off hunt alloc_hook=on|off\n",
+                name);
+        return -1;
+    }
+    return 0;
+bad_arg:
+    fprintf(stderr, "pymemtop: --command %s: bad argument; see pymemtop --help\n", spec);
+    return -1;
+}
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+    enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES,
+           O_COMMAND, O_TMFRAMES };
+    static const struct option opts[] = {
+        {"once", no_argument, NULL, O_ONCE},
+        {"json", no_argument, NULL, O_JSON},
+        {"interval", required_argument, NULL, 'i'},
+        {"attach-timeout", required_argument, NULL, O_TIMEOUT},
+        {"config", required_argument, NULL, O_CONFIG},
+        {"ascii", no_argument, NULL, O_ASCII},
+        {"no-color", no_argument, NULL, O_NOCOLOR},
+        {"agent", required_argument, NULL, O_AGENT},
+        {"max-frames", required_argument, NULL, O_FRAMES}, /* tests and sanitizer runs */
+        {"command", required_argument, NULL, O_COMMAND},
+        {"tracemalloc-frames", required_argument, NULL, O_TMFRAMES},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(c, 0, sizeof(*c));
+    c->interval_s = c->attach_timeout_s = -1;
+    c->tracemalloc_frames = -1;
+    int o;
+    while ((o = getopt_long(argc, argv, "i:hV", opts, NULL)) != -1) {
+        switch (o) {
+        case O_ONCE: c->once = true; break;
+        case O_JSON: c->json = true; break;
+        case O_ASCII: c->ascii = true; break;
+        case O_NOCOLOR: c->no_color = true; break;
+        case O_CONFIG: c->config_path = optarg; break;
+        case O_AGENT: c->agent_path = optarg; break;
+        case O_FRAMES: c->max_frames = (unsigned)strtoul(optarg, NULL, 10); break;
+        case O_COMMAND:
+            if (c->n_commands == MAX_COMMANDS) {
+                fprintf(stderr, "pymemtop: at most %d --command options\n", MAX_COMMANDS);
+                return -1;
+            }
+            if (parse_command(optarg, &c->commands[c->n_commands++]) < 0)
+                return -1;
+            break;
+        case O_TMFRAMES: {
+            double d;
+            if (parse_seconds(optarg, 1, 100, &d) < 0 || d != (int)d) {
+                fprintf(stderr, "pymemtop: --tracemalloc-frames '%s': give 1 to 100\n", optarg);
+                return -1;
+            }
+            c->tracemalloc_frames = (int)d;
+            break;
+        }
+        case 'i':
+            if (parse_seconds(optarg, 0.1, 60, &c->interval_s) < 0) {
+                fprintf(stderr, "pymemtop: --interval '%s': give seconds from 0.1 to 60\n", optarg);
+                return -1;
+            }
+            break;
+        case O_TIMEOUT:
+            if (parse_seconds(optarg, 0.1, 600, &c->attach_timeout_s) < 0) {
+                fprintf(stderr, "pymemtop: --attach-timeout '%s': give seconds from 0.1 to 600\n",
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        case 'V': printf("pymemtop %s\n", PYMEMTOP_VERSION); exit(EXIT_OK);
+        default:
+            fprintf(stderr, "Try 'pymemtop --help'.\n");
+            return -1;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "pymemtop: %s\nusage: pymemtop [options] PID   (pymemtop --help for more)\n",
+                optind >= argc ? "which process? give its PID" : "give exactly one PID");
+        return -1;
+    }
+    if (parse_pid(argv[optind], &c->pid) < 0) {
+        fprintf(stderr, "pymemtop: '%s' is not a PID (a positive number, see 'pgrep python')\n",
+                argv[optind]);
+        return -1;
+    }
+    if (c->json && !c->once && !c->n_commands) {
+        fprintf(stderr, "pymemtop: --json needs --once or --command\n");
+        return -1;
+    }
+    if (c->once && c->n_commands) {
+        fprintf(stderr, "pymemtop: --once and --command do not go together\n");
+        return -1;
+    }
+    return 0;
+}
+

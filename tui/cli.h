@@ -1,0 +1,45 @@
+/* The command line: options, commands and exit codes. */
+#ifndef PYMEMTOP_TUI_CLI_H
+#define PYMEMTOP_TUI_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PYMEMTOP_VERSION "0.1.0"
+
+/* Exit codes: documented in --help and README. */
+enum {
+    EXIT_OK = 0,
+    EXIT_INTERNAL = 1,
+    EXIT_USAGE = 2,
+    EXIT_REFUSED = 3, /* attach refused: permissions, not CPython 3.8+, traced, busy */
+    EXIT_GONE = 4,    /* no such process, or it exited */
+    EXIT_TIMEOUT = 5, /* no safe point within the attach timeout */
+    EXIT_COMMAND = 6, /* a --command was refused or failed */
+};
+
+#define MAX_COMMANDS 16
+
+struct command {
+    const char *spec; /* as given: "collect=1" */
+    char name[32];    /* protocol name */
+    int64_t arg;
+};
+
+struct cli {
+    int pid;
+    bool once, json, ascii, no_color;
+    const char *config_path;
+    const char *agent_path;
+    double interval_s, attach_timeout_s; /* <0: not given */
+    unsigned max_frames;
+    int tracemalloc_frames; /* <0: not given */
+    struct command commands[MAX_COMMANDS];
+    int n_commands;
+};
+
+/* Parses argv into c; -1 after printing a usage error. --help and
+ * --version print and exit. */
+int cli_parse(int argc, char **argv, struct cli *c);
+
+#endif

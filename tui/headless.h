@@ -1,0 +1,16 @@
+/* The modes without a screen: --once and --command. Machine output on
+ * stdout, messages on stderr; each returns an exit code (cli.h). */
+#ifndef PYMEMTOP_TUI_HEADLESS_H
+#define PYMEMTOP_TUI_HEADLESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cli.h"
+#include "session.h"
+
+int headless_once(struct session *s, bool json, size_t types_cap);
+int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_frames,
+                      size_t types_cap);
+
+#endif
