@@ -1,17 +1,1113 @@
-/* gc.garbage and cycle hunts (stub: replaced by the cycles implementation). */
+/* gc.garbage and cycle hunts: one collection with DEBUG_SAVEALL, the saved
+ * garbage split into strongly connected components, each described by one
+ * canonical cycle of type names and edge labels ("Node -.next-> Node"); then
+ * the garbage is released and the debug flags are restored exactly.
+ *
+ * Everything here runs with the GIL held. Working memory is libc malloc (not
+ * PyMem), so tracemalloc and pymalloc never see it; it is bounded by the
+ * object and edge caps (~80 bytes per object + 4 per edge). */
 #include "agent.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define HUNT_DEBUG_SAVEALL 0x20         /* gc.DEBUG_SAVEALL, the same in 3.8-3.13 */
+#define HUNT_MAX_OBJECTS 200000u        /* garbage objects analysed; more: truncated */
+#define HUNT_MAX_EDGES 4000000u         /* edges between them */
+#define HUNT_BUDGET_NS 2000000000ull    /* analysis time after the collection */
+#define HUNT_BFS_STARTS 16              /* start nodes tried in a component that is no ring */
+#define HUNT_CANDIDATES 8               /* shortest cycles rendered per such component */
+#define HUNT_SHOW_HOPS 8                /* longer cycles are abbreviated */
+#define HUNT_CANON_HOPS 256             /* longer cycles are not rotated to canonical form */
+#define HUNT_MAX_HOPS 1024              /* hops labelled per cycle */
+#define HUNT_NAME_MAX 64
+#define HUNT_LABEL_MAX 48
+
+/* ---- open-addressing map: object address -> index ---- */
+
+struct ptrmap {
+    PyObject **keys;
+    uint32_t *vals;
+    size_t mask;
+};
+
+static size_t ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int ptrmap_init(struct ptrmap *m, size_t n)
+{
+    size_t cap = 16;
+    while (cap < 2 * n)
+        cap <<= 1;
+    m->keys = calloc(cap, sizeof(*m->keys));
+    m->vals = malloc(cap * sizeof(*m->vals));
+    m->mask = cap - 1;
+    return m->keys && m->vals ? 0 : -1;
+}
+
+static void ptrmap_free(struct ptrmap *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+static void ptrmap_put(struct ptrmap *m, PyObject *k, uint32_t v)
+{
+    size_t i = ptr_hash(k) & m->mask;
+    while (m->keys[i] && m->keys[i] != k)
+        i = (i + 1) & m->mask;
+    m->keys[i] = k;
+    m->vals[i] = v;
+}
+
+static int64_t ptrmap_get(const struct ptrmap *m, PyObject *k)
+{
+    size_t i = ptr_hash(k) & m->mask;
+    while (m->keys[i]) {
+        if (m->keys[i] == k)
+            return m->vals[i];
+        i = (i + 1) & m->mask;
+    }
+    return -1;
+}
+
+/* ---- the hunt's working state ---- */
+
+struct hunt_group {
+    char path[PM_SHAPE_PATH_MAX];
+    uint64_t hash, count, bytes, objects;
+};
+
+/* Per type: its name, and the attribute that last named an edge out of one
+ * of its instances (tried first on the next: no dict search, and on 3.11+
+ * no instance dict materialised). */
+struct hunt_type {
+    char name[HUNT_NAME_MAX];
+    PyObject *attr; /* strong reference or NULL */
+};
+
+struct hunt_hop {
+    char name[HUNT_NAME_MAX];
+    char label[HUNT_LABEL_MAX]; /* "" means a plain "->" */
+};
+
+struct hunt {
+    PyObject *objs; /* list: the garbage objects analysed (strong references) */
+    uint32_t n;
+    struct ptrmap map;
+    uint32_t *off, *adj; /* edges of object i: adj[off[i] .. off[i+1]) */
+    size_t n_edges, cap_edges;
+    int32_t *comp;
+    uint32_t n_comp;
+    uint32_t *comp_start, *members;
+    int32_t *dist; /* BFS scratch, -1 when unvisited */
+    uint32_t *parent, *queue, *cyc;
+    struct hunt_hop *hops;
+    uint32_t cap_hops;
+    uint32_t cycle_len; /* objects in the cycle being rendered */
+    struct ptrmap types; /* type -> index in tinfo */
+    struct hunt_type *tinfo;
+    uint32_t n_types, cap_types;
+    struct hunt_group *groups;
+    size_t n_groups, cap_groups;
+    uint32_t *gtab; /* group index + 1, 0 empty */
+    size_t gmask;
+    uint64_t deadline_ns;
+    uint64_t cycles;
+    int truncated;
+    PyObject *get_referents, *getsizeof;
+};
+
+static PyObject *s_dict_name, *s_slots_name, *s_mro_name; /* interned, kept for the .so's life */
+
+/* Attributes worth naming on an edge when the referrer has no instance dict
+ * entry for it: functions, methods, cells, frames, generators, types. */
+static const char *const hunt_attrs[] = {
+    "__self__", "__func__",   "__closure__", "cell_contents", "__globals__", "__defaults__",
+    "__kwdefaults__", "gi_frame", "cr_frame", "ag_frame", "f_back", "tb_next", "tb_frame",
+    "__traceback__", "__context__", "__cause__", "__mro__", "__bases__", "__base__",
+    "__wrapped__",
+};
+
+static int hunt_over_budget(const struct hunt *h)
+{
+    return agent_now_ns() > h->deadline_ns;
+}
+
+static void hunt_copy_str(PyObject *s, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (!s || !PyUnicode_Check(s))
+        return;
+    PyObject *b = PyUnicode_AsUTF8String(s);
+    char *p;
+    Py_ssize_t len;
+    if (b && PyBytes_AsStringAndSize(b, &p, &len) == 0) {
+        size_t k = (size_t)len < n - 1 ? (size_t)len : n - 1;
+        memcpy(buf, p, k);
+        buf[k] = 0;
+    }
+    Py_XDECREF(b);
+    PyErr_Clear();
+}
+
+/* What we know of type(o), NULL when the table is full (thousands of
+ * types in the garbage). */
+static struct hunt_type *hunt_type_info(struct hunt *h, PyObject *o)
+{
+    PyObject *t = (PyObject *)Py_TYPE(o);
+    int64_t i = ptrmap_get(&h->types, t);
+    if (i >= 0)
+        return &h->tinfo[i];
+    if (h->n_types == h->cap_types)
+        return NULL;
+    struct hunt_type *ti = &h->tinfo[h->n_types];
+    PyObject *nm = PyObject_GetAttrString(t, "__name__");
+    hunt_copy_str(nm, ti->name, sizeof(ti->name));
+    Py_XDECREF(nm);
+    PyErr_Clear();
+    if (!ti->name[0])
+        snprintf(ti->name, sizeof(ti->name), "?");
+    ti->attr = NULL;
+    ptrmap_put(&h->types, t, h->n_types);
+    return &h->tinfo[h->n_types++];
+}
+
+static const char *hunt_type_name(struct hunt *h, PyObject *o)
+{
+    struct hunt_type *ti = hunt_type_info(h, o);
+    return ti ? ti->name : "?";
+}
+
+/* ---- the graph among the garbage objects ---- */
+
+static int hunt_push_edge(struct hunt *h, uint32_t to)
+{
+    if (h->n_edges == h->cap_edges) {
+        if (h->cap_edges >= HUNT_MAX_EDGES)
+            return -1;
+        size_t cap = h->cap_edges ? h->cap_edges * 2 : 1024;
+        if (cap > HUNT_MAX_EDGES)
+            cap = HUNT_MAX_EDGES;
+        uint32_t *a = realloc(h->adj, cap * sizeof(*a));
+        if (!a)
+            return -1;
+        h->adj = a;
+        h->cap_edges = cap;
+    }
+    h->adj[h->n_edges++] = to;
+    return 0;
+}
+
+static int hunt_visit(PyObject *o, void *arg)
+{
+    struct hunt *h = arg;
+    int64_t t = o ? ptrmap_get(&h->map, o) : -1;
+    if (t >= 0 && hunt_push_edge(h, (uint32_t)t) < 0) {
+        h->truncated = 1;
+        return 1; /* stops the traversal */
+    }
+    return 0;
+}
+
+/* The type's tp_traverse when the limited API hands it out: any type from
+ * 3.10 on, heap types only before (static ones raise). */
+static traverseproc hunt_traverse_of(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    if (agent.hexversion < 0x030a0000 && !(PyType_GetFlags(tp) & Py_TPFLAGS_HEAPTYPE))
+        return NULL;
+    traverseproc f = (traverseproc)PyType_GetSlot(tp, Py_tp_traverse);
+    PyErr_Clear();
+    return f;
+}
+
+/* Edges as the collector sees them (tp_traverse, what gc.get_referents
+ * calls; directly when we can, saving a list per object): only those that
+ * stay inside the garbage count, the rest is alive (types, interned
+ * strings ...). */
+static void hunt_edges(struct hunt *h)
+{
+    for (uint32_t i = 0; i < h->n; i++) {
+        h->off[i] = (uint32_t)h->n_edges;
+        if (h->truncated)
+            continue;
+        if ((i & 1023) == 1023 && hunt_over_budget(h)) {
+            h->truncated = 1;
+            continue;
+        }
+        PyObject *o = PyList_GetItem(h->objs, i);
+        traverseproc trav = hunt_traverse_of(o);
+        if (trav) {
+            trav(o, hunt_visit, h);
+            continue;
+        }
+        PyObject *refs = PyObject_CallFunctionObjArgs(h->get_referents, o, NULL);
+        if (!refs || !PyList_Check(refs)) {
+            Py_XDECREF(refs);
+            PyErr_Clear();
+            continue;
+        }
+        Py_ssize_t k = PyList_Size(refs);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            int64_t t = ptrmap_get(&h->map, PyList_GetItem(refs, j));
+            if (t >= 0 && hunt_push_edge(h, (uint32_t)t) < 0) {
+                h->truncated = 1;
+                break;
+            }
+        }
+        Py_DECREF(refs);
+    }
+    h->off[h->n] = (uint32_t)h->n_edges;
+}
+
+/* Tarjan's algorithm, iterative (a deep recursion would overflow our 256 KiB
+ * stack). Fills comp[], then members[] grouped by component. */
+static int hunt_scc(struct hunt *h)
+{
+    uint32_t n = h->n;
+    int32_t *index = malloc(n * sizeof(*index));
+    int32_t *low = malloc(n * sizeof(*low));
+    uint32_t *stack = malloc(n * sizeof(*stack));
+    uint32_t *cs_node = malloc(n * sizeof(*cs_node));
+    uint32_t *cs_edge = malloc(n * sizeof(*cs_edge));
+    uint8_t *on = calloc(n, 1);
+    int rc = -1;
+    if (!index || !low || !stack || !cs_node || !cs_edge || !on)
+        goto out;
+    for (uint32_t i = 0; i < n; i++)
+        index[i] = -1;
+    int32_t next = 0;
+    uint32_t sp = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        if (index[s] >= 0)
+            continue;
+        uint32_t csp = 0;
+        index[s] = low[s] = next++;
+        stack[sp++] = s;
+        on[s] = 1;
+        cs_node[csp] = s;
+        cs_edge[csp++] = h->off[s];
+        while (csp) {
+            uint32_t v = cs_node[csp - 1];
+            if (cs_edge[csp - 1] < h->off[v + 1]) {
+                uint32_t w = h->adj[cs_edge[csp - 1]++];
+                if (index[w] < 0) {
+                    index[w] = low[w] = next++;
+                    stack[sp++] = w;
+                    on[w] = 1;
+                    cs_node[csp] = w;
+                    cs_edge[csp++] = h->off[w];
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            if (low[v] == index[v]) {
+                uint32_t w;
+                do {
+                    w = stack[--sp];
+                    on[w] = 0;
+                    h->comp[w] = (int32_t)h->n_comp;
+                } while (w != v);
+                h->n_comp++;
+            }
+            csp--;
+            if (csp) {
+                uint32_t u = cs_node[csp - 1];
+                if (low[v] < low[u])
+                    low[u] = low[v];
+            }
+        }
+    }
+    h->comp_start = calloc((size_t)h->n_comp + 1, sizeof(*h->comp_start));
+    if (!h->comp_start)
+        goto out;
+    for (uint32_t i = 0; i < n; i++)
+        h->comp_start[h->comp[i] + 1]++;
+    for (uint32_t c = 0; c < h->n_comp; c++)
+        h->comp_start[c + 1] += h->comp_start[c];
+    memcpy(cs_edge, h->comp_start, h->n_comp * sizeof(*cs_edge)); /* reuse as fill cursors */
+    for (uint32_t i = 0; i < n; i++)
+        h->members[cs_edge[h->comp[i]]++] = i;
+    rc = 0;
+out:
+    free(index);
+    free(low);
+    free(stack);
+    free(cs_node);
+    free(cs_edge);
+    free(on);
+    return rc;
+}
+
+/* Shortest cycle through v inside component c, no longer than max_len:
+ * its length (0 none), nodes in out[0..len) with out[0] = v. */
+static uint32_t hunt_bfs_cycle(struct hunt *h, int32_t c, uint32_t v, uint32_t max_len,
+                               uint32_t *out)
+{
+    uint32_t qh = 0, qt = 0, found = UINT32_MAX;
+    h->queue[qt++] = v;
+    h->dist[v] = 0;
+    while (qh < qt && found == UINT32_MAX) {
+        uint32_t u = h->queue[qh++];
+        if ((uint32_t)h->dist[u] + 1 > max_len)
+            break;
+        for (uint32_t e = h->off[u]; e < h->off[u + 1]; e++) {
+            uint32_t w = h->adj[e];
+            if (h->comp[w] != c)
+                continue;
+            if (w == v) {
+                found = u;
+                break;
+            }
+            if (h->dist[w] < 0) {
+                h->dist[w] = h->dist[u] + 1;
+                h->parent[w] = u;
+                h->queue[qt++] = w;
+            }
+        }
+    }
+    uint32_t len = 0;
+    if (found != UINT32_MAX) {
+        len = (uint32_t)h->dist[found] + 1;
+        for (uint32_t x = found;; x = h->parent[x]) {
+            out[h->dist[x]] = x;
+            if (x == v)
+                break;
+        }
+    }
+    for (uint32_t i = 0; i < qt; i++)
+        h->dist[h->queue[i]] = -1;
+    return len;
+}
+
+/* ---- edge labels ---- */
+
+/* o.__dict__ through the generic lookup (no __getattribute__/__getattr__ of
+ * the class runs), for objects that may have one; new reference or NULL. On
+ * 3.11+ this materialises the dict of an instance that kept its attributes
+ * inline: harmless, the object is garbage and about to be freed. */
+static PyObject *hunt_instance_dict(PyObject *o)
+{
+    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
+        PyUnicode_Check(o) || PyLong_Check(o) || PyAnySet_Check(o))
+        return NULL;
+    PyObject *d = PyObject_GenericGetAttr(o, s_dict_name);
+    if (!d || !PyDict_Check(d)) {
+        Py_XDECREF(d);
+        PyErr_Clear();
+        return NULL;
+    }
+    return d;
+}
+
+/* A dict key as an edge label: ".name" for attributes, "['k']" / "[3]" for
+ * short str and int keys, "[...]" for the rest. */
+static void hunt_key_label(PyObject *key, int attr, char *buf, size_t n)
+{
+    if (attr && PyUnicode_CheckExact(key)) {
+        char name[HUNT_LABEL_MAX - 1];
+        hunt_copy_str(key, name, sizeof(name));
+        snprintf(buf, n, ".%s", name);
+        return;
+    }
+    if ((PyUnicode_CheckExact(key) && PyUnicode_GetLength(key) <= 32) || PyLong_CheckExact(key)) {
+        PyObject *r = PyObject_Repr(key);
+        char rep[HUNT_LABEL_MAX - 2];
+        hunt_copy_str(r, rep, sizeof(rep));
+        Py_XDECREF(r);
+        PyErr_Clear();
+        snprintf(buf, n, "[%s]", rep);
+        return;
+    }
+    snprintf(buf, n, "[...]");
+}
+
+/* Finds `to` among the values (or keys) of dict d; 1 found, its key in
+ * *key (borrowed) when asked. */
+static int hunt_dict_label(PyObject *d, PyObject *to, int attr, char *buf, size_t n,
+                           PyObject **key)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (v == to) {
+            hunt_key_label(k, attr, buf, n);
+            if (key)
+                *key = k;
+            return 1;
+        }
+        if (k == to) {
+            snprintf(buf, n, "(key)");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int hunt_getattr_is(PyObject *o, PyObject *name, PyObject *to)
+{
+    PyObject *v = PyObject_GenericGetAttr(o, name);
+    int is = v == to;
+    Py_XDECREF(v);
+    PyErr_Clear();
+    return is;
+}
+
+/* __slots__ of every class in type(o).__mro__; the slot name in *attr (new
+ * reference). */
+static int hunt_slots_label(PyObject *o, PyObject *to, char *buf, size_t n, PyObject **attr)
+{
+    PyObject *mro = PyObject_GetAttr((PyObject *)Py_TYPE(o), s_mro_name);
+    int found = 0;
+    for (Py_ssize_t i = 0; mro && PyTuple_Check(mro) && i < PyTuple_Size(mro) && !found; i++) {
+        PyObject *cls = PyTuple_GetItem(mro, i);
+        PyObject *slots = cls ? PyObject_GetAttr(cls, s_slots_name) : NULL;
+        if (!slots) {
+            PyErr_Clear();
+            continue;
+        }
+        if (PyUnicode_Check(slots)) {
+            if (hunt_getattr_is(o, slots, to)) {
+                hunt_key_label(slots, 1, buf, n);
+                Py_INCREF(slots);
+                *attr = slots;
+                found = 1;
+            }
+        } else if (PyTuple_Check(slots) || PyList_Check(slots)) {
+            Py_ssize_t k = PySequence_Size(slots);
+            for (Py_ssize_t j = 0; j < k && !found; j++) {
+                PyObject *nm = PySequence_GetItem(slots, j);
+                if (nm && PyUnicode_Check(nm) && hunt_getattr_is(o, nm, to)) {
+                    hunt_key_label(nm, 1, buf, n);
+                    Py_INCREF(nm);
+                    *attr = nm;
+                    found = 1;
+                }
+                Py_XDECREF(nm);
+                PyErr_Clear();
+            }
+        }
+        Py_DECREF(slots);
+    }
+    Py_XDECREF(mro);
+    PyErr_Clear();
+    return found;
+}
+
+/* How `from` refers to `to`: "[i]", "['key']", ".attr" or "" (unknown).
+ * `d` is from's instance dict or NULL. For ".attr", *attr gets the name (new
+ * reference). */
+static void hunt_label(PyObject *from, PyObject *d, PyObject *to, char *buf, size_t n,
+                       PyObject **attr)
+{
+    buf[0] = 0;
+    if (PyDict_Check(from)) {
+        hunt_dict_label(from, to, 0, buf, n, NULL);
+        return;
+    }
+    if (PyList_Check(from) || PyTuple_Check(from)) {
+        Py_ssize_t k = PySequence_Size(from);
+        for (Py_ssize_t i = 0; i < k; i++) {
+            PyObject *it = PyList_Check(from) ? PyList_GetItem(from, i) : PyTuple_GetItem(from, i);
+            if (it == to) {
+                snprintf(buf, n, "[%zd]", i);
+                return;
+            }
+        }
+        PyErr_Clear();
+        return;
+    }
+    PyObject *key = NULL;
+    if (d && hunt_dict_label(d, to, 1, buf, n, &key)) {
+        if (PyUnicode_CheckExact(key)) {
+            Py_INCREF(key);
+            *attr = key;
+        }
+        return;
+    }
+    if (PyAnySet_Check(from))
+        return;
+    if (PyType_Check(from) && PyDict_Check(to)) {
+        snprintf(buf, n, ".__dict__"); /* the only dict a type's tp_traverse visits */
+        return;
+    }
+    if (!PyType_Check(from) && hunt_slots_label(from, to, buf, n, attr))
+        return;
+    for (size_t i = 0; i < sizeof(hunt_attrs) / sizeof(hunt_attrs[0]); i++) {
+        PyObject *nm = PyUnicode_InternFromString(hunt_attrs[i]);
+        int is = nm && hunt_getattr_is(from, nm, to);
+        PyErr_Clear();
+        if (is) {
+            snprintf(buf, n, ".%s", hunt_attrs[i]);
+            *attr = nm;
+            return;
+        }
+        Py_XDECREF(nm);
+    }
+}
+
+/* Turns a cycle of objects into hops, folding an instance's __dict__ into the
+ * attribute edge (Node -> dict -> Node becomes Node -.next-> Node). Returns
+ * the number of hops. */
+static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
+{
+    uint32_t start = 0;
+    if (len > 1) { /* never start on a dict that is folded into its owner */
+        PyObject *last = PyList_GetItem(h->objs, cyc[len - 1]);
+        PyObject *first = PyList_GetItem(h->objs, cyc[0]);
+        PyObject *d = PyDict_Check(first) ? hunt_instance_dict(last) : NULL;
+        if (d == first)
+            start = 1;
+        Py_XDECREF(d);
+    }
+    uint32_t nh = 0;
+    h->cycle_len = len;
+    for (uint32_t k = 0; k < len && nh < h->cap_hops; k++) {
+        PyObject *a = PyList_GetItem(h->objs, cyc[(start + k) % len]);
+        PyObject *b = PyList_GetItem(h->objs, cyc[(start + k + 1) % len]);
+        struct hunt_hop *hop = &h->hops[nh++];
+        struct hunt_type *ti = hunt_type_info(h, a);
+        snprintf(hop->name, sizeof(hop->name), "%s", ti ? ti->name : "?");
+        hop->label[0] = 0;
+        PyObject *d = NULL;
+        if (PyDict_Check(b) && b != a && k + 1 < len) { /* maybe a's own __dict__ */
+            d = hunt_instance_dict(a);
+            if (d == b) {
+                PyObject *c = PyList_GetItem(h->objs, cyc[(start + k + 2) % len]);
+                if (!hunt_dict_label(d, c, 1, hop->label, sizeof(hop->label), NULL))
+                    snprintf(hop->label, sizeof(hop->label), ".__dict__");
+                k++; /* the dict is folded into this hop */
+                Py_DECREF(d);
+                continue;
+            }
+        } else if (ti && ti->attr && hunt_getattr_is(a, ti->attr, b)) {
+            hunt_key_label(ti->attr, 1, hop->label, sizeof(hop->label));
+            continue;
+        }
+        if (!d)
+            d = hunt_instance_dict(a);
+        PyObject *attr = NULL;
+        hunt_label(a, d, b, hop->label, sizeof(hop->label), &attr);
+        if (attr && ti) {
+            Py_XDECREF(ti->attr);
+            ti->attr = attr;
+        } else {
+            Py_XDECREF(attr);
+        }
+        Py_XDECREF(d);
+        PyErr_Clear();
+    }
+    return nh;
+}
+
+static int hop_cmp(const struct hunt_hop *a, const struct hunt_hop *b)
+{
+    int c = strcmp(a->name, b->name);
+    return c ? c : strcmp(a->label, b->label);
+}
+
+/* The rotation that sorts first, so every instance of a shape reads the same. */
+static uint32_t hunt_canonical_rotation(const struct hunt_hop *hops, uint32_t nh)
+{
+    if (nh > HUNT_CANON_HOPS)
+        return 0;
+    uint32_t best = 0;
+    for (uint32_t r = 1; r < nh; r++) {
+        for (uint32_t i = 0; i < nh; i++) {
+            int c = hop_cmp(&hops[(r + i) % nh], &hops[(best + i) % nh]);
+            if (c < 0)
+                best = r;
+            if (c)
+                break;
+        }
+    }
+    return best;
+}
+
+static uint32_t hunt_period(const struct hunt_hop *hops, uint32_t nh)
+{
+    for (uint32_t p = 1; p < nh && p <= HUNT_SHOW_HOPS; p++) {
+        if (nh % p)
+            continue;
+        uint32_t i = 0;
+        while (i + p < nh && hop_cmp(&hops[i], &hops[i + p]) == 0)
+            i++;
+        if (i + p == nh)
+            return p;
+    }
+    return nh;
+}
+
+static void path_add(char *buf, size_t *len, const char *s)
+{
+    size_t room = PM_SHAPE_PATH_MAX - 1 - *len;
+    size_t k = strlen(s);
+    if (k > room)
+        k = room;
+    memcpy(buf + *len, s, k);
+    *len += k;
+    buf[*len] = 0;
+}
+
+static void path_add_hop(char *buf, size_t *len, const struct hunt_hop *hop)
+{
+    path_add(buf, len, hop->name);
+    if (hop->label[0]) {
+        path_add(buf, len, " -");
+        path_add(buf, len, hop->label);
+        path_add(buf, len, "-> ");
+    } else {
+        path_add(buf, len, " -> ");
+    }
+}
+
+/* "A -.x-> B -[0]-> A"; rings of a repeated unit: "Node -.next-> Node (x1000)". */
+static void hunt_render(struct hunt *h, uint32_t nh, char *buf)
+{
+    struct hunt_hop *hops = h->hops;
+    uint32_t r = hunt_canonical_rotation(hops, nh);
+    size_t len = 0;
+    char tail[48];
+    buf[0] = 0;
+    int cut = nh == h->cap_hops; /* more hops than were labelled */
+    uint32_t p = nh <= HUNT_SHOW_HOPS || cut ? nh : hunt_period(hops, nh);
+    uint32_t shown = p <= HUNT_SHOW_HOPS ? p : HUNT_SHOW_HOPS;
+    for (uint32_t i = 0; i < shown; i++)
+        path_add_hop(buf, &len, &hops[(r + i) % nh]);
+    if (p == nh && nh > HUNT_SHOW_HOPS) {
+        if (cut)
+            snprintf(tail, sizeof(tail), "... (%u objects) -> ", h->cycle_len);
+        else
+            snprintf(tail, sizeof(tail), "... (%u hops) -> ", nh);
+        path_add(buf, &len, tail);
+    }
+    path_add(buf, &len, hops[r % nh].name);
+    if (p < nh && nh > HUNT_SHOW_HOPS) {
+        snprintf(tail, sizeof(tail), " (x%u)", nh / p);
+        path_add(buf, &len, tail);
+    }
+}
+
+/* ---- grouping ---- */
+
+static uint64_t str_hash(const char *s)
+{
+    uint64_t x = 1469598103934665603ull;
+    for (; *s; s++)
+        x = (x ^ (uint8_t)*s) * 1099511628211ull;
+    return x;
+}
+
+static int hunt_group_add(struct hunt *h, const char *path, uint64_t bytes, uint64_t objects)
+{
+    uint64_t hv = str_hash(path);
+    if (h->n_groups * 2 >= h->gmask) { /* grow and rehash */
+        size_t cap = h->gmask ? (h->gmask + 1) * 2 : 256;
+        uint32_t *t = calloc(cap, sizeof(*t));
+        if (!t)
+            return -1;
+        for (size_t g = 0; g < h->n_groups; g++) {
+            size_t i = h->groups[g].hash & (cap - 1);
+            while (t[i])
+                i = (i + 1) & (cap - 1);
+            t[i] = (uint32_t)g + 1;
+        }
+        free(h->gtab);
+        h->gtab = t;
+        h->gmask = cap - 1;
+    }
+    size_t i = hv & h->gmask;
+    for (; h->gtab[i]; i = (i + 1) & h->gmask) {
+        struct hunt_group *g = &h->groups[h->gtab[i] - 1];
+        if (g->hash == hv && strcmp(g->path, path) == 0) {
+            g->count++;
+            g->bytes += bytes;
+            g->objects += objects;
+            return 0;
+        }
+    }
+    if (h->n_groups == h->cap_groups) {
+        size_t cap = h->cap_groups ? h->cap_groups * 2 : 64;
+        struct hunt_group *g = realloc(h->groups, cap * sizeof(*g));
+        if (!g)
+            return -1;
+        h->groups = g;
+        h->cap_groups = cap;
+    }
+    struct hunt_group *g = &h->groups[h->n_groups];
+    snprintf(g->path, sizeof(g->path), "%s", path);
+    g->hash = hv;
+    g->count = 1;
+    g->bytes = bytes;
+    g->objects = objects;
+    h->gtab[i] = (uint32_t)++h->n_groups;
+    return 0;
+}
+
+static int group_cmp(const void *pa, const void *pb)
+{
+    const struct hunt_group *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    if (a->bytes != b->bytes)
+        return a->bytes > b->bytes ? -1 : 1;
+    return strcmp(a->path, b->path);
+}
+
+/* ---- components ---- */
+
+static uint64_t hunt_sizeof(struct hunt *h, uint32_t i)
+{
+    PyObject *r = PyObject_CallFunctionObjArgs(h->getsizeof, PyList_GetItem(h->objs, i), NULL);
+    long long v = r ? PyLong_AsLongLong(r) : 0;
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* One cyclic component: its canonical cycle, rendered into path. */
+static void hunt_describe(struct hunt *h, int32_t c, char *path)
+{
+    const uint32_t *m = &h->members[h->comp_start[c]];
+    uint32_t size = h->comp_start[c + 1] - h->comp_start[c];
+    uint64_t inner = 0;
+    for (uint32_t k = 0; k < size; k++)
+        for (uint32_t e = h->off[m[k]]; e < h->off[m[k] + 1]; e++)
+            inner += h->comp[h->adj[e]] == c;
+    uint32_t len;
+    if (inner == size) { /* a simple ring: one edge out of every member */
+        uint32_t v = m[0];
+        len = 0;
+        do {
+            h->cyc[len++] = v;
+            uint32_t next = v;
+            for (uint32_t e = h->off[v]; e < h->off[v + 1]; e++)
+                if (h->comp[h->adj[e]] == c) {
+                    next = h->adj[e];
+                    break;
+                }
+            v = next;
+        } while (v != m[0] && len < size);
+        hunt_render(h, hunt_hops(h, h->cyc, len), path);
+        return;
+    }
+    /* Otherwise the shortest cycles through a few members; the one that
+     * renders first in sort order names the component. */
+    uint32_t best_len = UINT32_MAX, starts = size < HUNT_BFS_STARTS ? size : HUNT_BFS_STARTS;
+    uint32_t cand[HUNT_BFS_STARTS], n_cand = 0;
+    for (uint32_t k = 0; k < starts; k++) {
+        uint32_t l = hunt_bfs_cycle(h, c, m[k], best_len, h->cyc);
+        if (!l)
+            continue;
+        if (l < best_len) {
+            best_len = l;
+            n_cand = 0;
+        }
+        if (l == best_len && n_cand < HUNT_CANDIDATES)
+            cand[n_cand++] = m[k];
+    }
+    char tmp[PM_SHAPE_PATH_MAX];
+    path[0] = 0;
+    for (uint32_t k = 0; k < n_cand; k++) {
+        len = hunt_bfs_cycle(h, c, cand[k], best_len, h->cyc);
+        if (!len)
+            continue;
+        hunt_render(h, hunt_hops(h, h->cyc, len), tmp);
+        if (!path[0] || strcmp(tmp, path) < 0)
+            memcpy(path, tmp, sizeof(tmp));
+    }
+    if (!path[0])
+        snprintf(path, PM_SHAPE_PATH_MAX, "%s -> ... (%u objects)",
+                 hunt_type_name(h, PyList_GetItem(h->objs, m[0])), size);
+}
+
+static int hunt_components(struct hunt *h)
+{
+    char path[PM_SHAPE_PATH_MAX];
+    int stop = 0;
+    for (uint32_t c = 0; c < h->n_comp; c++) {
+        uint32_t size = h->comp_start[c + 1] - h->comp_start[c];
+        const uint32_t *m = &h->members[h->comp_start[c]];
+        if (size == 1) {
+            int self = 0;
+            for (uint32_t e = h->off[m[0]]; e < h->off[m[0] + 1]; e++)
+                self |= h->adj[e] == m[0];
+            if (!self)
+                continue; /* hangs off a cycle, is no cycle itself */
+        }
+        h->cycles++;
+        if (!stop && (h->cycles & 63) == 0 && hunt_over_budget(h))
+            stop = h->truncated = 1;
+        if (stop)
+            continue; /* counted, not described */
+        hunt_describe(h, (int32_t)c, path);
+        uint64_t bytes = 0;
+        for (uint32_t k = 0; k < size; k++)
+            bytes += hunt_sizeof(h, m[k]);
+        if (hunt_group_add(h, path, bytes, size) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void hunt_free(struct hunt *h)
+{
+    ptrmap_free(&h->map);
+    ptrmap_free(&h->types);
+    free(h->off);
+    free(h->adj);
+    free(h->comp);
+    free(h->comp_start);
+    free(h->members);
+    free(h->dist);
+    free(h->parent);
+    free(h->queue);
+    free(h->cyc);
+    free(h->hops);
+    for (uint32_t i = 0; i < h->n_types; i++)
+        Py_XDECREF(h->tinfo[i].attr);
+    free(h->tinfo);
+    free(h->groups);
+    free(h->gtab);
+    Py_XDECREF(h->get_referents);
+    Py_XDECREF(h->getsizeof);
+}
+
+/* Analyses h->objs; 0, or -1 out of memory. */
+static int hunt_analyse(struct hunt *h)
+{
+    uint32_t n = h->n;
+    if (!n)
+        return 0;
+    h->get_referents = PyObject_GetAttrString(agent.gc_module, "get_referents");
+    h->getsizeof = PyObject_GetAttrString(agent.sys_module, "getsizeof");
+    if (!h->get_referents || !h->getsizeof) {
+        PyErr_Clear();
+        return -1;
+    }
+    h->cap_hops = HUNT_MAX_HOPS;
+    h->cap_types = 4096;
+    if (ptrmap_init(&h->map, n) < 0 || ptrmap_init(&h->types, h->cap_types) < 0)
+        return -1;
+    h->off = malloc(((size_t)n + 1) * sizeof(*h->off));
+    h->comp = malloc((size_t)n * sizeof(*h->comp) + 1);
+    h->members = malloc((size_t)n * sizeof(*h->members) + 1);
+    h->dist = malloc((size_t)n * sizeof(*h->dist) + 1);
+    h->parent = malloc((size_t)n * sizeof(*h->parent) + 1);
+    h->queue = malloc((size_t)n * sizeof(*h->queue) + 1);
+    h->cyc = malloc((size_t)n * sizeof(*h->cyc) + 1);
+    h->hops = malloc((size_t)h->cap_hops * sizeof(*h->hops));
+    h->tinfo = malloc((size_t)h->cap_types * sizeof(*h->tinfo));
+    if (!h->off || !h->comp || !h->members || !h->dist || !h->parent || !h->queue || !h->cyc ||
+        !h->hops || !h->tinfo)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        ptrmap_put(&h->map, PyList_GetItem(h->objs, i), i);
+        h->dist[i] = -1;
+    }
+    hunt_edges(h);
+    if (hunt_scc(h) < 0)
+        return -1;
+    return hunt_components(h);
+}
+
+/* ---- gc plumbing ---- */
+
+static long hunt_get_debug(void)
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, "get_debug", NULL);
+    long v = r ? PyLong_AsLong(r) : -1;
+    Py_XDECREF(r);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        v = -1;
+    }
+    return v;
+}
+
+static int hunt_set_debug(long flags)
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, "set_debug", "l", flags);
+    Py_XDECREF(r);
+    int ok = r != NULL;
+    PyErr_Clear();
+    return ok ? 0 : -1;
+}
+
+static long long hunt_collect(void)
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, "collect", NULL);
+    long long v = r ? PyLong_AsLongLong(r) : -1;
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return v;
+}
+
+/* Takes out of gc.garbage exactly the entries the hunt added (the list
+ * `added`), whatever happened to it meanwhile; the user's own entries stay
+ * where they were. */
+static void hunt_release(PyObject *garbage, Py_ssize_t n0, PyObject *added)
+{
+    Py_ssize_t k = PyList_Size(added);
+    int same = PyList_Size(garbage) >= n0 + k;
+    for (Py_ssize_t i = 0; same && i < k; i++)
+        same = PyList_GetItem(garbage, n0 + i) == PyList_GetItem(added, i);
+    if (same) {
+        if (PyList_SetSlice(garbage, n0, n0 + k, NULL) == 0)
+            return;
+        PyErr_Clear();
+    }
+    /* Someone changed gc.garbage while we looked (a __del__ that released
+     * the GIL): remove by identity. */
+    struct ptrmap m;
+    if (ptrmap_init(&m, (size_t)k) < 0) {
+        ptrmap_free(&m);
+        return;
+    }
+    for (Py_ssize_t i = 0; i < k; i++)
+        ptrmap_put(&m, PyList_GetItem(added, i), 0);
+    for (Py_ssize_t i = PyList_Size(garbage) - 1; i >= 0; i--)
+        if (ptrmap_get(&m, PyList_GetItem(garbage, i)) >= 0 &&
+            PyList_SetSlice(garbage, i, i + 1, NULL) < 0)
+            break;
+    ptrmap_free(&m);
+    PyErr_Clear();
+}
 
 int64_t agent_cycles_garbage_len(void)
 {
-    return -1;
+    PyObject *g = PyObject_GetAttrString(agent.gc_module, "garbage");
+    Py_ssize_t n = g && PyList_Check(g) ? PyList_Size(g) : -1;
+    Py_XDECREF(g);
+    PyErr_Clear();
+    return n;
+}
+
+static void hunt_put_frame(struct proto_buf *out, const struct hunt *h, uint64_t now,
+                           uint64_t cost, uint32_t *n_shapes)
+{
+    proto_append(out, PROTO_HUNT);
+    proto_put_u64(out, TAG_TIME_NS, now);
+    proto_put_u64(out, TAG_COST_NS, cost);
+    proto_put_u64(out, TAG_OBJECTS, h->n);
+    proto_put_u64(out, TAG_CYCLES, h->cycles);
+    proto_put_u64(out, TAG_TRUNCATED, (uint64_t)h->truncated);
+    *n_shapes = 0;
+    for (size_t i = 0; i < h->n_groups && i < PM_MAX_SHAPES; i++) {
+        const struct hunt_group *g = &h->groups[i];
+        struct pm_shape sh = {.count = g->count, .bytes = g->bytes};
+        sh.length = (g->objects + g->count / 2) / g->count;
+        snprintf(sh.path, sizeof(sh.path), "%s", g->path);
+        sh.advice[0] = 0; /* which edge to make weak: another issue */
+        proto_put_shape(out, &sh);
+        (*n_shapes)++;
+    }
+    proto_end(out);
 }
 
 int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len)
 {
-    (void)out;
-    snprintf(msg, msg_len, "cycle hunt is not available yet");
-    return -ENOSYS;
+    uint64_t t0 = agent_now_ns();
+    if (!s_dict_name) {
+        s_dict_name = PyUnicode_InternFromString("__dict__");
+        s_slots_name = PyUnicode_InternFromString("__slots__");
+        s_mro_name = PyUnicode_InternFromString("__mro__");
+        if (!s_dict_name || !s_slots_name || !s_mro_name) {
+            PyErr_Clear();
+            Py_CLEAR(s_dict_name);
+            snprintf(msg, msg_len, "hunt: out of memory; nothing changed");
+            return -ENOMEM;
+        }
+    }
+    PyObject *garbage = PyObject_GetAttrString(agent.gc_module, "garbage");
+    long flags = hunt_get_debug();
+    if (!garbage || !PyList_Check(garbage) || flags < 0) {
+        Py_XDECREF(garbage);
+        PyErr_Clear();
+        snprintf(msg, msg_len, "hunt: gc.garbage or gc.get_debug() unusable; nothing changed");
+        return -EIO;
+    }
+    /* Only the flag that saves garbage; printing flags stay as the user set them. */
+    Py_ssize_t n0 = PyList_Size(garbage);
+    if (hunt_set_debug(flags | HUNT_DEBUG_SAVEALL) < 0) {
+        Py_DECREF(garbage);
+        snprintf(msg, msg_len, "hunt: gc.set_debug() failed; nothing changed");
+        return -EIO;
+    }
+    hunt_collect();
+    /* Restored at once: a collection our own analysis triggers must not save. */
+    int restored = hunt_set_debug(flags) == 0 || hunt_set_debug(flags) == 0;
+    Py_ssize_t n1 = PyList_Size(garbage);
+    PyObject *added = n1 > n0 ? PyList_GetSlice(garbage, n0, n1) : PyList_New(0);
+    if (!added) {
+        PyErr_Clear();
+        if (!(flags & HUNT_DEBUG_SAVEALL) && PyList_SetSlice(garbage, n0, n1, NULL) < 0)
+            PyErr_Clear();
+        Py_DECREF(garbage);
+        snprintf(msg, msg_len, "hunt: out of memory after the collection");
+        return -ENOMEM;
+    }
+    Py_ssize_t n_added = PyList_Size(added);
+
+    struct hunt h;
+    memset(&h, 0, sizeof(h));
+    h.deadline_ns = agent_now_ns() + HUNT_BUDGET_NS;
+    h.n = n_added > (Py_ssize_t)HUNT_MAX_OBJECTS ? HUNT_MAX_OBJECTS : (uint32_t)n_added;
+    h.truncated = n_added > (Py_ssize_t)HUNT_MAX_OBJECTS;
+    h.objs = h.n == n_added ? (Py_INCREF(added), added) : PyList_GetSlice(added, 0, h.n);
+    int rc = h.objs ? hunt_analyse(&h) : -1;
+    PyErr_Clear();
+    if (rc == 0 && h.n_groups)
+        qsort(h.groups, h.n_groups, sizeof(*h.groups), group_cmp);
+    Py_XDECREF(h.objs);
+    h.objs = NULL;
+
+    /* Release: what the collector would have freed is freed by a normal
+     * collection (their __del__ and weakref callbacks already ran, once, in
+     * the first one). If the user saves all garbage, it is theirs to keep. */
+    if (n_added && !(flags & HUNT_DEBUG_SAVEALL)) {
+        hunt_release(garbage, n0, added);
+        Py_CLEAR(added);
+        hunt_collect();
+    }
+    Py_XDECREF(added);
+    Py_DECREF(garbage);
+    PyErr_Clear();
+
+    uint64_t now = agent_now_ns();
+    uint64_t cost = now - t0;
+    uint32_t n_shapes = 0;
+    if (rc == 0)
+        hunt_put_frame(out, &h, now, cost, &n_shapes);
+    uint64_t cycles = h.cycles;
+    int truncated = h.truncated;
+    hunt_free(&h);
+    PyErr_Clear();
+    if (!restored) {
+        snprintf(msg, msg_len, "hunt: could not restore gc debug flags to %ld", flags);
+        return -EIO;
+    }
+    if (rc < 0) {
+        snprintf(msg, msg_len, "hunt: out of memory analysing %zd objects; flags restored",
+                 n_added);
+        return -ENOMEM;
+    }
+    snprintf(msg, msg_len, "hunt: %zd objects in %llu cycles, %u shape%s, %llu ms%s",
+             n_added, (unsigned long long)cycles, n_shapes, n_shapes == 1 ? "" : "s",
+             (unsigned long long)(cost / 1000000u),
+             truncated ? " (truncated: object, edge or time cap hit)" : "");
+    return 0;
 }
