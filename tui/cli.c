@@ -23,6 +23,8 @@ static void usage(FILE *f)
             "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
             "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
+            "  --check PID         diagnose without attaching: exit 0 only if an attach would work\n"
+            "  --list              the CPython processes this user can see (PID, version, RSS)\n"
             "  -i, --interval S    seconds between samples (0.1-60, default 1)\n"
             "  --attach-timeout S  wait this long for the target's safe point (default 5)\n"
             "  --config FILE       settings file (default: see README)\n"
@@ -107,7 +109,7 @@ bad_arg:
 int cli_parse(int argc, char **argv, struct cli *c)
 {
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES,
-           O_COMMAND, O_TMFRAMES };
+           O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -120,6 +122,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"max-frames", required_argument, NULL, O_FRAMES}, /* tests and sanitizer runs */
         {"command", required_argument, NULL, O_COMMAND},
         {"tracemalloc-frames", required_argument, NULL, O_TMFRAMES},
+        {"check", no_argument, NULL, O_CHECK},
+        {"list", no_argument, NULL, O_LIST},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -137,6 +141,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
         case O_CONFIG: c->config_path = optarg; break;
         case O_AGENT: c->agent_path = optarg; break;
         case O_FRAMES: c->max_frames = (unsigned)strtoul(optarg, NULL, 10); break;
+        case O_CHECK: c->check = true; break;
+        case O_LIST: c->list = true; break;
         case O_COMMAND:
             if (c->n_commands == MAX_COMMANDS) {
                 fprintf(stderr, "pymemtop: at most %d --command options\n", MAX_COMMANDS);
@@ -174,6 +180,13 @@ int cli_parse(int argc, char **argv, struct cli *c)
             return -1;
         }
     }
+    if (c->list) {
+        if (optind != argc) {
+            fprintf(stderr, "pymemtop: --list takes no PID\n");
+            return -1;
+        }
+        return 0;
+    }
     if (optind != argc - 1) {
         fprintf(stderr, "pymemtop: %s\nusage: pymemtop [options] PID   (pymemtop --help for more)\n",
                 optind >= argc ? "which process? give its PID" : "give exactly one PID");
@@ -184,12 +197,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
                 argv[optind]);
         return -1;
     }
-    if (c->json && !c->once && !c->n_commands) {
-        fprintf(stderr, "pymemtop: --json needs --once or --command\n");
+    if (c->json && !c->once && !c->n_commands && !c->check) {
+        fprintf(stderr, "pymemtop: --json needs --once, --command, --check or --list\n");
         return -1;
     }
-    if (c->once && c->n_commands) {
-        fprintf(stderr, "pymemtop: --once and --command do not go together\n");
+    if ((c->once != 0) + (c->n_commands != 0) + (c->check != 0) > 1) {
+        fprintf(stderr, "pymemtop: choose one of --once, --command, --check\n");
         return -1;
     }
     return 0;

@@ -34,6 +34,7 @@ struct cli {
     double interval_s, attach_timeout_s; /* <0: not given */
     unsigned max_frames;
     int tracemalloc_frames; /* <0: not given */
+    bool check, list;       /* --check PID, --list */
     struct command commands[MAX_COMMANDS];
     int n_commands;
 };

@@ -4,7 +4,9 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "diagnose.h"
 #include "json.h"
 #include "session_json.h"
 
@@ -133,3 +135,92 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
     return EXIT_OK;
 }
 
+
+static const char *diag_mark(enum diagnose_result r)
+{
+    return r == DIAG_OK ? "[ok]  " : r == DIAG_FAIL ? "[FAIL]" : "[--]  ";
+}
+
+static const char *diag_name(enum diagnose_result r)
+{
+    return r == DIAG_OK ? "ok" : r == DIAG_FAIL ? "fail" : "info";
+}
+
+int headless_check(int pid, const char *agent_path, bool json)
+{
+    static struct diagnose_report r;
+    diagnose_check(pid, agent_path, &r);
+    if (json) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_int(&j, "pid", pid);
+        json_bool(&j, "attachable", r.attachable);
+        json_bool(&j, "agent_loaded", r.agent_loaded);
+        json_string(&j, "status", target_status_name(r.status));
+        json_array_begin(&j, "checks");
+        for (size_t i = 0; i < r.n; i++) {
+            json_object_begin(&j, NULL);
+            json_string(&j, "what", r.items[i].what);
+            json_string(&j, "result", diag_name(r.items[i].result));
+            json_string(&j, "detail", r.items[i].detail);
+            json_object_end(&j);
+        }
+        json_array_end(&j);
+        json_object_end(&j);
+        fputc('\n', stdout);
+    } else {
+        for (size_t i = 0; i < r.n; i++)
+            printf("%s %-10s %s\n", diag_mark(r.items[i].result), r.items[i].what,
+                   r.items[i].detail);
+        printf("%s\n", r.attachable ? "pymemtop can attach to this process"
+                                    : "pymemtop cannot attach: fix the [FAIL] lines above");
+    }
+    if (r.attachable)
+        return EXIT_OK;
+    return r.status == TARGET_NO_PROCESS || r.status == TARGET_GONE ? EXIT_GONE : EXIT_REFUSED;
+}
+
+int headless_list(bool json)
+{
+    static struct diagnose_process procs[512];
+    size_t total, n = diagnose_list(procs, sizeof(procs) / sizeof(procs[0]), &total);
+    struct json j;
+    if (json) {
+        json_init(&j, stdout);
+        json_array_begin(&j, NULL);
+    } else if (n) {
+        printf("%7s  %-6s %10s  %-8s %s\n", "PID", "PYTHON", "RSS", "AGENT", "COMMAND");
+    } else {
+        fprintf(stderr, "pymemtop: no CPython process that this user can see%s\n",
+                geteuid() ? " (other users' processes need sudo)" : "");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct diagnose_process *p = &procs[i];
+        char ver[16];
+        snprintf(ver, sizeof(ver), "%d.%d", p->py_major, p->py_minor);
+        const char *state = p->status == TARGET_OK       ? (p->agent_loaded ? "loaded" : "-")
+                            : p->status == TARGET_TRACED ? "traced"
+                                                         : "too old";
+        if (json) {
+            json_object_begin(&j, NULL);
+            json_int(&j, "pid", p->pid);
+            json_string(&j, "python", ver);
+            json_uint(&j, "rss_kib", p->rss_kib);
+            json_bool(&j, "agent_loaded", p->agent_loaded);
+            json_string(&j, "status", target_status_name(p->status));
+            json_string(&j, "command", p->cmdline);
+            json_object_end(&j);
+        } else {
+            printf("%7d  %-6s %7llu MiB  %-8s %.100s\n", (int)p->pid, ver,
+                   (unsigned long long)(p->rss_kib / 1024), state, p->cmdline);
+        }
+    }
+    if (json) {
+        json_array_end(&j);
+        fputc('\n', stdout);
+    } else if (total > n) {
+        printf("... and %zu more\n", total - n);
+    }
+    return EXIT_OK;
+}

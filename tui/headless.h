@@ -12,5 +12,8 @@
 int headless_once(struct session *s, bool json, size_t types_cap);
 int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_frames,
                       size_t types_cap);
+/* --check and --list never attach. agent_path may be NULL (not found). */
+int headless_check(int pid, const char *agent_path, bool json);
+int headless_list(bool json);
 
 #endif

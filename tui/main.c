@@ -79,8 +79,13 @@ int main(int argc, char **argv)
     if (cli.attach_timeout_s > 0)
         cfg.attach_timeout_ms = (unsigned)lround(cli.attach_timeout_s * 1000);
 
+    if (cli.list)
+        return headless_list(cli.json);
     char agent_path[PATH_MAX];
-    if (find_agent(cli.agent_path, agent_path, sizeof(agent_path)) < 0)
+    bool have_agent = find_agent(cli.agent_path, agent_path, sizeof(agent_path)) == 0;
+    if (cli.check)
+        return headless_check(cli.pid, have_agent ? agent_path : NULL, cli.json);
+    if (!have_agent)
         return EXIT_INTERNAL;
 
     struct session_opts so = {

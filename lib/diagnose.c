@@ -1,0 +1,238 @@
+/* Diagnosis without attaching: reads /proc and ELF headers only; the ptrace
+ * permission is probed by opening /proc/PID/mem, which the kernel checks
+ * exactly like PTRACE_ATTACH (Yama included) without stopping anything. */
+#include "diagnose.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bootstrap.h"
+
+static struct diagnose_item *diag_add(struct diagnose_report *r, const char *what,
+                                      enum diagnose_result res, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static struct diagnose_item *diag_add(struct diagnose_report *r, const char *what,
+                                      enum diagnose_result res, const char *fmt, ...)
+{
+    if (r->n == DIAGNOSE_MAX_ITEMS)
+        return NULL;
+    struct diagnose_item *it = &r->items[r->n++];
+    it->what = what;
+    it->result = res;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->detail, sizeof(it->detail), fmt, ap);
+    va_end(ap);
+    if (res == DIAG_FAIL)
+        r->attachable = false;
+    return it;
+}
+
+/* Does /proc/PID/maps name our agent? (A mapped pymemtop_agent.so.) */
+static bool diag_agent_mapped(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, "/pymemtop_agent.so") != NULL;
+    fclose(f);
+    return found;
+}
+
+/* ELF e_type of a file: 3 (ET_DYN) for PIE executables and libraries. */
+static int diag_elf_type(const char *path)
+{
+    unsigned char h[18];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, h, sizeof(h));
+    close(fd);
+    return n == (ssize_t)sizeof(h) && !memcmp(h, "\177ELF", 4) ? h[16] | h[17] << 8 : -1;
+}
+
+static void diag_python(struct diagnose_report *r, const char *inspect_msg)
+{
+    const struct target_info *t = &r->target;
+    if (!t->addr_add_pending_call) {
+        if (r->status == TARGET_OLD_PYTHON || r->status == TARGET_NOT_PYTHON)
+            diag_add(r, "CPython", DIAG_FAIL, "%s", inspect_msg);
+        else if (r->status != TARGET_OK && r->status != TARGET_TRACED)
+            diag_add(r, "CPython", DIAG_FAIL, "could not be checked: %s", inspect_msg);
+        return;
+    }
+    char file[PATH_MAX + 80];
+    snprintf(file, sizeof(file), "%s%s", t->root, t->pymod_path);
+    int et = diag_elf_type(file);
+    diag_add(r, "CPython", r->status == TARGET_OLD_PYTHON ? DIAG_FAIL : DIAG_OK,
+             "%d.%d, %s %s%s", t->py_major, t->py_minor,
+             t->pymod_shared ? "shared libpython" : "static executable", t->pymod_path,
+             t->pymod_shared ? "" : et == 3 ? " (PIE)" : et == 2 ? " (not PIE)" : "");
+    diag_add(r, "symbols", t->addr_run_simple_string && t->addr_syscall_insn ? DIAG_OK : DIAG_FAIL,
+             "Py_AddPendingCall %s, PyRun_SimpleString %s, a syscall instruction in libc %s",
+             t->addr_add_pending_call ? "found" : "missing",
+             t->addr_run_simple_string ? "found" : "missing",
+             t->addr_syscall_insn ? "found" : "missing");
+}
+
+static void diag_yama(char *buf, size_t len)
+{
+    FILE *f = fopen("/proc/sys/kernel/yama/ptrace_scope", "re");
+    int v;
+    if (f && fscanf(f, "%d", &v) == 1)
+        snprintf(buf, len, "kernel.yama.ptrace_scope = %d", v);
+    else
+        snprintf(buf, len, "no Yama LSM");
+    if (f)
+        fclose(f);
+}
+
+static void diag_ptrace(struct diagnose_report *r, pid_t pid)
+{
+    char yama[64], path[64];
+    diag_yama(yama, sizeof(yama));
+    if (r->target.tracer_pid) {
+        diag_add(r, "tracer", DIAG_FAIL, "already traced by %s (pid %d): detach it first",
+                 r->target.tracer_comm, (int)r->target.tracer_pid);
+    } else {
+        diag_add(r, "tracer", DIAG_OK, "not traced by anyone");
+    }
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0)
+        close(fd);
+    if (!err)
+        diag_add(r, "ptrace", DIAG_OK, "permitted (%s, uid %u)", yama, (unsigned)geteuid());
+    else
+        diag_add(r, "ptrace", DIAG_FAIL,
+                 "not permitted (%s; %s). Fix: run with sudo, or `sudo sysctl "
+                 "kernel.yama.ptrace_scope=0`, or in a container --cap-add SYS_PTRACE; a "
+                 "non-dumpable target needs CAP_SYS_PTRACE",
+                 strerror(err), yama);
+}
+
+void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r)
+{
+    char msg[512];
+    memset(r, 0, sizeof(*r));
+    r->attachable = true;
+    r->status = target_inspect(pid, &r->target, msg, sizeof(msg));
+    if (r->status == TARGET_NO_PROCESS || r->status == TARGET_GONE) {
+        diag_add(r, "process", DIAG_FAIL, "%s", msg);
+        return;
+    }
+    diag_add(r, "process", DIAG_OK, "%d (%s) %s", (int)pid, r->target.comm, r->target.cmdline);
+    struct passwd *pw = getpwuid(r->target.uid);
+    if (r->status == TARGET_OTHER_USER) {
+        diag_add(r, "user", DIAG_FAIL, "%s", msg);
+        return;
+    }
+    diag_add(r, "user", DIAG_OK, "runs as %s (uid %u)%s", pw ? pw->pw_name : "?",
+             (unsigned)r->target.uid, geteuid() == 0 ? ", we are root" : ", as we do");
+    diag_python(r, msg);
+    diag_ptrace(r, pid);
+    r->agent_loaded = diag_agent_mapped(pid);
+    diag_add(r, "agent", DIAG_INFO, "%s",
+             r->agent_loaded ? "already loaded: pymemtop will reuse it without ptrace"
+                             : "not loaded yet: pymemtop will inject it");
+    if (!agent_path) {
+        diag_add(r, "agent file", DIAG_FAIL,
+                 "pymemtop_agent.so not found next to the binary or in ../lib/pymemtop");
+    } else if (bootstrap_check_agent(agent_path, r->target.uid, msg, sizeof(msg)) < 0) {
+        diag_add(r, "agent file", DIAG_FAIL, "%s", msg);
+    } else {
+        diag_add(r, "agent file", DIAG_OK, "%s", agent_path);
+    }
+    /* A loaded agent needs neither ptrace nor an untraced target. */
+    if (r->agent_loaded && !r->attachable) {
+        bool other = false;
+        for (size_t i = 0; i < r->n; i++)
+            if (r->items[i].result == DIAG_FAIL && strcmp(r->items[i].what, "ptrace") &&
+                strcmp(r->items[i].what, "tracer"))
+                other = true;
+        r->attachable = !other;
+    }
+}
+
+static uint64_t diag_rss_kib(pid_t pid)
+{
+    char path[64];
+    unsigned long long size, resident;
+    snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int ok = fscanf(f, "%llu %llu", &size, &resident) == 2;
+    fclose(f);
+    return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024 : 0;
+}
+
+/* Cheap pre-filter before the ELF work: a mapping whose file name looks
+ * like python or libpython. */
+static bool diag_maybe_python(pid_t pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f)) {
+        const char *slash = strrchr(line, '/');
+        found = slash && (!strncmp(slash + 1, "python", 6) || !strncmp(slash + 1, "libpython", 9));
+    }
+    fclose(f);
+    return found;
+}
+
+size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
+{
+    DIR *d = opendir("/proc");
+    size_t n = 0;
+    *total = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    pid_t self = getpid();
+    /* /proc lists PIDs in ascending order. */
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        if (pid == self || !diag_maybe_python(pid))
+            continue;
+        struct target_info t;
+        char msg[512];
+        enum target_status st = target_inspect(pid, &t, msg, sizeof(msg));
+        if (st == TARGET_NOT_PYTHON || st == TARGET_NO_PROCESS || st == TARGET_OTHER_USER ||
+            st == TARGET_GONE)
+            continue;
+        (*total)++;
+        if (n == cap)
+            continue;
+        struct diagnose_process *p = &out[n++];
+        p->pid = pid;
+        p->py_major = t.py_major;
+        p->py_minor = t.py_minor;
+        p->rss_kib = diag_rss_kib(pid);
+        p->agent_loaded = diag_agent_mapped(pid);
+        p->status = st;
+        snprintf(p->cmdline, sizeof(p->cmdline), "%.255s", t.cmdline);
+    }
+    closedir(d);
+    return n;
+}

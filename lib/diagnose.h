@@ -1,0 +1,48 @@
+/* --check and --list: what an attach would meet, found without attaching. */
+#ifndef PYMEMTOP_LIB_DIAGNOSE_H
+#define PYMEMTOP_LIB_DIAGNOSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "target.h"
+
+#define DIAGNOSE_MAX_ITEMS 12
+
+enum diagnose_result { DIAG_OK, DIAG_FAIL, DIAG_INFO };
+
+struct diagnose_item {
+    const char *what;          /* "process", "CPython", "ptrace", ... */
+    enum diagnose_result result;
+    char detail[512];          /* what was found; on failure, what to do */
+};
+
+struct diagnose_report {
+    struct target_info target;
+    enum target_status status; /* what an attach would return first */
+    size_t n;
+    struct diagnose_item items[DIAGNOSE_MAX_ITEMS];
+    bool attachable;           /* every required check passed */
+    bool agent_loaded;         /* an agent is already in the process */
+};
+
+/* Runs every check (not only up to the first failure). agent_path may be
+ * NULL when the agent file cannot be found (that is then a failure). */
+void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r);
+
+struct diagnose_process {
+    pid_t pid;
+    int py_major, py_minor;
+    uint64_t rss_kib;
+    bool agent_loaded;
+    enum target_status status; /* TARGET_OK or why it cannot be attached */
+    char cmdline[256];
+};
+
+/* CPython processes this user may see, lowest PID first; returns how many
+ * were written (at most cap) and sets *total to how many were found. */
+size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total);
+
+#endif
