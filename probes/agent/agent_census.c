@@ -1,41 +1,873 @@
-/* Objects per type (stub: replaced by the census implementation). */
+/* Objects per type: a census of the target's GC-tracked objects, counted in C
+ * by walking the collector's own generation lists (validated at run time),
+ * else over gc.get_objects(); budgeted to a share of the target's wall time,
+ * with snapshots kept in the agent across monitor sessions.
+ *
+ * Type names are "module.qualname"; types of the builtins module are shown
+ * bare ("dict", "function"), as Python prints them. Types that share a name
+ * (classes made in a function, several namedtuples of one name) are counted
+ * together under it. Objects in the permanent generation (gc.freeze()) are
+ * not counted, as gc.get_objects() does not return them either.
+ *
+ * Every census counts all three generations: the old generation shrinks by
+ * plain deallocation, which nothing counts, so counting the young ones more
+ * often would report totals that are not true at any instant.
+ *
+ * Threads: everything here runs on the agent thread; Python is touched only
+ * between agent_gil_enter() and PyGILState_Release(). */
 #include "agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "proto.h"
 
+/* At most this many types per CENSUS frame (largest first): ~300 KB. */
+#define CENSUS_MAX_SEND 2000
+/* Default budget: a census may take 1/100 of wall time, and runs at most
+ * every 2 s however cheap it is. */
+#define CENSUS_BUDGET_DIVISOR 100u
+#define CENSUS_MIN_INTERVAL_MS 2000u
+/* A session's first periodic census comes one second after attach (a
+ * --once client asks for its own census at once and is gone by then), later
+ * if the previous census was expensive and recent. */
+#define CENSUS_FIRST_DELAY_NS 1000000000u
+#define CENSUS_CHEAP_NS 50000000u
+/* Validation retries: allocating the tuples of gc.get_count() can itself
+ * start a collection that moves the counts. */
+#define CENSUS_VALIDATE_TRIES 4
+#define CENSUS_COUNT0_SLACK 8
+
+/* CPython 3.8-3.13 (default build) memory layout, checked at run time before
+ * it is trusted: PyGC_Head sits right before the object; the three
+ * generations are consecutive {PyGC_Head head; int threshold; int count}. */
+struct census_gc_head {
+    uintptr_t next, prev;
+};
+struct census_gen {
+    struct census_gc_head head;
+    int threshold;
+    int count;
+};
+_Static_assert(sizeof(struct census_gc_head) == 16, "PyGC_Head is 16 bytes in 3.8+");
+_Static_assert(sizeof(struct census_gen) == 24, "struct gc_generation is 24 bytes");
+
+/* Low bits of both links may carry collector flags (3.8+: _gc_prev holds
+ * FINALIZED/COLLECTING, _gc_next holds UNREACHABLE during a collection). */
+#define CENSUS_LINK(v) ((v) & ~(uintptr_t)3)
+#define CENSUS_NODE_BAD(p) ((p) < 4096 || ((p) & 7) != 0)
+#define CENSUS_NODE_TYPE(p) \
+    ((PyObject *)Py_TYPE((PyObject *)((p) + sizeof(struct census_gc_head))))
+
+/* Counts per type object, open addressing; reused between censuses. */
+struct census_slot {
+    PyObject *type;
+    uint64_t count;
+};
+static struct census_slot *census_slots;
+static size_t census_cap, census_used;
+static struct census_slot *census_last; /* the previous object's type: runs are common */
+static int census_oom;
+
+/* One census row, names resolved: no pointer into the target survives. */
+struct census_entry {
+    char name[PM_TYPE_NAME_MAX];
+    uint64_t count;
+    int64_t delta;
+    PyObject *type; /* only while the GIL is held */
+    int held;       /* we took a reference to keep it alive while naming */
+};
+static struct census_entry *census_rows;
+static size_t census_rows_cap;
+
+/* Names by type, checked through a weak reference so that a type that died
+ * and whose address was reused never inherits the old name. Kept for the
+ * agent's lifetime (entries of dead types are dropped at the next census);
+ * CPython shares one plain weak reference per object, so this adds at most
+ * one small tracked object per live type, which censuses do not count. */
+struct census_name {
+    PyObject *type;    /* key only: never dereferenced without the weakref check */
+    PyObject *weakref; /* ours; NULL slot empty */
+    char name[PM_TYPE_NAME_MAX];
+};
+static struct census_name *names;
+static size_t names_cap, names_used;
+static PyObject *census_qualname_desc, *census_module_desc;
+
+/* A kept census (snapshot): counts by name, sorted by name. */
+struct census_kept_row {
+    char *name;
+    uint64_t count;
+};
+struct census_kept {
+    struct census_kept_row *rows;
+    size_t n;
+    uint64_t objects, time_ns;
+    uint8_t method;
+};
+static struct census_kept snap_baseline, snap_previous, snap_latest;
+static uint32_t snap_count;
+
+/* Schedule (agent thread only). */
+static int census_attached;
+static uint64_t census_next_ns, census_last_end_ns;
+static uintptr_t census_head; /* validated generation-0 head, 0 unknown */
+
+static inline size_t census_hash(const void *p, size_t mask)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x = (x >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 40) & mask;
+}
+
+static int census_table_reset(void)
+{
+    if (!census_slots) {
+        census_cap = 4096;
+        census_slots = calloc(census_cap, sizeof(*census_slots));
+        if (!census_slots)
+            return -1;
+    } else {
+        memset(census_slots, 0, census_cap * sizeof(*census_slots));
+    }
+    census_used = 0;
+    census_last = NULL;
+    census_oom = 0;
+    return 0;
+}
+
+static int census_table_grow(void)
+{
+    size_t cap = census_cap * 2;
+    struct census_slot *s = calloc(cap, sizeof(*s));
+    if (!s)
+        return -1;
+    for (size_t i = 0; i < census_cap; i++) {
+        if (!census_slots[i].type)
+            continue;
+        size_t j = census_hash(census_slots[i].type, cap - 1);
+        while (s[j].type)
+            j = (j + 1) & (cap - 1);
+        s[j] = census_slots[i];
+    }
+    free(census_slots);
+    census_slots = s;
+    census_cap = cap;
+    census_last = NULL;
+    return 0;
+}
+
+static struct census_slot *census_slot_of(PyObject *type)
+{
+    size_t mask = census_cap - 1, j = census_hash(type, mask);
+    while (census_slots[j].type && census_slots[j].type != type)
+        j = (j + 1) & mask;
+    if (!census_slots[j].type) {
+        if ((census_used + 1) * 2 > census_cap) {
+            if (census_table_grow() < 0) {
+                census_oom = 1;
+                return NULL;
+            }
+            return census_slot_of(type);
+        }
+        census_slots[j].type = type;
+        census_used++;
+    }
+    return &census_slots[j];
+}
+
+static inline void census_count(PyObject *type, uint64_t n)
+{
+    if (census_last && census_last->type == type) {
+        census_last->count += n;
+        return;
+    }
+    struct census_slot *s = census_slot_of(type);
+    if (s) {
+        s->count += n;
+        census_last = s;
+    }
+}
+
+/* The address space bounds any real list: a tracked object takes at least
+ * 32 bytes (its GC header and object header). */
+static uint64_t census_object_cap(void)
+{
+    uint64_t cap = (uint64_t)1 << 36;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cap;
+    char buf[128];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n > 0) {
+        buf[n] = 0;
+        unsigned long long pages = strtoull(buf, NULL, 10);
+        long psz = sysconf(_SC_PAGESIZE);
+        if (pages && psz > 0)
+            cap = pages * (uint64_t)psz / 32 + 1024;
+    }
+    return cap;
+}
+
+/* Walks one generation from both ends at once: two independent pointer
+ * chains keep two cache misses in flight on an aged heap. -1 when the list
+ * is inconsistent or longer than *budget allows. */
+static int census_walk_gen(uintptr_t head, uint64_t *budget, uint64_t *objects)
+{
+    const struct census_gc_head *h = (const struct census_gc_head *)head;
+    uintptr_t f = CENSUS_LINK(h->next), b = CENSUS_LINK(h->prev);
+    if (CENSUS_NODE_BAD(f) || CENSUS_NODE_BAD(b))
+        return -1;
+    if (f == head || b == head)
+        return f == b ? 0 : -1;
+    uint64_t n = 0, left = *budget;
+    for (;;) {
+        PyObject *tf = CENSUS_NODE_TYPE(f);
+        if (f == b) {
+            census_count(tf, 1);
+            n++;
+            break;
+        }
+        PyObject *tb = CENSUS_NODE_TYPE(b);
+        uintptr_t fn = CENSUS_LINK(((const struct census_gc_head *)f)->next);
+        uintptr_t bp = CENSUS_LINK(((const struct census_gc_head *)b)->prev);
+        census_count(tf, 1);
+        census_count(tb, 1);
+        n += 2;
+        if (fn == b)
+            break;
+        if (n >= left || CENSUS_NODE_BAD(fn) || CENSUS_NODE_BAD(bp) || fn == head || bp == head)
+            return -1;
+        f = fn;
+        b = bp;
+    }
+    *budget = left > n ? left - n : 0;
+    *objects += n;
+    return census_oom ? -1 : 0;
+}
+
+/* A 3-tuple of ints from the gc module; 0 or -1. */
+static int census_gc_triple(const char *fn, long long out[PM_GENERATIONS])
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, fn, NULL);
+    int ok = r && PyTuple_Check(r) && PyTuple_Size(r) == PM_GENERATIONS;
+    for (int i = 0; ok && i < PM_GENERATIONS; i++) {
+        out[i] = PyLong_AsLongLong(PyTuple_GetItem(r, i));
+        ok = !PyErr_Occurred();
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return ok ? 0 : -1;
+}
+
+/* The generation-0 head, proven against gc.get_threshold()/get_count() and
+ * by a fresh object linking back to it; 0 when anything disagrees. */
+static uintptr_t census_find_head(void)
+{
+    if (agent.hexversion < 0x03080000u || agent.hexversion >= 0x030e0000u)
+        return 0; /* 3.14 changed the collector: layout unknown */
+    for (int attempt = 0; attempt < CENSUS_VALIDATE_TRIES; attempt++) {
+        PyObject *probe = PyList_New(0); /* tracked, so it is the newest in generation 0 */
+        if (!probe) {
+            PyErr_Clear();
+            return 0;
+        }
+        const struct census_gc_head *pg =
+            (const struct census_gc_head *)((uintptr_t)probe - sizeof(struct census_gc_head));
+        uintptr_t head = CENSUS_LINK(pg->next);
+        int linked = !CENSUS_NODE_BAD(head) &&
+                     CENSUS_LINK(((const struct census_gc_head *)head)->prev) == (uintptr_t)pg;
+        Py_DECREF(probe);
+        if (!linked)
+            return 0;
+        long long thr[PM_GENERATIONS], cnt[PM_GENERATIONS];
+        if (census_gc_triple("get_threshold", thr) < 0 || census_gc_triple("get_count", cnt) < 0)
+            return 0;
+        const struct census_gen *g = (const struct census_gen *)head;
+        int ok = 1;
+        for (int i = 0; i < PM_GENERATIONS; i++) {
+            const struct census_gc_head *gh = &g[i].head;
+            uintptr_t nx = CENSUS_LINK(gh->next), pv = CENSUS_LINK(gh->prev);
+            ok = ok && g[i].threshold == thr[i] && !CENSUS_NODE_BAD(nx) && !CENSUS_NODE_BAD(pv) &&
+                 CENSUS_LINK(((const struct census_gc_head *)nx)->prev) == (uintptr_t)gh &&
+                 CENSUS_LINK(((const struct census_gc_head *)pv)->next) == (uintptr_t)gh;
+            if (i == 0)
+                ok = ok && g[0].count >= cnt[0] - CENSUS_COUNT0_SLACK &&
+                     g[0].count <= cnt[0] + CENSUS_COUNT0_SLACK;
+            else
+                ok = ok && g[i].count == cnt[i];
+        }
+        if (ok)
+            return head;
+    }
+    return 0;
+}
+
+static int census_walk_lists(uintptr_t head, uint64_t *objects)
+{
+    uint64_t budget = census_object_cap();
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        if (census_walk_gen(head + (uintptr_t)i * sizeof(struct census_gen), &budget, objects) < 0)
+            return -1;
+    return 0;
+}
+
+/* The fallback: count over gc.get_objects() (which omits its own list). */
+static int census_count_get_objects(uint64_t *objects)
+{
+    PyObject *all = PyObject_CallMethod(agent.gc_module, "get_objects", NULL);
+    if (!all || !PyList_Check(all)) {
+        Py_XDECREF(all);
+        PyErr_Clear();
+        return -1;
+    }
+    Py_ssize_t n = PyList_Size(all);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *o = PyList_GetItem(all, i);
+        if (o)
+            census_count((PyObject *)Py_TYPE(o), 1);
+    }
+    Py_DECREF(all);
+    PyErr_Clear();
+    *objects = (uint64_t)n;
+    return census_oom ? -1 : 0;
+}
+
+/* --- names --- */
+
+static struct census_name *census_name_slot(PyObject *type)
+{
+    if (!names_cap)
+        return NULL;
+    size_t mask = names_cap - 1, j = census_hash(type, mask);
+    while (names[j].weakref && names[j].type != type)
+        j = (j + 1) & mask;
+    return &names[j];
+}
+
+static void census_names_insert(PyObject *type, PyObject *weakref, const char *name);
+
+static int census_names_grow(void)
+{
+    size_t old_cap = names_cap;
+    struct census_name *old = names;
+    size_t cap = old_cap ? old_cap * 2 : 1024;
+    struct census_name *n = calloc(cap, sizeof(*n));
+    if (!n)
+        return -1;
+    names = n;
+    names_cap = cap;
+    names_used = 0;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i].weakref)
+            census_names_insert(old[i].type, old[i].weakref, old[i].name);
+    free(old);
+    return 0;
+}
+
+static void census_names_insert(PyObject *type, PyObject *weakref, const char *name)
+{
+    if ((names_used + 1) * 2 > names_cap && census_names_grow() < 0) {
+        Py_DECREF(weakref);
+        return;
+    }
+    struct census_name *s = census_name_slot(type);
+    if (s->weakref) {
+        Py_DECREF(s->weakref);
+        names_used--;
+    }
+    s->type = type;
+    s->weakref = weakref;
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    names_used++;
+}
+
+/* Drops the entries of dead types (GIL held). Rebuilding keeps probing valid. */
+static void census_names_purge(void)
+{
+    size_t dead = 0;
+    for (size_t i = 0; i < names_cap; i++)
+        if (names[i].weakref && PyWeakref_GetObject(names[i].weakref) != names[i].type)
+            dead++;
+    if (!dead)
+        return;
+    size_t old_cap = names_cap;
+    struct census_name *old = names;
+    names = calloc(old_cap, sizeof(*names));
+    if (!names) {
+        names = old; /* keep them; a dead entry is only never matched */
+        return;
+    }
+    names_used = 0;
+    for (size_t i = 0; i < old_cap; i++) {
+        if (!old[i].weakref)
+            continue;
+        if (PyWeakref_GetObject(old[i].weakref) == old[i].type) {
+            struct census_name *s = census_name_slot(old[i].type);
+            *s = old[i];
+            names_used++;
+        } else {
+            Py_DECREF(old[i].weakref);
+        }
+    }
+    free(old);
+    PyErr_Clear();
+}
+
+/* Our own cache's weak references are tracked objects of the target's heap;
+ * those nobody else shares would not exist without us: uncount them. */
+static void census_uncount_own(void)
+{
+    for (size_t i = 0; i < names_cap; i++) {
+        PyObject *w = names[i].weakref;
+        if (!w || Py_REFCNT(w) != 1)
+            continue;
+        size_t mask = census_cap - 1, j = census_hash(Py_TYPE(w), mask);
+        while (census_slots[j].type && census_slots[j].type != (PyObject *)Py_TYPE(w))
+            j = (j + 1) & mask;
+        if (census_slots[j].type && census_slots[j].count)
+            census_slots[j].count--;
+    }
+}
+
+/* Length of s cut to at most cap-1 bytes without splitting a character. */
+static size_t census_utf8_cut(const char *s, size_t len, size_t cap)
+{
+    if (len <= cap - 1)
+        return len;
+    len = cap - 1;
+    while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+        len--;
+    return len;
+}
+
+/* UTF-8 of a str into dst (cut at a character boundary); 0 or -1. */
+static int census_utf8(PyObject *s, char *dst, size_t cap)
+{
+    if (!s || !PyUnicode_Check(s))
+        return -1;
+    PyObject *b = PyUnicode_AsUTF8String(s);
+    char *p;
+    Py_ssize_t n;
+    if (!b || PyBytes_AsStringAndSize(b, &p, &n) < 0) {
+        Py_XDECREF(b);
+        PyErr_Clear();
+        return -1;
+    }
+    size_t len = census_utf8_cut(p, strnlen(p, (size_t)n), cap);
+    memcpy(dst, p, len);
+    dst[len] = 0;
+    Py_DECREF(b);
+    return len ? 0 : -1;
+}
+
+/* type.__dict__['__module__'/'__qualname__'].__get__(t): the type's own
+ * getters, which no metaclass __getattribute__ can intercept. */
+static PyObject *census_type_attr(PyObject **desc, const char *attr, PyObject *type)
+{
+    if (!*desc) {
+        PyObject *d = PyObject_GetAttrString((PyObject *)&PyType_Type, "__dict__");
+        *desc = d ? PyMapping_GetItemString(d, attr) : NULL;
+        Py_XDECREF(d);
+        if (!*desc)
+            return NULL;
+    }
+    return PyObject_CallMethod(*desc, "__get__", "O", type);
+}
+
+static void census_resolve_name(PyObject *type, char *dst, size_t cap)
+{
+    char mod[PM_TYPE_NAME_MAX], qual[PM_TYPE_NAME_MAX], full[2 * PM_TYPE_NAME_MAX + 2];
+    PyObject *q = census_type_attr(&census_qualname_desc, "__qualname__", type);
+    int have_q = census_utf8(q, qual, sizeof(qual)) == 0;
+    Py_XDECREF(q);
+    PyErr_Clear();
+    PyObject *m = census_type_attr(&census_module_desc, "__module__", type);
+    int have_m = census_utf8(m, mod, sizeof(mod)) == 0;
+    Py_XDECREF(m);
+    PyErr_Clear();
+    if (!have_q)
+        snprintf(qual, sizeof(qual), "?");
+    if (!have_m || strcmp(mod, "builtins") == 0)
+        snprintf(full, sizeof(full), "%s", qual);
+    else
+        snprintf(full, sizeof(full), "%s.%s", mod, qual);
+    size_t len = census_utf8_cut(full, strlen(full), cap);
+    memcpy(dst, full, len);
+    dst[len] = 0;
+}
+
+/* Rows from the count table, named. Types not in the cache are kept alive
+ * by a reference while Python runs to name them (naming allocates, which can
+ * start a collection and run finalizers). GIL held. */
+static int census_collect_rows(size_t *n_out)
+{
+    if (census_used > census_rows_cap) {
+        size_t cap = census_used + 256;
+        struct census_entry *r = realloc(census_rows, cap * sizeof(*r));
+        if (!r)
+            return -1;
+        census_rows = r;
+        census_rows_cap = cap;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < census_cap; i++) {
+        if (!census_slots[i].type || !census_slots[i].count)
+            continue;
+        struct census_entry *e = &census_rows[n++];
+        e->type = census_slots[i].type;
+        e->count = census_slots[i].count;
+        e->delta = 0;
+        e->held = 0;
+        struct census_name *c = census_name_slot(e->type);
+        if (c && c->weakref && PyWeakref_GetObject(c->weakref) == e->type) {
+            memcpy(e->name, c->name, sizeof(e->name));
+        } else {
+            e->name[0] = 0;
+            Py_INCREF(e->type);
+            e->held = 1;
+        }
+    }
+    /* No Python code has run since the walk: every type above was alive. */
+    for (size_t i = 0; i < n; i++) {
+        struct census_entry *e = &census_rows[i];
+        if (!e->held)
+            continue;
+        census_resolve_name(e->type, e->name, sizeof(e->name));
+        PyObject *w = PyWeakref_NewRef(e->type, NULL);
+        if (w)
+            census_names_insert(e->type, w, e->name);
+        PyErr_Clear();
+    }
+    for (size_t i = 0; i < n; i++)
+        if (census_rows[i].held)
+            Py_DECREF(census_rows[i].type);
+    PyErr_Clear();
+    *n_out = n;
+    return 0;
+}
+
+/* --- ordering and snapshots (no GIL) --- */
+
+static int census_by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct census_entry *)a)->name, ((const struct census_entry *)b)->name);
+}
+
+static int census_by_count(const void *a, const void *b)
+{
+    const struct census_entry *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static int census_by_abs_delta(const void *a, const void *b)
+{
+    const struct census_entry *x = a, *y = b;
+    uint64_t ax = x->delta < 0 ? -(uint64_t)x->delta : (uint64_t)x->delta;
+    uint64_t ay = y->delta < 0 ? -(uint64_t)y->delta : (uint64_t)y->delta;
+    if (ax != ay)
+        return ax < ay ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+/* Sorts by name and folds rows of the same name together. */
+static size_t census_merge_names(struct census_entry *rows, size_t n)
+{
+    if (!n)
+        return 0;
+    qsort(rows, n, sizeof(*rows), census_by_name);
+    size_t w = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (strcmp(rows[i].name, rows[w].name) == 0)
+            rows[w].count += rows[i].count;
+        else
+            rows[++w] = rows[i];
+    }
+    return w + 1;
+}
+
+static const struct census_kept_row *census_kept_find(const struct census_kept *k,
+                                                      const char *name)
+{
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(k->rows[mid].name, name);
+        if (c == 0)
+            return &k->rows[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static void census_kept_free(struct census_kept *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->rows[i].name);
+    free(k->rows);
+    memset(k, 0, sizeof(*k));
+}
+
+/* Rows sorted by name, as a kept table; 0 or -1 (no memory). */
+static int census_kept_from(struct census_kept *k, const struct census_entry *rows, size_t n,
+                            uint64_t objects, uint64_t time_ns, uint8_t method)
+{
+    memset(k, 0, sizeof(*k));
+    k->rows = calloc(n ? n : 1, sizeof(*k->rows));
+    if (!k->rows)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        k->rows[i].name = strdup(rows[i].name);
+        if (!k->rows[i].name) {
+            k->n = i;
+            census_kept_free(k);
+            return -1;
+        }
+        k->rows[i].count = rows[i].count;
+    }
+    k->n = n;
+    k->objects = objects;
+    k->time_ns = time_ns;
+    k->method = method;
+    return 0;
+}
+
+static int census_kept_copy(struct census_kept *dst, const struct census_kept *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    dst->rows = calloc(src->n ? src->n : 1, sizeof(*dst->rows));
+    if (!dst->rows)
+        return -1;
+    for (size_t i = 0; i < src->n; i++) {
+        dst->rows[i].name = strdup(src->rows[i].name);
+        if (!dst->rows[i].name) {
+            dst->n = i;
+            census_kept_free(dst);
+            return -1;
+        }
+        dst->rows[i].count = src->rows[i].count;
+    }
+    dst->n = src->n;
+    dst->objects = src->objects;
+    dst->time_ns = src->time_ns;
+    dst->method = src->method;
+    return 0;
+}
+
+/* The latest snapshot becomes `next`; the first ever stays the baseline. */
+static void census_keep(struct census_kept *next)
+{
+    if (snap_count == 0) {
+        struct census_kept base;
+        if (census_kept_copy(&base, next) < 0) {
+            census_kept_free(next);
+            return;
+        }
+        snap_baseline = base;
+    } else {
+        census_kept_free(&snap_previous);
+        snap_previous = snap_latest;
+    }
+    snap_latest = *next;
+    snap_count++;
+}
+
+static void census_encode(struct proto_buf *out, const struct census_entry *rows, size_t n,
+                          size_t total, uint64_t time_ns, uint64_t cost_ns, uint64_t objects,
+                          uint8_t method, uint8_t kind)
+{
+    size_t send = n < CENSUS_MAX_SEND ? n : CENSUS_MAX_SEND;
+    proto_append(out, PROTO_CENSUS);
+    proto_put_u64(out, TAG_TIME_NS, time_ns ? time_ns : 1);
+    proto_put_u64(out, TAG_COST_NS, cost_ns);
+    proto_put_u64(out, TAG_OBJECTS, objects);
+    proto_put_u64(out, TAG_METHOD, method);
+    proto_put_u64(out, TAG_KIND, kind);
+    proto_put_u64(out, TAG_SNAPSHOTS, snap_count);
+    proto_put_u64(out, TAG_TYPES_TOTAL, total);
+    proto_put_u64(out, TAG_TRUNCATED, total > send);
+    for (size_t i = 0; i < send; i++)
+        proto_put_record(out, TAG_TYPE, (const uint64_t[]){rows[i].count, (uint64_t)rows[i].delta},
+                         2, rows[i].name);
+    proto_end(out);
+}
+
+static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
+{
+    uint64_t interval_ms = cost_ns * CENSUS_BUDGET_DIVISOR / 1000000u;
+    if (interval_ms < CENSUS_MIN_INTERVAL_MS)
+        interval_ms = CENSUS_MIN_INTERVAL_MS;
+    agent.census_cost_ns = cost_ns ? cost_ns : 1;
+    agent.census_interval_ms = interval_ms;
+    census_last_end_ns = end_ns;
+    census_next_ns = end_ns + interval_ms * 1000000u;
+}
+
+/* Takes a census into census_rows (named, merged, sorted by name); the GIL
+ * is held for the walk and the naming only. 0, -1 Python is going away,
+ * -2 no memory. */
+static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint64_t *objects,
+                       uint8_t *method)
+{
+    PyGILState_STATE st;
+    if (!agent_gil_enter(&st))
+        return -1;
+    uint64_t t0 = agent_now_ns();
+    int rc = 0;
+    size_t n = 0;
+    *objects = 0;
+    *method = PM_CENSUS_GC_LISTS;
+    census_names_purge();
+    /* Mid-collection (a finalizer released the GIL to us) the lists are
+     * being rearranged: ask the collector for them instead. */
+    int collecting = agent.hook_installed && agent.gc_start_ns != 0;
+    census_head = collecting ? 0 : census_find_head();
+    if (census_table_reset() < 0) {
+        rc = -2;
+    } else if (!census_head || census_walk_lists(census_head, objects) < 0) {
+        *method = PM_CENSUS_GET_OBJECTS;
+        *objects = 0;
+        if (census_table_reset() < 0 || census_count_get_objects(objects) < 0)
+            rc = -2;
+    }
+    if (rc == 0) {
+        census_uncount_own();
+        if (census_collect_rows(&n) < 0)
+            rc = -2;
+    }
+    PyErr_Clear();
+    uint64_t t1 = agent_now_ns();
+    agent.observer_ns += t1 - t0;
+    PyGILState_Release(st);
+    *time_ns = t0;
+    *cost_ns = t1 - t0;
+    census_schedule(*cost_ns, t1);
+    if (rc < 0)
+        return rc;
+    /* Objects counted exclude our own weak references: keep the sum honest. */
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += census_rows[i].count;
+    *objects = sum;
+    *n_out = census_merge_names(census_rows, n);
+    return 0;
+}
+
+/* --- entry points --- */
+
 void agent_census_attach(void)
 {
+    uint64_t now = agent_now_ns();
+    census_attached = 1;
+    census_next_ns = now + CENSUS_FIRST_DELAY_NS;
+    uint64_t budget_ns = census_last_end_ns + agent.census_interval_ms * 1000000u;
+    if (agent.census_cost_ns > CENSUS_CHEAP_NS && census_last_end_ns && budget_ns > census_next_ns)
+        census_next_ns = budget_ns;
 }
 
 uint64_t agent_census_next_ns(void)
 {
+    if (!census_attached)
+        return 0;
+    return census_next_ns ? census_next_ns : 1;
+}
+
+static int census_run(struct proto_buf *out, int keep)
+{
+    size_t n = 0;
+    uint64_t time_ns, cost_ns, objects;
+    uint8_t method;
+    int rc = census_take(&n, &time_ns, &cost_ns, &objects, &method);
+    if (rc == -1)
+        return -1;
+    if (rc < 0) { /* no memory: an empty census still says what it cost */
+        census_encode(out, NULL, 0, 0, time_ns, cost_ns, 0, method, PM_CENSUS_KIND_CENSUS);
+        return 0;
+    }
+    if (keep) {
+        struct census_kept k;
+        if (census_kept_from(&k, census_rows, n, objects, time_ns, method) == 0)
+            census_keep(&k);
+    }
+    /* census_rows is sorted by name, as the kept tables are. */
+    for (size_t i = 0; i < n; i++) {
+        const struct census_kept_row *r =
+            snap_count ? census_kept_find(&snap_latest, census_rows[i].name) : NULL;
+        census_rows[i].delta =
+            snap_count ? (int64_t)census_rows[i].count - (int64_t)(r ? r->count : 0) : 0;
+    }
+    qsort(census_rows, n, sizeof(*census_rows), census_by_count);
+    census_encode(out, census_rows, n, n, time_ns, cost_ns, objects, method,
+                  PM_CENSUS_KIND_CENSUS);
     return 0;
 }
 
 int agent_census_run(struct proto_buf *out, int forced)
 {
-    (void)out;
-    (void)forced;
-    return 0;
+    if (!forced && !census_attached)
+        return 0;
+    return census_run(out, 0);
 }
 
 int agent_census_snapshot(struct proto_buf *out)
 {
-    (void)out;
-    return 0;
+    return census_run(out, 1);
 }
 
 int agent_census_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len)
 {
-    (void)out;
-    (void)kind;
-    snprintf(msg, msg_len, "census diff is not available yet");
-    return -ENOSYS;
+    if (snap_count < 2) {
+        snprintf(msg, msg_len, "take two snapshots first (%u taken)", (unsigned)snap_count);
+        return -ENOENT;
+    }
+    const struct census_kept *a = &snap_latest;
+    const struct census_kept *b =
+        kind == PM_CENSUS_KIND_DIFF_BASELINE ? &snap_baseline : &snap_previous;
+    /* Union of names, both sides sorted by name. */
+    size_t cap = a->n + b->n;
+    struct census_entry *rows = calloc(cap ? cap : 1, sizeof(*rows));
+    if (!rows) {
+        snprintf(msg, msg_len, "agent out of memory");
+        return -ENOMEM;
+    }
+    size_t n = 0, i = 0, j = 0;
+    while (i < a->n || j < b->n) {
+        int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->rows[i].name, b->rows[j].name);
+        uint64_t ca = c <= 0 ? a->rows[i].count : 0, cb = c >= 0 ? b->rows[j].count : 0;
+        const char *name = c <= 0 ? a->rows[i].name : b->rows[j].name;
+        if (c <= 0)
+            i++;
+        if (c >= 0)
+            j++;
+        if (ca == cb)
+            continue;
+        struct census_entry *e = &rows[n++];
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->count = ca;
+        e->delta = (int64_t)ca - (int64_t)cb;
+    }
+    qsort(rows, n, sizeof(*rows), census_by_abs_delta);
+    census_encode(out, rows, n, n, a->time_ns, 0, a->objects, a->method, (uint8_t)kind);
+    free(rows);
+    snprintf(msg, msg_len, "%zu types changed", n);
+    return 0;
 }
 
 void agent_census_detach(void)
 {
+    /* The name cache stays: its weak references keep nothing alive, make the
+     * next session's first census cheap, and taking the GIL here would only
+     * lengthen the detach. */
+    census_attached = 0;
+    census_next_ns = 0;
 }

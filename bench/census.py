@@ -1,0 +1,272 @@
+#!/usr/bin/env python3
+"""Census benchmark: what a type census costs the target, per object.
+
+Run: /usr/bin/python3 bench/census.py --build build [--quick] [--json FILE]
+
+For each Python (/usr/bin/python3, pyenv 3.8 and 3.13 by default; --all for
+every CPython >= 3.8 found) and each heap (100k, 1M, 5M tracked objects; 5M
+only on /usr/bin/python3 and 3.13 unless --all), fresh and aged, ONE target
+process:
+
+  - builds the heap: N empty dicts (untracked while empty), then each gets a
+    list inserted, which makes CPython start tracking it at that moment.
+    fresh: tracked in allocation order (the GC list runs through memory in
+           address order);
+    aged:  tracked in a shuffled order (the GC list jumps across the heap,
+           as in a long-running service): the walk becomes bound by memory
+           latency. Same objects, same memory, only the list order differs;
+  - loads the agent in-process (the bootstrap pymemtop injects, run by the
+    target itself), connects to its socket and asks for 3 censuses
+    ("census" command); the agent's own CENSUS cost_ns (time the GIL was
+    held) is the pause; median taken;
+  - times Counter(map(type, gc.get_objects())) (the fastest pure Python)
+    3 times in the same process (median);
+  - on /usr/bin/python3 also objgraph.show_growth() (Debian python3-objgraph),
+    one warm-up call and one timed call.
+ns/object = time / tracked objects (len(gc.get_objects())). The ratio is
+Python's time over the agent's. Goals: >= 8x on a fresh heap, >= 1.5x aged.
+
+The agent is copied from --build to a private directory first so a
+concurrent rebuild cannot change it mid-run.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+TARGET = r'''
+import gc, json, os, random, socket, struct, sys, time
+from collections import Counter
+
+AGENT, N, AGED, OBJGRAPH = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "aged", sys.argv[4] == "1"
+
+t_build = time.perf_counter()
+shared = []
+heap = [{} for _ in range(N)]          # untracked while empty
+order = list(range(N))
+if AGED:
+    random.seed(1)
+    random.shuffle(order)
+for i in order:
+    heap[i]["x"] = shared              # now tracked: appended to the GC list
+del order
+gc.collect()
+t_build = time.perf_counter() - t_build
+
+boot = ("try:\n exec(\"import sys,_imp\\ns=sys.modules['_frozen_importlib'].ModuleSpec("
+        "'_pymemtop_agent',None,origin=%r)\\nm=_imp.create_dynamic(s)\\n_imp.exec_dynamic(m)\\n"
+        "m._start()\",{})\nexcept BaseException:\n pass\n" % AGENT)
+exec(compile(boot, "<boot>", "exec"), {})
+path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), os.getpid())
+sock = socket.socket(socket.AF_UNIX)
+for _ in range(200):
+    try:
+        sock.connect(path)
+        break
+    except OSError:
+        time.sleep(0.01)
+
+def recvn(n):
+    b = b""
+    while len(b) < n:
+        c = sock.recv(n - len(b))
+        if not c:
+            raise EOFError("agent closed the connection")
+        b += c
+    return b
+
+def frame():
+    _magic, _ver, typ, ln = struct.unpack("<IHHI", recvn(12))
+    p = recvn(ln)
+    f, o = {}, 0
+    while o < len(p):
+        tag, fl = struct.unpack_from("<HH", p, o)
+        o += 4
+        f.setdefault(tag, []).append(p[o:o + fl])
+        o += fl
+    return typ, f
+
+def u64(f, tag):
+    return struct.unpack("<Q", f[tag][0])[0]
+
+def census(cmd_id):
+    name = b"census"
+    pl = (struct.pack("<HHQ", 60, 8, cmd_id) + struct.pack("<HH", 61, len(name)) + name
+          + struct.pack("<HHq", 62, 8, 0))
+    sock.sendall(struct.pack("<IHHI", 0x50544D50, 1, 4, len(pl)) + pl)
+    last = None
+    while True:
+        typ, f = frame()
+        if typ == 6:
+            last = f
+        elif typ == 5:
+            return last
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+agent = []
+method = None
+for i in range(3):
+    f = census(i + 1)
+    agent.append(u64(f, 70))
+    method = u64(f, 72)
+    agent_objects = u64(f, 71)
+sock.close()
+
+objects = len(gc.get_objects())
+py = []
+for _ in range(3):
+    t0 = time.perf_counter_ns()
+    c = Counter(map(type, gc.get_objects()))
+    py.append(time.perf_counter_ns() - t0)
+    del c
+
+og = None
+if OBJGRAPH:
+    import io, objgraph
+    objgraph.show_growth(limit=10, file=io.StringIO())
+    t0 = time.perf_counter_ns()
+    objgraph.show_growth(limit=10, file=io.StringIO())
+    og = time.perf_counter_ns() - t0
+
+print(json.dumps({"objects": objects, "agent_objects": agent_objects, "method": method,
+                  "agent_ns": median(agent), "agent_all_ns": agent, "counter_ns": median(py),
+                  "objgraph_ns": og, "build_s": t_build}))
+'''
+
+
+def version_of(path):
+    try:
+        return subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              timeout=20).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def pythons(all_versions):
+    found = []
+    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
+        if not os.access(path, os.X_OK):
+            continue
+        v = version_of(path)
+        if not v or tuple(int(x) for x in v.split(".")[:2]) < (3, 8):
+            continue
+        label = v + ("-debian" if path.startswith("/usr/bin") else "")
+        found.append((label, path, v))
+    if all_versions:
+        return found
+    out = [p for p in found if p[1] == "/usr/bin/python3"]
+    for want in ("3.8.", "3.13."):
+        cands = [p for p in found if p[2].startswith(want) and p[1] != "/usr/bin/python3"]
+        out += cands[-1:]
+    return out
+
+
+def has_objgraph(path):
+    return subprocess.run([path, "-c", "import objgraph"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def run_one(py, agent, n, kind, objgraph):
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(TARGET)
+        script = f.name
+    try:
+        p = subprocess.run([py, script, agent, str(n), kind, "1" if objgraph else "0"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+    finally:
+        os.unlink(script)
+    if p.returncode != 0 or not p.stdout.strip():
+        raise RuntimeError("target failed (exit %d): %s" % (p.returncode, p.stderr[-800:]))
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def fmt_size(n):
+    return "%dM" % (n // 1000000) if n >= 1000000 else "%dk" % (n // 1000)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--quick", action="store_true", help="100k and 1M only")
+    ap.add_argument("--all", action="store_true", help="every Python found, 5M on each")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+
+    src = os.path.join(args.build, "pymemtop_agent.so")
+    if not os.path.exists(src):
+        sys.exit("no %s: build it first (make)" % src)
+    tmp = tempfile.mkdtemp(prefix="pymemtop-bench-census-")
+    agent = os.path.join(tmp, "pymemtop_agent.so")
+    shutil.copy2(src, agent)
+
+    sizes = [100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 5_000_000]
+    pys = pythons(args.all)
+    big_ok = {p[1] for p in pys if args.all or p[1] == "/usr/bin/python3" or p[2].startswith("3.13.")}
+    results = []
+    t_start = time.monotonic()
+    hdr = "%-14s %-5s %5s %9s %7s %11s %11s %7s %11s %7s" % (
+        "python", "heap", "size", "objects", "method", "agent ns/o", "Counter ns/o", "ratio",
+        "objgraph", "ratio")
+    print(hdr)
+    print("-" * len(hdr), flush=True)
+    try:
+        for label, path, _v in pys:
+            og = path == "/usr/bin/python3" and has_objgraph(path)
+            for n in sizes:
+                if n > 1_000_000 and path not in big_ok:
+                    continue
+                for kind in ("fresh", "aged"):
+                    try:
+                        r = run_one(path, agent, n, kind, og)
+                    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as e:
+                        print("%-14s %-5s %5s  failed: %s" % (label, kind, fmt_size(n), e),
+                              flush=True)
+                        continue
+                    objs = r["objects"]
+                    a = r["agent_ns"] / objs
+                    c = r["counter_ns"] / objs
+                    o = r["objgraph_ns"] / objs if r["objgraph_ns"] else None
+                    r.update(python=label, path=path, heap=kind, size=n, agent_ns_per_obj=a,
+                             counter_ns_per_obj=c, objgraph_ns_per_obj=o, ratio=c / a,
+                             objgraph_ratio=(o / a) if o else None)
+                    results.append(r)
+                    print("%-14s %-5s %5s %9d %7s %11.1f %11.1f %6.1fx %11s %7s" % (
+                        label, kind, fmt_size(n), objs,
+                        "lists" if r["method"] == 0 else "get_obj", a, c, c / a,
+                        "%.1f" % o if o else "-", "%.0fx" % (o / a) if o else "-"), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("-" * len(hdr))
+    for kind, goal in (("fresh", 8.0), ("aged", 1.5)):
+        rs = [r for r in results if r["heap"] == kind]
+        if rs:
+            worst = min(rs, key=lambda r: r["ratio"])
+            print("%s: agent %.1f-%.1f ns/object, %.1fx-%.1fx faster than Counter(map(type, "
+                  "gc.get_objects())) (goal >= %gx; worst %s %s)" % (
+                      kind, min(r["agent_ns_per_obj"] for r in rs),
+                      max(r["agent_ns_per_obj"] for r in rs), worst["ratio"],
+                      max(r["ratio"] for r in rs), goal, worst["python"], fmt_size(worst["size"])))
+    big = [r for r in results if r["size"] == max(sizes)]
+    for r in big:
+        print("budget: %s %s %s census pause %.1f ms -> interval %.1f s at 1%% of wall time" % (
+            r["python"], r["heap"], fmt_size(r["size"]), r["agent_ns"] / 1e6,
+            max(2.0, r["agent_ns"] * 100 / 1e9)))
+    print("total %.0f s" % (time.monotonic() - t_start))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
