@@ -92,3 +92,21 @@ void series_minmax(const struct series *s, size_t from, double *min, double *max
             *max = v;
     }
 }
+
+void slope_add(struct slope_acc *a, uint64_t time_ns, double value)
+{
+    if (a->n == 0)
+        a->t0_ns = time_ns;
+    double x = (double)(time_ns - a->t0_ns) / 60e9;
+    a->n++;
+    a->sx += x;
+    a->sy += value;
+    a->sxx += x * x;
+    a->sxy += x * value;
+}
+
+double slope_per_min(const struct slope_acc *a)
+{
+    double den = a->n * a->sxx - a->sx * a->sx;
+    return a->n < 2 || den <= 0 ? 0 : (a->n * a->sxy - a->sx * a->sy) / den;
+}

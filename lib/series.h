@@ -25,4 +25,14 @@ double series_last(const struct series *s); /* 0 when empty */
 double series_slope_per_min(const struct series *s, uint64_t window_ns);
 void series_minmax(const struct series *s, size_t from, double *min, double *max);
 
+/* Least squares over every point ever added, in constant memory: the slope
+ * of a whole recording, however long. */
+struct slope_acc {
+    double n, sx, sy, sxx, sxy;
+    uint64_t t0_ns; /* x is measured from the first point, in minutes */
+};
+
+void slope_add(struct slope_acc *a, uint64_t time_ns, double value);
+double slope_per_min(const struct slope_acc *a); /* 0 with fewer than 2 points */
+
 #endif

@@ -86,6 +86,7 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
     int fd = link_connect(path);
     if (fd == -ECONNREFUSED)
         unlink(path); /* left by an agent that died with its process */
+
     if (fd < 0) {
         snprintf(msg, msg_len, "cannot connect to the agent at %s: %s", path, strerror(-fd));
         return fd;
@@ -202,8 +203,17 @@ void agent_link_close(struct agent_link *l, int send_detach)
 {
     if (!l)
         return;
-    if (send_detach && !l->closed)
-        agent_link_send(l, 0, "detach", 0);
+    /* The agent closes its end once its hook is gone and it idles again:
+     * waiting for that (briefly) lets the next monitor connect at once. */
+    if (send_detach && !l->closed && agent_link_send(l, 0, "detach", 0) == 0) {
+        uint64_t end = mono_ms() + 1000;
+        while (!l->closed && mono_ms() < end) {
+            struct pollfd pf = {.fd = l->fd, .events = POLLIN};
+            if (poll(&pf, 1, (int)(end - mono_ms())) > 0 && agent_link_fill(l) < 0)
+                break;
+            l->in.consumed = l->in.len; /* drop whatever else it sent */
+        }
+    }
     close(l->fd);
     proto_reader_free(&l->in);
     proto_buf_free(&l->out);

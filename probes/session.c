@@ -20,6 +20,13 @@
 #define SESSION_CONNECT_POLL_MS 20
 #define SESSION_HELLO_TIMEOUT_MS 2000
 #define SESSION_WATCHDOG_MS 2000
+/* How long the pending call gets before the native path (attach_native_start)
+ * is tried: a target that runs Python takes it within one switch interval
+ * (5 ms) or one short sleep of its main thread. */
+#define SESSION_FAST_WAIT_MS 300
+#define SESSION_AGENT_ENTRY "pymemtop_agent_start_thread"
+#define SESSION_EVENTS 2000
+#define SESSION_GROWTH_WINDOW_NS 60000000000ull /* RSS slope for the growth alert */
 
 uint64_t session_now_ns(void)
 {
@@ -74,7 +81,8 @@ static int session_alloc(struct session *s, size_t history, unsigned suspect_win
         return -ENOMEM;
     s->inbox = calloc(1, sizeof(*s->inbox));
     s->types = typetable_new(suspect_window ? suspect_window : 5, 64);
-    if (!s->inbox || !s->types)
+    s->events = eventlog_new(SESSION_EVENTS);
+    if (!s->inbox || !s->types || !s->events)
         return -ENOMEM;
     histogram_reset(&s->pauses);
     return 0;
@@ -94,6 +102,20 @@ static int session_alive_after_close(pid_t pid)
     return 1;
 }
 
+/* Connects to a loaded agent. A monitor that is detaching holds it for a few
+ * milliseconds more: BUSY is retried briefly before it is believed. */
+static int session_link_open(struct session *s, struct pm_hello *hello, char *msg, size_t len)
+{
+    uint64_t end = session_now_ns() + 1000000000ull;
+    for (;;) {
+        int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, hello, msg, len);
+        if (r != -EBUSY || session_now_ns() >= end)
+            return r;
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Polls for the agent's socket after injection: the bootstrap runs when the
  * main thread reaches its next eval-breaker check. */
 static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_hello *hello,
@@ -101,8 +123,7 @@ static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_
 {
     uint64_t end = session_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
-        int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, hello, msg,
-                                msg_len);
+        int r = session_link_open(s, hello, msg, msg_len);
         if (r != -ENOENT && r != -ECONNREFUSED)
             return r;
         if (!session_alive(s->target.pid))
@@ -139,19 +160,53 @@ static enum target_status session_inject(struct session *s, const struct session
     return st;
 }
 
+/* The pending call did not run soon: no thread runs Python (3.12+), or the
+ * main thread is blocked in C (before 3.12). Load the agent in a thread
+ * parked in a libc wait instead (attach_native_start), then wait for its
+ * socket until the deadline. Why it could not is kept in native_msg. */
+static int session_native(struct session *s, const struct session_opts *o, uint64_t deadline,
+                          struct pm_hello *hello, char *lmsg, size_t lmsg_len,
+                          enum target_status *native_st, char *native_msg, size_t native_len)
+{
+    *native_st = attach_native_start(&s->target, o->agent_path, SESSION_AGENT_ENTRY,
+                                     SESSION_WATCHDOG_MS, &s->attach, native_msg, native_len);
+    uint64_t now = session_now_ns();
+    unsigned left = deadline > now ? (unsigned)((deadline - now) / 1000000u) : 0;
+    /* The new thread needs the GIL once: give it a moment past a short timeout. */
+    if (*native_st == TARGET_OK && left < SESSION_FAST_WAIT_MS)
+        left = SESSION_FAST_WAIT_MS;
+    return session_wait_agent(s, left, hello, lmsg, lmsg_len);
+}
+
 static enum target_status session_connect_error(struct session *s, int r, unsigned timeout_ms,
-                                                char *msg, size_t msg_len)
+                                                enum target_status native_st,
+                                                const char *native_msg, char *msg,
+                                                size_t msg_len)
 {
     if (r == -ESRCH) {
         snprintf(msg, msg_len, "PID %d exited during attach", (int)s->target.pid);
         return TARGET_GONE;
     }
+    if (r == -ETIMEDOUT && native_st == TARGET_OK) {
+        snprintf(msg, msg_len,
+                 "PID %d: the agent was loaded (by thread %d) but got no GIL within %.1f s: a "
+                 "thread holds it while blocked in C.\nThe agent starts when that thread "
+                 "releases the GIL; run pymemtop again then.",
+                 (int)s->target.pid, s->attach.native_tid, timeout_ms / 1000.0);
+        return TARGET_NO_SAFE_POINT;
+    }
+    if (r == -ETIMEDOUT && native_st != TARGET_NO_SAFE_POINT && native_msg[0]) {
+        snprintf(msg, msg_len, "%s", native_msg);
+        return native_st;
+    }
     if (r == -ETIMEDOUT) {
         snprintf(msg, msg_len,
-                 "PID %d: the main thread did not reach a safe point within %.1f s (it may be "
-                 "blocked in sleep, join or I/O).\nThe agent will start when the main thread "
-                 "next runs Python; run pymemtop again then.",
-                 (int)s->target.pid, timeout_ms / 1000.0);
+                 "PID %d: no thread reached a safe point within %.1f s: the queued call ran "
+                 "in no thread (the %s is blocked in C), and %s\nThe agent will start when "
+                 "the main thread next runs Python; run pymemtop again then.",
+                 (int)s->target.pid, timeout_ms / 1000.0,
+                 s->attach.any_thread ? "interpreter's threads are all" : "main thread",
+                 native_msg[0] ? native_msg : "the agent could not be loaded natively.");
         return TARGET_NO_SAFE_POINT;
     }
     return r == -EBUSY ? TARGET_BUSY : TARGET_AGENT_ERROR;
@@ -174,24 +229,34 @@ enum target_status session_open(struct session *s, int pid, const struct session
         return session_vanished(s, st, msg, msg_len);
     struct pm_hello hello;
     char lmsg[256];
-    int r = agent_link_open(&s->target, SESSION_HELLO_TIMEOUT_MS, &s->link, &hello, lmsg,
-                            sizeof(lmsg));
+    int r = session_link_open(s, &hello, lmsg, sizeof(lmsg));
+    enum target_status native_st = TARGET_NO_SAFE_POINT;
+    char native_msg[1024] = "";
     if (r == -ENOENT || r == -ECONNREFUSED) {
         if (st != TARGET_OK)
             return st;
+        uint64_t deadline = session_now_ns() + (uint64_t)o->attach_timeout_ms * 1000000u;
         st = session_inject(s, o, msg, msg_len);
         if (st != TARGET_OK)
             return session_vanished(s, st, msg, msg_len);
-        r = session_wait_agent(s, o->attach_timeout_ms, &hello, lmsg, sizeof(lmsg));
+        unsigned fast = o->attach_timeout_ms < SESSION_FAST_WAIT_MS ? o->attach_timeout_ms
+                                                                    : SESSION_FAST_WAIT_MS;
+        r = session_wait_agent(s, fast, &hello, lmsg, sizeof(lmsg));
+        if (r == -ETIMEDOUT)
+            r = session_native(s, o, deadline, &hello, lmsg, sizeof(lmsg), &native_st,
+                               native_msg, sizeof(native_msg));
     }
     if (r < 0 && r != -ESRCH && r != -EBUSY && !session_alive_after_close(s->target.pid))
         r = -ESRCH;
     if (r < 0) {
         snprintf(msg, msg_len, "%s", lmsg);
-        return session_connect_error(s, r, o->attach_timeout_ms, msg, msg_len);
+        return session_connect_error(s, r, o->attach_timeout_ms, native_st, native_msg, msg,
+                                     msg_len);
     }
     s->hello = hello;
     s->attached_ns = session_now_ns();
+    s->pause_alert_ns = (uint64_t)o->pause_alert_ms * 1000000u;
+    s->growth_alert_kib_per_min = o->growth_alert_mib_per_min * 1024.0;
     s->interval_ms = hello.interval_ms ? hello.interval_ms : 1000;
     s->state = SESSION_LIVE;
     s->probe = proc_probe_new(s->target.pid);
@@ -200,6 +265,7 @@ enum target_status session_open(struct session *s, int pid, const struct session
     session_status(s, "%s agent in PID %d (Python %s)",
                    s->injected ? "loaded the" : "reusing the", (int)s->target.pid,
                    hello.python);
+    eventlog_push(s->events, s->status_ns, EVENT_INFO, s->status);
     /* The first sample often arrives in the same read as the HELLO. */
     if (session_drain(s))
         session_lost(s);
@@ -222,6 +288,11 @@ static void session_add_pauses(struct session *s, const struct pm_agent_sample *
         else
             s->pause_len++;
         s->pause_ring[at] = a->pauses[i];
+        if (s->pause_alert_ns && a->pauses[i].pause_ns >= s->pause_alert_ns)
+            eventlog_pushf(s->events, a->pauses[i].end_ns, EVENT_PAUSE,
+                           "gen %u collection paused the target %.1f ms (%lld freed)",
+                           (unsigned)a->pauses[i].generation, a->pauses[i].pause_ns / 1e6,
+                           (long long)a->pauses[i].collected);
     }
 }
 
@@ -231,6 +302,7 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
     s->command_pending = false;
     if (r->status != 0) {
         session_status(s, "%s failed: %s", s->last_command, r->message);
+        eventlog_push(s->events, s->status_ns, EVENT_ERROR, s->status);
         return;
     }
     if (strcmp(s->last_command, "collect") == 0)
@@ -245,6 +317,8 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
                        typetable_size(s->types), s->census.cost_ns / 1e6, r->message);
     else
         session_status(s, "%s: %s", s->last_command, r->message);
+    int snap = !strcmp(s->last_command, "snapshot") || !strcmp(s->last_command, "diff");
+    eventlog_push(s->events, s->status_ns, snap ? EVENT_SNAPSHOT : EVENT_RESULT, s->status);
 }
 
 /* The agent went quiet: tell an exited target from a lost connection. Runs
@@ -261,6 +335,7 @@ static void session_lost(struct session *s)
         session_status(s, "agent connection lost%s%s", agent_link_error(s->link)[0] ? ": " : "",
                        agent_link_error(s->link));
     }
+    eventlog_push(s->events, s->status_ns, EVENT_WARN, s->status);
 }
 
 static void session_on_sample(struct session *s, const struct pm_agent_sample *a)
@@ -339,6 +414,26 @@ void session_on_readable(struct session *s)
         session_lost(s);
 }
 
+/* One warning when the RSS slope over the last minute crosses the threshold;
+ * it re-arms once growth falls below half of it. */
+static void session_growth_alert(struct session *s, uint64_t now_ns)
+{
+    if (!(s->growth_alert_kib_per_min > 0) || series_len(&s->rss_kib) < 10)
+        return;
+    double slope = series_slope_per_min(&s->rss_kib, SESSION_GROWTH_WINDOW_NS);
+    if (!s->growth_alerting && slope >= s->growth_alert_kib_per_min) {
+        s->growth_alerting = true;
+        eventlog_pushf(s->events, now_ns, EVENT_WARN,
+                       "RSS growing %.1f MiB/min (alert at %.1f MiB/min), now %.1f MiB",
+                       slope / 1024.0, s->growth_alert_kib_per_min / 1024.0,
+                       series_last(&s->rss_kib) / 1024.0);
+    } else if (s->growth_alerting && slope < s->growth_alert_kib_per_min / 2) {
+        s->growth_alerting = false;
+        eventlog_pushf(s->events, now_ns, EVENT_INFO, "RSS growth back to %.1f MiB/min",
+                       slope / 1024.0);
+    }
+}
+
 int session_tick(struct session *s, uint64_t now_ns)
 {
     if (now_ns >= s->next_proc_ns && s->probe && s->state != SESSION_TARGET_EXITED &&
@@ -348,6 +443,7 @@ int session_tick(struct session *s, uint64_t now_ns)
             s->proc = p;
             series_push(&s->rss_kib, p.time_ns, (double)p.rss_kib);
             series_push(&s->anon_kib, p.time_ns, (double)p.anon_kib);
+            session_growth_alert(s, p.time_ns);
         } else if (!session_alive(s->target.pid)) {
             session_lost(s);
         }
@@ -377,6 +473,7 @@ int64_t session_command(struct session *s, const char *name, int64_t arg)
     snprintf(s->last_command, sizeof(s->last_command), "%s", name);
     s->last_command_ns = session_now_ns();
     s->command_pending = true;
+    eventlog_pushf(s->events, s->last_command_ns, EVENT_COMMAND, "%s %lld", name, (long long)arg);
     if (strcmp(name, "collect") == 0)
         session_status(s, "collecting generation %lld...", (long long)arg);
     else
@@ -432,4 +529,6 @@ void session_close(struct session *s)
     pm_census_free(&s->diff);
     free(s->inbox);
     s->inbox = NULL;
+    eventlog_free(s->events);
+    s->events = NULL;
 }

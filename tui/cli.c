@@ -23,6 +23,11 @@ static void usage(FILE *f)
             "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
             "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
+            "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
+            "                      plus event lines, until --duration, target exit or Ctrl-C\n"
+            "  --duration S        how long to record or gate (seconds)\n"
+            "  --max-growth RATE   leak gate: RATE like 10MiB/min or 500KiB/min; with --duration,\n"
+            "                      exit 7 if RSS or the Python heap grew faster, and say what grew\n"
             "  --check PID         diagnose without attaching: exit 0 only if an attach would work\n"
             "  --list              the CPython processes this user can see (PID, version, RSS)\n"
             "  -i, --interval S    seconds between samples (0.1-60, default 1)\n"
@@ -37,7 +42,7 @@ static void usage(FILE *f)
             "\n"
             "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 attach refused\n"
             "(permissions, not CPython 3.8+, already traced or watched), 4 target gone,\n"
-            "5 target reached no safe point in time, 6 a --command failed.\n");
+            "5 target reached no safe point in time, 6 a --command failed, 7 leak gate failed.\n");
 }
 
 static int parse_seconds(const char *s, double lo, double hi, double *out)
@@ -59,6 +64,30 @@ static int parse_pid(const char *s, int *pid)
     if (errno || end == s || *end || v <= 0 || v > INT_MAX)
         return -1;
     *pid = (int)v;
+    return 0;
+}
+
+/* "10MiB/min", "500KiB/min", "1.5GiB/min" (the "/min" may be left out). */
+static int parse_rate(const char *s, double *kib_per_min)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return -1;
+    double mult;
+    if (!strncmp(end, "KiB", 3))
+        mult = 1;
+    else if (!strncmp(end, "MiB", 3))
+        mult = 1024;
+    else if (!strncmp(end, "GiB", 3))
+        mult = 1024 * 1024;
+    else
+        return -1;
+    end += 3;
+    if (*end && strcmp(end, "/min"))
+        return -1;
+    *kib_per_min = v * mult;
     return 0;
 }
 
@@ -108,8 +137,8 @@ bad_arg:
 
 int cli_parse(int argc, char **argv, struct cli *c)
 {
-    enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES,
-           O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST };
+    enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
+           O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -120,9 +149,13 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"no-color", no_argument, NULL, O_NOCOLOR},
         {"agent", required_argument, NULL, O_AGENT},
         {"max-frames", required_argument, NULL, O_FRAMES}, /* tests and sanitizer runs */
+        {"frame-stats", required_argument, NULL, O_FRAME_STATS}, /* bench/dashboard.py */
         {"command", required_argument, NULL, O_COMMAND},
         {"tracemalloc-frames", required_argument, NULL, O_TMFRAMES},
         {"check", no_argument, NULL, O_CHECK},
+        {"record", required_argument, NULL, O_RECORD},
+        {"duration", required_argument, NULL, O_DURATION},
+        {"max-growth", required_argument, NULL, O_MAXGROWTH},
         {"list", no_argument, NULL, O_LIST},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -131,6 +164,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
     memset(c, 0, sizeof(*c));
     c->interval_s = c->attach_timeout_s = -1;
     c->tracemalloc_frames = -1;
+    c->duration_s = c->max_growth_kib_per_min = -1;
     int o;
     while ((o = getopt_long(argc, argv, "i:hV", opts, NULL)) != -1) {
         switch (o) {
@@ -141,7 +175,22 @@ int cli_parse(int argc, char **argv, struct cli *c)
         case O_CONFIG: c->config_path = optarg; break;
         case O_AGENT: c->agent_path = optarg; break;
         case O_FRAMES: c->max_frames = (unsigned)strtoul(optarg, NULL, 10); break;
+        case O_FRAME_STATS: c->frame_stats = optarg; break;
         case O_CHECK: c->check = true; break;
+        case O_RECORD: c->record_path = optarg; break;
+        case O_DURATION:
+            if (parse_seconds(optarg, 0.1, 1e7, &c->duration_s) < 0) {
+                fprintf(stderr, "pymemtop: --duration '%s': give seconds (0.1 or more)\n", optarg);
+                return -1;
+            }
+            break;
+        case O_MAXGROWTH:
+            if (parse_rate(optarg, &c->max_growth_kib_per_min) < 0) {
+                fprintf(stderr, "pymemtop: --max-growth '%s': give a rate like 10MiB/min or "
+                                "500KiB/min\n", optarg);
+                return -1;
+            }
+            break;
         case O_LIST: c->list = true; break;
         case O_COMMAND:
             if (c->n_commands == MAX_COMMANDS) {
@@ -197,12 +246,22 @@ int cli_parse(int argc, char **argv, struct cli *c)
                 argv[optind]);
         return -1;
     }
-    if (c->json && !c->once && !c->n_commands && !c->check) {
+    if (c->json && !c->once && !c->n_commands && !c->check && !c->record_path &&
+        c->max_growth_kib_per_min < 0) {
         fprintf(stderr, "pymemtop: --json needs --once, --command, --check or --list\n");
         return -1;
     }
-    if ((c->once != 0) + (c->n_commands != 0) + (c->check != 0) > 1) {
-        fprintf(stderr, "pymemtop: choose one of --once, --command, --check\n");
+    bool watch = c->record_path || c->max_growth_kib_per_min >= 0;
+    if ((c->once != 0) + (c->n_commands != 0) + (c->check != 0) + watch > 1) {
+        fprintf(stderr, "pymemtop: choose one of --once, --command, --check, --record/--max-growth\n");
+        return -1;
+    }
+    if (c->max_growth_kib_per_min >= 0 && c->duration_s < 0) {
+        fprintf(stderr, "pymemtop: --max-growth needs --duration S (how long to watch)\n");
+        return -1;
+    }
+    if (c->duration_s >= 0 && !watch) {
+        fprintf(stderr, "pymemtop: --duration goes with --record or --max-growth\n");
         return -1;
     }
     return 0;

@@ -16,6 +16,7 @@ enum {
     EXIT_GONE = 4,    /* no such process, or it exited */
     EXIT_TIMEOUT = 5, /* no safe point within the attach timeout */
     EXIT_COMMAND = 6, /* a --command was refused or failed */
+    EXIT_LEAK = 7,    /* --max-growth: memory grew faster than the limit */
 };
 
 #define MAX_COMMANDS 16
@@ -33,8 +34,12 @@ struct cli {
     const char *agent_path;
     double interval_s, attach_timeout_s; /* <0: not given */
     unsigned max_frames;
+    const char *frame_stats; /* --frame-stats FILE: frame times as JSON at exit (benchmarks) */
     int tracemalloc_frames; /* <0: not given */
     bool check, list;       /* --check PID, --list */
+    const char *record_path; /* --record FILE ("-" = stdout) */
+    double duration_s;       /* --duration; <0: until the target exits or Ctrl-C */
+    double max_growth_kib_per_min; /* --max-growth; <0: no gate */
     struct command commands[MAX_COMMANDS];
     int n_commands;
 };

@@ -1,11 +1,8 @@
-/* The overview screen: curses set-up, the event loop (keyboard, agent socket,
- * timer through one poll()), and drawing of every panel from struct session. */
+/* The dashboard's frame and loop: curses set-up, the header, tab and status
+ * lines, the help overlay, global keys (commands, views, freeze, export),
+ * and one poll() over keyboard, agent socket and timer. Views draw the body. */
 #include "dashboard.h"
 
-#ifndef NCURSES_WIDECHAR
-#define NCURSES_WIDECHAR 1
-#endif
-#include <curses.h>
 #include <errno.h>
 #include <langinfo.h>
 #include <locale.h>
@@ -18,46 +15,48 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "export.h"
 #include "format.h"
 #include "graph.h"
 #include "layout.h"
+#include "view.h"
 
-#define NS_PER_MS 1000000ull
-#define NS_PER_S 1000000000ull
-#define GROWTH_WINDOW_NS (60 * NS_PER_S) /* RSS slope over the last minute */
-#define SPARK_FLOOR_NS 1000.0            /* pauses below 1us share the lowest glyph */
+#define PENDING_REDRAW_NS (250 * NS_PER_MS) /* progress of a running command */
+#define FRAME_SAMPLES 65536
 
-enum {
-    PAIR_TITLE = 1,
-    PAIR_GOOD,
-    PAIR_WARN,
-    PAIR_BAD,
-    PAIR_GRAPH,
-    PAIR_BADGE_GOOD,
-    PAIR_BADGE_WARN,
-    PAIR_BADGE_BAD,
-    PAIR_KEY,
+static const struct view_class *const views[CONFIG_VIEWS] = {
+    &view_overview, &view_objects, &view_cycles, &view_alloc, &view_events,
 };
 
-struct theme {
-    attr_t title, value, dim, good, warn, bad, graph, badge_good, badge_warn, badge_bad, key;
+static const unsigned interval_steps_ms[] = {100, 200, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000};
+
+struct frame_stats {
+    uint64_t count[CONFIG_VIEWS], total_ns[CONFIG_VIEWS], max_ns[CONFIG_VIEWS];
+    uint32_t *ns; /* every frame's time, up to FRAME_SAMPLES */
+    size_t n;
 };
 
 struct dash {
     struct session *s;
-    bool utf8;
-    struct theme th;
-    struct layout lay;
-    WINDOW *w_header, *w_mem, *w_alloc, *w_gc, *w_status, *w_help;
+    const struct dashboard_opts *o;
+    struct ui ui;
+    struct screen_layout lay;
+    WINDOW *w_header, *w_tabs, *w_body, *w_status, *w_help;
     bool help;
-    unsigned tm_frames; /* tracemalloc frames for 't' */
-    char msg[160];   /* our own status message (key feedback) */
-    uint64_t msg_ns; /* when it was set; newer than s->status_ns wins */
-    /* Last data worth showing: kept when the target exits. */
-    struct pm_proc_sample proc;
-    bool have_proc;
+    bool want_gen;          /* 'g' pressed: the next key picks a generation */
+    bool filter_edit;       /* the status line is a filter prompt */
+    char filter[64];
+    unsigned tm_frames;
+    struct history hist;
+    struct typecache types;
+    /* The frozen copy ('p'): the views read these instead of the live data. */
+    struct session *frozen_s;
+    struct history frozen_h;
+    uint64_t frozen_ns;
+    struct frame_stats fs;
 };
 
+static struct dash *g_dash; /* for dashboard_open_filter() */
 static volatile sig_atomic_t quit_flag;
 
 static void on_quit_signal(int sig)
@@ -66,222 +65,78 @@ static void on_quit_signal(int sig)
     quit_flag = 1;
 }
 
-/* ---- small drawing helpers ------------------------------------------------ */
+/* ---- header, tabs, status, help -------------------------------------------------- */
 
-static void put(WINDOW *w, int y, int x, int maxw, attr_t a, const char *str)
+static void draw_header(struct dash *d, WINDOW *w)
 {
-    if (maxw <= 0 || !w)
-        return;
-    wattrset(w, a);
-    mvwaddnstr(w, y, x, str, maxw);
-    wattrset(w, A_NORMAL);
-}
-
-static void putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static void putf(WINDOW *w, int y, int x, int maxw, attr_t a, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    put(w, y, x, maxw, a, buf);
-}
-
-/* UTF-8 text from outside (command lines, messages), cut with an ellipsis. */
-static int put_text(const struct dash *d, WINDOW *w, int y, int x, int maxw, attr_t a,
-                    const char *str)
-{
-    char buf[1024];
-    if (maxw <= 0)
-        return 0;
-    int used = format_truncate(buf, sizeof buf, str, maxw, d->utf8);
-    wattrset(w, a);
-    mvwaddstr(w, y, x, buf);
-    wattrset(w, A_NORMAL);
-    return used;
-}
-
-/* A row of "label value" fields that drops the least important ones until
- * the rest fit; values have fixed widths so nothing shifts between frames. */
-struct field {
-    const char *label; /* may be "" */
-    char value[48];
-    attr_t attr;       /* of the value */
-    int prio;          /* higher survives longer */
-};
-
-static int field_w(const struct field *f)
-{
-    int lw = (int)strlen(f->label);
-    return lw + (lw ? 1 : 0) + format_cols(f->value);
-}
-
-static void draw_fields(const struct dash *d, WINDOW *w, int y, int x, int maxw, struct field *f,
-                        int n, int gap)
-{
-    bool on[16];
-    if (n > 16)
-        n = 16;
-    for (int i = 0; i < n; i++)
-        on[i] = true;
-    for (;;) {
-        int total = 0, shown = 0;
-        for (int i = 0; i < n; i++)
-            if (on[i]) {
-                total += field_w(&f[i]) + (shown ? gap : 0);
-                shown++;
-            }
-        if (total <= maxw || shown <= 1)
-            break;
-        int worst = -1;
-        for (int i = 0; i < n; i++)
-            if (on[i] && (worst < 0 || f[i].prio < f[worst].prio))
-                worst = i;
-        on[worst] = false;
-    }
-    int cx = x, end = x + maxw;
-    bool first = true;
-    for (int i = 0; i < n; i++) {
-        if (!on[i])
-            continue;
-        if (!first)
-            cx += gap;
-        first = false;
-        int lw = (int)strlen(f[i].label);
-        if (lw) {
-            put(w, y, cx, end - cx, d->th.dim, f[i].label);
-            cx += lw + 1;
-        }
-        cx += put_text(d, w, y, cx, end - cx, f[i].attr, f[i].value);
-        if (cx >= end)
-            break;
-    }
-}
-
-static void field_set(struct field *f, const char *label, attr_t a, int prio, const char *value)
-{
-    f->label = label;
-    f->attr = a;
-    f->prio = prio;
-    size_t l = strlen(value);
-    if (l >= sizeof f->value)
-        l = sizeof f->value - 1;
-    memcpy(f->value, value, l);
-    f->value[l] = '\0';
-}
-
-/* Border with a title, or (unboxed) a rule line with the title. */
-static void draw_frame(const struct dash *d, WINDOW *w, const struct panel_rect *p, bool titled,
-                       const char *title, const char *extra, attr_t extra_attr)
-{
-    int width = p->outer.w;
-    if (d->lay.boxed) {
-        if (d->utf8)
-            box(w, 0, 0);
-        else
-            wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
-    } else if (titled) {
-        for (int c = 0; c < width; c++) {
-            if (d->utf8)
-                graph_put_wch(w, 0, c, L'\x2500', d->th.dim);
-            else
-                put(w, 0, c, 1, d->th.dim, "-");
-        }
-    } else {
-        return;
-    }
-    if (!title)
-        return;
-    int x = 1;
-    putf(w, 0, x, width - x - 1, d->th.title, " %s ", title);
-    x += (int)strlen(title) + 2;
-    if (extra && x < width - 2)
-        putf(w, 0, x, width - x - 1, extra_attr, "%s ", extra);
-}
-
-/* ---- panels --------------------------------------------------------------- */
-
-static uint64_t ref_now(const struct dash *d, uint64_t now)
-{
-    /* Once the target is gone, times freeze at its last sample. */
-    if (d->s->state == SESSION_TARGET_EXITED && d->have_proc && d->proc.time_ns)
-        return d->proc.time_ns;
-    return now;
-}
-
-static void draw_header(struct dash *d, WINDOW *w, uint64_t now)
-{
-    const struct session *s = d->s;
+    struct ui *u = &d->ui;
+    const struct session *s = u->s;
     int cols = d->lay.header.w;
     char buf[64], up[16];
 
-    /* The state badge, right-aligned on the first line. */
     const char *badge;
     attr_t ba;
     switch (s->state) {
     case SESSION_LIVE:
-        badge = s->injected ? " LIVE \xc2\xb7 injected " : " LIVE \xc2\xb7 reused ";
-        if (!d->utf8)
-            badge = s->injected ? " LIVE - injected " : " LIVE - reused ";
-        ba = d->th.badge_good;
+        badge = u->utf8 ? (s->injected ? " LIVE \xc2\xb7 injected " : " LIVE \xc2\xb7 reused ")
+                        : (s->injected ? " LIVE - injected " : " LIVE - reused ");
+        ba = u->th.badge_good;
         break;
     case SESSION_TARGET_EXITED:
         badge = " TARGET EXITED ";
-        ba = d->th.badge_bad;
+        ba = u->th.badge_bad;
         break;
     case SESSION_AGENT_LOST:
         badge = " AGENT LOST ";
-        ba = d->th.badge_warn;
+        ba = u->th.badge_warn;
         break;
     default:
         badge = " DETACHED ";
-        ba = d->th.badge_warn;
+        ba = u->th.badge_warn;
         break;
     }
+    if (cols < 60 && s->state == SESSION_LIVE)
+        badge = " LIVE ";
     int bw = format_cols(badge);
     if (bw > cols)
         bw = cols;
-    put_text(d, w, 0, cols - bw, bw, ba | A_BOLD, badge);
+    ui_text(u, w, 0, cols - bw, bw, ba | A_BOLD, badge);
 
     struct field f[4];
     int n = 0;
-    field_set(&f[n++], "", d->th.title, 1, "pymemtop");
+    field_set(&f[n++], "", u->th.title, 1, "pymemtop");
     snprintf(buf, sizeof buf, "%d", (int)s->target.pid);
-    field_set(&f[n++], "PID", d->th.value, 5, buf);
+    field_set(&f[n++], "PID", u->th.value, 5, buf);
     if (s->hello.python[0])
         snprintf(buf, sizeof buf, "%.31s", s->hello.python);
     else if (s->target.py_major)
         snprintf(buf, sizeof buf, "%d.%d", s->target.py_major, s->target.py_minor);
     else
         snprintf(buf, sizeof buf, "?");
-    field_set(&f[n++], "Python", d->th.value, 3, buf);
-    if (d->have_proc && d->proc.start_time_ns && ref_now(d, now) > d->proc.start_time_ns) {
-        format_uptime(up, sizeof up, ref_now(d, now) - d->proc.start_time_ns);
-        char *p = up;
-        while (*p == ' ')
-            p++;
-        field_set(&f[n++], "up", d->th.value, 4, p);
+    field_set(&f[n++], "Python", u->th.value, 3, buf);
+    if (s->proc.start_time_ns && u->now_ns > s->proc.start_time_ns) {
+        format_uptime(up, sizeof up, u->now_ns - s->proc.start_time_ns);
+        field_set(&f[n++], "up", u->th.value, 4, ui_trim(up));
     }
-    draw_fields(d, w, 0, 0, cols - bw - 1, f, n, 2);
+    ui_fields(u, w, 0, 0, cols - bw - 1, f, n, 2);
 
-    /* Second line: interval and observer cost on the right, command line in
-     * whatever is left. */
+    /* Second line: sampling interval and observer cost on the right, the
+     * command line in what is left. */
     struct field r[2];
     int rn = 0;
-    char iv[16], cost[16];
+    char iv[16], cost[32], pct[16], abs_ns[16];
     format_duration(iv, sizeof iv, (uint64_t)s->interval_ms * NS_PER_MS);
-    char *ivp = iv;
-    while (*ivp == ' ')
-        ivp++;
-    field_set(&r[rn++], "every", d->th.value, 2, ivp);
-    uint64_t t = ref_now(d, now);
-    attr_t ca = d->th.value;
-    if (s->agent_samples > 0 && s->attached_ns && t > s->attached_ns) {
-        double share = (double)s->agent.observer_ns / (double)(t - s->attached_ns);
-        format_pct(cost, sizeof cost, share);
-        ca = share > 0.05 ? d->th.bad : share > 0.01 ? d->th.warn : d->th.value;
+    field_set(&r[rn++], "every", u->th.value, 2, ui_trim(iv));
+    attr_t ca = u->th.value;
+    if (s->agent_samples > 0 && s->attached_ns && u->now_ns > s->attached_ns) {
+        double share = (double)s->agent.observer_ns / (double)(u->now_ns - s->attached_ns);
+        format_pct(pct, sizeof pct, share);
+        format_duration(abs_ns, sizeof abs_ns, s->agent.observer_ns);
+        if (cols >= 70)
+            snprintf(cost, sizeof cost, "%s %s", ui_trim(abs_ns), pct);
+        else
+            snprintf(cost, sizeof cost, "%s", pct);
+        ca = share > 0.05 ? u->th.bad : share > 0.01 ? u->th.warn : u->th.value;
     } else {
         format_pct(cost, sizeof cost, -1);
     }
@@ -289,428 +144,195 @@ static void draw_header(struct dash *d, WINDOW *w, uint64_t now)
     int rw = 0;
     for (int i = 0; i < rn; i++)
         rw += field_w(&r[i]) + (i ? 2 : 0);
-    int cmd_min = 16;
+    int cmd_min = 12;
     if (cols - rw - 1 < cmd_min) { /* drop the cost, then the interval */
         rn = cols - field_w(&r[0]) - 1 >= cmd_min ? 1 : 0;
         rw = rn ? field_w(&r[0]) : 0;
     }
     if (rn)
-        draw_fields(d, w, 1, cols - rw, rw, r, rn, 2);
+        ui_fields(u, w, 1, cols - rw, rw, r, rn, 2);
     const char *cmd = s->target.cmdline[0] ? s->target.cmdline : s->target.comm;
-    put_text(d, w, 1, 0, cols - rw - (rn ? 2 : 0), A_NORMAL, cmd[0] ? cmd : "?");
+    ui_text(u, w, 1, 0, cols - rw - (rn ? 2 : 0), A_NORMAL, cmd[0] ? cmd : "?");
 }
 
-static void label_kib(char *buf, size_t len, double v)
+static void draw_tabs(struct dash *d, WINDOW *w)
 {
-    format_kib(buf, len, v > 0 ? (uint64_t)llround(v) : 0);
+    struct ui *u = &d->ui;
+    int cols = d->lay.tabs.w;
+    /* Full names when they fit, then short ones, then numbers only. */
+    int style;
+    for (style = 0; style < 3; style++) {
+        int need = 0;
+        for (int i = 0; i < CONFIG_VIEWS; i++)
+            need += 3 + (style == 0 ? (int)strlen(views[i]->name)
+                         : style == 1 ? (int)strlen(views[i]->short_name) : 0) + 1;
+        if (need + 10 <= cols)
+            break;
+    }
+    int x = 0;
+    for (int i = 0; i < CONFIG_VIEWS; i++) {
+        char t[40];
+        const char *nm = style == 0 ? views[i]->name : style == 1 ? views[i]->short_name : "";
+        snprintf(t, sizeof t, " %d%s%s ", i + 1, nm[0] ? " " : "", nm);
+        attr_t a = (int)u->view == i ? u->th.tab_active : u->th.tab;
+        ui_put(w, 0, x, cols - x, a, t);
+        x += (int)strlen(t) + 1;
+    }
+    if (u->frozen) {
+        const char *fz = " FROZEN (p) ";
+        ui_put(w, 0, cols - (int)strlen(fz), (int)strlen(fz), u->th.badge_warn | A_BOLD, fz);
+    } else if (cols - x >= 16) {
+        ui_put(w, 0, cols - 15, 15, u->th.dim, "Tab: next view");
+    }
 }
 
-static void draw_memory(struct dash *d, WINDOW *w, uint64_t now)
-{
-    (void)now;
-    const struct session *s = d->s;
-    const struct panel_rect *p = &d->lay.memory;
-    const struct pm_proc_sample *pr = &d->proc;
-    char v[48];
-    draw_frame(d, w, p, true, "Memory", NULL, 0);
-    int oy = p->outer.y, ox = p->outer.x;
-    struct rect st = d->lay.mem_stats;
-    int y = st.y - oy, x = st.x - ox, wd = st.w;
-    if (wd > 2 && d->lay.boxed) { /* breathing room inside the border */
-        x += 1;
-        wd -= 2;
-    }
-
-    struct field f[6];
-    int n = 0;
-#define KIB_FIELD(label, val, prio)                                                            \
-    do {                                                                                       \
-        if (d->have_proc)                                                                      \
-            format_kib(v, sizeof v, (val));                                                    \
-        else                                                                                   \
-            snprintf(v, sizeof v, "%*s", FORMAT_SIZE_W, "n/a");                                \
-        field_set(&f[n++], label, d->th.value, prio, v);                                       \
-    } while (0)
-    KIB_FIELD("RSS", pr->rss_kib, 9);
-    KIB_FIELD("anon", pr->anon_kib, 6);
-    KIB_FIELD("swap", pr->swap_kib, 4);
-    KIB_FIELD("VSZ", pr->vsz_kib, 2);
-#undef KIB_FIELD
-    format_pct(v, sizeof v, d->have_proc ? pr->cpu_pct / 100.0 : -1);
-    field_set(&f[n++], "CPU", d->th.value, 5, v);
-    draw_fields(d, w, y, x, wd, f, n, 2);
-
-    n = 0;
-    double slope = series_slope_per_min(&s->rss_kib, GROWTH_WINDOW_NS);
-    format_slope_kib(v, sizeof v, series_len(&s->rss_kib) >= 2 ? slope : NAN);
-    attr_t ga = slope > 10 * 1024 ? d->th.bad : slope > 1024 ? d->th.warn : d->th.value;
-    field_set(&f[n++], "growth", ga, 9, v);
-    format_count(v, sizeof v, d->have_proc ? (int64_t)pr->minflt : -1);
-    field_set(&f[n++], "faults minor", d->th.value, 4, v);
-    format_count(v, sizeof v, d->have_proc ? (int64_t)pr->majflt : -1);
-    field_set(&f[n++], "major", pr->majflt ? d->th.warn : d->th.value, 3, v);
-    snprintf(v, sizeof v, "%3u", d->have_proc ? pr->threads : 0);
-    field_set(&f[n++], "threads", d->th.value, 1, v);
-    if (st.h >= 2)
-        draw_fields(d, w, y + 1, x, wd, f, n, 2);
-
-    struct rect g = d->lay.mem_graph;
-    if (rect_empty(g))
-        return;
-    struct graph_opts go = {
-        .utf8 = d->utf8,
-        .plot_attr = d->th.graph,
-        .axis_attr = d->th.dim,
-        .step_ns = 0,
-        .label = label_kib,
-        .label_w = FORMAT_SIZE_W,
-        .min_range = 1024.0,
-    };
-    double last = series_last(&s->rss_kib);
-    if (last * 0.02 > go.min_range)
-        go.min_range = last * 0.02; /* wiggles under 2% of RSS are not news */
-    graph_series(w, g.y - oy, g.x - ox + (d->lay.boxed ? 1 : 0), g.h,
-                 g.w - (d->lay.boxed ? 2 : 0), &s->rss_kib, &go);
-}
-
-static void draw_alloc(struct dash *d, WINDOW *w, uint64_t now)
-{
-    (void)now;
-    const struct session *s = d->s;
-    const struct panel_rect *p = &d->lay.alloc;
-    draw_frame(d, w, p, false, "Python allocator", NULL, 0);
-    int y = p->inner.y - p->outer.y, x = p->inner.x - p->outer.x, wd = p->inner.w;
-    if (d->lay.boxed) {
-        x += 1;
-        wd -= 2;
-    }
-    char v[48];
-    bool known = s->agent_samples > 0 && s->agent.alloc_blocks >= 0;
-    const char *label = d->lay.boxed ? "allocated blocks" : "Python blocks";
-    struct field f[2];
-    int n = 0;
-    format_count(v, sizeof v, known ? s->agent.alloc_blocks : -1);
-    field_set(&f[n++], label, d->th.value, 9, v);
-    if (known && series_len(&s->alloc_blocks) >= 2) {
-        double sl = series_slope_per_min(&s->alloc_blocks, GROWTH_WINDOW_NS);
-        char c[16];
-        format_count(c, sizeof c, (int64_t)llround(fabs(sl)));
-        char *cp = c;
-        while (*cp == ' ')
-            cp++;
-        snprintf(v, sizeof v, "%c%s/min", sl < -0.5 ? '-' : '+', cp);
-        snprintf(f[n].value, sizeof f[n].value, "%*s", 10, v);
-        f[n].label = "";
-        f[n].attr = d->th.value;
-        f[n].prio = 5;
-        n++;
-    }
-    draw_fields(d, w, y, x, wd, f, n, 2);
-    int used = 0;
-    for (int i = 0; i < n; i++)
-        used += field_w(&f[i]) + 2;
-    int sw = wd - used - 1;
-    size_t len = series_len(&s->alloc_blocks);
-    if (!known || sw < 8 || len < 2)
-        return;
-    /* Trend of the newest samples, one cell each, scaled to their own range. */
-    size_t k = len < (size_t)sw ? len : (size_t)sw;
-    double vals[512];
-    if (k > sizeof vals / sizeof vals[0])
-        k = sizeof vals / sizeof vals[0];
-    double lo = 0, hi = 0;
-    for (size_t i = 0; i < k; i++) {
-        vals[i] = series_value_at(&s->alloc_blocks, len - k + i);
-        if (i == 0 || vals[i] < lo)
-            lo = vals[i];
-        if (i == 0 || vals[i] > hi)
-            hi = vals[i];
-    }
-    if (hi - lo < hi * 0.001) /* flat within 0.1%: draw it flat */
-        hi = lo;
-    graph_sparkline(w, y, x + used + 1, 1, sw, vals, k, lo, hi, d->utf8, d->th.graph);
-}
-
-static attr_t pause_attr(const struct dash *d, uint64_t ns)
-{
-    return ns >= 100 * NS_PER_MS ? d->th.bad : ns >= 10 * NS_PER_MS ? d->th.warn : d->th.value;
-}
-
-static void draw_gc(struct dash *d, WINDOW *w, uint64_t now)
+static const char *status_message(const struct dash *d, bool *error)
 {
     const struct session *s = d->s;
-    const struct panel_rect *p = &d->lay.gc;
-    const struct pm_agent_sample *a = &s->agent;
-    bool have = s->agent_samples > 0;
-    draw_frame(d, w, p, true, "GC", !have ? "" : a->gc_enabled ? "enabled" : "DISABLED",
-               have && !a->gc_enabled ? d->th.warn | A_BOLD : d->th.good);
-    int y = p->inner.y - p->outer.y, x = p->inner.x - p->outer.x, wd = p->inner.w, h = p->inner.h;
-    if (d->lay.boxed) {
-        x += 1;
-        wd -= 2;
-    }
-    bool show_head = h >= 5, show_pct = h >= 6, show_spark = h >= 7;
-    char v[48], t[48];
-
-    /* Columns: generation, count/threshold, bar, collections, collected,
-     * uncollectable. Long headings when they fit with a useful bar. */
-    static const char *const wide[] = {"collections", "collected", "uncollectable"};
-    static const char *const narrow[] = {"colls", "collected", "uncoll"};
-    int gap = 2, cw[3];
-    const char *const *heads = wide;
-    for (int i = 0; i < 3; i++)
-        cw[i] = (int)strlen(wide[i]);
-    int fixed = 3 + 11 + 3 * gap + cw[0] + cw[1] + cw[2] + gap;
-    if (wd - fixed < 10) {
-        heads = narrow;
-        gap = 1;
-        for (int i = 0; i < 3; i++)
-            cw[i] = (int)strlen(narrow[i]);
-        fixed = 3 + 11 + 3 * gap + cw[0] + cw[1] + cw[2] + gap;
-    }
-    int bar_w = wd - fixed - gap;
-    if (bar_w > 24)
-        bar_w = 24;
-    if (bar_w < 4)
-        bar_w = 0;
-    int x_ct = x + 3 + gap;
-    int x_bar = x_ct + 11 + gap;
-    int x_c0 = bar_w ? x_bar + bar_w + gap : x_bar;
-
-    if (show_head) {
-        put(w, y, x, 3, d->th.dim, "gen");
-        put(w, y, x_ct, 15, d->th.dim, "count/threshold");
-        int cx = x_c0;
-        for (int i = 0; i < 3; i++) {
-            putf(w, y, cx, x + wd - cx, d->th.dim, "%*s", cw[i], heads[i]);
-            cx += cw[i] + gap;
-        }
-        y++;
-    } else if (!d->lay.boxed) {
-        /* No line to spare: the column heads go on the title rule, right of
-         * the title, so the bare numbers below still have names. */
-        int title_end = 1 + 4 + (have ? (a->gc_enabled ? 8 : 9) : 0);
-        int cx = x_c0;
-        for (int i = 0; i < 3; i++) {
-            if (cx - 1 > title_end)
-                putf(w, 0, cx - 1, x + wd - cx + 1, d->th.dim, " %*s ", cw[i], heads[i]);
-            cx += cw[i] + gap;
-        }
-    }
-    for (int g = 0; g < PM_GENERATIONS; g++, y++) {
-        putf(w, y, x, 3, d->th.value, "%3d", g);
-        if (!have) {
-            put(w, y, x_ct, wd - (x_ct - x), d->th.dim, g == 0 ? "waiting for the agent" : "");
-            continue;
-        }
-        format_count(v, sizeof v, a->counts[g]);
-        format_count(t, sizeof t, a->thresholds[g]);
-        char *tp = t;
-        while (*tp == ' ')
-            tp++;
-        putf(w, y, x_ct, 11, d->th.value, "%s/%-5s", v, tp);
-        if (bar_w) {
-            double frac = a->thresholds[g] > 0 ? (double)a->counts[g] / (double)a->thresholds[g]
-                                               : 0;
-            graph_bar(w, y, x_bar, bar_w, frac, d->utf8, d->th.graph, d->th.dim);
-        }
-        int cx = x_c0;
-        int64_t cols3[3] = {a->collections[g], a->collected[g], a->uncollectable[g]};
-        for (int i = 0; i < 3; i++) {
-            format_count(v, sizeof v, cols3[i]);
-            attr_t ca = (i == 2 && cols3[i] > 0) ? d->th.bad | A_BOLD : d->th.value;
-            putf(w, y, cx, x + wd - cx, ca, "%*s", cw[i], v);
-            cx += cw[i] + gap;
-        }
-    }
-    if (y - (p->inner.y - p->outer.y) >= h)
-        return;
-
-    /* Pauses: exact count and max from the agent, quantiles from our histogram. */
-    uint64_t t_now = ref_now(d, now);
-    const struct pm_gc_pause *lastp =
-        s->pause_len ? session_pause_at(s, s->pause_len - 1) : NULL;
-    uint64_t p50 = histogram_quantile(&s->pauses, 0.50);
-    uint64_t p99 = histogram_quantile(&s->pauses, 0.99);
-    struct field f[8];
-    int n = 0;
-    format_count(v, sizeof v, have ? (int64_t)a->pause_count : -1);
-    field_set(&f[n++], "pauses", d->th.value, 9, v);
-    double share = have ? session_gc_share(s, t_now) : -1;
-    format_pct(v, sizeof v, share);
-    field_set(&f[n++], "time in GC", share > 0.2 ? d->th.bad : share > 0.05 ? d->th.warn
-                                                                          : d->th.value, 8, v);
-    if (show_pct) {
-        format_duration(v, sizeof v, have ? a->pause_total_ns : 0);
-        field_set(&f[n++], "total", d->th.value, 3, v);
-        if (have && a->pauses_dropped) {
-            snprintf(v, sizeof v, "%u", a->pauses_dropped);
-            field_set(&f[n++], "events not carried", d->th.warn, 1, v);
-        }
-    } else {
-        format_duration(v, sizeof v, p99);
-        field_set(&f[n++], "p99", pause_attr(d, p99), 7, v);
-        format_duration(v, sizeof v, have ? a->pause_max_ns : 0);
-        field_set(&f[n++], "max", pause_attr(d, a->pause_max_ns), 6, v);
-    }
-    draw_fields(d, w, y++, x, wd, f, n, 2);
-
-    if (show_pct) {
-        n = 0;
-        format_duration(v, sizeof v, lastp ? lastp->pause_ns : 0);
-        field_set(&f[n++], "last", pause_attr(d, lastp ? lastp->pause_ns : 0), 5, v);
-        format_duration(v, sizeof v, p50);
-        field_set(&f[n++], "p50", pause_attr(d, p50), 7, v);
-        format_duration(v, sizeof v, p99);
-        field_set(&f[n++], "p99", pause_attr(d, p99), 8, v);
-        format_duration(v, sizeof v, have ? a->pause_max_ns : 0);
-        field_set(&f[n++], "max", pause_attr(d, a->pause_max_ns), 9, v);
-        if (lastp) {
-            snprintf(v, sizeof v, "gen %u, %lld found", (unsigned)lastp->generation,
-                     (long long)lastp->collected);
-            field_set(&f[n++], "last was", d->th.dim, 1, v);
-        }
-        draw_fields(d, w, y++, x, wd, f, n, 2);
-    }
-
-    if (show_spark) {
-        /* Newest pauses, one column each, log scale so a 50ms pause does not
-         * flatten the 50us ones. One line when that is all there is; a
-         * labelled bar chart when the panel is tall (side by side). */
-        int rows_left = h - (y - (p->inner.y - p->outer.y));
-        int bars_h = rows_left >= 4 ? rows_left - 1 : 1;
-        if (bars_h > 16)
-            bars_h = 16;
-        const char *lab = "recent";
-        if (bars_h == 1)
-            put(w, y, x, wd, d->th.dim, lab);
-        int sx = bars_h > 1 ? x : x + (int)strlen(lab) + 1;
-        int sy = bars_h > 1 ? y + 1 : y;
-        int sw = bars_h > 1 ? wd : wd - (sx - x) - 14;
-        if (sw < 4 || s->pause_len == 0) {
-            if (s->pause_len == 0)
-                put(w, y, x + (int)strlen(lab) + 1, wd - (int)strlen(lab) - 1, d->th.dim,
-                    bars_h > 1 ? "" : "no collection yet");
-            return;
-        }
-        double vals[512];
-        size_t k = s->pause_len < (size_t)sw ? s->pause_len : (size_t)sw;
-        if (k > sizeof vals / sizeof vals[0])
-            k = sizeof vals / sizeof vals[0];
-        uint64_t mx = 0;
-        for (size_t i = 0; i < k; i++) {
-            const struct pm_gc_pause *pp = session_pause_at(s, s->pause_len - k + i);
-            uint64_t ns = pp ? pp->pause_ns : 0;
-            vals[i] = log10(ns > SPARK_FLOOR_NS ? (double)ns : SPARK_FLOOR_NS);
-            if (ns > mx)
-                mx = ns;
-        }
-        double hi = log10(mx > 10 * SPARK_FLOOR_NS ? (double)mx : 10 * SPARK_FLOOR_NS);
-        attr_t sa = pause_attr(d, mx) == d->th.value ? d->th.graph : pause_attr(d, mx);
-        graph_sparkline(w, sy, sx, bars_h, sw, vals, k, log10(SPARK_FLOOR_NS), hi, d->utf8, sa);
-        format_duration(v, sizeof v, mx);
-        char *vp = v;
-        while (*vp == ' ')
-            vp++;
-        if (bars_h > 1)
-            putf(w, y, x, wd, d->th.dim, "recent pauses (log scale, newest right): up to %s",
-                 vp);
-        else
-            putf(w, y, sx + (int)k + 1, 13, d->th.dim, "up to %s", vp);
-    }
-}
-
-static const char *status_message(const struct dash *d)
-{
-    const struct session *s = d->s;
-    if (d->msg[0] && d->msg_ns >= s->status_ns)
-        return d->msg;
+    *error = d->ui.msg_error;
+    if (d->ui.msg[0] && d->ui.msg_ns >= s->status_ns)
+        return d->ui.msg;
+    *error = strstr(s->status, "failed") != NULL;
     return s->status;
 }
 
 static void draw_status(struct dash *d, WINDOW *w, uint64_t now)
 {
-    (void)now;
+    struct ui *u = &d->ui;
+    const struct session *s = d->s;
     int cols = d->lay.status.w;
-    const char *msg = status_message(d);
-    static const char *const keys[][2] = {{"c", "collect"}, {"?", "help"}, {"q", "quit"}};
-    int hint_w = 0;
-    for (int i = 0; i < 3; i++)
-        hint_w += (int)strlen(keys[i][0]) + 1 + (int)strlen(keys[i][1]) + 2;
-    /* Crowded: keep only "? help" so the message stays readable. */
-    int nkeys = (msg[0] && cols - hint_w < 24) ? 1 : 3;
-    int first = nkeys == 1 ? 1 : 0;
     int x = 0;
-    for (int i = first; i < first + nkeys; i++) {
-        putf(w, 0, x, cols - x, d->th.key, "%s", keys[i][0]);
-        x += (int)strlen(keys[i][0]);
-        putf(w, 0, x, cols - x, A_NORMAL, " %s  ", keys[i][1]);
-        x += (int)strlen(keys[i][1]) + 3;
+    if (d->filter_edit) {
+        ui_put(w, 0, 0, cols, u->th.key, "/");
+        ui_putf(w, 0, 1, cols - 1, u->th.value, " filter types: %s", d->filter);
+        int cx = 1 + 15 + (int)strlen(d->filter);
+        ui_put(w, 0, cx, cols - cx, A_REVERSE, " ");
+        ui_put(w, 0, cx + 2, cols - cx - 2, u->th.dim, "Enter keeps it, Esc clears it");
+        return;
     }
-    if (msg[0] && x < cols)
-        put_text(d, w, 0, x, cols - x, d->th.value, msg);
+    if (d->want_gen) {
+        ui_put(w, 0, 0, cols, u->th.value,
+               "collect which generation?  0 young  1 middle  2 full  (Esc: cancel)");
+        return;
+    }
+    if (u->frozen) {
+        const char *fz = " FROZEN ";
+        ui_put(w, 0, 0, cols, u->th.badge_warn | A_BOLD, fz);
+        x += (int)strlen(fz) + 1;
+    }
+    /* Right: the keys that matter here. */
+    char hints[96];
+    const char *vh = views[u->view]->hints;
+    snprintf(hints, sizeof hints, "%s%s? help  q quit", vh ? vh : "", vh ? "  " : "");
+    int hw = (int)strlen(hints);
+    if (cols - x - hw < 30) {
+        snprintf(hints, sizeof hints, "? help");
+        hw = (int)strlen(hints);
+    }
+    /* A message that would be cut (an export path) pushes the hints off. */
+    bool err0 = false;
+    const char *m0 = s->command_pending ? "" : status_message(d, &err0);
+    if (cols - x - hw < 16 || (m0[0] && format_cols(m0) > cols - x - hw - 2))
+        hw = 0;
+    if (hw)
+        ui_put(w, 0, cols - hw, hw, u->th.dim, hints);
+    int room = cols - x - (hw ? hw + 2 : 0);
+    /* A running command: spinner and elapsed time, until its answer. */
+    if (s->command_pending) {
+        static const char *const spin_u[] = {"\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9",
+                                             "\xe2\xa0\xb8", "\xe2\xa0\xbc", "\xe2\xa0\xb4",
+                                             "\xe2\xa0\xa6", "\xe2\xa0\xa7"};
+        static const char *const spin_a[] = {"|", "/", "-", "\\"};
+        uint64_t el = now > s->last_command_ns ? now - s->last_command_ns : 0;
+        size_t k = (size_t)(el / PENDING_REDRAW_NS);
+        char line[160], dur[16];
+        format_duration(dur, sizeof dur, el);
+        snprintf(line, sizeof line, "%s %s running %s", u->utf8 ? spin_u[k % 8] : spin_a[k % 4],
+                 s->last_command, ui_trim(dur));
+        x += ui_text(u, w, 0, x, room, u->th.warn, line) + 2;
+        room = cols - x - (hw ? hw + 2 : 0);
+        if (d->ui.msg[0] && d->ui.msg_ns >= s->last_command_ns && room > 8)
+            ui_text(u, w, 0, x, room, u->th.value, d->ui.msg);
+        return;
+    }
+    bool err = false;
+    const char *msg = status_message(d, &err);
+    if (msg[0] && room > 0)
+        ui_text(u, w, 0, x, room, err ? u->th.bad : u->th.value, msg);
 }
 
-static const char *const help_lines[] = {
-    "Keys",
-    "  c        collect all generations (gc.collect(2)) in the target",
-    "  0 1 2    collect one generation",
+static const char *const help_global[] = {
+    "Views    1 Overview  2 Objects  3 Cycles  4 Allocations  5 Events",
+    "         Tab / Shift-Tab: next / previous view",
+    "Commands (sent to the target; the status line shows progress and result)",
+    "  c        full collection (gc.collect())",
+    "  g 0|1|2  collect generation 0, 1 or 2",
     "  n        count objects per type now (census)",
     "  s        snapshot (census, and tracemalloc sites when on)",
-    "  d D      diff the last snapshot against the previous / the first",
+    "  d        diff the last two snapshots (Objects view); d again: live",
+    "  D        diff the latest snapshot against the first",
     "  t        tracemalloc on/off (slows allocation-heavy code 4-10x)",
-    "  y        hunt reference cycles (runs a full collection)",
+    "  y        cycle hunt (a full collection; shapes in the Cycles view)",
     "  a        allocation counters on/off",
-    "  ? h F1   show or hide this help",
-    "  q        quit: detach, the target keeps running",
-    "  Ctrl-L   redraw the screen",
-    "",
-    "Reading the screen",
-    "  growth    RSS slope over the last minute",
-    "  observer  time the agent held the GIL, share of time since attach",
-    "  pauses    every collection since attach, timed in the target;",
-    "            p50/p99 within 3%, max exact",
-    "  recent    newest pauses, one cell each, log scale",
-    "",
-    "Press any key to close.",
+    "  + -      sample more / less often",
+    "Screen",
+    "  /        filter the type table;  < > r  sort columns, reverse",
+    "  p        freeze the screen (sampling goes on); p again: live",
+    "  e        export state and history to a JSON file",
+    "  ? h F1   this help;  Ctrl-L redraw;  q  detach and quit",
 };
 
 static void draw_help(struct dash *d)
 {
-    size_t n = sizeof help_lines / sizeof help_lines[0];
+    struct ui *u = &d->ui;
+    const char *lines[64];
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof help_global / sizeof help_global[0]; i++)
+        lines[n++] = help_global[i];
+    char vtitle[64];
+    snprintf(vtitle, sizeof vtitle, "In %s", views[u->view]->name);
+    const char *const *vh = views[u->view]->help;
+    if (vh && vh[0]) {
+        lines[n++] = vtitle;
+        for (size_t i = 0; vh[i] && n < 62; i++)
+            lines[n++] = vh[i];
+    }
+    lines[n++] = "Any key closes this help.";
     int want_w = 0;
     for (size_t i = 0; i < n; i++)
-        if ((int)strlen(help_lines[i]) > want_w)
-            want_w = (int)strlen(help_lines[i]);
+        if ((int)strlen(lines[i]) > want_w)
+            want_w = (int)strlen(lines[i]);
     struct rect r = layout_center(d->lay.cols, d->lay.rows, want_w + 4, (int)n + 2);
-    if (d->w_help) {
+    if (d->w_help)
         delwin(d->w_help);
-        d->w_help = NULL;
-    }
     d->w_help = newwin(r.h, r.w, r.y, r.x);
     if (!d->w_help)
         return;
     WINDOW *w = d->w_help;
     werase(w);
-    if (d->utf8)
+    if (u->utf8)
         box(w, 0, 0);
     else
         wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
-    put(w, 0, 2, r.w - 4, d->th.title, " help ");
-    for (size_t i = 0; i < n && (int)i < r.h - 2; i++)
-        put(w, (int)i + 1, 2, r.w - 3,
-            (i == 0 || !strcmp(help_lines[i], "Reading the screen")) ? d->th.title
-            : i == n - 1                                             ? d->th.dim
-                                                                     : A_NORMAL,
-            help_lines[i]);
+    ui_put(w, 0, 2, r.w - 4, u->th.title, " help: every key ");
+    /* Too short for everything: say so on the last line. */
+    int avail = r.h - 2;
+    for (size_t i = 0; i < n && (int)i < avail; i++) {
+        bool head = lines[i][0] != ' ' && i + 1 < n;
+        const char *txt = lines[i];
+        if ((int)i == avail - 1 && (int)n > avail)
+            txt = "(more: make the terminal taller)";
+        ui_put(w, (int)i + 1, 2, r.w - 3, head ? u->th.title : i == n - 1 ? u->th.dim : A_NORMAL,
+               txt);
+    }
     wnoutrefresh(w);
 }
 
-/* ---- set-up, layout, frames ------------------------------------------------ */
+/* ---- windows and frames ---------------------------------------------------------- */
 
 static void free_windows(struct dash *d)
 {
-    WINDOW **ws[] = {&d->w_header, &d->w_mem, &d->w_alloc, &d->w_gc, &d->w_status, &d->w_help};
+    WINDOW **ws[] = {&d->w_header, &d->w_tabs, &d->w_body, &d->w_status, &d->w_help};
     for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
         if (*ws[i]) {
             delwin(*ws[i]);
@@ -728,14 +350,15 @@ static void relayout(struct dash *d)
     int rows, cols;
     getmaxyx(stdscr, rows, cols);
     free_windows(d);
-    layout_compute(&d->lay, cols, rows);
+    layout_screen(&d->lay, cols, rows);
     if (d->lay.too_small)
         return;
     d->w_header = win_for(d->lay.header);
-    d->w_mem = win_for(d->lay.memory.outer);
-    d->w_alloc = win_for(d->lay.alloc.outer);
-    d->w_gc = win_for(d->lay.gc.outer);
+    d->w_tabs = win_for(d->lay.tabs);
+    d->w_body = win_for(d->lay.body);
     d->w_status = win_for(d->lay.status);
+    for (int i = 0; i < CONFIG_VIEWS; i++)
+        views[i]->on_resize(&d->ui, d->lay.body.h, d->lay.body.w);
 }
 
 static void draw_too_small(struct dash *d)
@@ -745,110 +368,124 @@ static void draw_too_small(struct dash *d)
     int cols = d->lay.cols, rows = d->lay.rows;
     int len = (int)strlen(full);
     if (cols >= len) {
-        put(stdscr, rows / 2, (cols - len) / 2, cols, d->th.warn | A_BOLD, full);
+        ui_put(stdscr, rows / 2, (cols - len) / 2, cols, d->ui.th.warn | A_BOLD, full);
     } else { /* two lines: "terminal too small" / "(need 40x12)" */
         const char *l1 = "terminal too small", *l2 = "(need 40x12)";
         int y = rows >= 2 ? rows / 2 - 1 : 0;
         int w1 = (int)strlen(l1), w2 = (int)strlen(l2);
-        put(stdscr, y, cols > w1 ? (cols - w1) / 2 : 0, cols, d->th.warn | A_BOLD, l1);
+        ui_put(stdscr, y, cols > w1 ? (cols - w1) / 2 : 0, cols, d->ui.th.warn | A_BOLD, l1);
         if (rows >= 2)
-            put(stdscr, y + 1, cols > w2 ? (cols - w2) / 2 : 0, cols, d->th.warn | A_BOLD, l2);
+            ui_put(stdscr, y + 1, cols > w2 ? (cols - w2) / 2 : 0, cols, d->ui.th.warn | A_BOLD, l2);
     }
     wnoutrefresh(stdscr);
 }
 
-static void draw_frame_all(struct dash *d, uint64_t now)
+static void draw_all(struct dash *d, uint64_t now)
 {
-    /* A process being torn down still has a /proc entry but no memory:
-     * keep showing its last real sample instead of zeros. */
-    if (d->s->proc.valid && d->s->proc.rss_kib > 0) {
-        d->proc = d->s->proc;
-        d->have_proc = true;
-    }
+    struct ui *u = &d->ui;
+    if (u->frozen)
+        u->now_ns = d->frozen_ns;
+    else if (d->s->state == SESSION_TARGET_EXITED && d->s->proc.time_ns)
+        u->now_ns = d->s->proc.time_ns; /* times stop at the last sample */
+    else
+        u->now_ns = now;
     if (d->lay.too_small) {
         draw_too_small(d);
         doupdate();
         return;
     }
-    /* Each panel: werase, draw, wnoutrefresh; one doupdate for the frame. */
-    typedef void (*draw_fn)(struct dash *, WINDOW *, uint64_t);
-    const struct {
-        WINDOW *w;
-        draw_fn draw;
-    } panels[] = {
-        {d->w_header, draw_header}, {d->w_mem, draw_memory}, {d->w_alloc, draw_alloc},
-        {d->w_gc, draw_gc},         {d->w_status, draw_status},
-    };
-    for (size_t i = 0; i < sizeof panels / sizeof panels[0]; i++) {
-        if (!panels[i].w)
-            continue;
-        werase(panels[i].w);
-        panels[i].draw(d, panels[i].w, now);
-        wnoutrefresh(panels[i].w);
+    /* Each window: werase, draw, wnoutrefresh; one doupdate per frame. */
+    if (d->w_header) {
+        werase(d->w_header);
+        draw_header(d, d->w_header);
+        wnoutrefresh(d->w_header);
+    }
+    if (d->w_tabs) {
+        werase(d->w_tabs);
+        draw_tabs(d, d->w_tabs);
+        wnoutrefresh(d->w_tabs);
+    }
+    if (d->w_body) {
+        werase(d->w_body);
+        views[u->view]->draw(u, d->w_body, d->lay.body.h, d->lay.body.w);
+        wnoutrefresh(d->w_body);
+    }
+    if (d->w_status) {
+        werase(d->w_status);
+        draw_status(d, d->w_status, now);
+        wnoutrefresh(d->w_status);
     }
     if (d->help)
         draw_help(d);
     doupdate();
 }
 
-static void theme_init(struct dash *d, bool color)
+/* ---- freeze ------------------------------------------------------------------------ */
+
+static void unfreeze(struct dash *d)
 {
-    struct theme *t = &d->th;
-    if (color && has_colors() && start_color() == OK && COLORS >= 8) {
-        int bg = use_default_colors() == OK ? -1 : COLOR_BLACK;
-        init_pair(PAIR_TITLE, COLOR_CYAN, (short)bg);
-        init_pair(PAIR_GOOD, COLOR_GREEN, (short)bg);
-        init_pair(PAIR_WARN, COLOR_YELLOW, (short)bg);
-        init_pair(PAIR_BAD, COLOR_RED, (short)bg);
-        init_pair(PAIR_GRAPH, COLOR_CYAN, (short)bg);
-        init_pair(PAIR_BADGE_GOOD, COLOR_BLACK, COLOR_GREEN);
-        init_pair(PAIR_BADGE_WARN, COLOR_BLACK, COLOR_YELLOW);
-        init_pair(PAIR_BADGE_BAD, COLOR_WHITE, COLOR_RED);
-        init_pair(PAIR_KEY, COLOR_BLACK, COLOR_CYAN);
-        t->title = COLOR_PAIR(PAIR_TITLE) | A_BOLD;
-        t->value = A_BOLD;
-        t->dim = A_NORMAL;
-        t->good = COLOR_PAIR(PAIR_GOOD);
-        t->warn = COLOR_PAIR(PAIR_WARN) | A_BOLD;
-        t->bad = COLOR_PAIR(PAIR_BAD) | A_BOLD;
-        t->graph = COLOR_PAIR(PAIR_GRAPH);
-        t->badge_good = COLOR_PAIR(PAIR_BADGE_GOOD);
-        t->badge_warn = COLOR_PAIR(PAIR_BADGE_WARN);
-        t->badge_bad = COLOR_PAIR(PAIR_BADGE_BAD);
-        t->key = COLOR_PAIR(PAIR_KEY);
-    } else {
-        /* Monochrome: emphasis by weight and reverse video only. */
-        t->title = A_BOLD;
-        t->value = A_BOLD;
-        t->dim = A_NORMAL;
-        t->good = A_NORMAL;
-        t->warn = A_BOLD;
-        t->bad = A_BOLD | A_UNDERLINE;
-        t->graph = A_NORMAL;
-        t->badge_good = A_REVERSE;
-        t->badge_warn = A_REVERSE;
-        t->badge_bad = A_REVERSE | A_BOLD;
-        t->key = A_REVERSE;
+    if (!d->frozen_s)
+        return;
+    struct session *f = d->frozen_s;
+    series_free(&f->rss_kib);
+    series_free(&f->anon_kib);
+    series_free(&f->alloc_blocks);
+    series_free(&f->observer_ns);
+    free(f->diff.types);
+    free(f);
+    d->frozen_s = NULL;
+    history_free(&d->frozen_h);
+    d->ui.s = d->s;
+    d->ui.h = &d->hist;
+    d->ui.frozen = false;
+    d->ui.events_upto = UINT64_MAX;
+}
+
+/* A deep copy of what the views read; the live session keeps sampling. */
+static bool freeze(struct dash *d, uint64_t now)
+{
+    struct session *f = malloc(sizeof *f);
+    if (!f)
+        return false;
+    *f = *d->s;
+    memset(&f->rss_kib, 0, sizeof f->rss_kib);
+    memset(&f->anon_kib, 0, sizeof f->anon_kib);
+    memset(&f->alloc_blocks, 0, sizeof f->alloc_blocks);
+    memset(&f->observer_ns, 0, sizeof f->observer_ns);
+    f->diff.types = NULL;
+    d->frozen_s = f;
+    memset(&d->frozen_h, 0, sizeof d->frozen_h);
+    bool ok = history_series_clone(&f->rss_kib, &d->s->rss_kib) == 0 &&
+              history_series_clone(&f->anon_kib, &d->s->anon_kib) == 0 &&
+              history_series_clone(&f->alloc_blocks, &d->s->alloc_blocks) == 0 &&
+              history_series_clone(&f->observer_ns, &d->s->observer_ns) == 0 &&
+              history_clone(&d->frozen_h, &d->hist) == 0;
+    if (ok && d->s->diff.n_types) {
+        f->diff.types = malloc(d->s->diff.n_types * sizeof *f->diff.types);
+        ok = f->diff.types != NULL;
+        if (ok)
+            memcpy(f->diff.types, d->s->diff.types, d->s->diff.n_types * sizeof *f->diff.types);
     }
+    if (!ok) {
+        d->ui.frozen = true; /* so unfreeze frees what was made */
+        unfreeze(d);
+        return false;
+    }
+    d->frozen_ns = d->ui.now_ns ? d->ui.now_ns : now;
+    d->ui.s = f;
+    d->ui.h = &d->frozen_h;
+    d->ui.frozen = true;
+    d->ui.events_upto = eventlog_total(d->s->events);
+    return true;
 }
 
-/* ---- keys ------------------------------------------------------------------ */
-
-static void set_msg(struct dash *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_msg(struct dash *d, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
-    va_end(ap);
-    d->msg_ns = session_now_ns();
-}
+/* ---- keys ---------------------------------------------------------------------------- */
 
 static const char *no_target_reason(const struct session *s)
 {
     switch (s->state) {
     case SESSION_TARGET_EXITED:
-        return "target exited: no live target";
+        return "target exited: its data stays on screen; e exports it, q quits";
     case SESSION_AGENT_LOST:
         return "agent lost: commands need a live agent";
     case SESSION_DETACHED:
@@ -858,35 +495,143 @@ static const char *no_target_reason(const struct session *s)
     }
 }
 
-/* Every command key answers at once in the status line; the result replaces
- * the message when the agent replies. */
-static void send_command(struct dash *d, const char *name, int64_t arg, const char *progress)
+/* Every command key answers at once in the status line; the spinner runs
+ * until the agent replies, and the reply replaces the message. */
+static bool send_command(struct dash *d, const char *name, int64_t arg, const char *progress)
 {
     const char *why = no_target_reason(d->s);
     if (why) {
-        set_msg(d, "%s", why);
-        return;
+        ui_err(&d->ui, "%s", why);
+        return false;
     }
     if (d->s->command_pending) {
-        set_msg(d, "still waiting for %s: try again in a moment", d->s->last_command);
-        return;
+        ui_err(&d->ui, "still waiting for %s: try again in a moment", d->s->last_command);
+        return false;
     }
     int64_t rc = session_command(d->s, name, arg);
-    if (rc < 0)
-        set_msg(d, "%s failed: %s", name, strerror((int)-rc));
+    if (rc < 0) {
+        ui_err(&d->ui, "%s failed: %s", name, strerror((int)-rc));
+        return false;
+    }
+    ui_msg(&d->ui, "%s", progress);
+    return true;
+}
+
+static void switch_view(struct dash *d, int v)
+{
+    d->ui.view = (enum config_view)((v + CONFIG_VIEWS) % CONFIG_VIEWS);
+    ui_msg(&d->ui, "%s", views[d->ui.view]->name);
+}
+
+static void change_interval(struct dash *d, int dir)
+{
+    size_t n = sizeof interval_steps_ms / sizeof interval_steps_ms[0];
+    unsigned cur = d->s->interval_ms;
+    size_t i = 0;
+    while (i < n && interval_steps_ms[i] < cur)
+        i++;
+    /* i: first step >= cur */
+    size_t next;
+    if (dir > 0) /* '+': sample more often, a shorter interval */
+        next = i > 0 ? i - 1 : 0;
     else
-        set_msg(d, "%s", progress);
+        next = (i < n && interval_steps_ms[i] == cur) ? (i + 1 < n ? i + 1 : n - 1) : (i < n ? i : n - 1);
+    unsigned want = interval_steps_ms[next];
+    if (want == cur) {
+        ui_err(&d->ui, "sampling every %u ms already: the %s", cur, dir > 0 ? "fastest" : "slowest");
+        return;
+    }
+    char p[64];
+    snprintf(p, sizeof p, "sampling every %u ms...", want);
+    send_command(d, "interval", want, p);
+}
+
+static void do_export(struct dash *d)
+{
+    char path[4096], err[4200];
+    int r = export_write(d->s, &d->hist, d->o->json_types ? d->o->json_types : 200, path,
+                         sizeof path, err, sizeof err);
+    if (r < 0) {
+        ui_err(&d->ui, "export failed: %s", err);
+        eventlog_push(d->s->events, session_now_ns(), EVENT_ERROR, d->ui.msg);
+        return;
+    }
+    char abs[8192];
+    if (path[0] != '/') {
+        char cwd[4000];
+        if (getcwd(cwd, sizeof cwd))
+            snprintf(abs, sizeof abs, "%s/%s", cwd, path);
+        else
+            snprintf(abs, sizeof abs, "%s", path);
+    } else {
+        snprintf(abs, sizeof abs, "%s", path);
+    }
+    ui_msg(&d->ui, "exported to %s", abs);
+    eventlog_push(d->s->events, session_now_ns(), EVENT_INFO, d->ui.msg);
+}
+
+static void filter_key(struct dash *d, int ch)
+{
+    size_t len = strlen(d->filter);
+    if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
+        d->filter_edit = false;
+        ui_msg(&d->ui, d->filter[0] ? "filter: types containing '%s' (/ to change)" : "%sno filter",
+               d->filter);
+        return;
+    }
+    if (ch == 27) { /* Esc */
+        d->filter_edit = false;
+        d->filter[0] = 0;
+        ui_msg(&d->ui, "filter cleared");
+    } else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
+        if (len)
+            d->filter[len - 1] = 0;
+    } else if (ch == 21) { /* Ctrl-U */
+        d->filter[0] = 0;
+    } else if (ch >= 32 && ch < 127 && len + 1 < sizeof d->filter) {
+        d->filter[len] = (char)ch;
+        d->filter[len + 1] = 0;
+    } else {
+        return;
+    }
+    view_objects_set_filter(d->filter);
+}
+
+void dashboard_open_filter(void)
+{
+    if (!g_dash)
+        return;
+    g_dash->ui.view = CONFIG_VIEW_OBJECTS;
+    g_dash->filter_edit = true;
+    snprintf(g_dash->filter, sizeof g_dash->filter, "%s", view_objects_filter());
 }
 
 /* Returns true when the user asked to quit. */
-static bool on_key(struct dash *d, int ch)
+static bool on_key(struct dash *d, int ch, uint64_t now)
 {
+    struct ui *u = &d->ui;
     if (ch == KEY_RESIZE) {
         relayout(d);
         return false;
     }
     if (d->help) { /* any key closes the help, and does nothing else */
         d->help = false;
+        ui_msg(u, "help closed");
+        return false;
+    }
+    if (d->filter_edit) {
+        filter_key(d, ch);
+        return false;
+    }
+    if (d->want_gen) {
+        d->want_gen = false;
+        if (ch >= '0' && ch <= '2') {
+            char p[64];
+            snprintf(p, sizeof p, "collecting generation %c...", ch);
+            send_command(d, "collect", ch - '0', p);
+        } else {
+            ui_msg(u, "no collection");
+        }
         return false;
     }
     switch (ch) {
@@ -897,57 +642,121 @@ static bool on_key(struct dash *d, int ch)
     case 'h':
     case KEY_F(1):
         d->help = true;
-        break;
-    case 'c':
-        send_command(d, "collect", 2, "collecting all generations...");
-        break;
-    case '0':
+        return false;
+    case '\t':
+        switch_view(d, (int)u->view + 1);
+        return false;
+    case KEY_BTAB:
+        switch_view(d, (int)u->view - 1);
+        return false;
     case '1':
     case '2':
-        send_command(d, "collect", ch - '0', "collecting...");
-        break;
+    case '3':
+    case '4':
+    case '5':
+        switch_view(d, ch - '1');
+        return false;
+    case 'c':
+        send_command(d, "collect", 2, "collecting all generations...");
+        return false;
+    case 'g':
+        if (no_target_reason(d->s))
+            ui_err(u, "%s", no_target_reason(d->s));
+        else
+            d->want_gen = true;
+        return false;
     case 'n':
         send_command(d, "census", 0, "counting objects per type...");
-        break;
+        return false;
     case 's':
         send_command(d, "snapshot", 0, "taking a snapshot...");
-        break;
+        return false;
     case 'd':
-        send_command(d, "diff", 0, "diffing the last two snapshots...");
-        break;
+        if (u->view == CONFIG_VIEW_OBJECTS && u->diff_mode) {
+            u->diff_mode = false;
+            view_objects_set_filter(view_objects_filter());
+            ui_msg(u, "live counts");
+            return false;
+        }
+        /* fall through */
     case 'D':
-        send_command(d, "diff", 1, "diffing against the first snapshot...");
-        break;
+        if (send_command(d, "diff", ch == 'D',
+                         ch == 'D' ? "diffing the latest snapshot against the first..."
+                                   : "diffing the last two snapshots...")) {
+            u->diff_mode = true;
+            u->view = CONFIG_VIEW_OBJECTS;
+            view_objects_set_filter(view_objects_filter());
+        }
+        return false;
     case 't':
         send_command(d, "tracemalloc", d->s->agent.tracemalloc_on ? 0 : (int64_t)d->tm_frames,
                      d->s->agent.tracemalloc_on ? "stopping tracemalloc..."
                                                 : "starting tracemalloc (slows allocations)...");
-        break;
+        return false;
     case 'y':
-        send_command(d, "hunt", 0, "hunting cycles (a full collection)...");
-        break;
+        if (send_command(d, "hunt", 0, "hunting cycles (a full collection)..."))
+            u->view = CONFIG_VIEW_CYCLES;
+        return false;
     case 'a':
         send_command(d, "alloc_hook", d->s->agent.alloc.hook_on ? 0 : 1,
-                     "switching allocation counters...");
-        break;
+                     d->s->agent.alloc.hook_on ? "stopping allocation counters..."
+                                               : "starting allocation counters...");
+        return false;
+    case '+':
+    case '=':
+        change_interval(d, +1);
+        return false;
+    case '-':
+    case '_':
+        change_interval(d, -1);
+        return false;
+    case 'p':
+    case 'P':
+        if (u->frozen) {
+            unfreeze(d);
+            ui_msg(u, "live again");
+        } else if (freeze(d, now)) {
+            ui_msg(u, "frozen: sampling goes on; p shows live data again");
+        } else {
+            ui_err(u, "cannot freeze: out of memory");
+        }
+        return false;
+    case 'e':
+        do_export(d);
+        return false;
+    case '/':
+        dashboard_open_filter();
+        return false;
+    case 27: /* Esc */
+        if (u->diff_mode) {
+            u->diff_mode = false;
+            view_objects_set_filter(view_objects_filter());
+            ui_msg(u, "live counts");
+        } else {
+            ui_msg(u, "nothing to cancel");
+        }
+        return false;
     case 12: /* Ctrl-L */
         clearok(curscr, TRUE);
-        break;
+        ui_msg(u, "redrawn");
+        return false;
     default:
-        if (ch >= 32 && ch < 127)
-            set_msg(d, "no action on '%c': press ? for the keys", ch);
-        else
-            set_msg(d, "no action on that key: press ? for the keys");
         break;
     }
+    if (views[u->view]->on_key(u, ch))
+        return false;
+    if (ch >= 32 && ch < 127)
+        ui_err(u, "no action on '%c': press ? for the keys", ch);
+    else
+        ui_err(u, "no action on that key: press ? for the keys");
     return false;
 }
 
-/* ---- the loop --------------------------------------------------------------- */
+/* ---- the loop ------------------------------------------------------------------------ */
 
 /* What the screen depends on; a change triggers a redraw before the second is up. */
 struct change_key {
-    uint64_t agent_samples, proc_ns, status_ns, pause_len;
+    uint64_t agent_samples, proc_ns, status_ns, pause_len, censuses, events;
     int state;
     bool pending;
 };
@@ -960,6 +769,8 @@ static struct change_key change_key_of(const struct session *s)
     k.proc_ns = s->proc.time_ns;
     k.status_ns = s->status_ns;
     k.pause_len = s->pause_len;
+    k.censuses = s->censuses;
+    k.events = eventlog_total(s->events);
     k.state = (int)s->state;
     k.pending = s->command_pending;
     return k;
@@ -1009,6 +820,35 @@ static void stderr_release(struct stderr_redirect *r)
     r->tmp = NULL;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void frame_stats_write(struct frame_stats *fs, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "pymemtop: --frame-stats %s: %s\n", path, strerror(errno));
+        return;
+    }
+    qsort(fs->ns, fs->n, sizeof fs->ns[0], cmp_u32);
+    uint64_t total = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        total += fs->ns[i];
+    fprintf(f, "{\"frames\":%zu,\"mean_ns\":%llu,\"p50_ns\":%u,\"p99_ns\":%u,\"max_ns\":%u,\"views\":{",
+            fs->n, (unsigned long long)(fs->n ? total / fs->n : 0), fs->n ? fs->ns[fs->n / 2] : 0,
+            fs->n ? fs->ns[(fs->n * 99) / 100] : 0, fs->n ? fs->ns[fs->n - 1] : 0);
+    for (int v = 0; v < CONFIG_VIEWS; v++)
+        fprintf(f, "%s\"%s\":{\"frames\":%llu,\"mean_ns\":%llu,\"max_ns\":%llu}", v ? "," : "",
+                config_view_name((enum config_view)v), (unsigned long long)fs->count[v],
+                (unsigned long long)(fs->count[v] ? fs->total_ns[v] / fs->count[v] : 0),
+                (unsigned long long)fs->max_ns[v]);
+    fprintf(f, "}}\n");
+    fclose(f);
+}
+
 int dashboard_run(struct session *s, const struct dashboard_opts *o)
 {
     static const struct dashboard_opts defaults = {0};
@@ -1021,23 +861,44 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
 
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr, "pymemtop: the dashboard needs a terminal on stdin and stdout; "
-                        "use a headless mode to write to a file or pipe\n");
+                        "use --once or --command to write to a file or pipe\n");
         return -ENOTTY;
     }
+    static struct dash d; /* holds a few large buffers: keep it off the stack */
+    memset(&d, 0, sizeof d);
+    d.s = s;
+    d.o = o;
+    d.tm_frames = o->tracemalloc_frames ? o->tracemalloc_frames : 1;
+    if (history_init(&d.hist, o->history ? o->history : 600) < 0) {
+        history_free(&d.hist);
+        fprintf(stderr, "pymemtop: out of memory\n");
+        return -ENOMEM;
+    }
+    if (o->frame_stats)
+        d.fs.ns = calloc(FRAME_SAMPLES, sizeof *d.fs.ns);
+
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
         const char *term = getenv("TERM");
         fprintf(stderr, "pymemtop: cannot use terminal type '%s'; set TERM (e.g. TERM=xterm)\n",
                 term ? term : "");
+        history_free(&d.hist);
+        free(d.fs.ns);
         return -ENOTTY;
     }
     set_term(scr);
+    g_dash = &d;
 
-    struct dash d;
-    memset(&d, 0, sizeof d);
-    d.s = s;
-    d.tm_frames = o->tracemalloc_frames ? o->tracemalloc_frames : 1;
-    d.utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    struct ui *u = &d.ui;
+    u->s = s;
+    u->h = &d.hist;
+    u->types = &d.types;
+    u->utf8 = !o->ascii && strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+    u->events_upto = UINT64_MAX;
+    u->pause_alert_ns = (uint64_t)(o->pause_alert_ms ? o->pause_alert_ms : 100) * NS_PER_MS;
+    u->growth_alert_kib_per_min =
+        (o->growth_alert_mib_per_min > 0 ? o->growth_alert_mib_per_min : 10) * 1024.0;
+    u->view = (unsigned)o->default_view < CONFIG_VIEWS ? o->default_view : CONFIG_VIEW_OVERVIEW;
 
     struct sigaction sa, old_int, old_term, old_hup;
     memset(&sa, 0, sizeof sa);
@@ -1059,9 +920,11 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     nodelay(stdscr, TRUE);
     set_escdelay(25);
     curs_set(0);
-    theme_init(&d, color);
+    struct config defaults_cfg;
+    config_defaults(&defaults_cfg);
+    theme_init(&u->th, color, o->colors ? o->colors : defaults_cfg.colors);
     /* getch() refreshes stdscr when it is touched: make it clean once so
-     * only our panel windows ever reach the terminal. */
+     * only our windows ever reach the terminal. */
     wnoutrefresh(stdscr);
     relayout(&d);
 
@@ -1074,16 +937,30 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     while (!quit && !quit_flag) {
         uint64_t now = session_now_ns();
         int tick_ms = session_tick(s, now);
+        history_update(&d.hist, s);
+        if (!u->frozen)
+            typecache_refresh(&d.types, s);
         struct change_key k = change_key_of(s);
         if (memcmp(&k, &seen, sizeof k) != 0) {
             seen = k;
             dirty = true;
         }
         if (dirty || now >= next_redraw) {
-            draw_frame_all(&d, now);
+            uint64_t t0 = session_now_ns();
+            draw_all(&d, now);
+            uint64_t dt = session_now_ns() - t0;
+            if (d.fs.ns && !d.lay.too_small) {
+                if (d.fs.n < FRAME_SAMPLES)
+                    d.fs.ns[d.fs.n++] = (uint32_t)(dt > UINT32_MAX ? UINT32_MAX : dt);
+                d.fs.count[u->view]++;
+                d.fs.total_ns[u->view] += dt;
+                if (dt > d.fs.max_ns[u->view])
+                    d.fs.max_ns[u->view] = dt;
+            }
             frames++;
             dirty = false;
-            next_redraw = now + period_ns;
+            /* A running command animates its progress a few times a second. */
+            next_redraw = now + (s->command_pending ? PENDING_REDRAW_NS : period_ns);
             if (o->max_frames && frames >= o->max_frames)
                 break;
         }
@@ -1108,7 +985,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
         /* Always drain: keys, and KEY_RESIZE after SIGWINCH interrupted poll. */
         int ch;
         while ((ch = getch()) != ERR) {
-            if (on_key(&d, ch)) {
+            if (on_key(&d, ch, session_now_ns())) {
                 quit = true;
                 break;
             }
@@ -1118,6 +995,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
             quit = true; /* the terminal went away */
     }
 
+    unfreeze(&d);
     free_windows(&d);
     endwin();
     delscreen(scr);
@@ -1125,5 +1003,11 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
+    if (o->frame_stats && d.fs.ns)
+        frame_stats_write(&d.fs, o->frame_stats);
+    free(d.fs.ns);
+    history_free(&d.hist);
+    typecache_free(&d.types);
+    g_dash = NULL;
     return 0;
 }

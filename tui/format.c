@@ -2,6 +2,7 @@
 #include "format.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,6 +116,20 @@ size_t format_count(char *buf, size_t len, int64_t n)
     }
     sig3(tmp, sizeof tmp, v, units[u]);
     return put_right(buf, len, FORMAT_COUNT_W, tmp);
+}
+
+size_t format_delta(char *buf, size_t len, int64_t n)
+{
+    char tmp[48], mag[32];
+    uint64_t a = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+    if (a > (uint64_t)INT64_MAX)
+        a = (uint64_t)INT64_MAX;
+    format_count(mag, sizeof mag, (int64_t)a);
+    const char *p = mag;
+    while (*p == ' ')
+        p++;
+    snprintf(tmp, sizeof tmp, "%c%s", n < 0 ? '-' : '+', p);
+    return put_right(buf, len, FORMAT_DELTA_W, tmp);
 }
 
 size_t format_pct(char *buf, size_t len, double share)

@@ -41,6 +41,11 @@ size_t format_pct(char *buf, size_t len, double share);
 #define FORMAT_SLOPE_W 13
 size_t format_slope_kib(char *buf, size_t len, double kib_per_min);
 
+/* A signed change: "+0", "-12", "+9999", "+12.3k", "-1.23M": at most
+ * FORMAT_DELTA_W columns. */
+#define FORMAT_DELTA_W 6
+size_t format_delta(char *buf, size_t len, int64_t n);
+
 /* Copies src into buf so that it takes at most `cols` terminal columns,
  * replacing control bytes with '?' and ending with an ellipsis ("…" when
  * utf8, "..." otherwise) when it had to cut. Counts one column per code

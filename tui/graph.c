@@ -64,54 +64,17 @@ static void put_str(WINDOW *win, int y, int x, int maxw, const char *str, attr_t
     wattrset(win, A_NORMAL);
 }
 
-void graph_series(WINDOW *win, int y, int x, int h, int w, const struct series *s,
-                  const struct graph_opts *o)
+/* One series bucketed into dot columns by age from t_end (newest right);
+ * columns without a point carry the value on their left (timer jitter). */
+static void bucket(const struct series *s, uint64_t t_end, uint64_t step, int ndots, double *val,
+                   bool *has)
 {
-    int lw = o->label ? o->label_w : 0;
-    int px = x + lw + 1; /* plot starts after labels and the axis line */
-    int pw = w - lw - 1;
-    int ph = h - 1; /* last line: time axis */
-    if (ph < 1 || pw < 2)
-        return;
-    int sub_x = o->utf8 ? 2 : 1, sub_y = o->utf8 ? 4 : 2;
-    int ndots = pw * sub_x;
-    if (ndots > GRAPH_MAX_DOTS)
-        ndots = GRAPH_MAX_DOTS;
-    size_t n = series_len(s);
-    uint64_t step = o->step_ns ? o->step_ns : estimate_step(s);
-
-    /* Axis lines. */
-    wattrset(win, o->axis_attr);
-    for (int r = 0; r < ph; r++) {
-        if (o->utf8)
-            graph_put_wch(win, y + r, px - 1, L'\x2502', o->axis_attr); /* │ */
-        else
-            mvwaddch(win, y + r, px - 1, '|');
-    }
-    for (int c = -1; c < pw; c++) {
-        if (o->utf8)
-            graph_put_wch(win, y + ph, px + c, c < 0 ? L'\x2514' : L'\x2500', o->axis_attr);
-        else
-            mvwaddch(win, y + ph, px + c, c < 0 ? '+' : '-');
-    }
-    wattrset(win, A_NORMAL);
-
-    if (n == 0) {
-        const char *msg = "waiting for data";
-        int mw = (int)strlen(msg);
-        put_str(win, y + (ph - 1) / 2, px + (pw > mw ? (pw - mw) / 2 : 0), pw, msg,
-                o->axis_attr);
-        return;
-    }
-
-    /* Bucket points into dot columns by age; the newest point is the right edge. */
-    static double val[GRAPH_MAX_DOTS];
-    static bool has[GRAPH_MAX_DOTS];
     for (int j = 0; j < ndots; j++)
         has[j] = false;
-    uint64_t t_end = series_time_at(s, n - 1);
+    size_t n = series_len(s);
     for (size_t i = n; i-- > 0;) {
-        uint64_t age = t_end - series_time_at(s, i);
+        uint64_t t = series_time_at(s, i);
+        uint64_t age = t_end > t ? t_end - t : 0;
         uint64_t k = age / step;
         if (k >= (uint64_t)ndots)
             break;
@@ -121,23 +84,87 @@ void graph_series(WINDOW *win, int y, int x, int h, int w, const struct series *
             val[j] = v;
         has[j] = true;
     }
-    /* Timer jitter can leave a column without a point: carry the last value. */
-    for (int j = 1; j < ndots; j++) {
-        if (!has[j] && has[j - 1]) {
+    int first = 0;
+    while (first < ndots && !has[first])
+        first++;
+    for (int j = first + 1; j < ndots; j++) {
+        if (!has[j]) {
             val[j] = val[j - 1];
             has[j] = true;
         }
     }
+}
+
+#define GRAPH_MAX_LINES 4
+
+void graph_series(WINDOW *win, int y, int x, int h, int w, const struct series *s,
+                  const struct graph_opts *o)
+{
+    struct graph_line l = {s, o->plot_attr, '#'};
+    graph_multi(win, y, x, h, w, &l, 1, o);
+}
+
+void graph_multi(WINDOW *win, int y, int x, int h, int w, const struct graph_line *lines, int n,
+                 const struct graph_opts *o)
+{
+    int lw = o->label ? o->label_w : 0;
+    int px = x + lw + 1; /* plot starts after labels and the axis line */
+    int pw = w - lw - 1;
+    int ph = h - 1; /* last line: time axis */
+    if (ph < 1 || pw < 2 || n < 1)
+        return;
+    if (n > GRAPH_MAX_LINES)
+        n = GRAPH_MAX_LINES;
+    int sub_x = o->utf8 ? 2 : 1, sub_y = o->utf8 ? 4 : 2;
+    int ndots = pw * sub_x;
+    if (ndots > GRAPH_MAX_DOTS)
+        ndots = GRAPH_MAX_DOTS;
+    const struct series *s0 = lines[0].s;
+    uint64_t step = o->step_ns ? o->step_ns : estimate_step(s0);
+
+    /* Axis lines. */
+    for (int r = 0; r < ph; r++) {
+        if (o->utf8)
+            graph_put_wch(win, y + r, px - 1, L'\x2502', o->axis_attr); /* │ */
+        else
+            put_str(win, y + r, px - 1, 1, "|", o->axis_attr);
+    }
+    for (int c = -1; c < pw; c++) {
+        if (o->utf8)
+            graph_put_wch(win, y + ph, px + c, c < 0 ? L'\x2514' : L'\x2500', o->axis_attr);
+        else
+            put_str(win, y + ph, px + c, 1, c < 0 ? "+" : "-", o->axis_attr);
+    }
+
+    uint64_t t_end = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = series_len(lines[i].s);
+        if (len && series_time_at(lines[i].s, len - 1) > t_end)
+            t_end = series_time_at(lines[i].s, len - 1);
+    }
+    if (series_len(s0) == 0) {
+        const char *msg = "waiting for data";
+        int mw = (int)strlen(msg);
+        put_str(win, y + (ph - 1) / 2, px + (pw > mw ? (pw - mw) / 2 : 0), pw, msg,
+                o->axis_attr);
+        return;
+    }
+
+    static double val[GRAPH_MAX_LINES][GRAPH_MAX_DOTS];
+    static bool has[GRAPH_MAX_LINES][GRAPH_MAX_DOTS];
     double lo = 0, hi = 0;
     bool first = true;
-    for (int j = 0; j < ndots; j++) {
-        if (!has[j])
-            continue;
-        if (first || val[j] < lo)
-            lo = val[j];
-        if (first || val[j] > hi)
-            hi = val[j];
-        first = false;
+    for (int i = 0; i < n; i++) {
+        bucket(lines[i].s, t_end, step, ndots, val[i], has[i]);
+        for (int j = 0; j < ndots; j++) {
+            if (!has[i][j])
+                continue;
+            if (first || val[i][j] < lo)
+                lo = val[i][j];
+            if (first || val[i][j] > hi)
+                hi = val[i][j];
+            first = false;
+        }
     }
     if (hi - lo < o->min_range) {
         double mid = (hi + lo) / 2;
@@ -150,40 +177,65 @@ void graph_series(WINDOW *win, int y, int x, int h, int w, const struct series *
     int max_dots = ph * sub_y;
 
     for (int c = 0; c < pw; c++) {
-        int dh[2] = {0, 0};
+        /* Dot heights per sub-column: area (series 0) and each line. */
+        int dh[GRAPH_MAX_LINES][2] = {{0}};
         bool any = false;
-        for (int k = 0; k < sub_x; k++) {
-            int j = c * sub_x + k;
-            if (j >= ndots || !has[j])
-                continue;
-            /* The minimum still shows one dot, so a flat line is visible. */
-            int d = 1 + (int)lround((val[j] - lo) / range * (max_dots - 1));
-            dh[k] = d < 1 ? 1 : d > max_dots ? max_dots : d;
-            any = true;
-        }
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < sub_x; k++) {
+                int j = c * sub_x + k;
+                if (j >= ndots || !has[i][j])
+                    continue;
+                /* The minimum still shows one dot, so a flat line is visible. */
+                int d = 1 + (int)lround((val[i][j] - lo) / range * (max_dots - 1));
+                dh[i][k] = d < 1 ? 1 : d > max_dots ? max_dots : d;
+                any = true;
+            }
         if (!any)
             continue;
         for (int r = 0; r < ph; r++) {
             int base = (ph - 1 - r) * sub_y; /* dots below this cell */
+            attr_t a = lines[0].attr;
             if (o->utf8) {
                 static const int left[4] = {0x40, 0x04, 0x02, 0x01}; /* bottom-up */
                 static const int right[4] = {0x80, 0x20, 0x10, 0x08};
                 int bits = 0;
                 for (int k = 0; k < 4; k++) {
-                    if (dh[0] > base + k)
+                    if (dh[0][0] > base + k)
                         bits |= left[k];
-                    if (dh[1] > base + k)
+                    if (dh[0][1] > base + k)
                         bits |= right[k];
                 }
+                /* Lines: their top dot only. A cell a line passes through
+                 * shows the line alone, so it stays visible inside the area
+                 * even without colour; the last line drawn wins the cell. */
+                int lbits = 0;
+                for (int i = 1; i < n; i++)
+                    for (int sx = 0; sx < 2; sx++) {
+                        int d = dh[i][sx] - 1 - base;
+                        if (dh[i][sx] > 0 && d >= 0 && d < 4) {
+                            lbits |= sx ? right[d] : left[d];
+                            a = lines[i].attr;
+                        }
+                    }
+                if (lbits)
+                    bits = lbits;
                 if (bits)
-                    graph_put_wch(win, y + r, px + c, (wchar_t)(BRAILLE_BASE + bits),
-                                  o->plot_attr);
+                    graph_put_wch(win, y + r, px + c, (wchar_t)(BRAILLE_BASE + bits), a);
             } else {
-                int f = dh[0] - base;
-                if (f > 0) {
-                    wattrset(win, o->plot_attr);
-                    mvwaddch(win, y + r, px + c, f >= 2 ? '#' : '.');
-                    wattrset(win, A_NORMAL);
+                char ch = 0;
+                int f = dh[0][0] - base;
+                if (f > 0)
+                    ch = f >= 2 ? '#' : '.';
+                for (int i = 1; i < n; i++) {
+                    int d = dh[i][0] - 1 - base;
+                    if (dh[i][0] > 0 && d >= 0 && d < 2) {
+                        ch = lines[i].ascii ? lines[i].ascii : '*';
+                        a = lines[i].attr;
+                    }
+                }
+                if (ch) {
+                    char str[2] = {ch, 0};
+                    put_str(win, y + r, px + c, 1, str, a);
                 }
             }
         }

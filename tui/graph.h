@@ -33,6 +33,18 @@ struct graph_opts {
 void graph_series(WINDOW *win, int y, int x, int h, int w, const struct series *s,
                   const struct graph_opts *o);
 
+/* Several series on one y scale and one time axis (newest point of any at
+ * the right): the first as an area, the others as lines drawn over it, each
+ * in its own attributes (in ASCII, with its own glyph). Same layout and
+ * labels as graph_series; an empty series is skipped. */
+struct graph_line {
+    const struct series *s;
+    attr_t attr;
+    char ascii; /* glyph in ASCII mode; the area uses '#' and '.' */
+};
+void graph_multi(WINDOW *win, int y, int x, int h, int w, const struct graph_line *lines, int n,
+                 const struct graph_opts *o);
+
 /* Vertical bars h rows tall with its top line at y, one column per value,
  * the newest (last) rightmost, at most w columns: lo maps to the lowest
  * glyph and hi (or more) to the full height, so every value is visible; NaN

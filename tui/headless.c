@@ -1,13 +1,17 @@
 /* --once and --command: attach, ask, print, detach. */
 #include "headless.h"
 
+#include <errno.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "diagnose.h"
 #include "json.h"
+#include "series.h"
 #include "session_json.h"
 
 #define COMMAND_TIMEOUT_NS 300000000000ull /* a hunt on a huge heap takes long */
@@ -223,4 +227,181 @@ int headless_list(bool json)
         printf("... and %zu more\n", total - n);
     }
     return EXIT_OK;
+}
+
+static volatile sig_atomic_t watch_stop;
+
+static void watch_on_signal(int sig)
+{
+    (void)sig;
+    watch_stop = 1;
+}
+
+/* One event line: {"event": kind, "time_ns": ..., ...}. */
+static void watch_pause_event(FILE *f, const struct pm_gc_pause *p)
+{
+    struct json j;
+    json_init(&j, f);
+    json_object_begin(&j, NULL);
+    json_string(&j, "event", "gc_pause");
+    json_uint(&j, "end_ns", p->end_ns);
+    json_int(&j, "generation", p->generation);
+    json_uint(&j, "pause_ns", p->pause_ns);
+    json_int(&j, "collected", p->collected);
+    json_int(&j, "uncollectable", p->uncollectable);
+    json_object_end(&j);
+    fputc('\n', f);
+}
+
+static void watch_simple_event(FILE *f, const char *kind, const char *message)
+{
+    struct json j;
+    json_init(&j, f);
+    json_object_begin(&j, NULL);
+    json_string(&j, "event", kind);
+    json_string(&j, "message", message);
+    json_object_end(&j);
+    fputc('\n', f);
+}
+
+struct watch {
+    FILE *out;
+    bool status_line; /* stderr is a terminal */
+    uint64_t samples_seen, last_pause_end_ns, lines;
+    struct slope_acc rss, heap;
+    bool heap_known;
+};
+
+/* The agent's own arrival (its code, thread stack, first census) moves RSS in
+ * the first seconds: the gate's slopes leave those out. */
+#define WATCH_WARMUP_NS 2000000000ull
+
+static void watch_on_samples(struct watch *w, struct session *s, size_t types_cap,
+                             uint64_t pause_alert_ns)
+{
+    w->samples_seen = s->agent_samples;
+    bool warm = s->agent.time_ns >= s->attached_ns + WATCH_WARMUP_NS;
+    if (warm)
+        slope_add(&w->rss, s->agent.time_ns, (double)s->proc.rss_kib);
+    if (warm && s->agent.alloc.pymalloc_used_bytes >= 0) {
+        slope_add(&w->heap, s->agent.time_ns, (double)s->agent.alloc.pymalloc_used_bytes / 1024);
+        w->heap_known = true;
+    }
+    if (!w->out)
+        return;
+    for (size_t i = 0; i < s->pause_len; i++) {
+        const struct pm_gc_pause *p = session_pause_at(s, i);
+        if (p->end_ns > w->last_pause_end_ns && p->pause_ns >= pause_alert_ns) {
+            watch_pause_event(w->out, p);
+            w->lines++;
+        }
+    }
+    if (s->pause_len)
+        w->last_pause_end_ns = session_pause_at(s, s->pause_len - 1)->end_ns;
+    session_json_write(s, w->out, types_cap);
+    w->lines++;
+    fflush(w->out); /* nothing lost if we are killed */
+    if (w->status_line) {
+        struct stat st;
+        long long size = fstat(fileno(w->out), &st) == 0 ? (long long)st.st_size : -1;
+        fprintf(stderr, "\rrecording PID %d: %llu samples, %lld KiB", s->target.pid,
+                (unsigned long long)w->samples_seen, size / 1024);
+    }
+}
+
+/* The verdict: both slopes under the limit, or exit 7 naming what grew. */
+static int watch_gate(const struct watch *w, const struct session *s, const struct cli *cli,
+                      size_t types_cap)
+{
+    double rss = slope_per_min(&w->rss), heap = slope_per_min(&w->heap);
+    double limit = cli->max_growth_kib_per_min;
+    bool failed = rss > limit || (w->heap_known && heap > limit);
+    fprintf(stderr,
+            "pymemtop: leak gate %s: RSS %+.1f KiB/min, Python heap %s%.1f KiB/min%s, limit "
+            "%.1f KiB/min, over %.0f s and %llu samples\n",
+            failed ? "FAILED" : "passed", rss, heap >= 0 ? "+" : "", heap,
+            w->heap_known ? "" : " (unknown)", limit, cli->duration_s,
+            (unsigned long long)w->samples_seen);
+    if (failed) {
+        struct typetable_row rows[10];
+        size_t n = typetable_rows(s->types, TYPETABLE_BY_RATE, NULL, rows, 10);
+        if (n)
+            fprintf(stderr, "top growing types (objects/min, since attach):\n");
+        for (size_t i = 0; i < n && rows[i].rate_per_min > 0; i++)
+            fprintf(stderr, "  %-40.40s %+10.0f/min %+10lld%s\n", rows[i].name,
+                    rows[i].rate_per_min, (long long)rows[i].delta_attach,
+                    rows[i].suspect ? "  SUSPECT" : "");
+    }
+    if (cli->json && !(cli->record_path && !strcmp(cli->record_path, "-"))) {
+        struct json j;
+        json_init(&j, stdout);
+        json_object_begin(&j, NULL);
+        json_object_begin(&j, "gate");
+        json_bool(&j, "passed", !failed);
+        json_double(&j, "limit_kib_per_min", limit);
+        json_double(&j, "rss_kib_per_min", rss);
+        if (w->heap_known)
+            json_double(&j, "heap_kib_per_min", heap);
+        else
+            json_null(&j, "heap_kib_per_min");
+        json_uint(&j, "samples", w->samples_seen);
+        json_object_end(&j);
+        session_json_types(&j, s, types_cap);
+        json_object_end(&j);
+        fputc('\n', stdout);
+    }
+    return failed ? EXIT_LEAK : EXIT_OK;
+}
+
+int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
+                   uint64_t pause_alert_ns)
+{
+    struct watch w = {0};
+    if (cli->record_path) {
+        w.out = strcmp(cli->record_path, "-") ? fopen(cli->record_path, "we") : stdout;
+        if (!w.out) {
+            fprintf(stderr, "pymemtop: cannot write %s: %s\n", cli->record_path, strerror(errno));
+            return EXIT_USAGE;
+        }
+        w.status_line = w.out != stdout && isatty(STDERR_FILENO);
+    }
+    struct sigaction sa = {.sa_handler = watch_on_signal}, old_int, old_term;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    uint64_t end = cli->duration_s >= 0 ? session_now_ns() + (uint64_t)(cli->duration_s * 1e9) : 0;
+    while (!watch_stop && s->state == SESSION_LIVE) {
+        uint64_t now = session_now_ns();
+        if (end && now >= end)
+            break;
+        int timeout = session_tick(s, now);
+        if (end && (end - now) / 1000000 < (uint64_t)timeout)
+            timeout = (int)((end - now) / 1000000) + 1;
+        struct pollfd pf = {.fd = session_fd(s), .events = POLLIN};
+        if (poll(&pf, 1, timeout) > 0)
+            session_on_readable(s);
+        if (s->agent_samples != w.samples_seen)
+            watch_on_samples(&w, s, types_cap, pause_alert_ns);
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (w.status_line)
+        fputc('\n', stderr);
+    bool exited = s->state == SESSION_TARGET_EXITED;
+    if (w.out) {
+        if (exited)
+            watch_simple_event(w.out, "target_exited", "the target exited; recording ends");
+        if (w.out != stdout)
+            fclose(w.out);
+        else
+            fflush(stdout);
+    }
+    if (s->state == SESSION_AGENT_LOST)
+        fprintf(stderr, "pymemtop: %s\n", s->status);
+    if (cli->max_growth_kib_per_min >= 0) {
+        if (exited && end && session_now_ns() < end)
+            fprintf(stderr, "pymemtop: the target exited before --duration ended; judging "
+                            "what was seen\n");
+        return watch_gate(&w, s, cli, types_cap);
+    }
+    return s->state == SESSION_AGENT_LOST ? EXIT_INTERNAL : EXIT_OK;
 }

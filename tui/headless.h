@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cli.h"
 #include "session.h"
@@ -12,6 +13,10 @@
 int headless_once(struct session *s, bool json, size_t types_cap);
 int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_frames,
                       size_t types_cap);
+/* --record and/or --max-growth: watch until the duration ends, the target
+ * exits or SIGINT/SIGTERM; write JSON lines; judge the growth. */
+int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
+                   uint64_t pause_alert_ns);
 /* --check and --list never attach. agent_path may be NULL (not found). */
 int headless_check(int pid, const char *agent_path, bool json);
 int headless_list(bool json);

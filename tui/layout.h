@@ -1,5 +1,7 @@
-/* Pure rectangle maths for the dashboard: terminal size in, panel rectangles
- * out. No curses, so it is unit-tested (no overlaps, all on screen). */
+/* Pure rectangle maths for the dashboard: terminal size in, rectangles out.
+ * No curses, so it is unit-tested (no overlaps, everything on screen, at
+ * every size from the minimum up). View layouts are in body coordinates:
+ * (0, 0) is the top-left cell of the body window. */
 #ifndef PYMEMTOP_TUI_LAYOUT_H
 #define PYMEMTOP_TUI_LAYOUT_H
 
@@ -13,32 +15,63 @@ struct rect {
     int y, x, h, w;
 };
 
-/* A panel: its outer rectangle, and the content area inside it (inside the
- * border when boxed, below the title line when not). */
-struct panel_rect {
-    struct rect outer, inner;
-};
-
-struct layout {
-    int cols, rows;
-    bool too_small;   /* below LAYOUT_MIN_COLS x LAYOUT_MIN_ROWS: nothing else is set */
-    bool boxed;       /* panels have borders (else a one-line title) */
-    bool side_by_side; /* memory and allocator left, GC right */
-    struct rect header; /* two lines at the top */
-    struct rect status; /* last line */
-    struct panel_rect memory, alloc, gc;
-    /* Inside memory.inner: the numbers and the RSS graph (with its axes). */
-    struct rect mem_stats, mem_graph;
-};
-
-/* Lines each panel's content needs; the drawing code relies on these. */
 #define LAYOUT_HEADER_H 2
-#define LAYOUT_MEM_STATS_H 2
-#define LAYOUT_MEM_GRAPH_MIN_H 3 /* two plot rows and the time axis */
-#define LAYOUT_GC_MIN_H 4        /* three generations and a pause summary */
-#define LAYOUT_GC_WANT_H 7       /* + column heads, percentiles, sparkline */
+#define LAYOUT_TABS_MIN_ROWS 16 /* shorter screens give the tab line to the body */
 
-void layout_compute(struct layout *l, int cols, int rows);
+/* The frame every view shares. */
+struct screen_layout {
+    int cols, rows;
+    bool too_small;     /* below LAYOUT_MIN_COLS x LAYOUT_MIN_ROWS: nothing else is set */
+    struct rect header; /* two lines: target, command, agent state */
+    struct rect tabs;   /* one line of view names; empty on short screens */
+    struct rect body;   /* the current view */
+    struct rect status; /* last line: messages, key hints, prompts */
+};
+void layout_screen(struct screen_layout *l, int cols, int rows);
+
+/* 1. Overview. Titles are one-line rules; an empty title means the panel
+ * is shown without one (only on the smallest screens). */
+#define LAYOUT_SIDE_MIN_COLS 130 /* GC and types go right of the memory graph */
+#define LAYOUT_GRAPH_MIN_H 3     /* two plot rows and the time axis */
+struct overview_layout {
+    bool side_by_side;
+    struct rect mem_title, mem_stats, mem_graph;
+    struct rect gc_title, gc_gens, gc_pauses, gc_spark, gc_hist;
+    struct rect types_title, types_grow, types_suspect;
+};
+void layout_overview(struct overview_layout *l, int w, int h);
+
+/* 3. Cycles: numbers, freed-per-second per generation (graphs with axes,
+ * or one sparkline row each when short), the last hunt's shapes. */
+struct cycles_layout {
+    bool graphs; /* gen[] hold graphs (>= LAYOUT_GRAPH_MIN_H) instead of one row each */
+    struct rect stats, gen_title, gen[3], hunt_title, hunt;
+};
+void layout_cycles(struct cycles_layout *l, int w, int h);
+
+/* 4. Allocations: the three allocators side by side (or one line each when
+ * narrow), then tracemalloc's top sites and diff. */
+#define LAYOUT_ALLOC_WIDE_COLS 78
+struct alloc_layout {
+    bool wide;          /* numbers in three columns (else one line per allocator) */
+    struct rect nums_title, nums, tm_title, sites_top, sites_diff;
+};
+void layout_alloc(struct alloc_layout *l, int w, int h);
+
+/* Table columns: which fit in `width`, and where. Columns are dropped from
+ * the lowest priority up until the rest fit; the flexible column (at most
+ * one) takes the width left over. */
+struct column_spec {
+    int min_w;  /* columns needed */
+    int prio;   /* higher survives longer */
+    bool flex;  /* takes the spare width */
+};
+struct column_pos {
+    int x, w;   /* w == 0: not shown */
+};
+/* Returns the number of columns shown. gap: spaces between columns. */
+int layout_columns(const struct column_spec *spec, int n, int width, int gap,
+                   struct column_pos *out);
 
 /* A w x h box centred on a cols x rows screen, clipped to it. */
 struct rect layout_center(int cols, int rows, int w, int h);

@@ -94,6 +94,10 @@ int main(int argc, char **argv)
         .attach_timeout_ms = cfg.attach_timeout_ms,
         .history = cfg.history,
         .suspect_window = cfg.suspect_window,
+        .census_interval_ms = cfg.census_interval_ms,
+        .census_budget_pct = cfg.census_budget_pct,
+        .pause_alert_ms = cfg.pause_alert_ms,
+        .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
     };
     static struct session s; /* large: keep it off the stack */
     char msg[1024];
@@ -108,6 +112,8 @@ int main(int argc, char **argv)
     int rc;
     if (cli.once) {
         rc = headless_once(&s, cli.json, cfg.json_types);
+    } else if (cli.record_path || cli.max_growth_kib_per_min >= 0) {
+        rc = headless_watch(&s, &cli, cfg.json_types, 100000000ull);
     } else if (cli.n_commands) {
         rc = headless_commands(&s, &cli,
                                cli.tracemalloc_frames > 0 ? cli.tracemalloc_frames
@@ -120,6 +126,13 @@ int main(int argc, char **argv)
             .max_frames = cli.max_frames,
             .tracemalloc_frames = cli.tracemalloc_frames > 0 ? (unsigned)cli.tracemalloc_frames
                                                              : cfg.tracemalloc_frames,
+            .default_view = cfg.default_view,
+            .colors = cfg.colors,
+            .pause_alert_ms = cfg.pause_alert_ms,
+            .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
+            .history = cfg.history,
+            .json_types = cfg.json_types,
+            .frame_stats = cli.frame_stats,
         };
         rc = dashboard_run(&s, &dopt) < 0 ? EXIT_INTERNAL : EXIT_OK;
     }

@@ -65,3 +65,54 @@ def test_list_shows_python_processes():
     sleeper = subprocess.Popen(["sleep", "60"])
     common._procs.append(sleeper)
     assert sleeper.pid not in rows
+
+
+STEADY = ("import gc, time\nkeep = []\n"
+          "while True:\n"
+          "    churn = [{'i': i} for i in range(3000)]\n"
+          "    a, b = [], []\n    a.append(b); b.append(a)\n"
+          "    time.sleep(0.05)\n")
+# About 30 MiB/min of Python objects: far over the limit below.
+LEAKY = ("import time\nclass Blob:\n    def __init__(self):\n        self.data = [0] * 1000\n"
+         "kept = []\nwhile True:\n    kept.extend(Blob() for _ in range(60))\n"
+         "    time.sleep(0.1)\n")
+
+
+def test_leak_gate_fails_on_a_leak_and_passes_a_steady_target(py):
+    leak = Target(py, code=LEAKY)
+    time.sleep(1.0)
+    p = pymemtop("--max-growth", "10MiB/min", "--duration", "8", "--json", leak.pid, timeout=30,
+                 check=7)
+    assert "leak gate FAILED" in p.stderr, p.stderr
+    assert "Blob" in p.stderr, p.stderr  # the leaking class is named
+    verdict = json.loads(p.stdout)
+    assert verdict["gate"]["passed"] is False and verdict["gate"]["rss_kib_per_min"] > 10240
+    assert any(t["name"].endswith("Blob") for t in verdict["types"])
+    steady = Target(py, code=STEADY)
+    time.sleep(1.0)
+    p = pymemtop("--max-growth", "10MiB/min", "--duration", "8", steady.pid, timeout=30,
+                 check=0)
+    assert "leak gate passed" in p.stderr, p.stderr
+    assert leak.alive() and steady.alive()
+
+
+def test_record_writes_flushed_json_lines_until_exit(py):
+    t = Target(py, ["--ticks", "50", "--period", "0.1"])
+    out = common.tmpdir() + "/rec.jsonl"
+    p = subprocess.Popen([common.BIN, "--record", out, "--interval", "0.5", str(t.pid)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(2.0)
+    # Each line is on disk as soon as it is sampled.
+    lines = open(out).read().splitlines()
+    assert len(lines) >= 2, lines
+    p.wait(20)
+    assert p.returncode == 0, p.stderr
+    records = [json.loads(line) for line in open(out)]
+    samples = [r for r in records if "event" not in r]
+    once_keys = set(json.loads(open(out).readline()))
+    for r in samples:
+        assert set(r) == once_keys and r["pid"] == t.pid and r["python"] == py.version
+    assert records[-1]["event"] == "target_exited"
+    assert len(samples) >= 5, len(samples)
+    times = [r["time_ns"] for r in samples]
+    assert times == sorted(times)

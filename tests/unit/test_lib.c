@@ -59,6 +59,18 @@ static void test_series_ring_and_slope(void)
     series_free(&s);
 }
 
+static void test_slope_accumulator(void)
+{
+    struct slope_acc a = {0};
+    CHECK(slope_per_min(&a) == 0);
+    slope_add(&a, 5000000000ull, 7);
+    CHECK(slope_per_min(&a) == 0);
+    /* y = 3 + 2 per second, with alternating noise that cancels. */
+    for (int i = 1; i <= 120; i++)
+        slope_add(&a, 5000000000ull + (uint64_t)i * 1000000000u, 7 + 2.0 * i + (i % 2 ? 1 : -1));
+    CHECK(fabs(slope_per_min(&a) - 120.0) < 0.5);
+}
+
 static void test_json_escaping_and_nesting(void)
 {
     char *buf = NULL;
@@ -160,6 +172,7 @@ int main(void)
     RUN(test_histogram_quantiles);
     RUN(test_histogram_extremes);
     RUN(test_series_ring_and_slope);
+    RUN(test_slope_accumulator);
     RUN(test_json_escaping_and_nesting);
     RUN(test_bootstrap_refuses_hostile_paths);
     RUN(test_bootstrap_refuses_writable_agent);
