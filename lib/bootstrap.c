@@ -2,6 +2,7 @@
 #include "bootstrap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,6 +78,79 @@ int bootstrap_check_agent(const char *agent_path, uid_t target_uid, char *msg, s
                  "agent %s is not readable by the target's user (uid %u); "
                  "install pymemtop system-wide (make install) or chmod a+r it",
                  agent_path, (unsigned)target_uid);
+        return -1;
+    }
+    return 0;
+}
+
+/* PYTHONPATH comes from the user's environment: pass it through a hex
+ * literal so that no byte of it can end up as Python syntax. */
+static void bootstrap_hex(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        fprintf(f, "%02x", *p);
+}
+
+int bootstrap_write_sitecustomize(const char *dir, const char *agent_path,
+                                  const char *orig_pythonpath, char *msg, size_t msg_len)
+{
+    if (!bootstrap_path_ok(agent_path) || !bootstrap_path_ok(dir)) {
+        snprintf(msg, msg_len, "paths must be absolute and use only letters, digits and / . _ + -");
+        return -1;
+    }
+    char path[BOOTSTRAP_MAX_PATH + 32];
+    snprintf(path, sizeof(path), "%s/sitecustomize.py", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        snprintf(msg, msg_len, "cannot write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    fprintf(f,
+            "# Written by pymemtop for one run: loads its agent, then the program's own\n"
+            "# sitecustomize. Nothing here stays in the program's namespaces.\n"
+            "def _pymemtop_boot():\n"
+            "    import os, sys\n"
+            "    try:\n"
+            "        import _imp\n"
+            "        s = sys.modules['_frozen_importlib'].ModuleSpec('_pymemtop_agent', None,\n"
+            "                                                        origin='%s')\n"
+            "        m = _imp.create_dynamic(s)\n"
+            "        _imp.exec_dynamic(m)\n"
+            "        m._start()\n"
+            "    except BaseException:\n"
+            "        pass\n"
+            "    here = '%s'\n",
+            agent_path, dir);
+    fprintf(f, "    orig = ");
+    if (orig_pythonpath) {
+        fprintf(f, "bytes.fromhex('");
+        bootstrap_hex(f, orig_pythonpath);
+        fprintf(f, "').decode('utf-8', 'surrogateescape')\n");
+    } else {
+        fprintf(f, "None\n");
+    }
+    fprintf(f,
+            "    if orig is None:\n"
+            "        os.environ.pop('PYTHONPATH', None)\n"
+            "    else:\n"
+            "        os.environ['PYTHONPATH'] = orig\n"
+            "    sys.path[:] = [p for p in sys.path if p != here]\n"
+            "    # The program's own sitecustomize, if it has one, takes our place\n"
+            "    # in sys.modules and runs as it would have without us.\n"
+            "    # (the frozen importlib already loaded: no new modules for the program)\n"
+            "    finder = sys.modules['_frozen_importlib_external'].PathFinder\n"
+            "    spec = finder.find_spec('sitecustomize', sys.path)\n"
+            "    if spec is not None:\n"
+            "        mod = sys.modules['_frozen_importlib'].module_from_spec(spec)\n"
+            "        sys.modules['sitecustomize'] = mod\n"
+            "        spec.loader.exec_module(mod)\n"
+            "_pymemtop_boot()\n"
+            "del _pymemtop_boot\n");
+    if (fclose(f) != 0) {
+        snprintf(msg, msg_len, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;

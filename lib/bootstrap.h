@@ -19,4 +19,11 @@ int bootstrap_build(const char *agent_path, char *out, size_t cap, char *msg, si
  * inside the target) and that the target's uid can read. 0 or -1 with msg. */
 int bootstrap_check_agent(const char *agent_path, uid_t target_uid, char *msg, size_t msg_len);
 
+/* Run mode: writes DIR/sitecustomize.py, which loads the agent when the
+ * interpreter starts, then hands over to the program's own sitecustomize
+ * (if any) and restores PYTHONPATH to `orig_pythonpath` (NULL: unset) so
+ * that the program's children start without the agent. 0 or -1 with msg. */
+int bootstrap_write_sitecustomize(const char *dir, const char *agent_path,
+                                  const char *orig_pythonpath, char *msg, size_t msg_len);
+
 #endif

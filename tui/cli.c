@@ -14,6 +14,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: pymemtop [options] PID\n"
+            "       pymemtop [options] -- COMMAND [ARGS...]   (run a Python program under pymemtop)\n"
             "Live memory and GC monitor for a running CPython 3.8+ process.\n"
             "\n"
             "  --once              take one sample (with a census), print it and exit\n"
@@ -137,6 +138,15 @@ bad_arg:
 
 int cli_parse(int argc, char **argv, struct cli *c)
 {
+    /* Everything after "--" is the program to run, untouched by getopt. */
+    int opt_argc = argc;
+    char **run_argv = NULL;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--")) {
+            opt_argc = i;
+            run_argv = &argv[i + 1];
+            break;
+        }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH };
     static const struct option opts[] = {
@@ -166,7 +176,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
     c->tracemalloc_frames = -1;
     c->duration_s = c->max_growth_kib_per_min = -1;
     int o;
-    while ((o = getopt_long(argc, argv, "i:hV", opts, NULL)) != -1) {
+    c->run_argv = run_argv;
+    while ((o = getopt_long(opt_argc, argv, "i:hV", opts, NULL)) != -1) {
         switch (o) {
         case O_ONCE: c->once = true; break;
         case O_JSON: c->json = true; break;
@@ -229,16 +240,33 @@ int cli_parse(int argc, char **argv, struct cli *c)
             return -1;
         }
     }
+    if (c->run_argv) {
+        if (!c->run_argv[0]) {
+            fprintf(stderr, "pymemtop: nothing to run after '--'\n");
+            return -1;
+        }
+        if (optind != opt_argc || c->once || c->n_commands || c->check || c->list) {
+            fprintf(stderr, "pymemtop: with '-- COMMAND' give no PID, --once, --command, "
+                            "--check or --list\n");
+            return -1;
+        }
+        if (c->record_path && !strcmp(c->record_path, "-")) {
+            fprintf(stderr, "pymemtop: --record - would mix with the program's output: "
+                            "give a file\n");
+            return -1;
+        }
+        return 0; /* --max-growth without --duration judges the whole run */
+    }
     if (c->list) {
-        if (optind != argc) {
+        if (optind != opt_argc) {
             fprintf(stderr, "pymemtop: --list takes no PID\n");
             return -1;
         }
         return 0;
     }
-    if (optind != argc - 1) {
+    if (optind != opt_argc - 1) {
         fprintf(stderr, "pymemtop: %s\nusage: pymemtop [options] PID   (pymemtop --help for more)\n",
-                optind >= argc ? "which process? give its PID" : "give exactly one PID");
+                optind >= opt_argc ? "which process? give its PID" : "give exactly one PID");
         return -1;
     }
     if (parse_pid(argv[optind], &c->pid) < 0) {

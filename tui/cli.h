@@ -40,6 +40,7 @@ struct cli {
     const char *record_path; /* --record FILE ("-" = stdout) */
     double duration_s;       /* --duration; <0: until the target exits or Ctrl-C */
     double max_growth_kib_per_min; /* --max-growth; <0: no gate */
+    char **run_argv;         /* -- COMMAND [ARGS...]: run mode; NULL otherwise */
     struct command commands[MAX_COMMANDS];
     int n_commands;
 };

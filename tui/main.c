@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
 #include "dashboard.h"
 #include "headless.h"
+#include "launch.h"
 #include "session.h"
 #include "session_json.h"
 
@@ -58,6 +60,79 @@ static int exit_code_for(enum target_status st)
     }
 }
 
+/* Run mode: the program's agent starts at interpreter start-up and listens
+ * at /tmp/.pymemtop-UID/PID.sock; wait for it, or for the program to end. */
+static int wait_run_agent(struct launch *l, unsigned timeout_ms)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/tmp/.pymemtop-%u/%d.sock", (unsigned)geteuid(), (int)l->pid);
+    uint64_t end = session_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (access(path, F_OK) != 0) {
+        if (launch_exited(l))
+            return -1;
+        if (session_now_ns() >= end)
+            return -2;
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    return 0;
+}
+
+static int run_program(const struct cli *cli, const struct config *cfg, const char *agent_path,
+                       const struct session_opts *so, bool dashboard)
+{
+    struct launch l;
+    char msg[1024];
+    const char *tmp = getenv("TMPDIR");
+    const char *log_dir = !dashboard ? NULL : tmp && *tmp ? tmp : "/tmp";
+    if (launch_start(&l, cli->run_argv, agent_path, log_dir, msg, sizeof(msg)) < 0) {
+        fprintf(stderr, "pymemtop: %s\n", msg);
+        launch_cleanup(&l);
+        return EXIT_INTERNAL;
+    }
+    if (!dashboard)
+        signal(SIGINT, SIG_IGN); /* Ctrl-C is the program's to handle; we follow it to its end */
+    int w = wait_run_agent(&l, cfg->attach_timeout_ms > 10000 ? cfg->attach_timeout_ms : 10000);
+    launch_cleanup(&l); /* started (or not): the bootstrap file is not needed any more */
+    if (w == -1) {
+        int code = launch_exit_code(&l);
+        fprintf(stderr, "pymemtop: %s exited (code %d) before pymemtop could attach%s%s\n",
+                cli->run_argv[0], code, l.log_path[0] ? "; its output: " : "", l.log_path);
+        return code;
+    }
+    static struct session s;
+    enum target_status st = w == 0 ? session_open(&s, l.pid, so, msg, sizeof(msg)) : TARGET_TIMEOUT;
+    if (st != TARGET_OK) {
+        fprintf(stderr, "pymemtop: %s did not start a CPython 3.8+ agent (%s); waiting for it to "
+                        "end\n", cli->run_argv[0], w == 0 ? msg : "no agent socket appeared");
+        session_close(&s);
+        return launch_wait(&l);
+    }
+    int rc = EXIT_OK;
+    if (dashboard) {
+        struct dashboard_opts dopt = {
+            .ascii = cli->ascii || cfg->ascii,
+            .no_color = cli->no_color || !cfg->color,
+            .max_frames = cli->max_frames,
+            .tracemalloc_frames = cli->tracemalloc_frames > 0 ? (unsigned)cli->tracemalloc_frames
+                                                              : cfg->tracemalloc_frames,
+        };
+        if (dashboard_run(&s, &dopt) < 0)
+            rc = EXIT_INTERNAL;
+    } else {
+        rc = headless_watch(&s, cli, cfg->json_types, 100000000ull);
+    }
+    bool left_running = s.state == SESSION_LIVE;
+    session_close(&s);
+    if (left_running && !launch_exited(&l))
+        fprintf(stderr, "pymemtop: detached; waiting for %s (PID %d) to exit\n", cli->run_argv[0],
+                (int)l.pid);
+    int code = launch_wait(&l);
+    if (l.log_path[0])
+        fprintf(stderr, "pymemtop: the program's output is in %s\n", l.log_path);
+    return rc == EXIT_LEAK || rc == EXIT_INTERNAL ? rc : code;
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
@@ -99,6 +174,9 @@ int main(int argc, char **argv)
         .pause_alert_ms = cfg.pause_alert_ms,
         .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
     };
+    if (cli.run_argv)
+        return run_program(&cli, &cfg, agent_path, &so,
+                           !cli.record_path && cli.max_growth_kib_per_min < 0);
     static struct session s; /* large: keep it off the stack */
     char msg[1024];
     enum target_status st = session_open(&s, cli.pid, &so, msg, sizeof(msg));

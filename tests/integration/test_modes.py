@@ -1,5 +1,6 @@
 """Modes that never attach (--check, --list) and the headless modes."""
 import json
+import os
 import subprocess
 import time
 
@@ -116,3 +117,76 @@ def test_record_writes_flushed_json_lines_until_exit(py):
     assert len(samples) >= 5, len(samples)
     times = [r["time_ns"] for r in samples]
     assert times == sorted(times)
+
+
+APP = ("import os, sys, time\n"
+       "print('args', sys.argv[1:], flush=True)\n"
+       "sys.stderr.write('to stderr\\n')\n"
+       "keep = [dict(i=i) for i in range(50000)]\n"
+       "time.sleep(2.5)\n"
+       "print('child PYTHONPATH', os.environ.get('PYTHONPATH'), flush=True)\n"
+       "sys.exit(int(os.environ.get('APP_EXIT', '3')))\n")
+
+
+def _run(cmd, env=None, cwd=None):
+    e = dict(os.environ, **(env or {}))
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=60, env=e, cwd=cwd)
+
+
+def test_run_mode_passes_exit_code_and_output(py):
+    d = common.tmpdir()
+    app = os.path.join(d, "app.py")
+    open(app, "w").write(APP)
+    direct = _run([py.path, app, "x", "--y"])
+    rec = os.path.join(d, "rec.jsonl")
+    run = _run([common.BIN, "--record", rec, "--", py.path, app, "x", "--y"])
+    assert run.returncode == direct.returncode == 3, (run.returncode, run.stderr)
+    assert run.stdout == direct.stdout, (run.stdout, direct.stdout)
+    assert run.stderr.startswith(direct.stderr), run.stderr
+    assert "child PYTHONPATH None" in run.stdout  # children start without the agent
+    samples = [json.loads(x) for x in open(rec) if '"event"' not in x]
+    assert samples and samples[0]["python"] == py.version
+    assert samples[0]["agent"]["injected"] is False  # loaded at start-up, not by ptrace
+    # python -m module, and a console script with a shebang.
+    open(os.path.join(d, "appmod.py"), "w").write(APP)
+    run = _run([common.BIN, "--record", rec, "--", py.path, "-m", "appmod", "m"], cwd=d,
+               env={"APP_EXIT": "5"})
+    assert run.returncode == 5 and "args ['m']" in run.stdout, (run.returncode, run.stderr)
+    script = os.path.join(d, "app-script")
+    open(script, "w").write("#!%s\n%s" % (py.path, APP))
+    os.chmod(script, 0o755)
+    run = _run([common.BIN, "--record", rec, "--", script, "s"], env={"APP_EXIT": "0"})
+    assert run.returncode == 0 and "args ['s']" in run.stdout, run.stderr
+    assert sum(1 for x in open(rec) if '"event"' not in x) >= 1
+    assert not [f for f in os.listdir("/tmp") if f.startswith("pymemtop-run-")
+                and os.path.isdir("/tmp/" + f) and os.stat("/tmp/" + f).st_mtime > time.time() - 30
+                and os.path.exists("/tmp/%s/sitecustomize.py" % f)], "bootstrap left behind"
+
+
+def test_run_mode_chains_the_programs_sitecustomize():
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    d = common.tmpdir()
+    open(os.path.join(d, "sitecustomize.py"), "w").write("import builtins\nbuiltins.SC_RAN = 42\n")
+    app = os.path.join(d, "app.py")
+    open(app, "w").write("import builtins, sys, time\ntime.sleep(1.5)\n"
+                         "print(getattr(builtins, 'SC_RAN', None), "
+                         "sys.modules['sitecustomize'].__file__)\n")
+    run = _run([common.BIN, "--record", os.path.join(d, "r.jsonl"), "--", py.path, app],
+               env={"PYTHONPATH": d})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "42 %s/sitecustomize.py" % d, run.stdout
+
+
+def test_run_mode_dashboard_and_missing_command():
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    run = _run([common.BIN, "--", "no-such-command-xyz"])
+    assert run.returncode == 127 and "command not found" in run.stderr, run.stderr
+    d = common.tmpdir()
+    tm = common.Tmux(["--", py.path, common.DEMO, "--ticks", "25", "--period", "0.1"], 100, 30)
+    tm.wait_for(r"Python 3\.\d+")
+    tm.wait_for(r"(?i)target exited", timeout=15)
+    tm.send("q")
+    _, screen = tm.wait_for(r"EXIT=\d+")
+    assert "EXIT=0" in screen and "output is in" in screen, screen
+    del d
