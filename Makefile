@@ -115,15 +115,19 @@ bench: all
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pymemtop $(DESTDIR)$(PREFIX)/share/pymemtop
+# The binary finds its agent at ../lib/pymemtop relative to itself. The agent
+# runs inside targets: installed 0755, never group/other-writable.
+install: $(BIN) $(AGENT)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pymemtop \
+	  $(DESTDIR)$(PREFIX)/share/pymemtop $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pymemtop
 	install -m 0755 $(AGENT) $(DESTDIR)$(PREFIX)/lib/pymemtop/pymemtop_agent.so
 	install -m 0644 config/pymemtop.ini $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini
+	install -m 0644 tui/pymemtop.1 $(DESTDIR)$(PREFIX)/share/man/man1/pymemtop.1
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/pymemtop $(DESTDIR)$(PREFIX)/lib/pymemtop/pymemtop_agent.so \
-	      $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini
+	      $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini $(DESTDIR)$(PREFIX)/share/man/man1/pymemtop.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/pymemtop $(DESTDIR)$(PREFIX)/share/pymemtop
 
 clean:

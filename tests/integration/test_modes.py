@@ -190,3 +190,41 @@ def test_run_mode_dashboard_and_missing_command():
     _, screen = tm.wait_for(r"EXIT=\d+")
     assert "EXIT=0" in screen and "output is in" in screen, screen
     del d
+
+
+def test_install_into_destdir_and_uninstall():
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    dest = common.tmpdir()
+    make = ["make", "--no-print-directory", "-C", common.ROOT, "BUILD=" + common.BUILD,
+            "DESTDIR=" + dest, "PREFIX=/usr/local"]
+    r = subprocess.run(make + ["install"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout
+    binary = dest + "/usr/local/bin/pymemtop"
+    agent = dest + "/usr/local/lib/pymemtop/pymemtop_agent.so"
+    for f in (binary, agent, dest + "/usr/local/share/man/man1/pymemtop.1",
+              dest + "/usr/local/share/pymemtop/pymemtop.ini"):
+        assert os.path.exists(f), f
+    assert os.stat(agent).st_mode & 0o022 == 0
+    t = Target(py)
+    # The installed binary finds the installed agent, with no source tree.
+    check = json.loads(subprocess.run([binary, "--check", "--json", str(t.pid)],
+                                      stdout=subprocess.PIPE, text=True).stdout)
+    assert _by_what(check)["agent file"]["detail"] == agent, check
+    p = subprocess.run([binary, "--once", "--json", str(t.pid)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode == 0 and json.loads(p.stdout)["pid"] == t.pid, p.stderr
+    maps = open("/proc/%d/maps" % t.pid).read()
+    assert agent in maps, "the target did not load the installed agent"
+    # An agent others could write is refused before anything is injected.
+    os.chmod(agent, 0o666)
+    t2 = Target(py)
+    p = subprocess.run([binary, "--once", str(t2.pid)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True, timeout=30)
+    assert p.returncode != 0 and "writable by other users" in p.stderr, p.stderr
+    assert "pymemtop_agent" not in open("/proc/%d/maps" % t2.pid).read()
+    os.chmod(agent, 0o755)
+    r = subprocess.run(make + ["uninstall"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout
+    assert not os.path.exists(binary) and not os.path.exists(agent)
