@@ -38,6 +38,9 @@ struct agent_state {
     atomic_uint interval_ms;
     uint64_t clients_served;
 
+    /* The agent thread's one thread state (see agent_server.c). */
+    PyThreadState *tstate;
+
     /* Python objects, created at load and never freed (the .so stays loaded). */
     PyObject *gc_module;
     PyObject *sys_module;
@@ -77,8 +80,19 @@ struct proto_buf;
 struct proto_command;
 int agent_sample_encode(struct proto_buf *out);
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach);
-/* Takes the GIL unless the interpreter is going away; 0 when it may not. */
-int agent_gil_enter(PyGILState_STATE *st);
+/* Agent thread only: takes the GIL with the thread's own state, unless the
+ * interpreter is going away (then 0: do not touch Python). */
+int agent_gil_enter(void);
+void agent_gil_exit(void);
+
+/* agent_main.c: the start the bootstrap's _start() runs, for a native thread
+ * that holds the GIL (agent_native.c). Never raises. */
+void agent_start_native(void);
+
+/* agent_native.c: the entry pymemtop calls after dlopen when no thread runs
+ * Python (lib/attach.h, attach_native_start): spawns a thread that takes the
+ * GIL with PyGILState_Ensure and calls agent_start_native(). 0 or -errno. */
+int pymemtop_agent_start_thread(void);
 
 /* agent_server.c */
 int agent_server_start(void);

@@ -14,7 +14,7 @@
  * often would report totals that are not true at any instant.
  *
  * Threads: everything here runs on the agent thread; Python is touched only
- * between agent_gil_enter() and PyGILState_Release(). */
+ * between agent_gil_enter() and agent_gil_exit(). */
 #include "agent.h"
 
 #include <errno.h>
@@ -719,8 +719,7 @@ static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
 static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint64_t *objects,
                        uint8_t *method)
 {
-    PyGILState_STATE st;
-    if (!agent_gil_enter(&st))
+    if (!agent_gil_enter())
         return -1;
     uint64_t t0 = agent_now_ns();
     int rc = 0;
@@ -748,7 +747,7 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     PyErr_Clear();
     uint64_t t1 = agent_now_ns();
     agent.observer_ns += t1 - t0;
-    PyGILState_Release(st);
+    agent_gil_exit();
     *time_ns = t0;
     *cost_ns = t1 - t0;
     census_schedule(*cost_ns, t1);

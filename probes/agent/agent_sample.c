@@ -12,16 +12,22 @@
  * walks every arena (2-3 ms at 2 GB), so its interval stretches with its cost. */
 #define AGENT_BLOCKS_BUDGET_DIVISOR 1000
 
-int agent_gil_enter(PyGILState_STATE *st)
+int agent_gil_enter(void)
 {
-    if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || !Py_IsInitialized())
+    if (!agent.tstate || atomic_load(&agent.finalizing) || atomic_load(&agent.forked) ||
+        !Py_IsInitialized())
         return 0;
-    *st = PyGILState_Ensure();
+    PyEval_RestoreThread(agent.tstate);
     if (atomic_load(&agent.finalizing)) { /* atexit ran while we waited */
-        PyGILState_Release(*st);
+        PyEval_SaveThread();
         return 0;
     }
     return 1;
+}
+
+void agent_gil_exit(void)
+{
+    PyEval_SaveThread();
 }
 
 static long long agent_call_long(PyObject *mod, const char *fn)
@@ -128,8 +134,7 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
 int agent_sample_encode(struct proto_buf *out)
 {
     static struct pm_agent_sample s; /* only the agent thread samples */
-    PyGILState_STATE st;
-    if (!agent_gil_enter(&st))
+    if (!agent_gil_enter())
         return -1;
     uint64_t t0 = agent_now_ns();
     s.time_ns = t0;
@@ -160,7 +165,7 @@ int agent_sample_encode(struct proto_buf *out)
     s.sample_cost_ns = agent_now_ns() - t0;
     agent.observer_ns += s.sample_cost_ns;
     s.observer_ns = agent.observer_ns;
-    PyGILState_Release(st);
+    agent_gil_exit();
     agent_encode(out, &s);
     return 0;
 }
@@ -184,8 +189,7 @@ static int agent_cmd_collect(const struct proto_command *c, struct proto_buf *ou
         agent_reply(out, c->id, -EINVAL, "collect takes a generation 0, 1 or 2", 0, 0);
         return 0;
     }
-    PyGILState_STATE st;
-    if (!agent_gil_enter(&st))
+    if (!agent_gil_enter())
         return -1;
     uint64_t t0 = agent_now_ns();
     PyObject *r = PyObject_CallMethod(agent.gc_module, "collect", "i", (int)c->arg);
@@ -195,7 +199,7 @@ static int agent_cmd_collect(const struct proto_command *c, struct proto_buf *ou
     PyErr_Clear();
     uint64_t dt = agent_now_ns() - t0;
     agent.observer_ns += dt;
-    PyGILState_Release(st);
+    agent_gil_exit();
     if (failed) {
         agent_reply(out, c->id, -EIO, "gc.collect raised; nothing changed", 0, dt);
         return 0;
@@ -213,15 +217,14 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
                               agent_gil_cmd fn)
 {
     char msg[200] = "";
-    PyGILState_STATE st;
-    if (!agent_gil_enter(&st))
+    if (!agent_gil_enter())
         return -1;
     uint64_t t0 = agent_now_ns();
     int rc = fn(c, out, msg, sizeof(msg));
     PyErr_Clear();
     uint64_t dt = agent_now_ns() - t0;
     agent.observer_ns += dt;
-    PyGILState_Release(st);
+    agent_gil_exit();
     agent_reply(out, c->id, rc, msg, 0, dt);
     return 0;
 }

@@ -109,12 +109,11 @@ static void agent_refuse_busy(pid_t holder)
  * started, no census timer. */
 static int agent_hook(int install)
 {
-    PyGILState_STATE st;
     if (install)
         agent_census_attach();
     else
         agent_census_detach();
-    if (!agent_gil_enter(&st))
+    if (!agent_gil_enter())
         return -1;
     if (install) {
         agent_gc_install();
@@ -123,7 +122,7 @@ static int agent_hook(int install)
         agent_alloc_detach();
         agent_tracemalloc_detach();
     }
-    PyGILState_Release(st);
+    agent_gil_exit();
     return 0;
 }
 
@@ -201,9 +200,21 @@ static void agent_park(void)
         pause(); /* signals are blocked here: this never returns, at no cost */
 }
 
+/* The main interpreter; not in the 3.8 limited API, exported since 3.7. */
+PyAPI_FUNC(PyInterpreterState *) PyInterpreterState_Main(void);
+
+/* One thread state for the thread's whole life. PyGILState_Ensure/Release
+ * around each sample created and freed a thread state every time, with
+ * PyMem_RawMalloc/Free outside the GIL: CPython's tracemalloc races such
+ * allocations against tracemalloc.stop(), which crashed targets that toggle
+ * tracemalloc while being sampled. Now that happens once per process, when
+ * this thread starts (as for any C extension that starts a thread). It must
+ * not wait for the GIL-holding caller: with tracemalloc on, the allocation
+ * itself needs the GIL. */
 static void *agent_thread(void *arg)
 {
     (void)arg;
+    agent.tstate = PyThreadState_New(PyInterpreterState_Main());
     for (;;) {
         if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0)
             agent_park();
