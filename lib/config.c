@@ -21,6 +21,30 @@ void config_defaults(struct config *c)
     c->suspect_window = 5;
     c->json_types = 200;
     c->tracemalloc_frames = 1;
+    c->census_interval_ms = 0;
+    c->census_budget_pct = 1.0;
+    c->pause_alert_ms = 100;
+    c->growth_alert_mib_per_min = 10.0;
+    c->default_view = CONFIG_VIEW_OVERVIEW;
+    static const int colors[CONFIG_COLOR_ROLES] = {6, 6, 5, 3, 2, 3, 1};
+    memcpy(c->colors, colors, sizeof(colors));
+}
+
+static const char *const view_names[CONFIG_VIEWS] = {"overview", "objects", "cycles",
+                                                      "allocations", "events"};
+static const char *const color_roles[CONFIG_COLOR_ROLES] = {"accent", "rss",  "alloc", "traced",
+                                                            "good",   "warn", "bad"};
+static const char *const color_names[8] = {"black", "red",     "green", "yellow",
+                                           "blue",  "magenta", "cyan",  "white"};
+
+const char *config_view_name(enum config_view v)
+{
+    return (unsigned)v < CONFIG_VIEWS ? view_names[v] : "overview";
+}
+
+const char *config_color_role_name(enum config_color_role r)
+{
+    return (unsigned)r < CONFIG_COLOR_ROLES ? color_roles[r] : "?";
 }
 
 struct config_parse {
@@ -62,6 +86,44 @@ static int config_bool(struct config_parse *p, const char *key, const char *v, b
     return 1;
 }
 
+/* A view by name ("objects", also "alloc") or number 1-5. */
+static int config_view(struct config_parse *p, const char *key, const char *v,
+                       enum config_view *out)
+{
+    for (int i = 0; i < CONFIG_VIEWS; i++)
+        if (!strcasecmp(v, view_names[i]) || (v[0] == '1' + i && !v[1])) {
+            *out = (enum config_view)i;
+            return 1;
+        }
+    if (!strcasecmp(v, "alloc")) {
+        *out = CONFIG_VIEW_ALLOC;
+        return 1;
+    }
+    snprintf(p->err, p->err_len,
+             "%s: %s = '%s' is not a view (overview, objects, cycles, allocations, events or "
+             "1 to 5)",
+             p->path, key, v);
+    return 0;
+}
+
+static int config_color(struct config_parse *p, const char *key, const char *v, int *out)
+{
+    if (!strcasecmp(v, "default")) {
+        *out = CONFIG_COLOR_DEFAULT;
+        return 1;
+    }
+    for (int i = 0; i < 8; i++)
+        if (!strcasecmp(v, color_names[i])) {
+            *out = i;
+            return 1;
+        }
+    snprintf(p->err, p->err_len,
+             "%s: %s = '%s' is not a colour (default, black, red, green, yellow, blue, magenta, "
+             "cyan, white)",
+             p->path, key, v);
+    return 0;
+}
+
 static int config_handler(void *user, const char *section, const char *name, const char *value)
 {
     struct config_parse *p = user;
@@ -93,6 +155,35 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 1, 100, &d))
             return 0;
         c->tracemalloc_frames = (unsigned)d;
+    } else if (!strcmp(section, "census") && !strcmp(name, "interval")) {
+        /* 0 sits below the range: it means "adaptive". */
+        if (strcmp(value, "0") && !config_number(p, key, value, 1, 3600, &d)) {
+            snprintf(p->err, p->err_len, "%s: %s = '%s' is out of range (0 for adaptive, or 1 to "
+                     "3600 seconds)", p->path, key, value);
+            return 0;
+        }
+        c->census_interval_ms = strcmp(value, "0") ? (unsigned)lround(d * 1000) : 0;
+    } else if (!strcmp(section, "census") && !strcmp(name, "pause_budget")) {
+        if (!config_number(p, key, value, 0.1, 50, &d))
+            return 0;
+        c->census_budget_pct = d;
+    } else if (!strcmp(section, "alerts") && !strcmp(name, "pause_ms")) {
+        if (!config_number(p, key, value, 0, 60000, &d))
+            return 0;
+        c->pause_alert_ms = (unsigned)lround(d);
+    } else if (!strcmp(section, "alerts") && !strcmp(name, "growth_mib_per_min")) {
+        if (!config_number(p, key, value, 0, 1000000, &d))
+            return 0;
+        c->growth_alert_mib_per_min = d;
+    } else if (!strcmp(section, "display") && !strcmp(name, "default_view")) {
+        return config_view(p, key, value, &c->default_view);
+    } else if (!strcmp(section, "display") && !strncmp(name, "color_", 6)) {
+        for (int i = 0; i < CONFIG_COLOR_ROLES; i++)
+            if (!strcmp(name + 6, color_roles[i]))
+                return config_color(p, key, value, &c->colors[i]);
+        size_t used = strlen(p->warn);
+        snprintf(p->warn + used, p->warn_len - used, "%s%s: unknown key %s (ignored)",
+                 used ? "\n" : "", p->path, key);
     } else if (!strcmp(section, "display") && !strcmp(name, "ascii")) {
         return config_bool(p, key, value, &c->ascii);
     } else if (!strcmp(section, "display") && !strcmp(name, "color")) {

@@ -144,7 +144,7 @@ void launch_cleanup(struct launch *l)
     unlink(path);
     snprintf(path, sizeof(path), "%s/__pycache__", l->dir);
     /* Python may have cached the bytecode; remove what it wrote, then the dir. */
-    char cache[160];
+    char cache[200];
     for (int minor = 8; minor <= 20; minor++) {
         snprintf(cache, sizeof(cache), "%s/sitecustomize.cpython-3%d.pyc", path, minor);
         unlink(cache);

@@ -124,6 +124,30 @@ struct pm_hunt {
     struct pm_shape shapes[PM_MAX_SHAPES];
 };
 
+/* Why is it alive: referrer chains from a root (module global, class
+ * attribute, thread frame local, or the untracked world) to sampled instances
+ * of one type, grouped by shape. Bounded: chains x edges x bytes. */
+#define PM_WHY_MAX_CHAINS 8
+#define PM_WHY_MAX_EDGES 16
+#define PM_WHY_EDGE_MAX 160
+struct pm_why_chain {
+    uint64_t count;    /* sampled instances held this way */
+    uint32_t n_edges;  /* "module cache_demo .CACHE", "dict [<int>]", "Session" */
+    char edges[PM_WHY_MAX_EDGES][PM_WHY_EDGE_MAX];
+};
+struct pm_why {
+    uint64_t time_ns;
+    uint64_t pause_ns;  /* how long the search held the GIL */
+    uint64_t sampled;   /* instances sampled (newest first) */
+    uint64_t visited;   /* objects visited by the search */
+    uint64_t budget_ms; /* the time budget it had */
+    uint8_t complete;   /* every sampled instance got a chain */
+    char type[PM_TYPE_NAME_MAX];
+    char message[256];
+    uint32_t n_chains;
+    struct pm_why_chain chains[PM_WHY_MAX_CHAINS];
+};
+
 /* tracemalloc sites: the top, or a diff between snapshots. */
 #define PM_MAX_SITES 32
 #define PM_SITE_MAX 256

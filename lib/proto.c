@@ -160,6 +160,27 @@ void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh)
     memcpy(p + 26 + pl, sh->advice, al);
 }
 
+void proto_put_chain(struct proto_buf *b, const struct pm_why_chain *c)
+{
+    uint32_t n = c->n_edges < PM_WHY_MAX_EDGES ? c->n_edges : PM_WHY_MAX_EDGES;
+    size_t el[PM_WHY_MAX_EDGES], total = 16;
+    for (uint32_t i = 0; i < n; i++) {
+        el[i] = strnlen(c->edges[i], PM_WHY_EDGE_MAX - 1);
+        total += 2 + el[i];
+    }
+    uint8_t *p = field_begin(b, TAG_CHAIN, total);
+    if (!p)
+        return;
+    put_le(p, c->count, 8);
+    put_le(p + 8, n, 8);
+    p += 16;
+    for (uint32_t i = 0; i < n; i++) {
+        put_le(p, el[i], 2);
+        memcpy(p + 2, c->edges[i], el[i]);
+        p += 2 + el[i];
+    }
+}
+
 int proto_end(struct proto_buf *b)
 {
     if (b->failed || b->len < b->frame_start + PROTO_HEADER_BYTES)
@@ -461,6 +482,8 @@ static int command_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len
         return get_str(v, len, c->name, sizeof(c->name), why);
     case TAG_CMD_ARG:
         return get_i64(v, len, &c->arg, why);
+    case TAG_CMD_TEXT:
+        return get_str(v, len, c->text, sizeof(c->text), why);
     default:
         return 0;
     }
@@ -721,6 +744,93 @@ int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const
         return -1;
     if (!out->time_ns) {
         *why = "sites without a time";
+        return -1;
+    }
+    return 0;
+}
+
+/* CHAIN: u64 count, u64 n_edges, then n_edges (u16 length, bytes); the
+ * edges must fill the field exactly. */
+static int why_chain(const uint8_t *v, uint16_t len, struct pm_why_chain *c, const char **why)
+{
+    if (len < 16) {
+        *why = "chain field too short";
+        return -1;
+    }
+    uint64_t n = get_le(v + 8, 8);
+    if (n == 0 || n > PM_WHY_MAX_EDGES) {
+        *why = "chain edge count out of range";
+        return -1;
+    }
+    c->count = get_le(v, 8);
+    c->n_edges = (uint32_t)n;
+    size_t off = 16;
+    for (uint32_t i = 0; i < c->n_edges; i++) {
+        if ((size_t)len - off < 2) {
+            *why = "chain edge header runs past the field";
+            return -1;
+        }
+        size_t el = get_le(v + off, 2);
+        off += 2;
+        if (el > (size_t)len - off) {
+            *why = "chain edge runs past the field";
+            return -1;
+        }
+        if (get_str(v + off, (uint16_t)el, c->edges[i], sizeof(c->edges[i]), why) < 0)
+            return -1;
+        off += el;
+    }
+    if (off != len) {
+        *why = "chain field has trailing bytes";
+        return -1;
+    }
+    return 0;
+}
+
+static int why_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
+{
+    struct pm_why *w = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_TIME_NS:
+        return get_u64(v, len, &w->time_ns, why);
+    case TAG_PAUSE_NS:
+        return get_u64(v, len, &w->pause_ns, why);
+    case TAG_SAMPLED:
+        return get_u64(v, len, &w->sampled, why);
+    case TAG_VISITED:
+        return get_u64(v, len, &w->visited, why);
+    case TAG_BUDGET_MS:
+        return get_u64(v, len, &w->budget_ms, why);
+    case TAG_COMPLETE:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        w->complete = u != 0;
+        return 0;
+    case TAG_WHY_TYPE:
+        return get_str(v, len, w->type, sizeof(w->type), why);
+    case TAG_MESSAGE:
+        return get_str(v, len, w->message, sizeof(w->message), why);
+    case TAG_CHAIN: {
+        struct pm_why_chain tmp;
+        if (why_chain(v, len, &tmp, why) < 0)
+            return -1;
+        if (w->n_chains < PM_WHY_MAX_CHAINS)
+            w->chains[w->n_chains++] = tmp;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_why(const uint8_t *p, size_t len, struct pm_why *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    if (fields_walk(p, len, why_field, out, why) < 0)
+        return -1;
+    if (!out->time_ns) {
+        *why = "why without a time";
         return -1;
     }
     return 0;

@@ -45,11 +45,20 @@
  *           TIME_NS, COST_NS, KIND, TRACED_BYTES, TRACED_PEAK, SITE
  *           (repeated: i64 size, i64 count, i64 size_diff, i64 count_diff,
  *           then "file:line")
- *   COMMAND monitor -> agent: CMD_ID, CMD_NAME, CMD_ARG. Names: "collect"
+ *   WHY     agent -> monitor after a "why" command: TIME_NS, WHY_TYPE, SAMPLED,
+ *           VISITED, BUDGET_MS, COMPLETE, PAUSE_NS, MESSAGE, CHAIN (repeated,
+ *           most common first: u64 count, u64 n_edges (1..PM_WHY_MAX_EDGES),
+ *           then n_edges times u16 length + that many bytes of UTF-8, the
+ *           field ending exactly after the last edge)
+ *   COMMAND monitor -> agent: CMD_ID, CMD_NAME, CMD_ARG, CMD_TEXT (optional
+ *           string argument, at most PM_TYPE_NAME_MAX-1 bytes). Names: "collect"
  *           (generation), "interval" (ms), "census", "snapshot", "diff"
  *           (0 previous, 1 baseline), "tracemalloc" (0 off, N>0 on with N
- *           frames), "hunt", "alloc_hook" (0 off, 1 on), "detach", "ping".
- *           A command's result messages (CENSUS, HUNT, SITES) come before
+ *           frames), "hunt", "alloc_hook" (0 off, 1 on), "detach", "ping",
+ *           "why" (CMD_TEXT the type name, "module.qualname" as the census
+ *           names it or a bare class name; CMD_ARG the time budget in ms,
+ *           0 for the default).
+ *           A command's result messages (CENSUS, HUNT, SITES, WHY) come before
  *           its REPLY.
  *   REPLY   agent -> monitor: CMD_ID, STATUS, MESSAGE, VALUE, PAUSE_NS
  */
@@ -78,6 +87,7 @@ enum proto_type {
     PROTO_CENSUS = 6,
     PROTO_HUNT = 7,
     PROTO_SITES = 8,
+    PROTO_WHY = 9,
 };
 
 enum proto_tag {
@@ -134,6 +144,7 @@ enum proto_tag {
     TAG_MESSAGE = 64,
     TAG_VALUE = 65,
     TAG_PAUSE_NS = 66,
+    TAG_CMD_TEXT = 67,
     /* CENSUS / HUNT / SITES */
     TAG_COST_NS = 70,
     TAG_OBJECTS = 71,
@@ -146,6 +157,13 @@ enum proto_tag {
     TAG_SITE = 78,
     TAG_SNAPSHOTS = 79,
     TAG_TYPES_TOTAL = 80,
+    /* WHY */
+    TAG_SAMPLED = 81,
+    TAG_CHAIN = 82,
+    TAG_WHY_TYPE = 83,
+    TAG_VISITED = 84,
+    TAG_BUDGET_MS = 85,
+    TAG_COMPLETE = 86,
 };
 
 /* A growable encode buffer. Allocation failure sets `failed`; every later put
@@ -169,6 +187,7 @@ struct proto_command {
     uint64_t id;
     char name[PROTO_CMD_NAME_MAX];
     int64_t arg;
+    char text[PM_TYPE_NAME_MAX]; /* CMD_TEXT, "" when absent */
 };
 
 void proto_buf_init(struct proto_buf *b);
@@ -187,6 +206,8 @@ void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *p);
 void proto_put_record(struct proto_buf *b, enum proto_tag tag, const uint64_t *nums, int n,
                       const char *s);
 void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh);
+/* A CHAIN field of a WHY frame (edges cut to PM_WHY_EDGE_MAX-1 bytes). */
+void proto_put_chain(struct proto_buf *b, const struct pm_why_chain *c);
 /* Returns 0, or -1 if the frame could not be built (no memory, too large). */
 int proto_end(struct proto_buf *b);
 
@@ -206,6 +227,7 @@ int proto_decode_census(const uint8_t *p, size_t len, struct pm_census *out, con
 void pm_census_free(struct pm_census *c);
 int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const char **why);
 int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const char **why);
+int proto_decode_why(const uint8_t *p, size_t len, struct pm_why *out, const char **why);
 
 /* BUSY: the PID of the monitor holding the agent. */
 int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why);

@@ -17,6 +17,7 @@
  *   a row, so K + 1 known points). */
 #include "typetable.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,8 @@ struct typetable {
     bool first_complete;
     bool prev_complete;
     uint64_t prev_time_ns;
+    struct typetable_row *fixed; /* replay: recorded rows, verbatim */
+    size_t nfixed;
 };
 
 static uint64_t typetable_hash(const char *s)
@@ -84,6 +87,7 @@ void typetable_free(struct typetable *t)
         free(t->types[i].hist);
     free(t->types);
     free(t->index);
+    free(t->fixed);
     free(t);
 }
 
@@ -163,7 +167,7 @@ static void typetable_push(struct typetable *t, struct typetable_type *ty, uint6
 
 void typetable_update(struct typetable *t, const struct pm_census *c)
 {
-    if (!t || !c || c->kind != PM_CENSUS_KIND_CENSUS)
+    if (!t || !c || c->kind != PM_CENSUS_KIND_CENSUS || t->fixed)
         return;
     unsigned seq = t->censuses + 1;
     bool first = t->censuses == 0;
@@ -222,7 +226,7 @@ void typetable_update(struct typetable *t, const struct pm_census *c)
 
 size_t typetable_size(const struct typetable *t)
 {
-    return t ? t->n : 0;
+    return !t ? 0 : t->fixed ? t->nfixed : t->n;
 }
 
 uint64_t typetable_objects(const struct typetable *t)
@@ -288,16 +292,34 @@ static int typetable_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->name, y->name);
 }
 
+int typetable_load(struct typetable *t, const struct typetable_row *rows, size_t n,
+                   uint64_t objects)
+{
+    struct typetable_row *copy = malloc((n ? n : 1) * sizeof(*copy));
+    if (!copy)
+        return -ENOMEM;
+    memcpy(copy, rows, n * sizeof(*copy));
+    free(t->fixed);
+    t->fixed = copy;
+    t->nfixed = n;
+    t->objects = objects;
+    return 0;
+}
+
 size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const char *filter,
                       struct typetable_row *out, size_t cap)
 {
-    if (!t || !out || !cap || !t->n)
+    if (!t || !out || !cap || !(t->fixed ? t->nfixed : t->n))
         return 0;
-    struct typetable_row *all = malloc(t->n * sizeof(*all));
+    size_t total = t->fixed ? t->nfixed : t->n;
+    struct typetable_row *all = malloc(total * sizeof(*all));
     if (!all)
         return 0;
     size_t n = 0;
-    for (size_t i = 0; i < t->n; i++) {
+    for (size_t i = 0; t->fixed && i < t->nfixed; i++)
+        if (!filter || !*filter || strstr(t->fixed[i].name, filter))
+            all[n++] = t->fixed[i];
+    for (size_t i = 0; !t->fixed && i < t->n; i++) {
         const struct typetable_type *ty = &t->types[i];
         if (filter && *filter && !strstr(ty->name, filter))
             continue;

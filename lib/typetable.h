@@ -41,6 +41,11 @@ size_t typetable_size(const struct typetable *t);   /* distinct types seen */
 uint64_t typetable_objects(const struct typetable *t); /* objects in the latest census */
 unsigned typetable_censuses(const struct typetable *t);
 bool typetable_have_snapshot(const struct typetable *t);
+/* Replay: replaces the table with recorded rows, shown verbatim (sorting and
+ * filtering still apply); later updates are ignored. 0 or -ENOMEM. */
+int typetable_load(struct typetable *t, const struct typetable_row *rows, size_t n,
+                   uint64_t objects);
+
 /* Copies up to cap rows, sorted (descending for numbers, ascending by name),
  * keeping only names containing `filter` (NULL or "" = all). Returns rows
  * written. */

@@ -174,6 +174,9 @@ enum agent_event agent_link_next(struct agent_link *l, struct agent_inbox *in)
         } else if (h.type == PROTO_SITES) {
             if (proto_decode_sites(p, h.length, &in->sites, &why) == 0)
                 return AGENT_EV_SITES;
+        } else if (h.type == PROTO_WHY) {
+            if (proto_decode_why(p, h.length, &in->why, &why) == 0)
+                return AGENT_EV_WHY;
         } else {
             continue; /* a frame type this build does not know: skip it */
         }
@@ -188,12 +191,22 @@ const char *agent_link_error(const struct agent_link *l)
 
 int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t arg)
 {
+    return agent_link_send_text(l, id, name, arg, NULL);
+}
+
+int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
+                         const char *text)
+{
     if (l->closed)
         return -EPIPE;
+    if (text && strlen(text) >= PM_TYPE_NAME_MAX)
+        return -ENAMETOOLONG;
     proto_begin(&l->out, PROTO_COMMAND);
     proto_put_u64(&l->out, TAG_CMD_ID, id);
     proto_put_str(&l->out, TAG_CMD_NAME, name);
     proto_put_i64(&l->out, TAG_CMD_ARG, arg);
+    if (text)
+        proto_put_str(&l->out, TAG_CMD_TEXT, text);
     if (proto_end(&l->out) < 0)
         return -ENOMEM;
     return proto_send(l->fd, &l->out);

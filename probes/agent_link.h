@@ -29,6 +29,7 @@ enum agent_event {
     AGENT_EV_HUNT,
     AGENT_EV_SITES,
     AGENT_EV_CLOSED,
+    AGENT_EV_WHY,
 };
 
 /* Where decoded messages land; the event says which member is fresh. A
@@ -39,6 +40,7 @@ struct agent_inbox {
     struct pm_census census;
     struct pm_hunt hunt;
     struct pm_sites sites;
+    struct pm_why why;
 };
 
 /* Reads what is available (one read), then returns events one by one: call
@@ -48,6 +50,9 @@ enum agent_event agent_link_next(struct agent_link *l, struct agent_inbox *in);
 /* Last protocol error, for the user ("" if none). */
 const char *agent_link_error(const struct agent_link *l);
 int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t arg);
+/* The same with a string argument (CMD_TEXT), e.g. "why" and its type name. */
+int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
+                         const char *text);
 /* Sends "detach" when asked (the agent also detaches on EOF) and frees. */
 void agent_link_close(struct agent_link *l, int send_detach);
 

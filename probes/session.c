@@ -25,6 +25,7 @@
  * (5 ms) or one short sleep of its main thread. */
 #define SESSION_FAST_WAIT_MS 300
 #define SESSION_AGENT_ENTRY "pymemtop_agent_start_thread"
+#define SESSION_NATIVE_RETRY_MS 50
 #define SESSION_EVENTS 2000
 #define SESSION_GROWTH_WINDOW_NS 60000000000ull /* RSS slope for the growth alert */
 
@@ -168,8 +169,19 @@ static int session_native(struct session *s, const struct session_opts *o, uint6
                           struct pm_hello *hello, char *lmsg, size_t lmsg_len,
                           enum target_status *native_st, char *native_msg, size_t native_len)
 {
-    *native_st = attach_native_start(&s->target, o->agent_path, SESSION_AGENT_ENTRY,
-                                     SESSION_WATCHDOG_MS, &s->attach, native_msg, native_len);
+    /* No thread parked right now (all running, or in a handler): look again
+     * every SESSION_NATIVE_RETRY_MS while the pending call may still run. */
+    for (;;) {
+        *native_st = attach_native_start(&s->target, o->agent_path, SESSION_AGENT_ENTRY,
+                                         SESSION_WATCHDOG_MS, &s->attach, native_msg, native_len);
+        uint64_t now = session_now_ns();
+        if (*native_st != TARGET_NO_SAFE_POINT ||
+            now + SESSION_NATIVE_RETRY_MS * 1000000ull >= deadline)
+            break;
+        int r = session_wait_agent(s, SESSION_NATIVE_RETRY_MS, hello, lmsg, lmsg_len);
+        if (r != -ETIMEDOUT)
+            return r;
+    }
     uint64_t now = session_now_ns();
     unsigned left = deadline > now ? (unsigned)((deadline - now) / 1000000u) : 0;
     /* The new thread needs the GIL once: give it a moment past a short timeout. */
@@ -262,6 +274,10 @@ enum target_status session_open(struct session *s, int pid, const struct session
     s->probe = proc_probe_new(s->target.pid);
     if (o->interval_ms && o->interval_ms != s->interval_ms)
         session_command(s, "interval", o->interval_ms);
+    /* Settings, not user commands: id 0, replies ignored. Always sent, so
+     * that a reused agent forgets the previous monitor's settings. */
+    agent_link_send(s->link, 0, "census_interval", o->census_interval_ms);
+    agent_link_send(s->link, 0, "census_budget", (int64_t)(o->census_budget_pct * 100 + 0.5));
     session_status(s, "%s agent in PID %d (Python %s)",
                    s->injected ? "loaded the" : "reusing the", (int)s->target.pid,
                    hello.python);
@@ -298,6 +314,8 @@ static void session_add_pauses(struct session *s, const struct pm_agent_sample *
 
 static void session_on_reply(struct session *s, const struct pm_reply *r)
 {
+    if (r->id == 0)
+        return; /* a setting sent at open, or the detach */
     s->last_reply = *r;
     s->command_pending = false;
     if (r->status != 0) {
@@ -316,7 +334,11 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
                        s->last_command, (unsigned long long)s->census.objects,
                        typetable_size(s->types), s->census.cost_ns / 1e6, r->message);
     else
-        session_status(s, "%s: %s", s->last_command, r->message);
+        /* Agent messages often name their command already ("hunt: ..."). */
+        session_status(s, "%s%s%s", strncmp(r->message, s->last_command,
+                                            strlen(s->last_command)) ? s->last_command : "",
+                       strncmp(r->message, s->last_command, strlen(s->last_command)) ? ": " : "",
+                       r->message);
     int snap = !strcmp(s->last_command, "snapshot") || !strcmp(s->last_command, "diff");
     eventlog_push(s->events, s->status_ns, snap ? EVENT_SNAPSHOT : EVENT_RESULT, s->status);
 }
@@ -401,6 +423,10 @@ static int session_drain(struct session *s)
         case AGENT_EV_SITES:
             session_on_sites(s, &s->inbox->sites);
             break;
+        case AGENT_EV_WHY:
+            s->why = s->inbox->why;
+            s->have_why = true;
+            break;
         }
     }
 }
@@ -459,13 +485,19 @@ int session_tick(struct session *s, uint64_t now_ns)
 
 int64_t session_command(struct session *s, const char *name, int64_t arg)
 {
+    return session_command_text(s, name, arg, NULL);
+}
+
+int64_t session_command_text(struct session *s, const char *name, int64_t arg,
+                             const char *text)
+{
     if (s->state != SESSION_LIVE || !s->link) {
         session_status(s, "%s: no live target", name);
         return -ENOTCONN;
     }
     static uint64_t next_id = 1;
     uint64_t id = next_id++;
-    int r = agent_link_send(s->link, id, name, arg);
+    int r = agent_link_send_text(s->link, id, name, arg, text);
     if (r < 0) {
         session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
         return r;
@@ -473,7 +505,15 @@ int64_t session_command(struct session *s, const char *name, int64_t arg)
     snprintf(s->last_command, sizeof(s->last_command), "%s", name);
     s->last_command_ns = session_now_ns();
     s->command_pending = true;
-    eventlog_pushf(s->events, s->last_command_ns, EVENT_COMMAND, "%s %lld", name, (long long)arg);
+    /* The argument only where it says something (generation, on/off, ms). */
+    int with_arg = !strcmp(name, "collect") || !strcmp(name, "diff") ||
+                   !strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook") ||
+                   !strcmp(name, "interval");
+    if (with_arg)
+        eventlog_pushf(s->events, s->last_command_ns, EVENT_COMMAND, "%s %lld", name,
+                       (long long)arg);
+    else
+        eventlog_push(s->events, s->last_command_ns, EVENT_COMMAND, name);
     if (strcmp(name, "collect") == 0)
         session_status(s, "collecting generation %lld...", (long long)arg);
     else
@@ -484,6 +524,8 @@ int64_t session_command(struct session *s, const char *name, int64_t arg)
 double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
                                uint64_t window_ns)
 {
+    if (s->state == SESSION_REPLAY)
+        return gen >= 0 && gen < PM_GENERATIONS ? s->recorded.collected_per_s[gen] : 0;
     double collected = 0;
     for (size_t i = s->pause_len; i-- > 0;) {
         const struct pm_gc_pause *p = session_pause_at(s, i);
@@ -504,8 +546,24 @@ const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i)
     return i < s->pause_len ? &s->pause_ring[(s->pause_head + i) % SESSION_PAUSE_RING] : NULL;
 }
 
+uint64_t session_pause_quantile(const struct session *s, double q)
+{
+    if (s->state == SESSION_REPLAY)
+        return q >= 0.99 ? s->recorded.p99_ns : s->recorded.p50_ns;
+    return histogram_quantile(&s->pauses, q);
+}
+
+uint64_t session_pause_last(const struct session *s)
+{
+    if (s->state == SESSION_REPLAY)
+        return s->recorded.last_ns;
+    return s->pause_len ? session_pause_at(s, s->pause_len - 1)->pause_ns : 0;
+}
+
 double session_gc_share(const struct session *s, uint64_t now_ns)
 {
+    if (s->state == SESSION_REPLAY)
+        return s->recorded.wall_share;
     if (!s->attached_ns || now_ns <= s->attached_ns)
         return 0;
     double share = (double)s->agent.pause_total_ns / (double)(now_ns - s->attached_ns);

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "attach.h"
+#include "eventlog.h"
 #include "histogram.h"
 #include "model.h"
 #include "series.h"
@@ -22,6 +23,15 @@ enum session_state {
     SESSION_TARGET_EXITED,  /* the process is gone; data kept */
     SESSION_AGENT_LOST,     /* socket closed but the process lives */
     SESSION_DETACHED,       /* we detached on purpose */
+    SESSION_REPLAY,         /* rebuilt from a recording: no target */
+};
+
+/* In replay, what the recording says where the live session computes it. */
+struct session_recorded {
+    uint64_t p50_ns, p99_ns, last_ns;
+    double wall_share;
+    double collected_per_s[PM_GENERATIONS];
+    size_t index, count; /* sample shown, samples in the recording */
 };
 
 struct session_opts {
@@ -30,6 +40,10 @@ struct session_opts {
     unsigned attach_timeout_ms; /* how long to wait for the safe point */
     size_t history;           /* points kept per series */
     unsigned suspect_window;  /* censuses of growth in a row that make a suspect */
+    unsigned census_interval_ms; /* periodic census; 0: adaptive (agent's budget) */
+    double census_budget_pct;    /* share of wall time a census may take; 0: agent default */
+    unsigned pause_alert_ms;     /* log collections longer than this; 0: never */
+    double growth_alert_mib_per_min; /* warn when RSS grows faster; 0: never */
 };
 
 struct agent_link;
@@ -62,9 +76,13 @@ struct session {
     bool have_diff;
     struct pm_hunt hunt;         /* the latest cycle hunt */
     bool have_hunt;
+    struct pm_why why;           /* the latest "why" answer (referrer chains) */
+    bool have_why;
     struct pm_sites sites_top;   /* tracemalloc top sites at the latest snapshot */
     struct pm_sites sites_diff;  /* tracemalloc diff */
     bool have_sites_top, have_sites_diff;
+
+    struct session_recorded recorded; /* SESSION_REPLAY only */
 
     struct pm_reply last_reply;  /* answer to the latest command */
     char last_command[32];
@@ -73,6 +91,11 @@ struct session {
 
     char status[256];            /* a line for the user: what just happened */
     uint64_t status_ns;
+
+    struct eventlog *events;     /* commands, answers, snapshots, alerts (owned) */
+    uint64_t pause_alert_ns;     /* 0: no pause events */
+    double growth_alert_kib_per_min; /* 0: no growth alert */
+    bool growth_alerting;        /* above the threshold now (re-arms below half) */
 
     struct agent_link *link;
     struct agent_inbox *inbox;
@@ -94,6 +117,10 @@ int session_tick(struct session *s, uint64_t now_ns);
  * The answer lands in last_reply (same id), results in census/diff/hunt/
  * sites_* before it. */
 int64_t session_command(struct session *s, const char *name, int64_t arg);
+/* The same with a string argument: session_command_text(s, "why", budget_ms,
+ * "cache_demo.Session"); the answer lands in why / have_why. */
+int64_t session_command_text(struct session *s, const char *name, int64_t arg,
+                             const char *text);
 /* Objects freed by the collector per second in generation gen, over the
  * pauses of the last window_ns. */
 double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
@@ -102,6 +129,10 @@ double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */
 double session_gc_share(const struct session *s, uint64_t now_ns);
+/* Pause percentiles (q in 0..1) and the latest pause; the recording's own
+ * figures in replay. */
+uint64_t session_pause_quantile(const struct session *s, double q);
+uint64_t session_pause_last(const struct session *s);
 /* Detaches cleanly (the agent removes its GC hook and idles) and frees. */
 void session_close(struct session *s);
 

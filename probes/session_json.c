@@ -17,6 +17,8 @@ static const char *session_state_name(enum session_state st)
         return "agent_lost";
     case SESSION_DETACHED:
         return "detached";
+    case SESSION_REPLAY:
+        return "replay";
     }
     return "unknown";
 }
@@ -66,10 +68,9 @@ static void session_json_gc(struct json *j, const struct session *s, uint64_t no
     json_uint(j, "count", a->pause_count);
     json_uint(j, "total_ns", a->pause_total_ns);
     json_uint(j, "max_ns", a->pause_max_ns);
-    json_uint(j, "p50_ns", histogram_quantile(&s->pauses, 0.50));
-    json_uint(j, "p99_ns", histogram_quantile(&s->pauses, 0.99));
-    const struct pm_gc_pause *last = s->pause_len ? session_pause_at(s, s->pause_len - 1) : NULL;
-    json_uint(j, "last_ns", last ? last->pause_ns : 0);
+    json_uint(j, "p50_ns", session_pause_quantile(s, 0.50));
+    json_uint(j, "p99_ns", session_pause_quantile(s, 0.99));
+    json_uint(j, "last_ns", session_pause_last(s));
     json_double(j, "wall_share", session_gc_share(s, now));
     json_uint(j, "dropped", a->pauses_dropped);
     json_object_end(j);
@@ -175,6 +176,34 @@ void session_json_hunt_fields(struct json *j, const struct pm_hunt *h)
     json_array_end(j);
 }
 
+void session_json_why_fields(struct json *j, const struct pm_why *w)
+{
+    json_string(j, "type", w->type);
+    json_uint(j, "sampled", w->sampled);
+    json_uint(j, "visited", w->visited);
+    json_uint(j, "budget_ms", w->budget_ms);
+    json_bool(j, "complete", w->complete);
+    json_array_begin(j, "chains");
+    for (uint32_t i = 0; i < w->n_chains && i < PM_WHY_MAX_CHAINS; i++) {
+        const struct pm_why_chain *c = &w->chains[i];
+        json_object_begin(j, NULL);
+        json_array_begin(j, "path");
+        for (uint32_t e = 0; e < c->n_edges && e < PM_WHY_MAX_EDGES; e++)
+            json_string(j, NULL, c->edges[e]);
+        json_array_end(j);
+        json_uint(j, "count", c->count);
+        json_object_end(j);
+    }
+    json_array_end(j);
+}
+
+void session_json_why(struct json *j, const struct pm_why *w)
+{
+    session_json_why_fields(j, w);
+    json_uint(j, "pause_ns", w->pause_ns);
+    json_string(j, "message", w->message);
+}
+
 static void session_json_cycles(struct json *j, const struct session *s, uint64_t now)
 {
     json_object_begin(j, "cycles");
@@ -265,6 +294,11 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     json_uint(&j, "observer_ns", s->agent.observer_ns);
     json_uint(&j, "attach_ns", s->attached_ns - s->attach_begin_ns);
     json_uint(&j, "target_stop_ns", s->attach.stop_ns);
+    json_string(&j, "attach_via", !s->injected            ? "reused"
+                                  : s->attach.native_tid ? "native_thread"
+                                  : s->attach.any_thread ? "pending_call_any_thread"
+                                                         : "pending_call");
+    json_uint(&j, "native_stop_ns", s->attach.native_stop_ns);
     /* What the agent took from the target: sampling and commands, plus the
      * budgeted probes' latest costs. */
     json_uint(&j, "sample_cost_ns", s->agent.sample_cost_ns);

@@ -23,12 +23,15 @@ static void usage(FILE *f)
             "                      repeat to run several in one attach, in order:\n"
             "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
             "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
+            "                      why=TYPE[:MS]  (who holds instances of TYPE; MS: time budget)\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
             "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
             "                      plus event lines, until --duration, target exit or Ctrl-C\n"
             "  --duration S        how long to record or gate (seconds)\n"
             "  --max-growth RATE   leak gate: RATE like 10MiB/min or 500KiB/min; with --duration,\n"
             "                      exit 7 if RSS or the Python heap grew faster, and say what grew\n"
+            "  --replay FILE       the dashboard over a --record file: <-/-> step, [ ] jump,\n"
+            "                      { } first/last, . play; commands need a live target\n"
             "  --check PID         diagnose without attaching: exit 0 only if an attach would work\n"
             "  --list              the CPython processes this user can see (PID, version, RSS)\n"
             "  -i, --interval S    seconds between samples (0.1-60, default 1)\n"
@@ -106,6 +109,7 @@ static int parse_command(const char *spec, struct command *c)
     c->spec = spec;
     snprintf(c->name, sizeof(c->name), "%s", name);
     c->arg = 0;
+    c->text[0] = 0;
     int on = arg && (!strcmp(arg, "on") || !strcmp(arg, "1"));
     int off = arg && (!strcmp(arg, "off") || !strcmp(arg, "0"));
     if (!strcmp(name, "collect")) {
@@ -119,6 +123,22 @@ static int parse_command(const char *spec, struct command *c)
         if (arg && strcmp(arg, "previous") && strcmp(arg, "baseline"))
             goto bad_arg;
         c->arg = arg && !strcmp(arg, "baseline");
+    } else if (!strcmp(name, "why")) { /* why=TYPE[:BUDGET_MS] */
+        if (!arg || !arg[0])
+            goto bad_arg;
+        const char *colon = strrchr(arg, ':');
+        size_t tl = colon ? (size_t)(colon - arg) : strlen(arg);
+        if (!tl || tl >= sizeof(c->text))
+            goto bad_arg;
+        memcpy(c->text, arg, tl);
+        c->text[tl] = 0;
+        if (colon) {
+            char *end;
+            long ms = strtol(colon + 1, &end, 10);
+            if (*end || ms < 1 || ms > 10000)
+                goto bad_arg;
+            c->arg = ms; /* 0 = the agent's default budget */
+        }
     } else if (!strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook")) {
         if (!on && !off)
             goto bad_arg;
@@ -126,7 +146,8 @@ static int parse_command(const char *spec, struct command *c)
     } else {
         fprintf(stderr,
                 "pymemtop: unknown command '%s'; commands: collect[=0|1|2] census snapshot "
-                "diff[=previous|baseline] tracemalloc=on|off hunt alloc_hook=on|off\n",
+                "diff[=previous|baseline] tracemalloc=on|off hunt alloc_hook=on|off "
+                "why=TYPE[:MS]\n",
                 name);
         return -1;
     }
@@ -148,7 +169,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
             break;
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
-           O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH };
+           O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
+           O_REPLAY };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -164,6 +186,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"tracemalloc-frames", required_argument, NULL, O_TMFRAMES},
         {"check", no_argument, NULL, O_CHECK},
         {"record", required_argument, NULL, O_RECORD},
+        {"replay", required_argument, NULL, O_REPLAY},
         {"duration", required_argument, NULL, O_DURATION},
         {"max-growth", required_argument, NULL, O_MAXGROWTH},
         {"list", no_argument, NULL, O_LIST},
@@ -189,6 +212,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         case O_FRAME_STATS: c->frame_stats = optarg; break;
         case O_CHECK: c->check = true; break;
         case O_RECORD: c->record_path = optarg; break;
+        case O_REPLAY: c->replay_path = optarg; break;
         case O_DURATION:
             if (parse_seconds(optarg, 0.1, 1e7, &c->duration_s) < 0) {
                 fprintf(stderr, "pymemtop: --duration '%s': give seconds (0.1 or more)\n", optarg);
@@ -239,6 +263,14 @@ int cli_parse(int argc, char **argv, struct cli *c)
             fprintf(stderr, "Try 'pymemtop --help'.\n");
             return -1;
         }
+    }
+    if (c->replay_path) {
+        if (optind != opt_argc || c->run_argv || c->once || c->n_commands || c->check ||
+            c->list || c->record_path || c->max_growth_kib_per_min >= 0) {
+            fprintf(stderr, "pymemtop: --replay FILE takes no PID and no other mode\n");
+            return -1;
+        }
+        return 0;
     }
     if (c->run_argv) {
         if (!c->run_argv[0]) {

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model.h"
+
 #define PYMEMTOP_VERSION "0.1.0"
 
 /* Exit codes: documented in --help and README. */
@@ -22,6 +24,7 @@ enum {
 #define MAX_COMMANDS 16
 
 struct command {
+    char text[PM_TYPE_NAME_MAX]; /* why: the type name */
     const char *spec; /* as given: "collect=1" */
     char name[32];    /* protocol name */
     int64_t arg;
@@ -41,6 +44,7 @@ struct cli {
     double duration_s;       /* --duration; <0: until the target exits or Ctrl-C */
     double max_growth_kib_per_min; /* --max-growth; <0: no gate */
     char **run_argv;         /* -- COMMAND [ARGS...]: run mode; NULL otherwise */
+    const char *replay_path; /* --replay FILE */
     struct command commands[MAX_COMMANDS];
     int n_commands;
 };

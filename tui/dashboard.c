@@ -2,6 +2,7 @@
  * lines, the help overlay, global keys (commands, views, freeze, export),
  * and one poll() over keyboard, agent socket and timer. Views draw the body. */
 #include "dashboard.h"
+#include "replay.h"
 
 #include <errno.h>
 #include <langinfo.h>
@@ -32,7 +33,10 @@ static const unsigned interval_steps_ms[] = {100, 200, 250, 500, 1000, 2000, 500
 
 struct frame_stats {
     uint64_t count[CONFIG_VIEWS], total_ns[CONFIG_VIEWS], max_ns[CONFIG_VIEWS];
-    uint32_t *ns; /* every frame's time, up to FRAME_SAMPLES */
+    uint64_t update_ns_total, update_ns_max; /* of that, doupdate (terminal output) */
+    uint64_t last_update_ns;
+    uint32_t *ns;   /* every frame's time, up to FRAME_SAMPLES */
+    uint32_t *draw; /* the same without doupdate: our own drawing */
     size_t n;
 };
 
@@ -54,6 +58,9 @@ struct dash {
     struct history frozen_h;
     uint64_t frozen_ns;
     struct frame_stats fs;
+    bool why_wait, why_open; /* 'w' sent / its answer shown */
+    bool playing;           /* replay: advance one sample per second */
+    uint64_t next_play_ns;
 };
 
 static struct dash *g_dash; /* for dashboard_open_filter() */
@@ -88,6 +95,10 @@ static void draw_header(struct dash *d, WINDOW *w)
         break;
     case SESSION_AGENT_LOST:
         badge = " AGENT LOST ";
+        ba = u->th.badge_warn;
+        break;
+    case SESSION_REPLAY:
+        badge = " REPLAY ";
         ba = u->th.badge_warn;
         break;
     default:
@@ -231,14 +242,14 @@ static void draw_status(struct dash *d, WINDOW *w, uint64_t now)
     }
     /* A message that would be cut (an export path) pushes the hints off. */
     bool err0 = false;
-    const char *m0 = s->command_pending ? "" : status_message(d, &err0);
+    const char *m0 = s->command_pending && s->state == SESSION_LIVE ? "" : status_message(d, &err0);
     if (cols - x - hw < 16 || (m0[0] && format_cols(m0) > cols - x - hw - 2))
         hw = 0;
     if (hw)
         ui_put(w, 0, cols - hw, hw, u->th.dim, hints);
     int room = cols - x - (hw ? hw + 2 : 0);
     /* A running command: spinner and elapsed time, until its answer. */
-    if (s->command_pending) {
+    if (s->command_pending && s->state == SESSION_LIVE) {
         static const char *const spin_u[] = {"\xe2\xa0\x8b", "\xe2\xa0\x99", "\xe2\xa0\xb9",
                                              "\xe2\xa0\xb8", "\xe2\xa0\xbc", "\xe2\xa0\xb4",
                                              "\xe2\xa0\xa6", "\xe2\xa0\xa7"};
@@ -273,6 +284,7 @@ static const char *const help_global[] = {
     "  D        diff the latest snapshot against the first",
     "  t        tracemalloc on/off (slows allocation-heavy code 4-10x)",
     "  y        cycle hunt (a full collection; shapes in the Cycles view)",
+    "  w        why is it alive: who holds the selected type (Objects view)",
     "  a        allocation counters on/off",
     "  + -      sample more / less often",
     "Screen",
@@ -281,6 +293,41 @@ static const char *const help_global[] = {
     "  e        export state and history to a JSON file",
     "  ? h F1   this help;  Ctrl-L redraw;  q  detach and quit",
 };
+
+/* A centred box over the view: the help, or the answer to 'w'. Lines that
+ * do not start with a space are headings. Any key closes it. */
+static void draw_overlay(struct dash *d, const char *title, const char *const *lines, size_t n)
+{
+    struct ui *u = &d->ui;
+    int want_w = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(lines[i]) > want_w)
+            want_w = (int)strlen(lines[i]);
+    struct rect r = layout_center(d->lay.cols, d->lay.rows, want_w + 4, (int)n + 2);
+    if (d->w_help)
+        delwin(d->w_help);
+    d->w_help = newwin(r.h, r.w, r.y, r.x);
+    if (!d->w_help)
+        return;
+    WINDOW *w = d->w_help;
+    werase(w);
+    if (u->utf8)
+        box(w, 0, 0);
+    else
+        wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
+    ui_put(w, 0, 2, r.w - 4, u->th.title, title);
+    /* Too short for everything: say so on the last line. */
+    int avail = r.h - 2;
+    for (size_t i = 0; i < n && (int)i < avail; i++) {
+        bool head = lines[i][0] != ' ' && i + 1 < n;
+        const char *txt = lines[i];
+        if ((int)i == avail - 1 && (int)n > avail)
+            txt = "(more: make the terminal taller)";
+        ui_put(w, (int)i + 1, 2, r.w - 3, head ? u->th.title : i == n - 1 ? u->th.dim : A_NORMAL,
+               txt);
+    }
+    wnoutrefresh(w);
+}
 
 static void draw_help(struct dash *d)
 {
@@ -298,34 +345,38 @@ static void draw_help(struct dash *d)
             lines[n++] = vh[i];
     }
     lines[n++] = "Any key closes this help.";
-    int want_w = 0;
-    for (size_t i = 0; i < n; i++)
-        if ((int)strlen(lines[i]) > want_w)
-            want_w = (int)strlen(lines[i]);
-    struct rect r = layout_center(d->lay.cols, d->lay.rows, want_w + 4, (int)n + 2);
-    if (d->w_help)
-        delwin(d->w_help);
-    d->w_help = newwin(r.h, r.w, r.y, r.x);
-    if (!d->w_help)
-        return;
-    WINDOW *w = d->w_help;
-    werase(w);
-    if (u->utf8)
-        box(w, 0, 0);
-    else
-        wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
-    ui_put(w, 0, 2, r.w - 4, u->th.title, " help: every key ");
-    /* Too short for everything: say so on the last line. */
-    int avail = r.h - 2;
-    for (size_t i = 0; i < n && (int)i < avail; i++) {
-        bool head = lines[i][0] != ' ' && i + 1 < n;
-        const char *txt = lines[i];
-        if ((int)i == avail - 1 && (int)n > avail)
-            txt = "(more: make the terminal taller)";
-        ui_put(w, (int)i + 1, 2, r.w - 3, head ? u->th.title : i == n - 1 ? u->th.dim : A_NORMAL,
-               txt);
+    draw_overlay(d, " help: every key ", lines, n);
+}
+
+/* The answer to 'w': who holds the sampled instances, one line a chain. */
+static void draw_why(struct dash *d)
+{
+    const struct pm_why *w = &d->s->why;
+    static char text[PM_WHY_MAX_CHAINS + 3][PM_WHY_MAX_EDGES * 24 + 64];
+    const char *lines[PM_WHY_MAX_CHAINS + 3];
+    size_t n = 0;
+    snprintf(text[n], sizeof text[n], "%s: %llu sampled (newest first), GIL held %.1f ms",
+             w->type, (unsigned long long)w->sampled, w->pause_ns / 1e6);
+    lines[n] = text[n];
+    n++;
+    for (uint32_t c = 0; c < w->n_chains && c < PM_WHY_MAX_CHAINS; c++) {
+        size_t used = (size_t)snprintf(text[n], sizeof text[n], "  %llu of %llu: ",
+                                       (unsigned long long)w->chains[c].count,
+                                       (unsigned long long)w->sampled);
+        for (uint32_t e = 0; e < w->chains[c].n_edges && used < sizeof text[n]; e++)
+            used += (size_t)snprintf(text[n] + used, sizeof text[n] - used, "%s%s",
+                                     e ? " -> " : "", w->chains[c].edges[e]);
+        lines[n] = text[n];
+        n++;
     }
-    wnoutrefresh(w);
+    if (!w->n_chains) {
+        snprintf(text[n], sizeof text[n], "  %s", w->message[0] ? w->message
+                                                                : "no chain found within budget");
+        lines[n] = text[n];
+        n++;
+    }
+    lines[n++] = "Any key closes this.";
+    draw_overlay(d, " why is it alive? ", lines, n);
 }
 
 /* ---- windows and frames ---------------------------------------------------------- */
@@ -385,8 +436,9 @@ static void draw_all(struct dash *d, uint64_t now)
     struct ui *u = &d->ui;
     if (u->frozen)
         u->now_ns = d->frozen_ns;
-    else if (d->s->state == SESSION_TARGET_EXITED && d->s->proc.time_ns)
-        u->now_ns = d->s->proc.time_ns; /* times stop at the last sample */
+    else if ((d->s->state == SESSION_TARGET_EXITED || d->s->state == SESSION_REPLAY) &&
+             d->s->proc.time_ns)
+        u->now_ns = d->s->proc.time_ns; /* times stop at the (recorded) sample */
     else
         u->now_ns = now;
     if (d->lay.too_small) {
@@ -417,7 +469,11 @@ static void draw_all(struct dash *d, uint64_t now)
     }
     if (d->help)
         draw_help(d);
+    else if (d->why_open)
+        draw_why(d);
+    uint64_t t0 = session_now_ns();
     doupdate();
+    d->fs.last_update_ns = session_now_ns() - t0;
 }
 
 /* ---- freeze ------------------------------------------------------------------------ */
@@ -490,6 +546,8 @@ static const char *no_target_reason(const struct session *s)
         return "agent lost: commands need a live agent";
     case SESSION_DETACHED:
         return "detached: commands need a live agent";
+    case SESSION_REPLAY:
+        return "replay: commands need a live target (<-/-> step, [ ] jump, { } ends)";
     default:
         return NULL;
     }
@@ -497,7 +555,8 @@ static const char *no_target_reason(const struct session *s)
 
 /* Every command key answers at once in the status line; the spinner runs
  * until the agent replies, and the reply replaces the message. */
-static bool send_command(struct dash *d, const char *name, int64_t arg, const char *progress)
+static bool send_command_text(struct dash *d, const char *name, int64_t arg, const char *text,
+                              const char *progress)
 {
     const char *why = no_target_reason(d->s);
     if (why) {
@@ -508,13 +567,18 @@ static bool send_command(struct dash *d, const char *name, int64_t arg, const ch
         ui_err(&d->ui, "still waiting for %s: try again in a moment", d->s->last_command);
         return false;
     }
-    int64_t rc = session_command(d->s, name, arg);
+    int64_t rc = session_command_text(d->s, name, arg, text);
     if (rc < 0) {
         ui_err(&d->ui, "%s failed: %s", name, strerror((int)-rc));
         return false;
     }
     ui_msg(&d->ui, "%s", progress);
     return true;
+}
+
+static bool send_command(struct dash *d, const char *name, int64_t arg, const char *progress)
+{
+    return send_command_text(d, name, arg, NULL, progress);
 }
 
 static void switch_view(struct dash *d, int v)
@@ -607,6 +671,50 @@ void dashboard_open_filter(void)
 }
 
 /* Returns true when the user asked to quit. */
+/* Replay: moves to sample i and rebuilds everything drawn from it. The
+ * derived series restart, since they only run forward. */
+static void replay_goto(struct dash *d, long long i)
+{
+    struct replay *r = d->o->replay;
+    if (i < 0)
+        i = 0;
+    if ((size_t)i >= r->n)
+        i = (long long)r->n - 1;
+    bool back = (size_t)i < r->pos;
+    if (replay_apply(r, d->s, (size_t)i) < 0) {
+        ui_err(&d->ui, "replay: cannot read sample %lld of the recording", i + 1);
+        return;
+    }
+    if (back || (size_t)i > r->pos + 1) {
+        history_free(&d->hist);
+        history_init(&d->hist, d->o->history ? d->o->history : 600);
+    }
+    ui_msg(&d->ui, "sample %lld of %zu  (<-/-> step, [ ] jump, { } first/last, . play)",
+           i + 1, r->n);
+}
+
+/* Keys that move through a recording; true when the key was one of them. */
+static bool replay_key(struct dash *d, int ch, uint64_t now)
+{
+    struct replay *r = d->o->replay;
+    long long pos = (long long)r->pos, jump = r->n / 10 > 1 ? (long long)(r->n / 10) : 1;
+    switch (ch) {
+    case KEY_LEFT: replay_goto(d, pos - 1); return true;
+    case KEY_RIGHT: replay_goto(d, pos + 1); return true;
+    case '[': replay_goto(d, pos - jump); return true;
+    case ']': replay_goto(d, pos + jump); return true;
+    case '{': replay_goto(d, 0); return true;
+    case '}': replay_goto(d, (long long)r->n - 1); return true;
+    case '.':
+        d->playing = !d->playing;
+        d->next_play_ns = now;
+        ui_msg(&d->ui, d->playing ? "playing: one sample per second (. to pause)" : "paused");
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool on_key(struct dash *d, int ch, uint64_t now)
 {
     struct ui *u = &d->ui;
@@ -617,6 +725,11 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
     if (d->help) { /* any key closes the help, and does nothing else */
         d->help = false;
         ui_msg(u, "help closed");
+        return false;
+    }
+    if (d->why_open) {
+        d->why_open = false;
+        ui_msg(u, "closed");
         return false;
     }
     if (d->filter_edit) {
@@ -634,6 +747,8 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
         }
         return false;
     }
+    if (d->o->replay && replay_key(d, ch, now))
+        return false;
     switch (ch) {
     case 'q':
     case 'Q':
@@ -697,6 +812,16 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
         if (send_command(d, "hunt", 0, "hunting cycles (a full collection)..."))
             u->view = CONFIG_VIEW_CYCLES;
         return false;
+    case 'w': {
+        char type[PM_TYPE_NAME_MAX], progress[PM_TYPE_NAME_MAX + 48];
+        if (u->view != CONFIG_VIEW_OBJECTS || !view_objects_selected(u, type, sizeof type)) {
+            ui_err(u, "w: select a type in the Objects view (2) first");
+            return false;
+        }
+        snprintf(progress, sizeof progress, "why: finding who holds %s...", type);
+        d->why_wait = send_command_text(d, "why", 0, type, progress);
+        return false;
+    }
     case 'a':
         send_command(d, "alloc_hook", d->s->agent.alloc.hook_on ? 0 : 1,
                      d->s->agent.alloc.hook_on ? "stopping allocation counters..."
@@ -845,7 +970,12 @@ static void frame_stats_write(struct frame_stats *fs, const char *path)
                 config_view_name((enum config_view)v), (unsigned long long)fs->count[v],
                 (unsigned long long)(fs->count[v] ? fs->total_ns[v] / fs->count[v] : 0),
                 (unsigned long long)fs->max_ns[v]);
-    fprintf(f, "}}\n");
+    qsort(fs->draw, fs->n, sizeof fs->draw[0], cmp_u32);
+    fprintf(f, "},\"doupdate_mean_ns\":%llu,\"doupdate_max_ns\":%llu,"
+               "\"draw_p50_ns\":%u,\"draw_p99_ns\":%u,\"draw_max_ns\":%u}\n",
+            (unsigned long long)(fs->n ? fs->update_ns_total / fs->n : 0),
+            (unsigned long long)fs->update_ns_max, fs->n ? fs->draw[fs->n / 2] : 0,
+            fs->n ? fs->draw[(fs->n * 99) / 100] : 0, fs->n ? fs->draw[fs->n - 1] : 0);
     fclose(f);
 }
 
@@ -874,8 +1004,14 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
         fprintf(stderr, "pymemtop: out of memory\n");
         return -ENOMEM;
     }
-    if (o->frame_stats)
+    if (o->frame_stats) {
         d.fs.ns = calloc(FRAME_SAMPLES, sizeof *d.fs.ns);
+        d.fs.draw = calloc(FRAME_SAMPLES, sizeof *d.fs.draw);
+        if (!d.fs.draw) {
+            free(d.fs.ns);
+            d.fs.ns = NULL;
+        }
+    }
 
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr) {
@@ -884,6 +1020,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
                 term ? term : "");
         history_free(&d.hist);
         free(d.fs.ns);
+        free(d.fs.draw);
         return -ENOTTY;
     }
     set_term(scr);
@@ -934,9 +1071,26 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     bool dirty = true, quit = false;
     struct change_key seen = change_key_of(s);
 
+    if (o->replay)
+        ui_msg(u, "replay of %zu samples: <-/-> step, [ ] jump 10%%, { } first/last, . play",
+               o->replay->n);
     while (!quit && !quit_flag) {
         uint64_t now = session_now_ns();
         int tick_ms = session_tick(s, now);
+        /* The answer to 'w' opens over the view when it arrives. */
+        if (d.why_wait && !s->command_pending) {
+            d.why_wait = false;
+            d.why_open = s->have_why && !strcmp(s->last_command, "why");
+            dirty = true;
+        }
+        if (d.playing && now >= d.next_play_ns) {
+            if (o->replay->pos + 1 < o->replay->n)
+                replay_goto(&d, (long long)o->replay->pos + 1);
+            else
+                d.playing = false;
+            d.next_play_ns = now + NS_PER_MS * 1000;
+            dirty = true;
+        }
         history_update(&d.hist, s);
         if (!u->frozen)
             typecache_refresh(&d.types, s);
@@ -950,9 +1104,15 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
             draw_all(&d, now);
             uint64_t dt = session_now_ns() - t0;
             if (d.fs.ns && !d.lay.too_small) {
-                if (d.fs.n < FRAME_SAMPLES)
+                if (d.fs.n < FRAME_SAMPLES) {
+                    uint64_t dr = dt - d.fs.last_update_ns;
+                    d.fs.draw[d.fs.n] = (uint32_t)(dr > UINT32_MAX ? UINT32_MAX : dr);
                     d.fs.ns[d.fs.n++] = (uint32_t)(dt > UINT32_MAX ? UINT32_MAX : dt);
+                }
                 d.fs.count[u->view]++;
+                d.fs.update_ns_total += d.fs.last_update_ns;
+                if (d.fs.last_update_ns > d.fs.update_ns_max)
+                    d.fs.update_ns_max = d.fs.last_update_ns;
                 d.fs.total_ns[u->view] += dt;
                 if (dt > d.fs.max_ns[u->view])
                     d.fs.max_ns[u->view] = dt;
@@ -960,7 +1120,8 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
             frames++;
             dirty = false;
             /* A running command animates its progress a few times a second. */
-            next_redraw = now + (s->command_pending ? PENDING_REDRAW_NS : period_ns);
+            next_redraw = now + (s->command_pending && s->state == SESSION_LIVE ? PENDING_REDRAW_NS
+                                                                                 : period_ns);
             if (o->max_frames && frames >= o->max_frames)
                 break;
         }
@@ -975,6 +1136,8 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
         int timeout = (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS);
         if (tick_ms >= 0 && tick_ms < timeout)
             timeout = tick_ms;
+        if (d.playing && timeout > 100)
+            timeout = 100;
         int rc = poll(pfd, (nfds_t)nfd, timeout);
         if (rc < 0 && errno != EINTR)
             break;
@@ -1006,6 +1169,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     if (o->frame_stats && d.fs.ns)
         frame_stats_write(&d.fs, o->frame_stats);
     free(d.fs.ns);
+    free(d.fs.draw);
     history_free(&d.hist);
     typecache_free(&d.types);
     g_dash = NULL;

@@ -10,6 +10,8 @@
 #include "config.h"
 #include "session.h"
 
+struct replay;
+
 struct dashboard_opts {
     bool ascii;          /* force ASCII glyphs even on a UTF-8 terminal */
     bool no_color;       /* monochrome (also when NO_COLOR is set in the environment) */
@@ -23,6 +25,7 @@ struct dashboard_opts {
     size_t history;      /* points per derived series (as the session's); 0: 600 */
     size_t json_types;   /* rows of "types" in an export; 0: 200 */
     const char *frame_stats; /* benchmarks: write frame times as JSON here at exit */
+    struct replay *replay;   /* --replay: the session is rebuilt from this recording */
 };
 
 /* Takes over the terminal until the user quits (q, or SIGINT/SIGTERM/SIGHUP),

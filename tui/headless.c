@@ -40,9 +40,9 @@ static bool have_reply(const struct session *s, int64_t id)
 }
 
 /* Sends a command and waits for its answer: 0, or the exit code. */
-static int command_roundtrip(struct session *s, const char *name, int64_t arg)
+static int command_roundtrip(struct session *s, const char *name, int64_t arg, const char *text)
 {
-    int64_t id = session_command(s, name, arg);
+    int64_t id = session_command_text(s, name, arg, text && text[0] ? text : NULL);
     if (id < 0)
         return EXIT_GONE;
     wait_for(s, COMMAND_TIMEOUT_NS, have_reply, id);
@@ -56,7 +56,7 @@ int headless_once(struct session *s, bool json, size_t types_cap)
 {
     wait_for(s, 5000000000ull, have_sample, 0);
     if (s->agent_samples > 0)
-        command_roundtrip(s, "census", 0);
+        command_roundtrip(s, "census", 0, NULL);
     session_tick(s, session_now_ns());
     if (s->agent_samples == 0) {
         fprintf(stderr, "pymemtop: PID %d: the agent sent no sample (%s)\n", s->target.pid,
@@ -97,6 +97,8 @@ static void print_command_json(const struct session *s, const struct command *c,
             session_json_types(&j, s, types_cap);
         else if (!strcmp(c->name, "hunt") && s->have_hunt)
             session_json_hunt_fields(&j, &s->hunt);
+        else if (!strcmp(c->name, "why") && s->have_why)
+            session_json_why_fields(&j, &s->why);
         if (!strcmp(c->name, "snapshot") && s->have_sites_top)
             session_json_sites(&j, "sites", &s->sites_top);
         if (!strcmp(c->name, "diff")) {
@@ -122,8 +124,9 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
         if (!strcmp(c->name, "tracemalloc") && arg)
             arg = tm_frames;
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
+        s->have_why = false;
         memset(&s->last_reply, 0, sizeof(s->last_reply));
-        int rc = command_roundtrip(s, c->name, arg);
+        int rc = command_roundtrip(s, c->name, arg, c->text);
         if (cli->json)
             print_command_json(s, c, rc, types_cap);
         else

@@ -71,6 +71,8 @@ int history_clone(struct history *dst, const struct history *src)
     size_t n;
     struct series *d = all(dst, &n);
     const struct series *sr = &src->pymalloc_kib;
+    /* Nothing shared with src, even if a clone below fails. */
+    memset(d, 0, n * sizeof *d);
     for (size_t i = 0; i < n; i++)
         if (history_series_clone(&d[i], &sr[i]) < 0)
             return -ENOMEM;

@@ -90,7 +90,7 @@ void layout_overview(struct overview_layout *l, int w, int h)
         l->mem_stats = mk(1, 0, 2, lw);
         l->mem_graph = mk(3, 0, h - 3, lw);
         int spark_h = (h - 10) / 3;
-        spark_h = spark_h < 1 ? 1 : spark_h > 8 ? 8 : spark_h;
+        spark_h = spark_h < 1 ? 1 : spark_h > 4 ? 4 : spark_h;
         int gh = 1 + 3 + 2 + spark_h;
         gc_block(l, 0, rx, rw, gh);
         l->types_title = mk(gh, rx, 1, rw);

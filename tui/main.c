@@ -15,6 +15,7 @@
 #include "dashboard.h"
 #include "headless.h"
 #include "launch.h"
+#include "replay.h"
 #include "session.h"
 #include "session_json.h"
 
@@ -58,6 +59,25 @@ static int exit_code_for(enum target_status st)
     case TARGET_INJECT_FAILED: return EXIT_INTERNAL;
     default: return EXIT_REFUSED;
     }
+}
+
+/* Settings and options as the dashboard takes them. */
+static struct dashboard_opts dashboard_opts_from(const struct cli *cli, const struct config *cfg)
+{
+    return (struct dashboard_opts){
+        .ascii = cli->ascii || cfg->ascii,
+        .no_color = cli->no_color || !cfg->color,
+        .max_frames = cli->max_frames,
+        .tracemalloc_frames = cli->tracemalloc_frames > 0 ? (unsigned)cli->tracemalloc_frames
+                                                          : cfg->tracemalloc_frames,
+        .default_view = cfg->default_view,
+        .colors = cfg->colors,
+        .pause_alert_ms = cfg->pause_alert_ms,
+        .growth_alert_mib_per_min = cfg->growth_alert_mib_per_min,
+        .history = cfg->history,
+        .json_types = cfg->json_types,
+        .frame_stats = cli->frame_stats,
+    };
 }
 
 /* Run mode: the program's agent starts at interpreter start-up and listens
@@ -110,13 +130,7 @@ static int run_program(const struct cli *cli, const struct config *cfg, const ch
     }
     int rc = EXIT_OK;
     if (dashboard) {
-        struct dashboard_opts dopt = {
-            .ascii = cli->ascii || cfg->ascii,
-            .no_color = cli->no_color || !cfg->color,
-            .max_frames = cli->max_frames,
-            .tracemalloc_frames = cli->tracemalloc_frames > 0 ? (unsigned)cli->tracemalloc_frames
-                                                              : cfg->tracemalloc_frames,
-        };
+        struct dashboard_opts dopt = dashboard_opts_from(cli, cfg);
         if (dashboard_run(&s, &dopt) < 0)
             rc = EXIT_INTERNAL;
     } else {
@@ -131,6 +145,29 @@ static int run_program(const struct cli *cli, const struct config *cfg, const ch
     if (l.log_path[0])
         fprintf(stderr, "pymemtop: the program's output is in %s\n", l.log_path);
     return rc == EXIT_LEAK || rc == EXIT_INTERNAL ? rc : code;
+}
+
+/* --replay: the dashboard over a recording, opened at its last sample. */
+static int run_replay(const struct cli *cli, const struct config *cfg)
+{
+    static struct replay r;
+    static struct session s;
+    char msg[512];
+    if (replay_open(&r, cli->replay_path, msg, sizeof(msg)) < 0) {
+        fprintf(stderr, "pymemtop: %s\n", msg);
+        return EXIT_USAGE;
+    }
+    if (replay_session_init(&s, cfg->history) < 0 || replay_apply(&r, &s, r.n - 1) < 0) {
+        fprintf(stderr, "pymemtop: %s: cannot read its last sample\n", cli->replay_path);
+        replay_close(&r);
+        return EXIT_INTERNAL;
+    }
+    struct dashboard_opts o = dashboard_opts_from(cli, cfg);
+    o.replay = &r;
+    int rc = dashboard_run(&s, &o) < 0 ? EXIT_INTERNAL : EXIT_OK;
+    session_close(&s);
+    replay_close(&r);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -156,6 +193,8 @@ int main(int argc, char **argv)
 
     if (cli.list)
         return headless_list(cli.json);
+    if (cli.replay_path)
+        return run_replay(&cli, &cfg);
     char agent_path[PATH_MAX];
     bool have_agent = find_agent(cli.agent_path, agent_path, sizeof(agent_path)) == 0;
     if (cli.check)
@@ -198,20 +237,7 @@ int main(int argc, char **argv)
                                                           : (int)cfg.tracemalloc_frames,
                                cfg.json_types);
     } else {
-        struct dashboard_opts dopt = {
-            .ascii = cli.ascii || cfg.ascii,
-            .no_color = cli.no_color || !cfg.color,
-            .max_frames = cli.max_frames,
-            .tracemalloc_frames = cli.tracemalloc_frames > 0 ? (unsigned)cli.tracemalloc_frames
-                                                             : cfg.tracemalloc_frames,
-            .default_view = cfg.default_view,
-            .colors = cfg.colors,
-            .pause_alert_ms = cfg.pause_alert_ms,
-            .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
-            .history = cfg.history,
-            .json_types = cfg.json_types,
-            .frame_stats = cli.frame_stats,
-        };
+        struct dashboard_opts dopt = dashboard_opts_from(&cli, &cfg);
         rc = dashboard_run(&s, &dopt) < 0 ? EXIT_INTERNAL : EXIT_OK;
     }
     session_close(&s);

@@ -28,5 +28,8 @@ void dashboard_open_filter(void);
 /* Objects view: the filter text (the dashboard edits it). */
 void view_objects_set_filter(const char *text);
 const char *view_objects_filter(void);
+/* Objects view: the selected row's type name; false when there is none. */
+struct ui;
+bool view_objects_selected(const struct ui *u, char *name, size_t len);
 
 #endif

@@ -181,7 +181,8 @@ static void alloc_draw(struct ui *u, WINDOW *w, int h, int wd)
     draw_numbers(u, w, &l);
     char extra[160];
     bool on = s->agent.tracemalloc_on;
-    bool pending = s->command_pending && !strcmp(s->last_command, "tracemalloc");
+    bool pending = s->state == SESSION_LIVE && s->command_pending &&
+                   !strcmp(s->last_command, "tracemalloc");
     if (on) {
         char t[16], p[16];
         format_kib(t, sizeof t, s->agent.traced_bytes > 0 ? (uint64_t)s->agent.traced_bytes / 1024 : 0);

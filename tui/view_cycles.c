@@ -108,9 +108,9 @@ static void draw_hunt(struct ui *u, WINDOW *w, const struct cycles_layout *l)
     const struct session *s = u->s;
     const struct pm_hunt *hu = &s->hunt;
     char extra[200] = "", v[16], c[16], d[16];
-    bool running = s->command_pending && !strcmp(s->last_command, "hunt");
+    bool running = s->state == SESSION_LIVE && s->command_pending && !strcmp(s->last_command, "hunt");
     if (running) {
-        format_duration(d, sizeof d, u->now_ns - s->last_command_ns);
+        format_duration(d, sizeof d, u->now_ns > s->last_command_ns ? u->now_ns - s->last_command_ns : 0);
         snprintf(extra, sizeof extra, "hunting... %s", ui_trim(d));
     } else if (s->have_hunt) {
         format_uptime(v, sizeof v, u->now_ns > hu->time_ns ? u->now_ns - hu->time_ns : 0);

@@ -346,5 +346,18 @@ const struct view_class view_objects = {
     .on_key = objects_key,
     .on_resize = objects_resize,
     .help = objects_help,
-    .hints = "< > sort  / filter",
+    .hints = "< > sort  / filter  w why",
 };
+
+bool view_objects_selected(const struct ui *u, char *name, size_t len)
+{
+    if (ob.sel >= ob.n)
+        return false;
+    size_t i = ob.idx[ob.sel];
+    const char *n = u->diff_mode ? (i < u->s->diff.n_types ? u->s->diff.types[i].name : NULL)
+                                 : (i < u->types->n ? u->types->rows[i].name : NULL);
+    if (!n)
+        return false;
+    snprintf(name, len, "%s", n);
+    return true;
+}

@@ -248,8 +248,8 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
     bool have = s->agent_samples > 0;
     char v[48];
     const struct pm_gc_pause *lastp = s->pause_len ? session_pause_at(s, s->pause_len - 1) : NULL;
-    uint64_t p50 = histogram_quantile(&s->pauses, 0.50);
-    uint64_t p99 = histogram_quantile(&s->pauses, 0.99);
+    uint64_t p50 = session_pause_quantile(s, 0.50);
+    uint64_t p99 = session_pause_quantile(s, 0.99);
     struct field f[8];
     int n = 0;
     bool two = l->gc_pauses.h >= 2;
@@ -278,8 +278,9 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
     if (!two)
         return;
     n = 0;
-    format_duration(v, sizeof v, lastp ? lastp->pause_ns : 0);
-    field_set(&f[n++], "last", ui_pause_attr(u, lastp ? lastp->pause_ns : 0), 5, v);
+    uint64_t last_ns = session_pause_last(s);
+    format_duration(v, sizeof v, last_ns);
+    field_set(&f[n++], "last", ui_pause_attr(u, last_ns), 5, v);
     format_duration(v, sizeof v, p50);
     field_set(&f[n++], "p50", ui_pause_attr(u, p50), 7, v);
     format_duration(v, sizeof v, p99);

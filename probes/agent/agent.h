@@ -117,6 +117,9 @@ int agent_census_snapshot(struct proto_buf *out);
  * -ENOENT with msg set when there are not two snapshots yet. */
 int agent_census_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len);
 void agent_census_detach(void);           /* (no GIL) */
+/* [census] interval (ms floor, 0 default 2 s) and pause_budget (basis points
+ * of wall time, 0 default 1 %). (No GIL.) */
+void agent_census_configure(unsigned interval_ms, unsigned budget_bp);
 
 /* agent_alloc.c: allocator numbers for every sample, and the optional
  * pass-through counting hook. */
@@ -128,6 +131,12 @@ void agent_alloc_detach(void); /* counting off; the hook stays installed */
 int64_t agent_cycles_garbage_len(void);
 /* Appends a HUNT frame; restores gc debug flags exactly. 0 ok, -errno. */
 int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len);
+
+/* agent_why.c: referrer chains from roots to a few recent instances of a
+ * type, grouped by shape; appends a WHY frame. budget_ms 0: the default.
+ * Holds no reference afterwards. 0 ok (chains or not), -errno. */
+int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
+              size_t msg_len);
 
 /* agent_tracemalloc.c: on demand tracing, top sites, snapshot diffs. */
 void agent_tracemalloc_read(struct pm_agent_sample *s);

@@ -702,11 +702,24 @@ static void census_encode(struct proto_buf *out, const struct census_entry *rows
     proto_end(out);
 }
 
+/* Set by the monitor's [census] config: a floor for the interval (0: the
+ * default 2 s) and the share of wall time a census may take, in basis
+ * points (0: the default 1 %). */
+static unsigned census_floor_ms, census_budget_bp;
+
+void agent_census_configure(unsigned interval_ms, unsigned budget_bp)
+{
+    census_floor_ms = interval_ms;
+    census_budget_bp = budget_bp;
+}
+
 static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
 {
-    uint64_t interval_ms = cost_ns * CENSUS_BUDGET_DIVISOR / 1000000u;
-    if (interval_ms < CENSUS_MIN_INTERVAL_MS)
-        interval_ms = CENSUS_MIN_INTERVAL_MS;
+    uint64_t bp = census_budget_bp ? census_budget_bp : 10000u / CENSUS_BUDGET_DIVISOR;
+    uint64_t interval_ms = cost_ns * 10000u / bp / 1000000u;
+    uint64_t floor_ms = census_floor_ms ? census_floor_ms : CENSUS_MIN_INTERVAL_MS;
+    if (interval_ms < floor_ms)
+        interval_ms = floor_ms;
     agent.census_cost_ns = cost_ns ? cost_ns : 1;
     agent.census_interval_ms = interval_ms;
     census_last_end_ns = end_ns;

@@ -86,6 +86,7 @@ static int64_t ptrmap_get(const struct ptrmap *m, PyObject *k)
 
 struct hunt_group {
     char path[PM_SHAPE_PATH_MAX];
+    char del_type[HUNT_NAME_MAX]; /* a type in the cycle that defines __del__, "" none */
     uint64_t hash, count, bytes, objects;
 };
 
@@ -750,11 +751,12 @@ static int hunt_group_add(struct hunt *h, const char *path, uint64_t bytes, uint
     struct hunt_group *g = &h->groups[h->n_groups];
     snprintf(g->path, sizeof(g->path), "%s", path);
     g->hash = hv;
+    g->del_type[0] = 0;
     g->count = 1;
     g->bytes = bytes;
     g->objects = objects;
     h->gtab[i] = (uint32_t)++h->n_groups;
-    return 0;
+    return 1;
 }
 
 static int group_cmp(const void *pa, const void *pb)
@@ -834,6 +836,158 @@ static void hunt_describe(struct hunt *h, int32_t c, char *path)
                  hunt_type_name(h, PyList_GetItem(h->objs, m[0])), size);
 }
 
+/* The first user class (heap type) among the members whose instances have
+ * a __del__; its name into out, "" none. */
+static void hunt_find_del(struct hunt *h, const uint32_t *m, uint32_t size, char *out)
+{
+    out[0] = 0;
+    for (uint32_t k = 0; k < size && k < 64 && !out[0]; k++) {
+        PyObject *o = PyList_GetItem(h->objs, m[k]);
+        PyTypeObject *tp = o ? Py_TYPE(o) : NULL;
+        if (!tp || !(PyType_GetFlags(tp) & Py_TPFLAGS_HEAPTYPE))
+            continue;
+        PyObject *d = PyObject_GetAttrString((PyObject *)tp, "__del__");
+        if (d)
+            snprintf(out, HUNT_NAME_MAX, "%s", hunt_type_name(h, o));
+        Py_XDECREF(d);
+        PyErr_Clear();
+    }
+}
+
+/* ---- weakref advice, from a shape's path ("A -.x-> B -> C -[0]-> A") ---- */
+
+struct advice_hop {
+    char from[HUNT_NAME_MAX];
+    char label[HUNT_LABEL_MAX]; /* "" unlabelled */
+};
+
+/* Splits a rendered path into hops; their number (0 when it is abbreviated
+ * or does not parse). */
+static int advice_parse(const char *path, struct advice_hop *hops, int cap)
+{
+    int n = 0;
+    const char *p = path;
+    if (strstr(path, "...") || strstr(path, " (x"))
+        return 0;
+    while (*p && n < cap) {
+        const char *plain = strstr(p, " -> "), *lab = strstr(p, " -");
+        if (!lab)
+            break; /* the last name: back to the start */
+        struct advice_hop *hp = &hops[n++];
+        size_t k = (size_t)(lab - p);
+        snprintf(hp->from, sizeof(hp->from), "%.*s", (int)(k < HUNT_NAME_MAX ? k : HUNT_NAME_MAX - 1), p);
+        hp->label[0] = 0;
+        if (plain == lab) {
+            p = plain + 4;
+            continue;
+        }
+        const char *end = strstr(lab + 2, "-> ");
+        if (!end)
+            return 0;
+        k = (size_t)(end - (lab + 2));
+        snprintf(hp->label, sizeof(hp->label), "%.*s",
+                 (int)(k < HUNT_LABEL_MAX ? k : HUNT_LABEL_MAX - 1), lab + 2);
+        p = end + 3;
+    }
+    return n;
+}
+
+/* Does the attribute name (".parent", "._owner") contain one of words? */
+static const char *advice_word(const char *label, const char *const *words, size_t n)
+{
+    if (label[0] != '.')
+        return NULL;
+    const char *a = label + 1;
+    while (*a == '_')
+        a++;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(words[i]);
+        if (strncmp(a, words[i], k) == 0 && (a[k] == 0 || a[k] == '_'))
+            return words[i];
+    }
+    return NULL;
+}
+
+/* Which edge a weakref would best break, and why; "" when nothing to say. */
+static void hunt_advice(const char *path, const char *del_type, char *out, size_t n)
+{
+    static const char *const back[] = {"parent", "owner", "creator", "container", "master",
+                                       "manager", "outer", "root", "up", "prev", "previous",
+                                       "back", "holder", "origin", "source"};
+    static const char *const cbs[] = {"callback", "callbacks", "cb", "handler", "handlers",
+                                      "listener", "listeners", "observer", "observers", "hook",
+                                      "hooks", "on", "target", "delegate", "subscriber"};
+    struct advice_hop hops[HUNT_SHOW_HOPS + 1];
+    int nh = advice_parse(path, hops, HUNT_SHOW_HOPS + 1);
+    out[0] = 0;
+    int done = 0;
+    /* An object holding a method bound to itself. */
+    for (int i = 0; i < nh && !done; i++) {
+        if (strcmp(hops[i].label, ".__self__") != 0 || strcmp(hops[i].from, "method") != 0)
+            continue;
+        const struct advice_hop *into = &hops[(i + nh - 1) % nh];
+        if (into->label[0] == '.') {
+            snprintf(out, n, "store %s as weakref.WeakMethod (%s%s is a bound method of the %s "
+                     "that holds it)", into->label, into->from, into->label, hops[(i + 1) % nh].from);
+            done = 1;
+        }
+    }
+    for (int i = 0; i < nh && !done; i++) {
+        const char *w = advice_word(hops[i].label, back, sizeof(back) / sizeof(back[0]));
+        if (!w)
+            continue;
+        const char *what = !strcmp(w, "prev") || !strcmp(w, "previous") || !strcmp(w, "back")
+                               ? "the object before it"
+                               : !strcmp(w, "owner") || !strcmp(w, "holder") ? "its owner"
+                                                                              : "the creator";
+        snprintf(out, n, "break %s with weakref.ref (%s%s points back to %s)", hops[i].label,
+                 hops[i].from, hops[i].label, what);
+        done = 1;
+    }
+    for (int i = 0; i < nh && !done; i++) {
+        if (!advice_word(hops[i].label, cbs, sizeof(cbs) / sizeof(cbs[0])))
+            continue;
+        snprintf(out, n, "break %s with weakref.ref or weakref.WeakMethod (%s%s holds a callback "
+                 "whose target refers back)", hops[i].label, hops[i].from, hops[i].label);
+        done = 1;
+    }
+    for (int i = 0; i < nh && !done; i++) {
+        const char *l = hops[i].label;
+        if (strcmp(l, ".__traceback__") && strcmp(l, ".tb_frame") && strcmp(l, ".f_locals"))
+            continue;
+        snprintf(out, n, "drop the caught exception after handling it (del it, or set it to "
+                 "None): its traceback holds the frame that holds it");
+        done = 1;
+    }
+    if (!done && nh == 1 && hops[0].label[0] == '.') {
+        snprintf(out, n, "break %s with weakref.ref (%s%s points to the object itself)",
+                 hops[0].label, hops[0].from, hops[0].label);
+        done = 1;
+    } else if (!done && nh == 1) {
+        snprintf(out, n, "remove the %s's entry %s that holds the %s itself", hops[0].from,
+                 hops[0].label[0] ? hops[0].label : "", hops[0].from);
+        done = 1;
+    }
+    if (!done && nh == 2 && !strcmp(hops[0].label, hops[1].label) && hops[0].label[0] == '.' &&
+        !strcmp(hops[0].from, hops[1].from)) {
+        snprintf(out, n, "break %s on one side with weakref.ref (the %s created later, pointing "
+                 "back to the one created earlier)", hops[0].label, hops[0].from);
+        done = 1;
+    }
+    for (int i = 0; i < nh && !done; i++) {
+        if (hops[i].label[0] != '.' || hops[i].label[1] == '_')
+            continue;
+        snprintf(out, n, "break %s with weakref.ref (one edge of the cycle must be weak for "
+                 "reference counting alone to free it)", hops[i].label);
+        done = 1;
+    }
+    if (del_type && del_type[0]) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s defines __del__: such cycles were uncollectable "
+                 "before Python 3.4 and still cost a full collection", len ? "; " : "", del_type);
+    }
+}
+
 static int hunt_components(struct hunt *h)
 {
     char path[PM_SHAPE_PATH_MAX];
@@ -857,8 +1011,11 @@ static int hunt_components(struct hunt *h)
         uint64_t bytes = 0;
         for (uint32_t k = 0; k < size; k++)
             bytes += hunt_sizeof(h, m[k]);
-        if (hunt_group_add(h, path, bytes, size) < 0)
+        int added = hunt_group_add(h, path, bytes, size);
+        if (added < 0)
             return -1;
+        if (added) /* a new shape: does a class in it define __del__? */
+            hunt_find_del(h, m, size, h->groups[h->n_groups - 1].del_type);
     }
     return 0;
 }
@@ -1011,7 +1168,7 @@ static void hunt_put_frame(struct proto_buf *out, const struct hunt *h, uint64_t
         struct pm_shape sh = {.count = g->count, .bytes = g->bytes};
         sh.length = (g->objects + g->count / 2) / g->count;
         snprintf(sh.path, sizeof(sh.path), "%s", g->path);
-        sh.advice[0] = 0; /* which edge to make weak: another issue */
+        hunt_advice(g->path, g->del_type, sh.advice, sizeof(sh.advice));
         proto_put_shape(out, &sh);
         (*n_shapes)++;
     }

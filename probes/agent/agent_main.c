@@ -88,12 +88,18 @@ static int agent_register_atexit(void)
 
 /* _start(): called once by the bootstrap, in the main thread at a safe
  * point. Never raises: a failure leaves the target as it was. */
+/* Claimed by the start in progress: the bootstrap and the native thread
+ * (agent_native.c) may both arrive, and a start can let the GIL go. */
+static atomic_int agent_starting;
+
 static PyObject *agent_py_start(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
     if (atomic_load(&agent.started) && agent.pid == getpid())
         Py_RETURN_NONE; /* a second bootstrap (two monitors raced): keep the first */
+    if (atomic_exchange(&agent_starting, 1))
+        Py_RETURN_NONE; /* the other way in is starting it right now */
     agent.pid = getpid();
     agent.euid = geteuid();
     agent.loaded_ns = agent_now_ns();
@@ -105,10 +111,19 @@ static PyObject *agent_py_start(PyObject *self, PyObject *unused)
         goto fail;
     pthread_atfork(NULL, NULL, agent_after_fork_child);
     atomic_store(&agent.started, 1);
+    atomic_store(&agent_starting, 0);
     Py_RETURN_NONE;
 fail:
     PyErr_Clear();
+    atomic_store(&agent_starting, 0);
     Py_RETURN_NONE;
+}
+
+void agent_start_native(void)
+{
+    PyObject *r = agent_py_start(NULL, NULL);
+    Py_XDECREF(r);
+    PyErr_Clear();
 }
 
 static PyMethodDef agent_methods[] = {

@@ -264,6 +264,12 @@ static int agent_cmd_alloc_hook(const struct proto_command *c, struct proto_buf 
     return agent_alloc_hook(c->arg != 0, msg, msg_len);
 }
 
+static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out, char *msg,
+                         size_t msg_len)
+{
+    return agent_why(out, c->text, c->arg, msg, msg_len);
+}
+
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
 {
     char msg[160];
@@ -294,6 +300,8 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
     }
     if (strcmp(c->name, "hunt") == 0)
         return agent_run_with_gil(c, out, agent_cmd_hunt);
+    if (strcmp(c->name, "why") == 0)
+        return agent_run_with_gil(c, out, agent_cmd_why);
     if (strcmp(c->name, "tracemalloc") == 0)
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
     if (strcmp(c->name, "alloc_hook") == 0)
@@ -306,6 +314,24 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         atomic_store(&agent.interval_ms, (unsigned)c->arg);
         snprintf(msg, sizeof(msg), "interval %lld ms", (long long)c->arg);
         agent_reply(out, c->id, 0, msg, c->arg, 0);
+        return 0;
+    }
+    if (strcmp(c->name, "census_interval") == 0 || strcmp(c->name, "census_budget") == 0) {
+        bool interval = c->name[7] == 'i';
+        if (c->arg < 0 || c->arg > (interval ? 3600000 : 5000)) {
+            agent_reply(out, c->id, -EINVAL,
+                        interval ? "census interval must be 0 to 3600000 ms"
+                                 : "census budget must be 0 to 5000 basis points",
+                        0, 0);
+            return 0;
+        }
+        static unsigned floor_ms, budget_bp;
+        if (interval)
+            floor_ms = (unsigned)c->arg;
+        else
+            budget_bp = (unsigned)c->arg;
+        agent_census_configure(floor_ms, budget_bp);
+        agent_reply(out, c->id, 0, "census schedule set", c->arg, 0);
         return 0;
     }
     if (strcmp(c->name, "ping") == 0) {

@@ -137,3 +137,14 @@ def test_shipped_config_parses():
     p = pymemtop("--config", os.path.join(common.ROOT, "config", "pymemtop.ini"), "--once",
                  "--json", t.pid, check=0)
     assert p.stderr == "", p.stderr
+
+
+def test_census_settings_reach_the_agent():
+    d = common.tmpdir()
+    ini = os.path.join(d, "c.ini")
+    open(ini, "w").write("[census]\ninterval = 7\npause_budget = 0.5\n")
+    t = Target(_py())
+    rec = os.path.join(d, "r.jsonl")
+    pymemtop("--config", ini, "--record", rec, "--duration", "4", t.pid, check=0)
+    last = [json.loads(x) for x in open(rec)][-1]
+    assert last["census"]["censuses"] >= 1 and last["census"]["interval_ms"] == 7000, last["census"]

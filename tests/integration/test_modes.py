@@ -228,3 +228,35 @@ def test_install_into_destdir_and_uninstall():
                        text=True, timeout=60)
     assert r.returncode == 0, r.stdout
     assert not os.path.exists(binary) and not os.path.exists(agent)
+
+
+def _mib(kib):
+    """The dashboard's size format (3 significant digits) for a KiB count."""
+    v = kib / 1024.0
+    return "%.3g MiB" % v if v < 100 else "%.0f MiB" % v
+
+
+def test_replay_shows_the_recorded_numbers():
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    t = Target(py)
+    rec = common.tmpdir() + "/rec.jsonl"
+    pymemtop("--record", rec, "--duration", "5", t.pid, check=0)
+    samples = [json.loads(x) for x in open(rec) if '"event"' not in x]
+    assert len(samples) >= 3
+    tm = common.Tmux(["--replay", rec], 100, 30)
+    _, screen = tm.wait_for(r"REPLAY")
+    assert "PID %d" % t.pid in screen and "Python %s" % py.version in screen, screen
+    assert "RSS %s" % _mib(samples[-1]["proc"]["rss_kib"]) in screen, (samples[-1]["proc"], screen)
+    tm.send("{")
+    _, screen = tm.wait_for(r"sample 1 of %d" % len(samples))
+    assert "RSS %s" % _mib(samples[0]["proc"]["rss_kib"]) in screen, screen
+    tm.send("Right")
+    tm.wait_for(r"sample 2 of %d" % len(samples))
+    tm.send("c")  # commands need a live target
+    tm.wait_for(r"replay: commands need a live target")
+    tm.send("q")
+    tm.wait_for(r"EXIT=0")
+    bad = common.tmpdir() + "/bad.jsonl"
+    open(bad, "w").write(open(rec).readline() + "{not json\n")
+    p = pymemtop("--replay", bad, check=2)
+    assert "bad.jsonl:2:" in p.stderr, p.stderr

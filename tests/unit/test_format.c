@@ -204,8 +204,23 @@ static void test_truncate(void)
     CHECK_EQ_INT(strlen(small), 4);
 }
 
+static void test_delta(void)
+{
+    static const struct {
+        int64_t v;
+        const char *want;
+    } cases[] = {{0, "    +0"}, {-12, "   -12"}, {9999, " +9999"}, {12345, "+12.3k"},
+                 {-1234567, "-1.23M"}, {INT64_MIN, "-9.22E"}, {INT64_MAX, "+9.22E"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = format_delta(buf, sizeof buf, cases[i].v);
+        CHECK_EQ_INT(n, FORMAT_DELTA_W);
+        CHECK_STR(buf, cases[i].want);
+    }
+}
+
 int main(void)
 {
+    RUN(test_delta);
     RUN(test_kib);
     RUN(test_kib_width_sweep);
     RUN(test_small_buffer);

@@ -172,6 +172,109 @@ static void test_command_round_trip_and_truncated_name(void)
 }
 
 /* Random bytes and random mutations of a valid frame: never a crash. */
+static void make_why(struct proto_buf *b)
+{
+    static struct pm_why_chain c;
+    proto_begin(b, PROTO_WHY);
+    proto_put_u64(b, TAG_TIME_NS, 77);
+    proto_put_str(b, TAG_WHY_TYPE, "cache_demo.Session");
+    proto_put_u64(b, TAG_SAMPLED, 3);
+    proto_put_u64(b, TAG_VISITED, 1234);
+    proto_put_u64(b, TAG_BUDGET_MS, 90);
+    proto_put_u64(b, TAG_COMPLETE, 1);
+    proto_put_u64(b, TAG_PAUSE_NS, 4242);
+    proto_put_str(b, TAG_MESSAGE, "3 of 3");
+    memset(&c, 0, sizeof(c));
+    c.count = 3;
+    c.n_edges = 3;
+    snprintf(c.edges[0], sizeof(c.edges[0]), "module cache_demo .CACHE");
+    snprintf(c.edges[1], sizeof(c.edges[1]), "dict [<int>]");
+    snprintf(c.edges[2], sizeof(c.edges[2]), "Session");
+    proto_put_chain(b, &c);
+    c.count = 1;
+    c.n_edges = 1;
+    memset(c.edges[0], 'x', sizeof(c.edges[0])); /* no NUL: cut to EDGE_MAX-1 */
+    proto_put_chain(b, &c);
+    CHECK(proto_end(b) == 0);
+}
+
+static void test_why_round_trip_and_truncations(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    make_why(&b);
+    static struct pm_why w;
+    const char *why = NULL;
+    const uint8_t *p = b.data + PROTO_HEADER_BYTES;
+    size_t len = b.len - PROTO_HEADER_BYTES;
+    CHECK(proto_decode_why(p, len, &w, &why) == 0);
+    CHECK_EQ_INT(w.time_ns, 77);
+    CHECK_EQ_INT(w.sampled, 3);
+    CHECK_EQ_INT(w.visited, 1234);
+    CHECK_EQ_INT(w.budget_ms, 90);
+    CHECK_EQ_INT(w.complete, 1);
+    CHECK_EQ_INT(w.pause_ns, 4242);
+    CHECK(strcmp(w.type, "cache_demo.Session") == 0);
+    CHECK(strcmp(w.message, "3 of 3") == 0);
+    CHECK_EQ_INT(w.n_chains, 2);
+    CHECK_EQ_INT(w.chains[0].count, 3);
+    CHECK_EQ_INT(w.chains[0].n_edges, 3);
+    CHECK(strcmp(w.chains[0].edges[0], "module cache_demo .CACHE") == 0);
+    CHECK(strcmp(w.chains[0].edges[2], "Session") == 0);
+    CHECK_EQ_INT(strlen(w.chains[1].edges[0]), PM_WHY_EDGE_MAX - 1);
+    /* Every truncation is refused or decodes to something bounded. */
+    for (size_t cut = 0; cut < len; cut++) {
+        int r = proto_decode_why(p, cut, &w, &why);
+        CHECK(r == -1 || r == 0);
+        CHECK(w.n_chains <= PM_WHY_MAX_CHAINS);
+        for (uint32_t i = 0; i < w.n_chains; i++)
+            CHECK(w.chains[i].n_edges >= 1 && w.chains[i].n_edges <= PM_WHY_MAX_EDGES);
+    }
+    /* A chain field claiming more edges than it carries, too many edges,
+     * an edge length past the field, trailing bytes. */
+    uint8_t f[64];
+    memset(f, 0, sizeof(f));
+    f[0] = TAG_CHAIN;
+    f[2] = 16 + 2 + 3; /* field length */
+    f[4] = 1;          /* count */
+    f[12] = 2;         /* n_edges 2, only one present */
+    f[20] = 3;
+    memcpy(f + 22, "abc", 3);
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1);
+    f[12] = 1;
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1); /* no time: refused */
+    f[12] = 200;
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1);
+    f[12] = 1;
+    f[20] = 9; /* edge longer than the field */
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1);
+    f[20] = 2; /* one trailing byte */
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1);
+    f[12] = 0; /* no edge at all */
+    f[20] = 3;
+    CHECK(proto_decode_why(f, 4 + 21, &w, &why) == -1);
+    proto_buf_free(&b);
+}
+
+static void test_command_text_round_trip(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_u64(&b, TAG_CMD_ID, 5);
+    proto_put_str(&b, TAG_CMD_NAME, "why");
+    proto_put_i64(&b, TAG_CMD_ARG, 200);
+    proto_put_str(&b, TAG_CMD_TEXT, "cache_demo.Session");
+    CHECK(proto_end(&b) == 0);
+    struct proto_command c;
+    const char *why = NULL;
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                               &why) == 0);
+    CHECK(strcmp(c.name, "why") == 0 && strcmp(c.text, "cache_demo.Session") == 0);
+    CHECK_EQ_INT(c.arg, 200);
+    proto_buf_free(&b);
+}
+
 static void test_fuzz_decoders(void)
 {
     struct proto_buf b;
@@ -273,6 +376,8 @@ int main(void)
     RUN(test_strings_with_nul_refused);
     RUN(test_command_round_trip_and_truncated_name);
     RUN(test_fuzz_decoders);
+    RUN(test_why_round_trip_and_truncations);
+    RUN(test_command_text_round_trip);
     RUN(test_reader_reassembles_split_frames);
     RUN(test_reader_caps_payload);
     return HARNESS_END();

@@ -1,0 +1,1467 @@
+/* Why is it alive: for a few recent instances of a type, the shortest chain of
+ * references from a root, every edge labelled the way Python code spells it:
+ *   module cache_demo .CACHE -> dict [1234] -> Session
+ *   thread Worker-1 frame handle() local 'pending' -> list [17] -> Request
+ * Chains of the same shape are grouped ("3 of 3 sampled instances ...").
+ *
+ * Roots: every module's __dict__ (sys.modules), the fast locals of every
+ * thread's frames (sys._current_frames(); read from the frame's own memory,
+ * validated per frame, so that no f_locals snapshot is made, and on 3.11+ a
+ * running frame does not show its locals to tp_traverse at all), and classes
+ * met on the way (a chain through a class restarts at "class X .attr").
+ * What no root reaches is held from the untracked world (C code, a C stack,
+ * an extension's static): the referrers of such an instance are followed
+ * upwards with gc.get_referrers while the budget lasts.
+ *
+ * The search is one multi-source breadth-first walk forward from the roots
+ * over tp_traverse, in C, with borrowed pointers: no Python code runs from its
+ * first step to its last (nothing can be freed under it). It stops when every
+ * sampled instance is reached, or at the object or time budget. Then, with
+ * strong references to the few objects on the chains only, edges are labelled
+ * (which may run Python code: reprs, attribute lookups). Every reference taken
+ * is dropped before the answer: the target's refcounts are as they were.
+ *
+ * Working memory is libc malloc: ~40 bytes per object visited. */
+#include "agent.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define WHY_SAMPLES 5               /* instances followed, newest first */
+#define WHY_DEFAULT_BUDGET_MS 90    /* whole command: under 100 ms paused on 1M objects */
+#define WHY_MAX_BUDGET_MS 10000
+#define WHY_NODES_PER_MS 4000       /* object budget: 240k objects at the default; the
+                                       time budget usually ends the walk first on an aged
+                                       heap (~300 ns per object: cache misses) */
+#define WHY_MAX_NODES 8000000u      /* whatever the time budget */
+#define WHY_FRAMES_PER_THREAD 64
+#define WHY_UP_LEVELS 6             /* referrers followed up from an unreached instance */
+#define WHY_MAX_HOPS 256            /* longer chains are not labelled (shown cut) */
+#define WHY_NAME_MAX 96
+#define WHY_MAX_LOCALS 512          /* fast locals looked at per frame */
+
+/* PyTypeObject offsets, the same in 3.8-3.13 (64-bit), used only where the
+ * limited API hides the slot (static types before 3.10) and only after
+ * they are checked against PyType_GetFlags / PyType_GetSlot. */
+#define WHY_TP_FLAGS_OFF 168
+#define WHY_TP_TRAVERSE_OFF 184
+#define WHY_TP_IS_GC_OFF 328
+
+/* ---- open-addressing map: object -> node index ---- */
+
+struct why_map {
+    PyObject **keys;
+    uint32_t *vals;
+    size_t mask, used;
+};
+
+static size_t why_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return (size_t)x;
+}
+
+static int why_map_init(struct why_map *m, size_t cap)
+{
+    m->keys = calloc(cap, sizeof(*m->keys));
+    m->vals = malloc(cap * sizeof(*m->vals));
+    m->mask = cap - 1;
+    m->used = 0;
+    return m->keys && m->vals ? 0 : -1;
+}
+
+static void why_map_free(struct why_map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof(*m));
+}
+
+static int64_t why_map_get(const struct why_map *m, const PyObject *k)
+{
+    size_t i = why_hash(k) & m->mask;
+    while (m->keys[i]) {
+        if (m->keys[i] == k)
+            return m->vals[i];
+        i = (i + 1) & m->mask;
+    }
+    return -1;
+}
+
+static void why_map_put_raw(struct why_map *m, PyObject *k, uint32_t v)
+{
+    size_t i = why_hash(k) & m->mask;
+    while (m->keys[i] && m->keys[i] != k)
+        i = (i + 1) & m->mask;
+    if (!m->keys[i])
+        m->used++;
+    m->keys[i] = k;
+    m->vals[i] = v;
+}
+
+static int why_map_put(struct why_map *m, PyObject *k, uint32_t v)
+{
+    if ((m->used + 1) * 2 > m->mask + 1) {
+        struct why_map n;
+        if (why_map_init(&n, (m->mask + 1) * 2) < 0) {
+            why_map_free(&n);
+            return -1;
+        }
+        for (size_t i = 0; i <= m->mask; i++)
+            if (m->keys[i])
+                why_map_put_raw(&n, m->keys[i], m->vals[i]);
+        why_map_free(m);
+        *m = n;
+    }
+    why_map_put_raw(m, k, v);
+    return 0;
+}
+
+/* ---- the search's state ---- */
+
+struct why_node {
+    PyObject *obj;        /* borrowed: valid while no Python code runs */
+    traverseproc trav;    /* NULL: holds nothing we follow */
+    uint32_t parent;      /* UINT32_MAX for roots */
+    int32_t root;         /* index in roots[] for roots, -1 otherwise */
+};
+
+enum { WHY_ROOT_MODULE, WHY_ROOT_LOCAL };
+struct why_root {
+    int kind;
+    char label[PM_WHY_EDGE_MAX]; /* "module cache_demo" or "thread T frame f() local 'x'" */
+};
+
+struct why_chain_acc {
+    char norm[PM_WHY_MAX_EDGES][PM_WHY_EDGE_MAX];
+    char conc[PM_WHY_MAX_EDGES][PM_WHY_EDGE_MAX];
+    uint8_t varies[PM_WHY_MAX_EDGES];
+    uint32_t n;
+    uint64_t count;
+};
+
+struct why {
+    PyObject *samples[WHY_SAMPLES]; /* strong references */
+    int64_t found[WHY_SAMPLES];     /* node index or -1 */
+    int n_samples, n_found;
+    PyObject *hold;                 /* list: module dicts and frames (strong) */
+    struct why_root *roots;
+    size_t n_roots, cap_roots;
+    struct why_node *nodes;
+    size_t n_nodes, cap_nodes, max_nodes;
+    struct why_map map;
+    uint32_t cur;                   /* node being traversed */
+    uint64_t visits;                /* edges seen */
+    int capped, timed_out, oom, exhausted;
+    uint64_t deadline_ns;
+    int slots_ok;                   /* tp_* offsets verified (before 3.10) */
+    struct why_chain_acc groups[PM_WHY_MAX_CHAINS];
+    int n_groups;
+    uint64_t grouped_away;          /* chains that did not fit in the groups */
+};
+
+static PyObject *s_dict, *s_slots, *s_mro; /* interned, for the .so's life */
+
+/* snprintf that cuts silently (labels are cut by design). */
+static void why_fmt(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void why_fmt(char *buf, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+}
+
+static int why_late(const struct why *w)
+{
+    return agent_now_ns() > w->deadline_ns;
+}
+
+/* UTF-8 of a str into buf, cut at a character boundary. */
+static void why_str(PyObject *s, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (!s || !PyUnicode_Check(s))
+        return;
+    PyObject *b = PyUnicode_AsUTF8String(s);
+    char *p;
+    Py_ssize_t len;
+    if (b && PyBytes_AsStringAndSize(b, &p, &len) == 0) {
+        size_t k = (size_t)len < n - 1 ? (size_t)len : n - 1;
+        while (k > 0 && (size_t)len > k && ((unsigned char)p[k] & 0xc0) == 0x80)
+            k--;
+        memcpy(buf, p, k);
+        buf[k] = 0;
+    }
+    Py_XDECREF(b);
+    PyErr_Clear();
+}
+
+static void why_attr_str(PyObject *o, const char *attr, char *buf, size_t n)
+{
+    PyObject *v = PyObject_GetAttrString(o, attr);
+    why_str(v, buf, n);
+    Py_XDECREF(v);
+    PyErr_Clear();
+}
+
+/* ---- slots the limited API hides before 3.10 ---- */
+
+static void *why_type_word(PyTypeObject *tp, size_t off)
+{
+    void *v;
+    memcpy(&v, (const char *)tp + off, sizeof(v));
+    return v;
+}
+
+/* Proves the offsets on this interpreter: tp_flags of a few static types and
+ * tp_traverse of a heap type must read back as the API says. */
+static int why_check_offsets(PyTypeObject *heap)
+{
+    PyTypeObject *stat[] = {&PyDict_Type, &PyList_Type, &PyTuple_Type, &PyType_Type};
+    for (size_t i = 0; i < sizeof(stat) / sizeof(stat[0]); i++) {
+        unsigned long fl;
+        memcpy(&fl, (const char *)stat[i] + WHY_TP_FLAGS_OFF, sizeof(fl));
+        if (fl != PyType_GetFlags(stat[i]) || !why_type_word(stat[i], WHY_TP_TRAVERSE_OFF))
+            return 0;
+    }
+    if (!heap || !(PyType_GetFlags(heap) & Py_TPFLAGS_HEAPTYPE))
+        return 0;
+    unsigned long fl;
+    memcpy(&fl, (const char *)heap + WHY_TP_FLAGS_OFF, sizeof(fl));
+    void *trav = PyType_GetSlot(heap, Py_tp_traverse);
+    void *isgc = PyType_GetSlot(heap, Py_tp_is_gc);
+    PyErr_Clear();
+    return fl == PyType_GetFlags(heap) && trav == why_type_word(heap, WHY_TP_TRAVERSE_OFF) &&
+           isgc == why_type_word(heap, WHY_TP_IS_GC_OFF);
+}
+
+/* tp_traverse of o when the collector would traverse it (what
+ * gc.get_referents does: GC types, and type objects only when heap types,
+ * whose traverse aborts the process on a static type). No Python code. */
+static traverseproc why_traverse_of(const struct why *w, PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    unsigned long fl = PyType_GetFlags(tp);
+    if (!(fl & Py_TPFLAGS_HAVE_GC))
+        return NULL;
+    if ((fl & Py_TPFLAGS_TYPE_SUBCLASS) &&
+        !(PyType_GetFlags((PyTypeObject *)o) & Py_TPFLAGS_HEAPTYPE))
+        return NULL;
+    void *trav, *isgc;
+    if (agent.hexversion >= 0x030a0000 || (fl & Py_TPFLAGS_HEAPTYPE)) {
+        trav = PyType_GetSlot(tp, Py_tp_traverse);
+        isgc = PyType_GetSlot(tp, Py_tp_is_gc);
+    } else if (w->slots_ok) {
+        trav = why_type_word(tp, WHY_TP_TRAVERSE_OFF);
+        isgc = why_type_word(tp, WHY_TP_IS_GC_OFF);
+    } else {
+        return NULL;
+    }
+    if (isgc && !((inquiry)isgc)(o))
+        return NULL;
+    return (traverseproc)trav;
+}
+
+/* ---- the walk ---- */
+
+static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t parent,
+                        int32_t root)
+{
+    if (w->n_nodes == w->cap_nodes) {
+        size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 65536;
+        struct why_node *n = realloc(w->nodes, cap * sizeof(*n));
+        if (!n) {
+            w->oom = 1;
+            return -1;
+        }
+        w->nodes = n;
+        w->cap_nodes = cap;
+    }
+    if (why_map_put(&w->map, o, (uint32_t)w->n_nodes) < 0) {
+        w->oom = 1;
+        return -1;
+    }
+    struct why_node *nd = &w->nodes[w->n_nodes++];
+    nd->obj = o;
+    nd->trav = trav;
+    nd->parent = parent;
+    nd->root = root;
+    return 0;
+}
+
+static int why_sample_index(const struct why *w, const PyObject *o)
+{
+    for (int i = 0; i < w->n_samples; i++)
+        if (w->samples[i] == o)
+            return i;
+    return -1;
+}
+
+static int why_visit(PyObject *o, void *arg)
+{
+    struct why *w = arg;
+    if (!o || w->oom)
+        return 0;
+    if ((++w->visits & 16383) == 0 && why_late(w)) {
+        w->timed_out = 1;
+        return 1; /* stops this traversal */
+    }
+    int si = why_sample_index(w, o);
+    if (si < 0 && w->n_nodes >= w->max_nodes) {
+        w->capped = 1; /* from here on only the instances are looked for */
+        return 0;
+    }
+    /* The type first: most edges lead to str and int, and the object's
+     * header is cheaper to reach than a random slot of the map. */
+    traverseproc trav = why_traverse_of(w, o);
+    if (si < 0 && !trav)
+        return 0; /* holds nothing: str, int, ... */
+    if (why_map_get(&w->map, o) >= 0)
+        return 0;
+    if (why_add_node(w, o, trav, w->cur, -1) < 0)
+        return 1;
+    if (si >= 0 && w->found[si] < 0) {
+        w->found[si] = (int64_t)w->n_nodes - 1;
+        w->n_found++;
+    }
+    return 0;
+}
+
+static void why_walk(struct why *w)
+{
+    size_t head = 0;
+    while (head < w->n_nodes && w->n_found < w->n_samples && !w->oom && !w->timed_out) {
+        if ((head & 127) == 0 && why_late(w)) {
+            w->timed_out = 1;
+            return;
+        }
+        struct why_node *nd = &w->nodes[head];
+        w->cur = (uint32_t)head++;
+        if (nd->trav)
+            nd->trav(nd->obj, why_visit, w);
+    }
+    w->exhausted = head >= w->n_nodes && !w->capped && !w->timed_out;
+}
+
+/* ---- roots ---- */
+
+static struct why_root *why_new_root(struct why *w, int kind)
+{
+    if (w->n_roots == w->cap_roots) {
+        size_t cap = w->cap_roots ? w->cap_roots * 2 : 256;
+        struct why_root *r = realloc(w->roots, cap * sizeof(*r));
+        if (!r)
+            return NULL;
+        w->roots = r;
+        w->cap_roots = cap;
+    }
+    struct why_root *r = &w->roots[w->n_roots];
+    r->kind = kind;
+    r->label[0] = 0;
+    return r;
+}
+
+/* A root node for o unless o is already one (first root wins). */
+static void why_add_root(struct why *w, PyObject *o, int kind, const char *label)
+{
+    if (!o || why_map_get(&w->map, o) >= 0)
+        return;
+    struct why_root *r = why_new_root(w, kind);
+    if (!r) {
+        w->oom = 1;
+        return;
+    }
+    why_fmt(r->label, sizeof(r->label), "%s", label);
+    int si = why_sample_index(w, o);
+    if (why_add_node(w, o, why_traverse_of(w, o), UINT32_MAX, (int32_t)w->n_roots) < 0)
+        return;
+    w->n_roots++;
+    if (si >= 0 && w->found[si] < 0) {
+        w->found[si] = (int64_t)w->n_nodes - 1;
+        w->n_found++;
+    }
+}
+
+static void why_module_roots(struct why *w)
+{
+    PyObject *mods = PyObject_GetAttrString(agent.sys_module, "modules");
+    PyObject *vals = mods && PyDict_Check(mods) ? PyDict_Values(mods) : NULL;
+    Py_XDECREF(mods);
+    Py_ssize_t n = vals ? PyList_Size(vals) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *m = PyList_GetItem(vals, i);
+        if (!m || !PyModule_Check(m))
+            continue;
+        PyObject *d = PyModule_GetDict(m); /* borrowed; the module holds it */
+        if (!d || PyList_Append(w->hold, d) < 0) {
+            PyErr_Clear();
+            continue;
+        }
+        char name[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
+        why_str(PyDict_GetItemString(d, "__name__"), name, sizeof(name));
+        why_fmt(label, sizeof(label), "module %s", name[0] ? name : "?");
+        why_add_root(w, d, WHY_ROOT_MODULE, label);
+    }
+    Py_XDECREF(vals);
+    PyErr_Clear();
+}
+
+/* The thread's name from threading._active, only if threading is imported. */
+static void why_thread_name(PyObject *tid, char *buf, size_t n)
+{
+    buf[0] = 0;
+    PyObject *mods = PyObject_GetAttrString(agent.sys_module, "modules");
+    PyObject *thr = mods && PyDict_Check(mods) ? PyDict_GetItemString(mods, "threading") : NULL;
+    PyObject *active = thr ? PyObject_GetAttrString(thr, "_active") : NULL;
+    PyErr_Clear();
+    PyObject *t = active && PyDict_Check(active) ? PyDict_GetItem(active, tid) : NULL;
+    if (t)
+        why_attr_str(t, "_name", buf, n);
+    Py_XDECREF(active);
+    Py_XDECREF(mods);
+    PyErr_Clear();
+    if (!buf[0])
+        why_fmt(buf, n, "%llu", PyLong_AsUnsignedLongLong(tid));
+    PyErr_Clear();
+}
+
+/* How many fast locals (plus cells and free variables) code has: 3.11+
+ * asks _varname_from_oparg until IndexError (co_nlocalsplus is not
+ * exposed). Runs Python code. */
+static Py_ssize_t why_frame_count(PyObject *code)
+{
+    Py_ssize_t k = 0;
+    if (agent.hexversion >= 0x030b0000) {
+        for (; k < WHY_MAX_LOCALS; k++) {
+            PyObject *nm = PyObject_CallMethod(code, "_varname_from_oparg", "n", k);
+            Py_XDECREF(nm);
+            if (!nm)
+                break;
+        }
+    } else {
+        const char *names[] = {"co_varnames", "co_cellvars", "co_freevars"};
+        for (int i = 0; i < 3; i++) {
+            PyObject *t = PyObject_GetAttrString(code, names[i]);
+            k += t && PyTuple_Check(t) ? PyTuple_Size(t) : 0;
+            Py_XDECREF(t);
+        }
+    }
+    PyErr_Clear();
+    return k < WHY_MAX_LOCALS ? k : WHY_MAX_LOCALS;
+}
+
+/* Where the `count` fast locals of frame f are: from the frame's own memory,
+ * checked against its f_code and f_globals (3.8-3.10: the frame object,
+ * whose size gives f_localsplus; 3.11+: its _PyInterpreterFrame, which must
+ * point back to f). NULL when anything disagrees. No Python code runs: the
+ * slots stay valid until the caller runs some. */
+static PyObject **why_frame_slots(PyObject *f, PyObject *code, PyObject *globals,
+                                  Py_ssize_t count, Py_ssize_t basicsize)
+{
+    const char *base = (const char *)f;
+    PyObject *c, *g, *fo;
+    if (agent.hexversion < 0x030b0000) {
+        memcpy(&c, base + 32, sizeof(c));
+        memcpy(&g, base + 48, sizeof(g));
+        if (basicsize < 64 || c != code || g != globals)
+            return NULL;
+        return (PyObject **)(base + basicsize - (Py_ssize_t)sizeof(PyObject *));
+    }
+    const char *iframe;
+    memcpy(&iframe, base + 24, sizeof(iframe));
+    if (!iframe || !count)
+        return NULL;
+    int v311 = agent.hexversion < 0x030c0000;
+    memcpy(&c, iframe + (v311 ? 32 : 0), sizeof(c));
+    memcpy(&g, iframe + (v311 ? 8 : 24), sizeof(g));
+    memcpy(&fo, iframe + (v311 ? 40 : 48), sizeof(fo));
+    if (c != code || g != globals || fo != f)
+        return NULL;
+    return (PyObject **)(iframe + 72);
+}
+
+static Py_ssize_t why_basicsize(PyObject *f)
+{
+    PyObject *bs = PyObject_GetAttrString((PyObject *)Py_TYPE(f), "__basicsize__");
+    Py_ssize_t size = bs ? PyLong_AsSsize_t(bs) : -1;
+    Py_XDECREF(bs);
+    PyErr_Clear();
+    return size;
+}
+
+static void why_local_name(PyObject *code, Py_ssize_t i, char *buf, size_t n)
+{
+    buf[0] = 0;
+    if (agent.hexversion >= 0x030b0000) {
+        PyObject *nm = PyObject_CallMethod(code, "_varname_from_oparg", "n", i);
+        why_str(nm, buf, n);
+        Py_XDECREF(nm);
+        PyErr_Clear();
+        return;
+    }
+    const char *names[] = {"co_varnames", "co_cellvars", "co_freevars"};
+    for (int t = 0; t < 3 && !buf[0]; t++) {
+        PyObject *tup = PyObject_GetAttrString(code, names[t]);
+        Py_ssize_t k = tup && PyTuple_Check(tup) ? PyTuple_Size(tup) : 0;
+        if (i < k)
+            why_str(PyTuple_GetItem(tup, i), buf, n);
+        i -= k;
+        Py_XDECREF(tup);
+    }
+    PyErr_Clear();
+}
+
+static void why_frame_roots(struct why *w, const char *thread, PyObject *frame)
+{
+    PyObject *f = frame;
+    Py_INCREF(f);
+    for (int depth = 0; f && f != Py_None && depth < WHY_FRAMES_PER_THREAD; depth++) {
+        PyObject *code = PyObject_GetAttrString(f, "f_code");
+        PyObject *globals = PyObject_GetAttrString(f, "f_globals");
+        if (code && globals && PyList_Append(w->hold, f) == 0) {
+            static char names[WHY_MAX_LOCALS][WHY_NAME_MAX];
+            char fn[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
+            why_attr_str(code, agent.hexversion >= 0x030b0000 ? "co_qualname" : "co_name", fn,
+                         sizeof(fn));
+            Py_ssize_t n = why_frame_count(code), bs = why_basicsize(f);
+            for (Py_ssize_t i = 0; i < n; i++)
+                why_local_name(code, i, names[i], sizeof(names[i]));
+            /* Then the slots, with no Python code until they are roots. */
+            PyObject **slots = why_frame_slots(f, code, globals, n, bs);
+            for (Py_ssize_t i = 0; slots && i < n; i++) {
+                PyObject *v = slots[i];
+                if (!v || why_map_get(&w->map, v) >= 0)
+                    continue;
+                why_fmt(label, sizeof(label), "thread %s frame %s() local '%s'", thread, fn,
+                         names[i]);
+                why_add_root(w, v, WHY_ROOT_LOCAL, label);
+            }
+        }
+        Py_XDECREF(code);
+        Py_XDECREF(globals);
+        PyErr_Clear();
+        PyObject *back = PyObject_GetAttrString(f, "f_back");
+        PyErr_Clear();
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+}
+
+static void why_thread_roots(struct why *w)
+{
+    PyObject *frames = PyObject_CallMethod(agent.sys_module, "_current_frames", NULL);
+    PyObject *items = frames && PyDict_Check(frames) ? PyDict_Items(frames) : NULL;
+    Py_XDECREF(frames);
+    Py_ssize_t n = items ? PyList_Size(items) : 0;
+    for (Py_ssize_t i = 0; i < n && !w->oom; i++) {
+        PyObject *it = PyList_GetItem(items, i);
+        if (!it || !PyTuple_Check(it) || PyTuple_Size(it) != 2)
+            continue;
+        char name[WHY_NAME_MAX];
+        why_thread_name(PyTuple_GetItem(it, 0), name, sizeof(name));
+        why_frame_roots(w, name, PyTuple_GetItem(it, 1));
+    }
+    Py_XDECREF(items);
+    PyErr_Clear();
+}
+
+/* ---- sampling: the newest tracked instances of the type ---- */
+
+/* "module.qualname", builtins bare: the census's naming. */
+static void why_type_names(PyObject *t, char *full, size_t n, char *qual, size_t qn, char *name,
+                           size_t nn)
+{
+    char mod[WHY_NAME_MAX];
+    why_attr_str(t, "__qualname__", qual, qn);
+    why_attr_str(t, "__name__", name, nn);
+    why_attr_str(t, "__module__", mod, sizeof(mod));
+    if (!qual[0])
+        why_fmt(qual, qn, "%s", name[0] ? name : "?");
+    if (!mod[0] || strcmp(mod, "builtins") == 0)
+        why_fmt(full, n, "%s", qual);
+    else
+        why_fmt(full, n, "%s.%s", mod, qual);
+}
+
+/* Match kinds per type: 0 no, 1 bare name or qualname, 2 the full name. */
+struct why_match {
+    struct why_map seen; /* type -> kind */
+    PyObject *types[8];  /* matching types (borrowed: instances hold them) */
+    int kinds[8];
+    char full[8][PM_TYPE_NAME_MAX];
+    int n_types;
+};
+
+static int why_type_kind(struct why_match *m, PyObject *t, const char *want)
+{
+    int64_t k = why_map_get(&m->seen, t);
+    if (k >= 0)
+        return (int)k;
+    char full[PM_TYPE_NAME_MAX], qual[PM_TYPE_NAME_MAX], name[PM_TYPE_NAME_MAX];
+    why_type_names(t, full, sizeof(full), qual, sizeof(qual), name, sizeof(name));
+    int kind = !strcmp(full, want) ? 2 : (!strcmp(qual, want) || !strcmp(name, want)) ? 1 : 0;
+    if (why_map_put(&m->seen, t, (uint32_t)kind) < 0)
+        return 0;
+    if (kind && m->n_types < 8) {
+        m->types[m->n_types] = t;
+        m->kinds[m->n_types] = kind;
+        why_fmt(m->full[m->n_types], PM_TYPE_NAME_MAX, "%s", full);
+        m->n_types++;
+    }
+    return kind;
+}
+
+/* Fills w->samples (strong references), newest first: the young generation
+ * from its tail, then the older ones. 0, -ENOENT none, -EINVAL ambiguous
+ * (msg says), -EIO. type_out gets the full name. */
+static int why_sample_get_objects(struct why *w, const char *want, char *type_out,
+                                  size_t type_len, char *msg, size_t msg_len)
+{
+    struct why_match m;
+    memset(&m, 0, sizeof(m));
+    if (why_map_init(&m.seen, 1024) < 0) {
+        why_map_free(&m.seen);
+        return -ENOMEM;
+    }
+    PyObject *cand[WHY_SAMPLES];
+    int n = 0, exact = 0;
+    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
+        PyObject *all = PyObject_CallMethod(agent.gc_module, "get_objects", "i", gen);
+        if (!all || !PyList_Check(all)) {
+            Py_XDECREF(all);
+            PyErr_Clear();
+            continue;
+        }
+        for (Py_ssize_t i = PyList_Size(all) - 1; i >= 0 && n < WHY_SAMPLES; i--) {
+            PyObject *o = PyList_GetItem(all, i);
+            if (!o || o == all)
+                continue;
+            int kind = why_type_kind(&m, (PyObject *)Py_TYPE(o), want);
+            if (!kind || (exact && kind < 2))
+                continue;
+            if (kind == 2 && !exact) { /* the full name wins over bare matches */
+                for (int k = 0; k < n; k++)
+                    Py_DECREF(cand[k]);
+                n = 0;
+                exact = 1;
+            }
+            Py_INCREF(o);
+            cand[n++] = o;
+        }
+        Py_DECREF(all);
+        PyErr_Clear();
+    }
+    int rc = 0;
+    const char *full = NULL;
+    for (int i = 0; i < m.n_types; i++) {
+        if (exact && m.kinds[i] < 2)
+            continue;
+        if (full && strcmp(full, m.full[i]) != 0 && !exact) {
+            why_fmt(msg, msg_len, "why: '%s' is ambiguous: %s, %s, ...; give the module name",
+                     want, full, m.full[i]);
+            rc = -EINVAL;
+            break;
+        }
+        if (!full)
+            full = m.full[i];
+    }
+    if (!rc && !n) {
+        why_fmt(msg, msg_len,
+                 "why: no tracked instance of '%s' (name it as the census does: "
+                 "module.Class, or a bare class name)", want);
+        rc = -ENOENT;
+    }
+    if (rc) {
+        for (int k = 0; k < n; k++)
+            Py_DECREF(cand[k]);
+        n = 0;
+    }
+    why_fmt(type_out, type_len, "%s", full ? full : want);
+    for (int k = 0; k < n; k++) {
+        w->samples[k] = cand[k];
+        w->found[k] = -1;
+    }
+    w->n_samples = n;
+    why_map_free(&m.seen);
+    return rc;
+}
+
+/* The fast way: the type found by name (module attribute, builtins, or a
+ * class of that name in some module's globals), then the collector's own
+ * generation lists walked from their young ends, newest first, in C with no
+ * Python code running: it stops at the WHY_SAMPLES-th instance instead of
+ * copying the whole heap into a list as gc.get_objects() does (~50 ms at 1M
+ * objects). The list layout is proven first, as agent_census.c does. */
+
+struct why_gc_head {
+    uintptr_t next, prev;
+};
+struct why_gc_gen {
+    struct why_gc_head head;
+    int threshold;
+    int count;
+};
+#define WHY_LINK(v) ((v) & ~(uintptr_t)3)
+#define WHY_NODE_BAD(p) ((p) < 4096 || ((p) & 7) != 0)
+
+static int why_gc_triple(const char *fn, long long out[PM_GENERATIONS])
+{
+    PyObject *r = PyObject_CallMethod(agent.gc_module, fn, NULL);
+    int ok = r && PyTuple_Check(r) && PyTuple_Size(r) == PM_GENERATIONS;
+    for (int i = 0; ok && i < PM_GENERATIONS; i++) {
+        out[i] = PyLong_AsLongLong(PyTuple_GetItem(r, i));
+        ok = !PyErr_Occurred();
+    }
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return ok ? 0 : -1;
+}
+
+/* The generation-0 head, proven against gc.get_threshold()/get_count() and
+ * a fresh object linking back to it; 0 when anything disagrees. */
+static uintptr_t why_gc_head(void)
+{
+    if (agent.hexversion < 0x03080000u || agent.hexversion >= 0x030e0000u ||
+        (agent.hook_installed && agent.gc_start_ns != 0)) /* mid-collection */
+        return 0;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        PyObject *probe = PyList_New(0);
+        if (!probe) {
+            PyErr_Clear();
+            return 0;
+        }
+        const struct why_gc_head *pg =
+            (const struct why_gc_head *)((uintptr_t)probe - sizeof(struct why_gc_head));
+        uintptr_t head = WHY_LINK(pg->next);
+        int linked = !WHY_NODE_BAD(head) &&
+                     WHY_LINK(((const struct why_gc_head *)head)->prev) == (uintptr_t)pg;
+        Py_DECREF(probe);
+        if (!linked)
+            return 0;
+        long long thr[PM_GENERATIONS], cnt[PM_GENERATIONS];
+        if (why_gc_triple("get_threshold", thr) < 0 || why_gc_triple("get_count", cnt) < 0)
+            return 0;
+        const struct why_gc_gen *g = (const struct why_gc_gen *)head;
+        int ok = 1;
+        for (int i = 0; i < PM_GENERATIONS; i++) {
+            uintptr_t nx = WHY_LINK(g[i].head.next), pv = WHY_LINK(g[i].head.prev);
+            ok = ok && g[i].threshold == thr[i] && !WHY_NODE_BAD(nx) && !WHY_NODE_BAD(pv) &&
+                 WHY_LINK(((const struct why_gc_head *)nx)->prev) == (uintptr_t)&g[i].head &&
+                 WHY_LINK(((const struct why_gc_head *)pv)->next) == (uintptr_t)&g[i].head;
+            if (i == 0)
+                ok = ok && g[0].count >= cnt[0] - 8 && g[0].count <= cnt[0] + 8;
+            else
+                ok = ok && g[i].count == cnt[i];
+        }
+        if (ok)
+            return head;
+    }
+    return 0;
+}
+
+/* Newest instances of `type` from the lists (strong references into
+ * w->samples). -1 when a list looks inconsistent (nothing taken). */
+static int why_walk_lists(struct why *w, uintptr_t head, PyObject *type)
+{
+    uint64_t left = (uint64_t)1 << 32; /* no list is longer */
+    int n = 0;
+    PyObject *got[WHY_SAMPLES];
+    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
+        uintptr_t h = head + (uintptr_t)gen * sizeof(struct why_gc_gen);
+        uintptr_t p = WHY_LINK(((const struct why_gc_head *)h)->prev);
+        while (p != h && n < WHY_SAMPLES) {
+            if (WHY_NODE_BAD(p) || !left--)
+                return -1;
+            PyObject *o = (PyObject *)(p + sizeof(struct why_gc_head));
+            if ((PyObject *)Py_TYPE(o) == type)
+                got[n++] = o;
+            p = WHY_LINK(((const struct why_gc_head *)p)->prev);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        Py_INCREF(got[i]);
+        w->samples[i] = got[i];
+        w->found[i] = -1;
+    }
+    w->n_samples = n;
+    return 0;
+}
+
+/* `want` as a type: "mod.qual" through sys.modules and attributes, a
+ * builtin, or a bare class name among the module globals (unambiguous).
+ * New reference or NULL; -EINVAL in *rc (msg set) when ambiguous. */
+static PyObject *why_resolve(const char *want, int *rc, char *msg, size_t msg_len)
+{
+    *rc = 0;
+    PyObject *mods = PyObject_GetAttrString(agent.sys_module, "modules");
+    if (!mods || !PyDict_Check(mods)) {
+        Py_XDECREF(mods);
+        PyErr_Clear();
+        return NULL;
+    }
+    char buf[PM_TYPE_NAME_MAX];
+    why_fmt(buf, sizeof(buf), "%s", want);
+    PyObject *found = NULL;
+    /* Longest module prefix, then attributes. */
+    for (char *dot = strrchr(buf, '.'); dot && !found; dot = strrchr(buf, '.')) {
+        *dot = 0;
+        PyObject *m = PyDict_GetItemString(mods, buf);
+        if (m) {
+            PyObject *o = m;
+            Py_INCREF(o);
+            for (char *part = dot + 1; o && part;) {
+                char *next = strchr(part, '.');
+                if (next)
+                    *next = 0;
+                PyObject *a = PyObject_GetAttrString(o, part);
+                Py_DECREF(o);
+                o = a;
+                part = next ? next + 1 : NULL;
+            }
+            PyErr_Clear();
+            if (o && PyType_Check(o))
+                found = o;
+            else
+                Py_XDECREF(o);
+            break;
+        }
+    }
+    if (!found && !strchr(want, '.')) {
+        PyObject *b = PyDict_GetItemString(mods, "builtins");
+        PyObject *o = b ? PyObject_GetAttrString(b, want) : NULL;
+        PyErr_Clear();
+        if (o && PyType_Check(o))
+            found = o;
+        else
+            Py_XDECREF(o);
+        /* A class of that name in some module's globals. */
+        PyObject *vals = found ? NULL : PyDict_Values(mods);
+        for (Py_ssize_t i = 0; vals && i < PyList_Size(vals) && !*rc; i++) {
+            PyObject *m = PyList_GetItem(vals, i);
+            PyObject *d = m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
+            PyObject *c = d ? PyDict_GetItemString(d, want) : NULL;
+            if (!c || !PyType_Check(c) || c == found)
+                continue;
+            char nm[PM_TYPE_NAME_MAX];
+            why_attr_str(c, "__name__", nm, sizeof(nm));
+            if (strcmp(nm, want) != 0)
+                continue;
+            if (found) {
+                char a[PM_TYPE_NAME_MAX], q[PM_TYPE_NAME_MAX], x[PM_TYPE_NAME_MAX];
+                char b2[PM_TYPE_NAME_MAX];
+                why_type_names(found, a, sizeof(a), q, sizeof(q), x, sizeof(x));
+                why_type_names(c, b2, sizeof(b2), q, sizeof(q), x, sizeof(x));
+                why_fmt(msg, msg_len, "why: '%s' is ambiguous: %s, %s, ...; give the module name",
+                        want, a, b2);
+                *rc = -EINVAL;
+                Py_CLEAR(found);
+                break;
+            }
+            Py_INCREF(c);
+            found = c;
+        }
+        Py_XDECREF(vals);
+    }
+    Py_DECREF(mods);
+    PyErr_Clear();
+    return found;
+}
+
+static int why_sample(struct why *w, const char *want, char *type_out, size_t type_len,
+                      char *msg, size_t msg_len)
+{
+    int rc;
+    PyObject *type = why_resolve(want, &rc, msg, msg_len);
+    if (rc < 0)
+        return rc;
+    uintptr_t head = type ? why_gc_head() : 0;
+    if (!type || !head || why_walk_lists(w, head, type) < 0) {
+        Py_XDECREF(type);
+        return why_sample_get_objects(w, want, type_out, type_len, msg, msg_len);
+    }
+    char q[PM_TYPE_NAME_MAX], x[PM_TYPE_NAME_MAX];
+    why_type_names(type, type_out, type_len, q, sizeof(q), x, sizeof(x));
+    Py_DECREF(type);
+    if (!w->n_samples) {
+        why_fmt(msg, msg_len, "why: no tracked instance of %s", type_out);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+/* ---- edge labels ---- */
+
+struct why_label {
+    char conc[PM_WHY_EDGE_MAX]; /* "[1234]" */
+    char norm[PM_WHY_EDGE_MAX]; /* "[<int>]" */
+};
+
+static void why_set_label(struct why_label *l, const char *conc, const char *norm)
+{
+    why_fmt(l->conc, sizeof(l->conc), "%s", conc);
+    why_fmt(l->norm, sizeof(l->norm), "%s", norm ? norm : conc);
+}
+
+static void why_short_type(PyObject *o, char *buf, size_t n)
+{
+    why_attr_str((PyObject *)Py_TYPE(o), "__name__", buf, n);
+    if (!buf[0])
+        why_fmt(buf, n, "?");
+}
+
+static void why_key_label(PyObject *key, int attr, struct why_label *l)
+{
+    char rep[64], buf[80];
+    if (attr && PyUnicode_CheckExact(key)) {
+        why_str(key, rep, sizeof(rep));
+        why_fmt(buf, sizeof(buf), ".%s", rep);
+        why_set_label(l, buf, NULL);
+        return;
+    }
+    int is_str = PyUnicode_CheckExact(key), is_int = PyLong_CheckExact(key);
+    if ((is_str && PyUnicode_GetLength(key) <= 40) || is_int) {
+        PyObject *r = PyObject_Repr(key);
+        why_str(r, rep, sizeof(rep));
+        Py_XDECREF(r);
+        PyErr_Clear();
+        why_fmt(buf, sizeof(buf), "[%s]", rep);
+        why_set_label(l, buf, is_int ? "[<int>]" : "[<str>]");
+        return;
+    }
+    why_short_type(key, rep, sizeof(rep));
+    why_fmt(buf, sizeof(buf), "[<%s>]", rep);
+    why_set_label(l, buf, NULL);
+}
+
+static int why_dict_label(PyObject *d, PyObject *to, int attr, struct why_label *l)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (v == to) {
+            Py_INCREF(k);
+            why_key_label(k, attr, l);
+            Py_DECREF(k);
+            return 1;
+        }
+        if (k == to) {
+            why_set_label(l, "(key)", NULL);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* o.__dict__ by the generic lookup (no class __getattr__ runs), new ref. */
+static PyObject *why_instance_dict(PyObject *o)
+{
+    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
+        PyModule_Check(o) || PyAnySet_Check(o))
+        return NULL;
+    PyObject *d = PyObject_GenericGetAttr(o, s_dict);
+    if (!d || !PyDict_Check(d)) {
+        Py_XDECREF(d);
+        PyErr_Clear();
+        return NULL;
+    }
+    return d;
+}
+
+static int why_getattr_is(PyObject *o, PyObject *name, PyObject *to)
+{
+    PyObject *v = PyObject_GenericGetAttr(o, name);
+    int is = v == to;
+    Py_XDECREF(v);
+    PyErr_Clear();
+    return is;
+}
+
+static int why_slots_label(PyObject *o, PyObject *to, struct why_label *l)
+{
+    PyObject *mro = PyObject_GetAttr((PyObject *)Py_TYPE(o), s_mro);
+    int found = 0;
+    for (Py_ssize_t i = 0; mro && PyTuple_Check(mro) && i < PyTuple_Size(mro) && !found; i++) {
+        PyObject *slots = PyObject_GetAttr(PyTuple_GetItem(mro, i), s_slots);
+        if (!slots) {
+            PyErr_Clear();
+            continue;
+        }
+        if (PyUnicode_Check(slots)) {
+            if (why_getattr_is(o, slots, to)) {
+                why_key_label(slots, 1, l);
+                found = 1;
+            }
+        } else if (PyTuple_Check(slots) || PyList_Check(slots)) {
+            Py_ssize_t k = PySequence_Size(slots);
+            for (Py_ssize_t j = 0; j < k && !found; j++) {
+                PyObject *nm = PySequence_GetItem(slots, j);
+                if (nm && PyUnicode_Check(nm) && why_getattr_is(o, nm, to)) {
+                    why_key_label(nm, 1, l);
+                    found = 1;
+                }
+                Py_XDECREF(nm);
+                PyErr_Clear();
+            }
+        }
+        Py_DECREF(slots);
+    }
+    Py_XDECREF(mro);
+    PyErr_Clear();
+    return found;
+}
+
+static const char *const why_attrs[] = {
+    "__self__", "__func__", "__closure__", "cell_contents", "__globals__", "__defaults__",
+    "__kwdefaults__", "__wrapped__", "gi_frame", "cr_frame", "ag_frame", "f_back", "tb_next",
+    "tb_frame", "__traceback__", "__context__", "__cause__", "__mro__", "__bases__",
+    "__base__", "f_globals", "f_locals", "__dict__",
+};
+
+/* How `from` refers to `to`. */
+static void why_label(PyObject *from, PyObject *to, struct why_label *l)
+{
+    why_set_label(l, "", NULL);
+    if (PyDict_Check(from)) {
+        why_dict_label(from, to, 0, l);
+        return;
+    }
+    if (PyList_Check(from) || PyTuple_Check(from)) {
+        Py_ssize_t k = PySequence_Size(from);
+        for (Py_ssize_t i = 0; i < k; i++) {
+            PyObject *it = PyList_Check(from) ? PyList_GetItem(from, i) : PyTuple_GetItem(from, i);
+            if (it == to) {
+                char buf[32];
+                why_fmt(buf, sizeof(buf), "[%zd]", i);
+                why_set_label(l, buf, "[<int>]");
+                return;
+            }
+        }
+        PyErr_Clear();
+        return;
+    }
+    if (PyAnySet_Check(from))
+        return;
+    PyObject *d = why_instance_dict(from);
+    int found = d && why_dict_label(d, to, 1, l);
+    Py_XDECREF(d);
+    if (found)
+        return;
+    if (!PyType_Check(from) && why_slots_label(from, to, l))
+        return;
+    for (size_t i = 0; i < sizeof(why_attrs) / sizeof(why_attrs[0]); i++) {
+        PyObject *nm = PyUnicode_InternFromString(why_attrs[i]);
+        int is = nm && why_getattr_is(from, nm, to);
+        Py_XDECREF(nm);
+        PyErr_Clear();
+        if (is) {
+            char buf[64];
+            why_fmt(buf, sizeof(buf), ".%s", why_attrs[i]);
+            why_set_label(l, buf, NULL);
+            return;
+        }
+    }
+    /* A frame object (3.8-3.10, or a finished frame): its fast locals. */
+    PyObject *code = PyObject_GetAttrString(from, "f_code");
+    PyObject *globals = code ? PyObject_GetAttrString(from, "f_globals") : NULL;
+    PyErr_Clear();
+    if (code && globals) {
+        Py_ssize_t n = why_frame_count(code), bs = why_basicsize(from);
+        PyObject **slots = why_frame_slots(from, code, globals, n, bs);
+        for (Py_ssize_t i = 0; slots && i < n; i++) {
+            if (slots[i] != to)
+                continue;
+            char var[WHY_NAME_MAX], buf[PM_WHY_EDGE_MAX];
+            why_local_name(code, i, var, sizeof(var));
+            why_fmt(buf, sizeof(buf), "local '%s'", var);
+            why_set_label(l, buf, NULL);
+            break;
+        }
+    }
+    Py_XDECREF(code);
+    Py_XDECREF(globals);
+    PyErr_Clear();
+}
+
+/* ---- chains: objects, rendering, grouping ---- */
+
+struct why_elem {
+    char conc[PM_WHY_EDGE_MAX], norm[PM_WHY_EDGE_MAX];
+};
+
+static void why_elem_set(struct why_elem *e, const char *head, const struct why_label *l)
+{
+    if (l && l->conc[0]) {
+        why_fmt(e->conc, sizeof(e->conc), "%s %s", head, l->conc);
+        why_fmt(e->norm, sizeof(e->norm), "%s %s", head, l->norm);
+    } else {
+        why_fmt(e->conc, sizeof(e->conc), "%s", head);
+        why_fmt(e->norm, sizeof(e->norm), "%s", head);
+    }
+}
+
+/* Renders objs[0..n) (strong references; objs[n-1] the instance) after a
+ * first element `first` (may be NULL: objs[0] is the first node) into elems;
+ * returns the element count. root_module: objs[0] is a module's dict whose
+ * name is in `first`. Classes and modules on the way restart the chain. */
+static int why_render(PyObject **objs, int n, const char *first, int root_module,
+                      struct why_elem *elems, int cap)
+{
+    int ne = 0;
+    int i = 0;
+    char head[PM_WHY_EDGE_MAX], name[WHY_NAME_MAX];
+    struct why_label l;
+    if (first && root_module && n > 1) {
+        why_dict_label(objs[0], objs[1], 1, (why_set_label(&l, "", NULL), &l));
+        why_elem_set(&elems[ne++], first, &l);
+        i = 1;
+    } else if (first) {
+        why_elem_set(&elems[ne++], first, NULL);
+    }
+    for (; i < n && ne < cap; i++) {
+        PyObject *a = objs[i];
+        if (i == n - 1) {
+            why_short_type(a, name, sizeof(name));
+            why_elem_set(&elems[ne++], name, NULL);
+            break;
+        }
+        PyObject *b = objs[i + 1];
+        /* A class or a module, then its namespace: a root of its own. */
+        if ((PyType_Check(a) || PyModule_Check(a)) && PyDict_Check(b) && i + 2 < n) {
+            PyObject *ns = PyModule_Check(a) ? PyModule_GetDict(a) : NULL;
+            if (PyModule_Check(a) ? ns == b : 1) {
+                char qual[WHY_NAME_MAX], mod[WHY_NAME_MAX];
+                why_attr_str(a, PyModule_Check(a) ? "__name__" : "__qualname__", qual,
+                             sizeof(qual));
+                if (PyType_Check(a))
+                    why_attr_str(a, "__module__", mod, sizeof(mod));
+                if (PyModule_Check(a))
+                    why_fmt(head, sizeof(head), "module %s", qual);
+                else if (mod[0] && strcmp(mod, "builtins"))
+                    why_fmt(head, sizeof(head), "class %s.%s", mod, qual);
+                else
+                    why_fmt(head, sizeof(head), "class %s", qual);
+                why_set_label(&l, "", NULL);
+                if (why_dict_label(b, objs[i + 2], 1, &l)) {
+                    ne = 0; /* the chain restarts at the class or module */
+                    why_elem_set(&elems[ne++], head, &l);
+                    i++;
+                    continue;
+                }
+            }
+        }
+        why_short_type(a, name, sizeof(name));
+        /* An instance, then its __dict__: one ".attr" edge. */
+        if (PyDict_Check(b) && i + 2 < n) {
+            PyObject *d = why_instance_dict(a);
+            int own = d == b;
+            Py_XDECREF(d);
+            if (own) {
+                why_set_label(&l, "", NULL);
+                if (!why_dict_label(b, objs[i + 2], 1, &l))
+                    why_set_label(&l, ".__dict__", NULL);
+                why_elem_set(&elems[ne++], name, &l);
+                i++;
+                continue;
+            }
+        }
+        why_label(a, b, &l);
+        why_elem_set(&elems[ne++], name, &l);
+    }
+    return ne;
+}
+
+static void why_group_add(struct why *w, const struct why_elem *el, int ne)
+{
+    struct why_elem cut[PM_WHY_MAX_EDGES];
+    if (ne > PM_WHY_MAX_EDGES) { /* keep the root and the end */
+        int tail = PM_WHY_MAX_EDGES - 2;
+        cut[0] = el[0];
+        why_fmt(cut[1].conc, sizeof(cut[1].conc), "... (%d more)", ne - 1 - tail);
+        memcpy(cut[1].norm, cut[1].conc, sizeof(cut[1].norm));
+        memcpy(&cut[2], &el[ne - tail], (size_t)tail * sizeof(*el));
+        el = cut;
+        ne = PM_WHY_MAX_EDGES;
+    }
+    for (int g = 0; g < w->n_groups; g++) {
+        struct why_chain_acc *a = &w->groups[g];
+        if (a->n != (uint32_t)ne)
+            continue;
+        int same = 1;
+        for (int i = 0; i < ne && same; i++)
+            same = strcmp(a->norm[i], el[i].norm) == 0;
+        if (!same)
+            continue;
+        a->count++;
+        for (int i = 0; i < ne; i++)
+            if (strcmp(a->conc[i], el[i].conc) != 0)
+                a->varies[i] = 1;
+        return;
+    }
+    if (w->n_groups == PM_WHY_MAX_CHAINS) {
+        w->grouped_away++;
+        return;
+    }
+    struct why_chain_acc *a = &w->groups[w->n_groups++];
+    memset(a, 0, sizeof(*a));
+    a->n = (uint32_t)ne;
+    a->count = 1;
+    for (int i = 0; i < ne; i++) {
+        memcpy(a->norm[i], el[i].norm, sizeof(a->norm[i]));
+        memcpy(a->conc[i], el[i].conc, sizeof(a->conc[i]));
+    }
+}
+
+/* The chain of sample s from the walk's parents (strong references taken
+ * first: labelling runs Python code). */
+static int why_chain_found(struct why *w, int s, struct why_elem *el, int cap)
+{
+    PyObject *objs[WHY_MAX_HOPS];
+    int n = 0;
+    uint32_t v = (uint32_t)w->found[s];
+    for (;;) {
+        if (n == WHY_MAX_HOPS)
+            memmove(objs + 1, objs, (WHY_MAX_HOPS - 1) * sizeof(*objs)), n--; /* keep the end */
+        objs[n++] = w->nodes[v].obj;
+        if (w->nodes[v].parent == UINT32_MAX)
+            break;
+        v = w->nodes[v].parent;
+    }
+    const struct why_root *root = &w->roots[w->nodes[v].root];
+    /* objs is instance..root: reverse, and hold them all. */
+    for (int i = 0; i < n / 2; i++) {
+        PyObject *t = objs[i];
+        objs[i] = objs[n - 1 - i];
+        objs[n - 1 - i] = t;
+    }
+    for (int i = 0; i < n; i++)
+        Py_INCREF(objs[i]);
+    int ne = why_render(objs, n, root->label, root->kind == WHY_ROOT_MODULE, el, cap);
+    for (int i = 0; i < n; i++)
+        Py_DECREF(objs[i]);
+    PyErr_Clear();
+    return ne;
+}
+
+/* No root reaches sample s: follow gc.get_referrers upwards while the budget
+ * lasts. The top is the untracked world when nothing tracked refers to it. */
+static int why_chain_untracked(struct why *w, int s, struct why_elem *el, int cap)
+{
+    PyObject *objs[WHY_UP_LEVELS + 1]; /* objs[0] the instance, upwards */
+    int n = 0, top = 0;
+    objs[n++] = w->samples[s];
+    Py_INCREF(objs[0]);
+    PyObject *get = PyObject_GetAttrString(agent.gc_module, "get_referrers");
+    while (get && n <= WHY_UP_LEVELS && !why_late(w)) {
+        PyObject *refs = PyObject_CallFunctionObjArgs(get, objs[n - 1], NULL);
+        if (!refs || !PyList_Check(refs)) {
+            Py_XDECREF(refs);
+            break;
+        }
+        PyObject *pick = NULL;
+        for (Py_ssize_t i = 0; i < PyList_Size(refs) && !pick; i++) {
+            PyObject *r = PyList_GetItem(refs, i);
+            int seen = r == w->hold;
+            for (int k = 0; k < n && !seen; k++)
+                seen = objs[k] == r;
+            if (!seen)
+                pick = r;
+        }
+        Py_XINCREF(pick);
+        Py_DECREF(refs);
+        if (!pick) {
+            top = 1;
+            break;
+        }
+        objs[n++] = pick;
+    }
+    Py_XDECREF(get);
+    PyErr_Clear();
+    PyObject *down[WHY_UP_LEVELS + 1];
+    for (int i = 0; i < n; i++)
+        down[i] = objs[n - 1 - i];
+    int ne = why_render(down, n, top ? "untracked world" : "... (referrers not followed further)",
+                        0, el, cap);
+    for (int i = 0; i < n; i++)
+        Py_DECREF(objs[i]);
+    PyErr_Clear();
+    return ne;
+}
+
+static int why_group_cmp(const void *pa, const void *pb)
+{
+    const struct why_chain_acc *a = pa, *b = pb;
+    if (a->count != b->count)
+        return a->count > b->count ? -1 : 1;
+    return a->n < b->n ? -1 : a->n > b->n;
+}
+
+static void why_join(const struct why_chain_acc *a, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (uint32_t i = 0; i < a->n && len + 1 < n; i++) {
+        why_fmt(buf + len, n - len, "%s%s", i ? " -> " : "",
+                a->varies[i] ? a->norm[i] : a->conc[i]);
+        len += strlen(buf + len);
+    }
+}
+
+static void why_free(struct why *w)
+{
+    for (int i = 0; i < w->n_samples; i++)
+        Py_CLEAR(w->samples[i]);
+    Py_CLEAR(w->hold);
+    free(w->roots);
+    free(w->nodes);
+    why_map_free(&w->map);
+}
+
+int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
+              size_t msg_len)
+{
+    uint64_t t0 = agent_now_ns();
+    if (!type_name || !type_name[0]) {
+        why_fmt(msg, msg_len, "why: give a type name, e.g. why=mymodule.Session");
+        return -EINVAL;
+    }
+    if (budget_ms < 0 || budget_ms > WHY_MAX_BUDGET_MS) {
+        why_fmt(msg, msg_len, "why: the budget must be 1 to %d ms", WHY_MAX_BUDGET_MS);
+        return -EINVAL;
+    }
+    if (!budget_ms)
+        budget_ms = WHY_DEFAULT_BUDGET_MS;
+    if (!s_dict) {
+        s_dict = PyUnicode_InternFromString("__dict__");
+        s_slots = PyUnicode_InternFromString("__slots__");
+        s_mro = PyUnicode_InternFromString("__mro__");
+        if (!s_dict || !s_slots || !s_mro) {
+            PyErr_Clear();
+            Py_CLEAR(s_dict);
+            why_fmt(msg, msg_len, "why: out of memory");
+            return -ENOMEM;
+        }
+    }
+    static struct why w; /* agent thread only; ~10 KiB of groups */
+    memset(&w, 0, sizeof(w));
+    w.deadline_ns = t0 + (uint64_t)budget_ms * 1000000u;
+    w.max_nodes = (size_t)budget_ms * WHY_NODES_PER_MS;
+    if (w.max_nodes > WHY_MAX_NODES)
+        w.max_nodes = WHY_MAX_NODES;
+    char type_full[PM_TYPE_NAME_MAX];
+    int rc = why_sample(&w, type_name, type_full, sizeof(type_full), msg, msg_len);
+    if (rc < 0) {
+        why_free(&w);
+        return rc;
+    }
+    /* Before 3.10 static types' slots come from the type's memory: proven
+     * on the sampled type (or abc.ABC, a class every interpreter has). */
+    if (agent.hexversion < 0x030a0000) {
+        PyObject *abc = PyImport_ImportModule("abc"); /* always imported already */
+        PyObject *heap = abc ? PyObject_GetAttrString(abc, "ABC") : NULL;
+        PyTypeObject *sample_tp = Py_TYPE(w.samples[0]);
+        w.slots_ok = why_check_offsets((PyType_GetFlags(sample_tp) & Py_TPFLAGS_HEAPTYPE)
+                                           ? sample_tp
+                                           : (heap && PyType_Check(heap) ? (PyTypeObject *)heap
+                                                                        : NULL));
+        Py_XDECREF(heap);
+        Py_XDECREF(abc);
+        PyErr_Clear();
+    } else {
+        w.slots_ok = 1;
+    }
+    w.hold = PyList_New(0);
+    size_t map_cap = 65536;
+    while (map_cap < 2 * w.max_nodes && map_cap < ((size_t)1 << 22))
+        map_cap <<= 1; /* sized for the budget: no rehash in the walk */
+    if (!w.hold || why_map_init(&w.map, map_cap) < 0) {
+        PyErr_Clear();
+        why_free(&w);
+        why_fmt(msg, msg_len, "why: out of memory");
+        return -ENOMEM;
+    }
+    why_module_roots(&w);
+    why_thread_roots(&w);
+    uint64_t t_walk = agent_now_ns();
+
+    /* From here to the end of the walk no Python code runs. */
+    why_walk(&w);
+    uint64_t walk_ns = agent_now_ns() - t_walk;
+    size_t visited = w.n_nodes;
+    /* The walk's pointers are dead from here on: only the chains count. */
+    static struct why_elem el[WHY_MAX_HOPS]; /* 80 KiB: not on our thread's stack */
+    int unreached = 0, untracked = 0;
+    for (int s = 0; s < w.n_samples; s++) {
+        int ne = 0;
+        if (w.found[s] >= 0) {
+            ne = why_chain_found(&w, s, el, WHY_MAX_HOPS);
+        } else if (w.exhausted && !w.oom) {
+            ne = why_chain_untracked(&w, s, el, WHY_MAX_HOPS);
+            untracked++;
+        } else {
+            unreached++;
+            continue;
+        }
+        if (ne > 0)
+            why_group_add(&w, el, ne);
+    }
+    qsort(w.groups, (size_t)w.n_groups, sizeof(w.groups[0]), why_group_cmp);
+    uint64_t now = agent_now_ns();
+
+    uint64_t pause = now - t0;
+
+    char first[400];
+    if (w.n_groups)
+        why_join(&w.groups[0], first, sizeof(first));
+    char tail[160] = "";
+    if (unreached)
+        why_fmt(tail, sizeof(tail), "; no chain found within budget for %d (visited %zu objects in %llu ms%s)",
+                 unreached, visited, (unsigned long long)(walk_ns / 1000000u),
+                 w.oom ? ", out of memory" : "");
+    if (!w.n_groups)
+        why_fmt(msg, msg_len,
+                 "why %s: no chain found within budget for %d sampled instance%s "
+                 "(visited %zu objects in %llu ms, paused %.1f ms; try why=%s:%lld)",
+                 type_full, w.n_samples, w.n_samples == 1 ? "" : "s", visited,
+                 (unsigned long long)(walk_ns / 1000000u), (double)pause / 1e6, type_name,
+                 (long long)budget_ms * 4);
+    else
+        why_fmt(msg, msg_len, "%llu of %d sampled instance%s of %s %s held by %s%s%s (paused %.1f ms)",
+                 (unsigned long long)w.groups[0].count, w.n_samples, w.n_samples == 1 ? "" : "s",
+                 type_full, w.groups[0].count == 1 ? "is" : "are", first,
+                 w.n_groups > 1 ? "; other shapes too" : "", tail, (double)pause / 1e6);
+
+    proto_append(out, PROTO_WHY);
+    proto_put_u64(out, TAG_TIME_NS, now);
+    proto_put_str(out, TAG_WHY_TYPE, type_full);
+    proto_put_u64(out, TAG_SAMPLED, (uint64_t)w.n_samples);
+    proto_put_u64(out, TAG_VISITED, visited);
+    proto_put_u64(out, TAG_BUDGET_MS, (uint64_t)budget_ms);
+    proto_put_u64(out, TAG_COMPLETE, !unreached);
+    proto_put_u64(out, TAG_PAUSE_NS, pause);
+    proto_put_str(out, TAG_MESSAGE, msg);
+    for (int g = 0; g < w.n_groups; g++) {
+        static struct pm_why_chain c;
+        const struct why_chain_acc *a = &w.groups[g];
+        c.count = a->count;
+        c.n_edges = a->n;
+        for (uint32_t i = 0; i < a->n; i++)
+            memcpy(c.edges[i], a->varies[i] ? a->norm[i] : a->conc[i], PM_WHY_EDGE_MAX);
+        proto_put_chain(out, &c);
+    }
+    proto_end(out);
+    (void)untracked;
+    why_free(&w);
+    PyErr_Clear();
+    return 0;
+}

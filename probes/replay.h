@@ -1,0 +1,42 @@
+/* A --record file read back into a session, as of any of its samples. */
+#ifndef PYMEMTOP_PROBES_REPLAY_H
+#define PYMEMTOP_PROBES_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "session.h"
+
+struct replay_line {
+    uint64_t offset;
+    size_t len;
+};
+
+/* What the graphs need of every sample, kept for all of them. */
+struct replay_point {
+    uint64_t time_ns;
+    double rss_kib, anon_kib, blocks, observer_ns;
+};
+
+struct replay {
+    FILE *f;
+    struct replay_line *lines; /* sample lines only */
+    struct replay_point *points;
+    size_t n, pos;
+    struct pm_gc_pause *pauses; /* gc_pause events, in file order */
+    size_t *pause_sample;       /* index of the sample each event came before */
+    size_t n_pauses;
+    char *buf;
+    size_t buf_cap;
+};
+
+/* Indexes the file; 0, or -1 with msg "FILE:LINE: what" for a bad line. */
+int replay_open(struct replay *r, const char *path, char *msg, size_t msg_len);
+void replay_close(struct replay *r);
+/* An empty session in SESSION_REPLAY state, ready for replay_apply. */
+int replay_session_init(struct session *s, size_t history);
+/* The session as of sample i (clamped): the recording's own numbers. */
+int replay_apply(struct replay *r, struct session *s, size_t i);
+
+#endif
