@@ -131,7 +131,13 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/share/pymemtop/pymemtop.ini $(DESTDIR)$(PREFIX)/share/man/man1/pymemtop.1
 	-rmdir $(DESTDIR)$(PREFIX)/lib/pymemtop $(DESTDIR)$(PREFIX)/share/pymemtop
 
+# Fuzzing the protocol decoder and the config parser (libFuzzer, clang):
+# make fuzz [FUZZ_SECONDS=300 | FUZZ_RUNS=10000000]; make check replays the
+# seed corpus through test_fuzz_corpus.
+include tests/fuzz/fuzz.mk
+$(BUILD)/tests/test_fuzz_corpus: tests/fuzz/fuzz_proto.c tests/fuzz/fuzz_config.c
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -17,14 +17,50 @@ struct attach_stats {
     uint64_t total_ns;      /* whole injection */
     int signals_redelivered;
     int pending_rc;         /* Py_AddPendingCall's return value */
+    bool any_thread;        /* queued for any thread (3.12+), not the main one only */
+    /* attach_native_start (left alone by attach_pending_call) */
+    int native_tid;         /* the thread that loaded the agent; 0: none did */
+    uint64_t native_stop_ns; /* how long that thread was stopped */
+    uint64_t native_total_ns;
 };
 
-/* `code` must be at most 3000 bytes and must not be able to raise (a pending
+/* On 3.12 and 3.13 (target_info.addr_add_pending_any set) the call is queued
+ * with _PyEval_AddPendingCall(PyInterpreterState_Main(), ..., 0) in the same
+ * stop, so any thread of the main interpreter runs it at its next eval-breaker
+ * check; before 3.12 only the main thread can.
+ *
+ * `code` must be at most 3000 bytes and must not be able to raise (a pending
  * call that fails kills the target's main thread). The page holding it is
  * left mapped: the call may run long after we detach. `watchdog_ms` bounds
  * every wait for the target. Returns TARGET_OK or an error with msg set. */
 enum target_status attach_pending_call(const struct target_info *t, const char *code,
                                        unsigned watchdog_ms, struct attach_stats *st,
                                        char *msg, size_t msg_len);
+
+/* The safe path when no thread runs Python (a fully idle target, or a main
+ * thread blocked in C before 3.12): load the shared object `so_path` into the
+ * target and call its `int entry(void)`, which may only start a native thread
+ * (that thread then takes the GIL the normal way, PyGILState_Ensure). Runs no
+ * Python and touches no CPython state at the stop.
+ *
+ * Where: a thread parked in a blocking libc call that holds no lock, read
+ * from /proc/PID/task/TID/syscall and checked again on its registers once
+ * stopped: clock_nanosleep, nanosleep, select, pselect6 and ppoll (no signal
+ * mask), poll, epoll_wait, pause, wait4, waitid, accept, or a futex
+ * FUTEX_WAIT_BITSET (semaphores, condition variables, joins: what a Python
+ * thread in time.sleep, lock.acquire, Event.wait or join waits in); never a
+ * plain FUTEX_WAIT (how glibc waits for its internal locks: malloc arenas,
+ * the loader lock, while possibly holding another), never a thread running a
+ * signal handler (libc's __restore_rt on its stack), never code outside libc. Such a
+ * thread is between calls of the program, so dlopen and pthread_create find
+ * the malloc and loader locks free or held by a thread that will release them.
+ * dlopen and the entry run on a stack of our own (a fresh mapping, removed
+ * afterwards), every register is restored, the interrupted call restarts, and
+ * signals that arrived meanwhile are re-delivered to that thread.
+ * Returns TARGET_OK (st->native_tid set), TARGET_NO_SAFE_POINT with msg naming
+ * what each thread was doing, or another error with msg set. */
+enum target_status attach_native_start(const struct target_info *t, const char *so_path,
+                                       const char *entry, unsigned watchdog_ms,
+                                       struct attach_stats *st, char *msg, size_t msg_len);
 
 #endif

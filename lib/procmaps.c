@@ -144,6 +144,18 @@ static bool procmaps_is_libc(const char *path)
            strncmp(b, "ld-musl-", 8) == 0;
 }
 
+const struct procmaps_entry *procmaps_find_libc(const struct procmaps *m, bool text)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct procmaps_entry *e = &m->v[i];
+        if (e->path[0] != '/' || !procmaps_is_libc(e->path))
+            continue;
+        if (text ? strcmp(e->perms, "r-xp") == 0 : e->offset == 0)
+            return e;
+    }
+    return NULL;
+}
+
 /* Scans one mapping in chunks that overlap by one byte, so a 0f 05 pair that
  * straddles two chunks is still found. */
 static int procmaps_scan(pid_t pid, const struct procmaps_entry *e, uint8_t *buf, uint64_t *addr)

@@ -37,6 +37,10 @@ bool procmaps_is_libpython(const char *path);
  * exe_inode, the st_ino of /proc/PID/exe). NULL if neither is mapped. */
 const struct procmaps_entry *procmaps_find_pymod(const struct procmaps *m, uint64_t exe_inode);
 
+/* libc's mapping: the offset-0 one (text false) or the r-xp one (text true).
+ * NULL if no libc (glibc libc.so.6 / libc-2.x.so, or musl) is mapped. */
+const struct procmaps_entry *procmaps_find_libc(const struct procmaps *m, bool text);
+
 /* Address of bytes 0f 05 in an r-xp mapping of libc (else of any file).
  * 0 or -errno (-ENOENT if none was found). */
 int procmaps_find_syscall(pid_t pid, const struct procmaps *m, uint64_t *addr);

@@ -256,7 +256,53 @@ static void target_version_from_memory(struct target_info *t, struct elf_file *e
     if ((hex >> 24) == 3) {
         t->py_major = 3;
         t->py_minor = (int)((hex >> 16) & 0xff);
+        t->version_exact = true;
     }
+}
+
+/* _PyEval_AddPendingCall is exported from 3.8 on, with three signatures; only
+ * the 3.12/3.13 one, (interp, func, arg, int mainthreadonly or flags), takes
+ * 0 for "any thread". Gated on the exact version read from memory. */
+static void target_any_thread_call(struct target_info *t, struct elf_file *ef)
+{
+    uint64_t main_fn, add_fn;
+    if (!t->version_exact || t->py_major != 3 || (t->py_minor != 12 && t->py_minor != 13))
+        return;
+    if (elfsym_lookup(ef, "PyInterpreterState_Main", &main_fn) != 0 ||
+        elfsym_lookup(ef, "_PyEval_AddPendingCall", &add_fn) != 0)
+        return;
+    t->addr_interp_main = t->load_bias + main_fn;
+    t->addr_add_pending_any = t->load_bias + add_fn;
+}
+
+/* dlopen and dlsym in the target's libc, for attach_native_start. Missing
+ * ones only disable that path. glibc before 2.34 exports them from libdl,
+ * which may not be loaded: its libc has the __libc_ variants. */
+static void target_read_libc(struct target_info *t, const struct procmaps *m)
+{
+    const struct procmaps_entry *base = procmaps_find_libc(m, false);
+    const struct procmaps_entry *text = procmaps_find_libc(m, true);
+    struct elf_file ef;
+    uint64_t first, v, w;
+    if (!base || !text || target_open_module(t->pid, t, base, &ef) != 0)
+        return;
+    if (elfsym_first_load_vaddr(&ef, &first) == 0) {
+        uint64_t bias = base->start - first;
+        if (elfsym_lookup(&ef, "dlopen", &v) == 0 && elfsym_lookup(&ef, "dlsym", &w) == 0) {
+            t->addr_dlopen = bias + v;
+            t->addr_dlsym = bias + w;
+        } else if (elfsym_lookup(&ef, "__libc_dlopen_mode", &v) == 0 &&
+                   elfsym_lookup(&ef, "__libc_dlsym", &w) == 0) {
+            t->addr_dlopen = bias + v;
+            t->addr_dlsym = bias + w;
+            t->dlopen_private = true;
+        }
+        if (elfsym_lookup(&ef, "dlerror", &v) == 0 && !t->dlopen_private)
+            t->addr_dlerror = bias + v;
+        t->libc_text_start = text->start;
+        t->libc_text_end = text->end;
+    }
+    elfsym_close(&ef);
 }
 
 /* Symbols and version of the C API module; *is_old set for CPython < 3.8. */
@@ -276,6 +322,7 @@ static enum target_status target_read_symbols(struct target_info *t,
     t->addr_run_simple_string = t->load_bias + v;
     target_version_from_name(pm->path, &t->py_major, &t->py_minor);
     target_version_from_memory(t, ef);
+    target_any_thread_call(t, ef);
     *is_old = elfsym_lookup(ef, "Py_BytesMain", &v) != 0; /* Py_BytesMain is new in 3.8 */
     return TARGET_OK;
 }
@@ -322,6 +369,8 @@ static enum target_status target_inspect_maps(struct target_info *t, char *msg, 
         s = target_fail(TARGET_INJECT_FAILED, msg, len,
                         "PID %d (%s): found no syscall instruction in its libc (%s).",
                         (int)t->pid, t->comm, strerror(-rc));
+    if (s == TARGET_OK)
+        target_read_libc(t, &m);
     procmaps_free(&m);
     return s;
 }

@@ -19,7 +19,8 @@ enum target_status {
     TARGET_GONE,          /* exited while we worked */
     TARGET_INJECT_FAILED, /* the remote call failed (message says how) */
     TARGET_TIMEOUT,       /* the remote call did not return (watchdog) */
-    TARGET_NO_SAFE_POINT, /* call queued, but the main thread ran no Python in time */
+    TARGET_NO_SAFE_POINT, /* call queued, no thread ran Python in time, and no thread
+                             was parked where the agent could be loaded natively */
     TARGET_BUSY,          /* another monitor holds the agent */
     TARGET_AGENT_ERROR,   /* agent file unusable, or the agent misbehaved */
 };
@@ -39,6 +40,19 @@ struct target_info {
     uint64_t addr_add_pending_call;
     uint64_t addr_run_simple_string;
     uint64_t addr_syscall_insn; /* a "syscall" (0f 05) in an r-xp libc mapping */
+    bool version_exact;         /* py_minor read from the target's Py_Version (3.11+) */
+    /* CPython 3.12 and 3.13 only, else 0: PyInterpreterState_Main() and
+     * _PyEval_AddPendingCall(interp, func, arg, 0), a pending call that any
+     * thread of the main interpreter runs (its signature differs before 3.12). */
+    uint64_t addr_interp_main;
+    uint64_t addr_add_pending_any;
+    /* The safe path for a target whose threads all sit in C (attach.h,
+     * attach_native_start); 0 when libc offers no dlopen. */
+    uint64_t addr_dlopen;       /* dlopen (glibc 2.34+, musl), else __libc_dlopen_mode */
+    uint64_t addr_dlsym;        /* dlsym, else __libc_dlsym */
+    uint64_t addr_dlerror;      /* 0 if absent */
+    bool dlopen_private;        /* the __libc_ variants: mode needs __RTLD_DLOPEN */
+    uint64_t libc_text_start, libc_text_end; /* libc's r-xp mapping */
     pid_t tracer_pid;
     char tracer_comm[64];
 };
