@@ -33,12 +33,13 @@ static void fuzz_proto_frame(uint16_t type, const uint8_t *p, size_t len)
     static struct pm_agent_sample sample;
     static struct pm_hunt hunt;
     static struct pm_sites sites;
+    static struct pm_why whyres;
     struct pm_hello hello;
     struct proto_command cmd;
     struct pm_reply reply;
     struct pm_census census;
     int64_t holder;
-    int all = type < PROTO_HELLO || type > PROTO_SITES;
+    int all = type < PROTO_HELLO || type > PROTO_WHY;
     if (all || type == PROTO_HELLO)
         if (proto_decode_hello(p, len, &hello, &why) == 0)
             fuzz_proto_check_str(hello.python, sizeof(hello.python));
@@ -69,6 +70,19 @@ static void fuzz_proto_frame(uint16_t type, const uint8_t *p, size_t len)
     if (all || type == PROTO_SITES)
         if (proto_decode_sites(p, len, &sites, &why) == 0 && sites.n > PM_MAX_SITES)
             abort();
+    if (all || type == PROTO_WHY) {
+        if (proto_decode_why(p, len, &whyres, &why) == 0) {
+            if (whyres.n_chains > PM_WHY_MAX_CHAINS)
+                abort();
+            fuzz_proto_check_str(whyres.type, sizeof(whyres.type));
+            for (uint32_t i = 0; i < whyres.n_chains; i++) {
+                if (whyres.chains[i].n_edges > PM_WHY_MAX_EDGES)
+                    abort();
+                for (uint32_t e = 0; e < whyres.chains[i].n_edges; e++)
+                    fuzz_proto_check_str(whyres.chains[i].edges[e], PM_WHY_EDGE_MAX);
+            }
+        }
+    }
 }
 
 int fuzz_proto_one(const uint8_t *data, size_t size)
