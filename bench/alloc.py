@@ -28,7 +28,6 @@ so a concurrent rebuild cannot change them mid-run.
    pymalloc_cost_ns the agent itself measured at its first read.
 """
 import argparse
-import glob
 import json
 import os
 import shutil
@@ -36,13 +35,14 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 from test_alloc import AgentClient  # noqa: E402  (the protocol client)
+
+import benchlib  # noqa: E402
 
 LOOP = r'''
 import os, sys, time
@@ -135,32 +135,13 @@ def cleanup(*_):
 
 
 def pythons(all_versions):
-    found = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
-        try:
-            v = subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                               stdout=subprocess.PIPE, text=True, timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if v and tuple(int(x) for x in v.split(".")[:2]) >= (3, 8):
-            found.append((path, v + (" (debian)" if path.startswith("/usr/bin") else "")))
+    found = [(path, v + (" (debian)" if path.startswith("/usr/bin") else ""))
+             for path, v in benchlib.find_pythons()]
     if all_versions:
         return found
     want = [p for p in found if p[0] == "/usr/bin/python3"]
     m313 = [p for p in found if p[1].startswith("3.13")]
     return want + m313[-1:]
-
-
-def once(binary, pid):
-    p = subprocess.run([binary, "--once", "--json", str(pid)], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=60)
-    if p.returncode != 0:
-        raise RuntimeError("pymemtop --once: %s" % p.stderr.strip())
-    return json.loads(p.stdout)
-
-
-def median_of(rows):
-    return statistics.median(rows) if rows else float("nan")
 
 
 def hook_overhead(binary, py, tmp, phase_s):
@@ -199,7 +180,7 @@ def hook_overhead(binary, py, tmp, phase_s):
 
     for _ in range(30):  # warm up
         p.stdout.readline()
-    once(binary, p.pid)
+    benchlib.once_json(binary, p.pid)
     c = AgentClient(p.pid, interval_ms=100)
     est = None
     kinds = {"O": [], "H": [], "T": []}
@@ -224,15 +205,15 @@ def hook_overhead(binary, py, tmp, phase_s):
         else:
             rows = batches(tell("noop"), phase_s)
         kinds[kind].extend(rows)
-        phases.append((kind, median_of(rows)))
+        phases.append((kind, benchlib.median(rows)))
     c.close()
     tell("quit")
     p.wait(10)
-    base = median_of(kinds["O"])
-    res = {"batch_off_ms": base / 1e6, "batch_hook_ms": median_of(kinds["H"]) / 1e6,
-           "batch_tracemalloc_ms": median_of(kinds["T"]) / 1e6,
-           "hook_ratio": median_of(kinds["H"]) / base,
-           "tracemalloc_ratio": median_of(kinds["T"]) / base, "agent_estimate": est}
+    base = benchlib.median(kinds["O"])
+    res = {"batch_off_ms": base / 1e6, "batch_hook_ms": benchlib.median(kinds["H"]) / 1e6,
+           "batch_tracemalloc_ms": benchlib.median(kinds["T"]) / 1e6,
+           "hook_ratio": benchlib.median(kinds["H"]) / base,
+           "tracemalloc_ratio": benchlib.median(kinds["T"]) / base, "agent_estimate": est}
     for k in "HT":
         spread = []
         for i, (kind, med) in enumerate(phases):
@@ -243,9 +224,9 @@ def hook_overhead(binary, py, tmp, phase_s):
     res["O_spread"] = (min(offs) / base, max(offs) / base)
     if calls_rate:
         # allocations per batch = rate x share of time in batches (~1) x batch time
-        per_batch = statistics.median(calls_rate) * median_of(kinds["H"]) / 1e9
+        per_batch = statistics.median(calls_rate) * benchlib.median(kinds["H"]) / 1e9
         res["allocs_per_batch"] = per_batch
-        res["hook_ns_per_alloc"] = (median_of(kinds["H"]) - base) / per_batch
+        res["hook_ns_per_alloc"] = (benchlib.median(kinds["H"]) - base) / per_batch
     return res
 
 
@@ -258,7 +239,7 @@ def probe_costs(binary, py, tmp, mb):
     t0 = time.monotonic()
     res = eval(p.stdout.readline())  # our own child's repr of a dict of numbers
     res["build_s"] = time.monotonic() - t0
-    j = once(binary, p.pid)
+    j = benchlib.once_json(binary, p.pid)
     a = j["alloc"]
     res.update({"pymalloc_used_mb": a["pymalloc_used_bytes"] / (1 << 20),
                 "arenas": a["arenas"], "agent_pymalloc_cost_ns": a.get("pymalloc_cost_ns"),
@@ -278,10 +259,8 @@ def main():
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(1)))
-    tmp = tempfile.mkdtemp(prefix="pymemtop-bench-alloc-")
+    tmp = benchlib.private_copy(args.build, prefix="pymemtop-bench-alloc-")
     try:
-        for name in ("pymemtop", "pymemtop_agent.so"):
-            shutil.copy2(os.path.join(args.build, name), tmp)
         binary = os.path.join(tmp, "pymemtop")
         results = {}
         for path, label in pythons(args.all):

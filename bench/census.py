@@ -30,14 +30,14 @@ The agent is copied from --build to a private directory first so a
 concurrent rebuild cannot change it mid-run.
 """
 import argparse
-import glob
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
+
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -60,47 +60,9 @@ del order
 gc.collect()
 t_build = time.perf_counter() - t_build
 
-boot = ("try:\n exec(\"import sys,_imp\\ns=sys.modules['_frozen_importlib'].ModuleSpec("
-        "'_pymemtop_agent',None,origin=%r)\\nm=_imp.create_dynamic(s)\\n_imp.exec_dynamic(m)\\n"
-        "m._start()\",{})\nexcept BaseException:\n pass\n" % AGENT)
-exec(compile(boot, "<boot>", "exec"), {})
-path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), os.getpid())
-sock = socket.socket(socket.AF_UNIX)
-for _ in range(200):
-    try:
-        sock.connect(path)
-        break
-    except OSError:
-        time.sleep(0.01)
-
-def recvn(n):
-    b = b""
-    while len(b) < n:
-        c = sock.recv(n - len(b))
-        if not c:
-            raise EOFError("agent closed the connection")
-        b += c
-    return b
-
-def frame():
-    _magic, _ver, typ, ln = struct.unpack("<IHHI", recvn(12))
-    p = recvn(ln)
-    f, o = {}, 0
-    while o < len(p):
-        tag, fl = struct.unpack_from("<HH", p, o)
-        o += 4
-        f.setdefault(tag, []).append(p[o:o + fl])
-        o += fl
-    return typ, f
-
-def u64(f, tag):
-    return struct.unpack("<Q", f[tag][0])[0]
-
+''' + benchlib.TARGET_BOOT + benchlib.TARGET_CLIENT + r'''
 def census(cmd_id):
-    name = b"census"
-    pl = (struct.pack("<HHQ", 60, 8, cmd_id) + struct.pack("<HH", 61, len(name)) + name
-          + struct.pack("<HHq", 62, 8, 0))
-    sock.sendall(struct.pack("<IHHI", 0x50544D50, 1, 4, len(pl)) + pl)
+    command(cmd_id, "census")
     last = None
     while True:
         typ, f = frame()
@@ -144,51 +106,13 @@ print(json.dumps({"objects": objects, "agent_objects": agent_objects, "method": 
 '''
 
 
-def version_of(path):
-    try:
-        return subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              timeout=20).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def pythons(all_versions):
-    found = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
-        if not os.access(path, os.X_OK):
-            continue
-        v = version_of(path)
-        if not v or tuple(int(x) for x in v.split(".")[:2]) < (3, 8):
-            continue
-        label = v + ("-debian" if path.startswith("/usr/bin") else "")
-        found.append((label, path, v))
-    if all_versions:
-        return found
-    out = [p for p in found if p[1] == "/usr/bin/python3"]
-    for want in ("3.8.", "3.13."):
-        cands = [p for p in found if p[2].startswith(want) and p[1] != "/usr/bin/python3"]
-        out += cands[-1:]
-    return out
-
-
 def has_objgraph(path):
     return subprocess.run([path, "-c", "import objgraph"], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL).returncode == 0
 
 
 def run_one(py, agent, n, kind, objgraph):
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(TARGET)
-        script = f.name
-    try:
-        p = subprocess.run([py, script, agent, str(n), kind, "1" if objgraph else "0"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
-    finally:
-        os.unlink(script)
-    if p.returncode != 0 or not p.stdout.strip():
-        raise RuntimeError("target failed (exit %d): %s" % (p.returncode, p.stderr[-800:]))
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return benchlib.run_target(py, TARGET, [agent, n, kind, "1" if objgraph else "0"])
 
 
 def fmt_size(n):
@@ -206,12 +130,11 @@ def main():
     src = os.path.join(args.build, "pymemtop_agent.so")
     if not os.path.exists(src):
         sys.exit("no %s: build it first (make)" % src)
-    tmp = tempfile.mkdtemp(prefix="pymemtop-bench-census-")
+    tmp = benchlib.private_copy(args.build, ["pymemtop_agent.so"], "pymemtop-bench-census-")
     agent = os.path.join(tmp, "pymemtop_agent.so")
-    shutil.copy2(src, agent)
 
     sizes = [100_000, 1_000_000] if args.quick else [100_000, 1_000_000, 5_000_000]
-    pys = pythons(args.all)
+    pys = benchlib.default_pythons(args.all)
     big_ok = {p[1] for p in pys if args.all or p[1] == "/usr/bin/python3" or p[2].startswith("3.13.")}
     results = []
     t_start = time.monotonic()

@@ -31,15 +31,14 @@ The agent is copied from --build to a private directory first so a
 concurrent rebuild cannot change it mid-run.
 """
 import argparse
-import glob
 import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+
+import benchlib
 
 TARGET = r'''
 import gc, json, os, socket, struct, sys, time
@@ -56,48 +55,10 @@ def build():
         a, b = Node(), Node()
         a.next, b.next = b, a
 
-boot = ("try:\n exec(\"import sys,_imp\\ns=sys.modules['_frozen_importlib'].ModuleSpec("
-        "'_pymemtop_agent',None,origin=%r)\\nm=_imp.create_dynamic(s)\\n_imp.exec_dynamic(m)\\n"
-        "m._start()\",{})\nexcept BaseException:\n pass\n" % AGENT)
-exec(compile(boot, "<boot>", "exec"), {})
-gc.collect()  # the bootstrap's own leftovers
-path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), os.getpid())
-sock = socket.socket(socket.AF_UNIX)
-for _ in range(200):
-    try:
-        sock.connect(path)
-        break
-    except OSError:
-        time.sleep(0.01)
-
-def recvn(n):
-    b = b""
-    while len(b) < n:
-        c = sock.recv(n - len(b))
-        if not c:
-            raise EOFError("agent closed the connection")
-        b += c
-    return b
-
-def frame():
-    _magic, _ver, typ, ln = struct.unpack("<IHHI", recvn(12))
-    p = recvn(ln)
-    f, o = {}, 0
-    while o < len(p):
-        tag, fl = struct.unpack_from("<HH", p, o)
-        o += 4
-        f.setdefault(tag, []).append(p[o:o + fl])
-        o += fl
-    return typ, f
-
-def u64(f, tag):
-    return struct.unpack("<Q", f[tag][0])[0]
-
+''' + benchlib.TARGET_BOOT + r'''gc.collect()  # the bootstrap's own leftovers
+''' + benchlib.TARGET_CLIENT + r'''
 def agent_hunt(cmd_id):
-    name = b"hunt"
-    pl = (struct.pack("<HHQ", 60, 8, cmd_id) + struct.pack("<HH", 61, len(name)) + name
-          + struct.pack("<HHq", 62, 8, 0))
-    sock.sendall(struct.pack("<IHHI", 0x50544D50, 1, 4, len(pl)) + pl)
+    command(cmd_id, "hunt")
     hunt = None
     while True:
         typ, f = frame()
@@ -267,48 +228,8 @@ print(json.dumps(out))
 '''
 
 
-def version_of(path):
-    try:
-        return subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              timeout=20).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def pythons(all_versions):
-    found = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
-        if not os.access(path, os.X_OK):
-            continue
-        v = version_of(path)
-        if not v or tuple(int(x) for x in v.split(".")[:2]) < (3, 8):
-            continue
-        label = v + ("-debian" if path.startswith("/usr/bin") else "")
-        found.append((label, path, v))
-    if all_versions:
-        return found
-    out = [p for p in found if p[1] == "/usr/bin/python3"]
-    for want in ("3.8.", "3.13."):
-        cands = [p for p in found if p[2].startswith(want) and p[1] != "/usr/bin/python3"]
-        out += cands[-1:]
-    return out
-
-
 def run_one(py, agent, rounds, cycles):
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(TARGET)
-        script = f.name
-    try:
-        p = subprocess.run([py, script, agent, str(rounds), str(cycles)], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, timeout=600)
-    finally:
-        os.unlink(script)
-    if p.returncode != 0 or not p.stdout.strip():
-        raise RuntimeError("target failed (exit %d): %s" % (p.returncode, p.stderr[-800:]))
-    if p.stderr.strip():
-        raise RuntimeError("target wrote to stderr: %s" % p.stderr[-800:])
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    return benchlib.run_target(py, TARGET, [agent, rounds, cycles], quiet_stderr=True)
 
 
 def main():
@@ -322,10 +243,9 @@ def main():
     src = os.path.join(args.build, "pymemtop_agent.so")
     if not os.path.exists(src):
         sys.exit("no %s: build first (make)" % src)
-    work = tempfile.mkdtemp(prefix="pymemtop-bench-cycles-")
-    os.chmod(work, 0o755)
+    work = benchlib.private_copy(args.build, ["pymemtop_agent.so"], "pymemtop-bench-cycles-",
+                                 mode=0o755)
     agent = os.path.join(work, "pymemtop_agent.so")
-    shutil.copy2(src, agent)
     t_start = time.monotonic()
     results = []
     print("cycle hunt: %d rounds of %d two-node cycles (%d objects, plus their dicts on 3.8-3.10)"
@@ -333,7 +253,7 @@ def main():
     print("%-14s %9s %11s %11s %11s %7s  %s" % ("python", "objects", "agent ms", "python ms",
                                                   "collect ms", "ratio", "top shape (agent)"))
     try:
-        for label, path, _v in pythons(args.all):
+        for label, path, _v in benchlib.default_pythons(args.all):
             r = run_one(path, agent, args.rounds, args.cycles)
             a = statistics.median(r["agent"]) / 1e6
             p = statistics.median(r["python"]) / 1e6

@@ -33,6 +33,8 @@ import sys
 import tempfile
 import time
 
+import benchlib
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "tests", "targets", "demo.py")
 
@@ -98,11 +100,13 @@ class Tmux:
         subprocess.run(["tmux", "kill-session", "-t", self.name], stderr=subprocess.DEVNULL)
 
 
-def private_copy(build):
-    d = tempfile.mkdtemp(prefix="pymemtop-bench-")
-    for f in ("pymemtop", "pymemtop_agent.so"):
-        shutil.copy2(os.path.join(build, f), os.path.join(d, f))
-    return d
+def stop_all(tm, target, work):
+    """Ends a measurement: its tmux session, its target, its work directory."""
+    if tm:
+        tm.kill()
+    target.kill()
+    target.wait()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def frame_time(bindir, python, types):
@@ -142,23 +146,11 @@ def frame_time(bindir, python, types):
         st["types_in_table"] = seen
         return st
     finally:
-        if tm:
-            tm.kill()
-        target.kill()
-        target.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(tm, target, work)
 
 
 def proc_cpu_rss(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    rss_kib = 0
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                rss_kib = int(line.split()[1])
-    return ticks, rss_kib
+    return benchlib.proc_cpu_ticks(pid), benchlib.proc_status_kib(pid, "VmRSS") or 0
 
 
 def monitor_cost(bindir, python, seconds):
@@ -193,11 +185,7 @@ def monitor_cost(bindir, python, seconds):
             "screen_ok": "LIVE" in screen,
         }
     finally:
-        if tm:
-            tm.kill()
-        target.kill()
-        target.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        stop_all(tm, target, work)
 
 
 def main():
@@ -211,7 +199,7 @@ def main():
     if not shutil.which("tmux"):
         print("bench/dashboard.py: tmux is not installed (make deps)")
         return 1
-    bindir = private_copy(os.path.abspath(args.build))
+    bindir = benchlib.private_copy(os.path.abspath(args.build))
     try:
         ft = frame_time(bindir, args.python, args.types)
         ms = lambda ns: ns / 1e6  # noqa: E731

@@ -20,7 +20,6 @@ part measured where it is precise:
   bench/overhead.py [--build DIR] [--quick]
 """
 import argparse
-import glob
 import json
 import os
 import socket
@@ -29,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import benchlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,13 +76,8 @@ while True:
 
 
 def pythons():
-    out = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
-        v = subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                           stdout=subprocess.PIPE, text=True).stdout.strip()
-        if v and tuple(map(int, v.split(".")[:2])) >= (3, 8):
-            out.append((v + ("-debian" if path.startswith("/usr") else ""), path))
-    return out
+    return [(v + ("-debian" if path.startswith("/usr") else ""), path)
+            for path, v in benchlib.find_pythons()]
 
 
 def hold_agent(build, pid):
@@ -163,9 +159,7 @@ def start_gc_loop(path):
 def agent_thread_ticks(pid):
     for t in os.listdir("/proc/%d/task" % pid):
         if open("/proc/%d/task/%s/comm" % (pid, t)).read().strip() == "pymemtop-agent":
-            f = open("/proc/%d/task/%s/stat" % (pid, t)).read()
-            parts = f[f.rindex(")") + 2:].split()
-            return int(parts[11]) + int(parts[12])  # utime + stime
+            return benchlib.proc_cpu_ticks(pid, int(t))
     raise RuntimeError("no agent thread in %d" % pid)
 
 

@@ -50,7 +50,6 @@ Every process and tmux session (on a private tmux socket) started here is
 cleaned up on exit, Ctrl-C and SIGTERM.
 """
 import argparse
-import glob
 import hashlib
 import json
 import math
@@ -59,12 +58,13 @@ import platform
 import select
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+import benchlib
+from benchlib import median, proc_cpu_ticks, proc_status_kib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDLE_TARGET = os.path.join(HERE, "idle_target.py")
@@ -91,24 +91,9 @@ class Py:
 
 def find_pythons():
     """Same rule as tests/integration/common.py: pyenv 3.x and /usr/bin/python3, >= 3.8."""
-    found = []
-    for path in sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]:
-        if not os.access(path, os.X_OK):
-            continue
-        try:
-            v = subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               timeout=20).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            continue
-        if v and tuple(int(x) for x in v.split(".")[:2]) >= (3, 8):
-            found.append(Py(path, v))
+    found = [Py(path, v) for path, v in benchlib.find_pythons()]
     found.sort(key=lambda p: (p.minor, p.path.startswith("/usr/bin")))
     return found
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
 
 
 def p90(xs):
@@ -125,21 +110,6 @@ def pct(x):
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
-
-
-def proc_cpu_ticks(pid, tid=None):
-    path = "/proc/%d/stat" % pid if tid is None else "/proc/%d/task/%d/stat" % (pid, tid)
-    with open(path) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime (fields 14, 15)
-
-
-def proc_status_kib(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return None
 
 
 def sh_quote(s):
@@ -646,11 +616,8 @@ def main():
                 sys.exit("bench: %s is missing; run make first" % p)
         if not shutil.which("tmux"):
             sys.exit("bench: tmux is not installed (make deps installs it)")
-        WORK = tempfile.mkdtemp(prefix="pymemtop-bench-")
-        os.chmod(WORK, 0o755)
+        WORK = benchlib.private_copy(args.build, mode=0o755)
         BIN = os.path.join(WORK, "pymemtop")
-        shutil.copy2(src_bin, BIN)
-        shutil.copy2(src_agent, os.path.join(WORK, "pymemtop_agent.so"))
         with open(BIN, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()[:12]
 

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_gclist.h"
+#include "agent_util.h"
 #include "proto.h"
 
 /* At most this many types per CENSUS frame (largest first): ~300 KB. */
@@ -37,31 +39,9 @@
  * if the previous census was expensive and recent. */
 #define CENSUS_FIRST_DELAY_NS 1000000000u
 #define CENSUS_CHEAP_NS 50000000u
-/* Validation retries: allocating the tuples of gc.get_count() can itself
- * start a collection that moves the counts. */
-#define CENSUS_VALIDATE_TRIES 4
-#define CENSUS_COUNT0_SLACK 8
 
-/* CPython 3.8-3.13 (default build) memory layout, checked at run time before
- * it is trusted: PyGC_Head sits right before the object; the three
- * generations are consecutive {PyGC_Head head; int threshold; int count}. */
-struct census_gc_head {
-    uintptr_t next, prev;
-};
-struct census_gen {
-    struct census_gc_head head;
-    int threshold;
-    int count;
-};
-_Static_assert(sizeof(struct census_gc_head) == 16, "PyGC_Head is 16 bytes in 3.8+");
-_Static_assert(sizeof(struct census_gen) == 24, "struct gc_generation is 24 bytes");
-
-/* Low bits of both links may carry collector flags (3.8+: _gc_prev holds
- * FINALIZED/COLLECTING, _gc_next holds UNREACHABLE during a collection). */
-#define CENSUS_LINK(v) ((v) & ~(uintptr_t)3)
-#define CENSUS_NODE_BAD(p) ((p) < 4096 || ((p) & 7) != 0)
-#define CENSUS_NODE_TYPE(p) \
-    ((PyObject *)Py_TYPE((PyObject *)((p) + sizeof(struct census_gc_head))))
+/* The type of the object behind a generation-list node (agent_gclist.h). */
+#define CENSUS_NODE_TYPE(p) ((PyObject *)Py_TYPE(AGENT_GC_NODE_OBJ(p)))
 
 /* Counts per type object, open addressing; reused between censuses. */
 struct census_slot {
@@ -219,9 +199,8 @@ static uint64_t census_object_cap(void)
  * is inconsistent or longer than *budget allows. */
 static int census_walk_gen(uintptr_t head, uint64_t *budget, uint64_t *objects)
 {
-    const struct census_gc_head *h = (const struct census_gc_head *)head;
-    uintptr_t f = CENSUS_LINK(h->next), b = CENSUS_LINK(h->prev);
-    if (CENSUS_NODE_BAD(f) || CENSUS_NODE_BAD(b))
+    uintptr_t f = AGENT_GC_NEXT(head), b = AGENT_GC_PREV(head);
+    if (AGENT_GC_NODE_BAD(f) || AGENT_GC_NODE_BAD(b))
         return -1;
     if (f == head || b == head)
         return f == b ? 0 : -1;
@@ -234,14 +213,15 @@ static int census_walk_gen(uintptr_t head, uint64_t *budget, uint64_t *objects)
             break;
         }
         PyObject *tb = CENSUS_NODE_TYPE(b);
-        uintptr_t fn = CENSUS_LINK(((const struct census_gc_head *)f)->next);
-        uintptr_t bp = CENSUS_LINK(((const struct census_gc_head *)b)->prev);
+        uintptr_t fn = AGENT_GC_NEXT(f);
+        uintptr_t bp = AGENT_GC_PREV(b);
         census_count(tf, 1);
         census_count(tb, 1);
         n += 2;
         if (fn == b)
             break;
-        if (n >= left || CENSUS_NODE_BAD(fn) || CENSUS_NODE_BAD(bp) || fn == head || bp == head)
+        if (n >= left || AGENT_GC_NODE_BAD(fn) || AGENT_GC_NODE_BAD(bp) || fn == head ||
+            bp == head)
             return -1;
         f = fn;
         b = bp;
@@ -251,68 +231,11 @@ static int census_walk_gen(uintptr_t head, uint64_t *budget, uint64_t *objects)
     return census_oom ? -1 : 0;
 }
 
-/* A 3-tuple of ints from the gc module; 0 or -1. */
-static int census_gc_triple(const char *fn, long long out[PM_GENERATIONS])
-{
-    PyObject *r = PyObject_CallMethod(agent.gc_module, fn, NULL);
-    int ok = r && PyTuple_Check(r) && PyTuple_Size(r) == PM_GENERATIONS;
-    for (int i = 0; ok && i < PM_GENERATIONS; i++) {
-        out[i] = PyLong_AsLongLong(PyTuple_GetItem(r, i));
-        ok = !PyErr_Occurred();
-    }
-    Py_XDECREF(r);
-    PyErr_Clear();
-    return ok ? 0 : -1;
-}
-
-/* The generation-0 head, proven against gc.get_threshold()/get_count() and
- * by a fresh object linking back to it; 0 when anything disagrees. */
-static uintptr_t census_find_head(void)
-{
-    if (agent.hexversion < 0x03080000u || agent.hexversion >= 0x030e0000u)
-        return 0; /* 3.14 changed the collector: layout unknown */
-    for (int attempt = 0; attempt < CENSUS_VALIDATE_TRIES; attempt++) {
-        PyObject *probe = PyList_New(0); /* tracked, so it is the newest in generation 0 */
-        if (!probe) {
-            PyErr_Clear();
-            return 0;
-        }
-        const struct census_gc_head *pg =
-            (const struct census_gc_head *)((uintptr_t)probe - sizeof(struct census_gc_head));
-        uintptr_t head = CENSUS_LINK(pg->next);
-        int linked = !CENSUS_NODE_BAD(head) &&
-                     CENSUS_LINK(((const struct census_gc_head *)head)->prev) == (uintptr_t)pg;
-        Py_DECREF(probe);
-        if (!linked)
-            return 0;
-        long long thr[PM_GENERATIONS], cnt[PM_GENERATIONS];
-        if (census_gc_triple("get_threshold", thr) < 0 || census_gc_triple("get_count", cnt) < 0)
-            return 0;
-        const struct census_gen *g = (const struct census_gen *)head;
-        int ok = 1;
-        for (int i = 0; i < PM_GENERATIONS; i++) {
-            const struct census_gc_head *gh = &g[i].head;
-            uintptr_t nx = CENSUS_LINK(gh->next), pv = CENSUS_LINK(gh->prev);
-            ok = ok && g[i].threshold == thr[i] && !CENSUS_NODE_BAD(nx) && !CENSUS_NODE_BAD(pv) &&
-                 CENSUS_LINK(((const struct census_gc_head *)nx)->prev) == (uintptr_t)gh &&
-                 CENSUS_LINK(((const struct census_gc_head *)pv)->next) == (uintptr_t)gh;
-            if (i == 0)
-                ok = ok && g[0].count >= cnt[0] - CENSUS_COUNT0_SLACK &&
-                     g[0].count <= cnt[0] + CENSUS_COUNT0_SLACK;
-            else
-                ok = ok && g[i].count == cnt[i];
-        }
-        if (ok)
-            return head;
-    }
-    return 0;
-}
-
 static int census_walk_lists(uintptr_t head, uint64_t *objects)
 {
     uint64_t budget = census_object_cap();
     for (int i = 0; i < PM_GENERATIONS; i++)
-        if (census_walk_gen(head + (uintptr_t)i * sizeof(struct census_gen), &budget, objects) < 0)
+        if (census_walk_gen(AGENT_GC_GEN_HEAD(head, i), &budget, objects) < 0)
             return -1;
     return 0;
 }
@@ -435,37 +358,6 @@ static void census_uncount_own(void)
     }
 }
 
-/* Length of s cut to at most cap-1 bytes without splitting a character. */
-static size_t census_utf8_cut(const char *s, size_t len, size_t cap)
-{
-    if (len <= cap - 1)
-        return len;
-    len = cap - 1;
-    while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
-        len--;
-    return len;
-}
-
-/* UTF-8 of a str into dst (cut at a character boundary); 0 or -1. */
-static int census_utf8(PyObject *s, char *dst, size_t cap)
-{
-    if (!s || !PyUnicode_Check(s))
-        return -1;
-    PyObject *b = PyUnicode_AsUTF8String(s);
-    char *p;
-    Py_ssize_t n;
-    if (!b || PyBytes_AsStringAndSize(b, &p, &n) < 0) {
-        Py_XDECREF(b);
-        PyErr_Clear();
-        return -1;
-    }
-    size_t len = census_utf8_cut(p, strnlen(p, (size_t)n), cap);
-    memcpy(dst, p, len);
-    dst[len] = 0;
-    Py_DECREF(b);
-    return len ? 0 : -1;
-}
-
 /* type.__dict__['__module__'/'__qualname__'].__get__(t): the type's own
  * getters, which no metaclass __getattribute__ can intercept. */
 static PyObject *census_type_attr(PyObject **desc, const char *attr, PyObject *type)
@@ -484,11 +376,11 @@ static void census_resolve_name(PyObject *type, char *dst, size_t cap)
 {
     char mod[PM_TYPE_NAME_MAX], qual[PM_TYPE_NAME_MAX], full[2 * PM_TYPE_NAME_MAX + 2];
     PyObject *q = census_type_attr(&census_qualname_desc, "__qualname__", type);
-    int have_q = census_utf8(q, qual, sizeof(qual)) == 0;
+    int have_q = agent_str_utf8(q, qual, sizeof(qual)) > 0;
     Py_XDECREF(q);
     PyErr_Clear();
     PyObject *m = census_type_attr(&census_module_desc, "__module__", type);
-    int have_m = census_utf8(m, mod, sizeof(mod)) == 0;
+    int have_m = agent_str_utf8(m, mod, sizeof(mod)) > 0;
     Py_XDECREF(m);
     PyErr_Clear();
     if (!have_q)
@@ -497,7 +389,7 @@ static void census_resolve_name(PyObject *type, char *dst, size_t cap)
         snprintf(full, sizeof(full), "%s", qual);
     else
         snprintf(full, sizeof(full), "%s.%s", mod, qual);
-    size_t len = census_utf8_cut(full, strlen(full), cap);
+    size_t len = agent_utf8_cut(full, strlen(full), cap);
     memcpy(dst, full, len);
     dst[len] = 0;
 }
@@ -740,10 +632,9 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     *objects = 0;
     *method = PM_CENSUS_GC_LISTS;
     census_names_purge();
-    /* Mid-collection (a finalizer released the GIL to us) the lists are
-     * being rearranged: ask the collector for them instead. */
-    int collecting = agent.hook_installed && agent.gc_start_ns != 0;
-    census_head = collecting ? 0 : census_find_head();
+    /* No head mid-collection (the lists are being rearranged) or when the
+     * layout is not proven: ask the collector for the objects instead. */
+    census_head = agent_gclist_head();
     if (census_table_reset() < 0) {
         rc = -2;
     } else if (!census_head || census_walk_lists(census_head, objects) < 0) {

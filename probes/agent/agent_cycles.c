@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_util.h"
 #include "proto.h"
 
 #define HUNT_DEBUG_SAVEALL 0x20         /* gc.DEBUG_SAVEALL, the same in 3.8-3.13 */
@@ -27,59 +28,15 @@
 #define HUNT_NAME_MAX 64
 #define HUNT_LABEL_MAX 48
 
-/* ---- open-addressing map: object address -> index ---- */
+/* ---- object address -> index (agent_util.h), sized up front ---- */
 
-struct ptrmap {
-    PyObject **keys;
-    uint32_t *vals;
-    size_t mask;
-};
-
-static size_t ptr_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x;
-}
-
-static int ptrmap_init(struct ptrmap *m, size_t n)
+/* A map for at most n entries: never grows, so a put never fails. */
+static int ptrmap_init(struct agent_ptrmap *m, size_t n)
 {
     size_t cap = 16;
     while (cap < 2 * n)
         cap <<= 1;
-    m->keys = calloc(cap, sizeof(*m->keys));
-    m->vals = malloc(cap * sizeof(*m->vals));
-    m->mask = cap - 1;
-    return m->keys && m->vals ? 0 : -1;
-}
-
-static void ptrmap_free(struct ptrmap *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof(*m));
-}
-
-static void ptrmap_put(struct ptrmap *m, PyObject *k, uint32_t v)
-{
-    size_t i = ptr_hash(k) & m->mask;
-    while (m->keys[i] && m->keys[i] != k)
-        i = (i + 1) & m->mask;
-    m->keys[i] = k;
-    m->vals[i] = v;
-}
-
-static int64_t ptrmap_get(const struct ptrmap *m, PyObject *k)
-{
-    size_t i = ptr_hash(k) & m->mask;
-    while (m->keys[i]) {
-        if (m->keys[i] == k)
-            return m->vals[i];
-        i = (i + 1) & m->mask;
-    }
-    return -1;
+    return agent_ptrmap_init(m, cap);
 }
 
 /* ---- the hunt's working state ---- */
@@ -106,7 +63,7 @@ struct hunt_hop {
 struct hunt {
     PyObject *objs; /* list: the garbage objects analysed (strong references) */
     uint32_t n;
-    struct ptrmap map;
+    struct agent_ptrmap map;
     uint32_t *off, *adj; /* edges of object i: adj[off[i] .. off[i+1]) */
     size_t n_edges, cap_edges;
     int32_t *comp;
@@ -117,7 +74,7 @@ struct hunt {
     struct hunt_hop *hops;
     uint32_t cap_hops;
     uint32_t cycle_len; /* objects in the cycle being rendered */
-    struct ptrmap types; /* type -> index in tinfo */
+    struct agent_ptrmap types; /* type -> index in tinfo */
     struct hunt_type *tinfo;
     uint32_t n_types, cap_types;
     struct hunt_group *groups;
@@ -146,42 +103,20 @@ static int hunt_over_budget(const struct hunt *h)
     return agent_now_ns() > h->deadline_ns;
 }
 
-static void hunt_copy_str(PyObject *s, char *buf, size_t n)
-{
-    buf[0] = 0;
-    if (!s || !PyUnicode_Check(s))
-        return;
-    PyObject *b = PyUnicode_AsUTF8String(s);
-    char *p;
-    Py_ssize_t len;
-    if (b && PyBytes_AsStringAndSize(b, &p, &len) == 0) {
-        size_t k = (size_t)len < n - 1 ? (size_t)len : n - 1;
-        memcpy(buf, p, k);
-        buf[k] = 0;
-    }
-    Py_XDECREF(b);
-    PyErr_Clear();
-}
-
 /* What we know of type(o), NULL when the table is full (thousands of
  * types in the garbage). */
 static struct hunt_type *hunt_type_info(struct hunt *h, PyObject *o)
 {
     PyObject *t = (PyObject *)Py_TYPE(o);
-    int64_t i = ptrmap_get(&h->types, t);
+    int64_t i = agent_ptrmap_get(&h->types, t);
     if (i >= 0)
         return &h->tinfo[i];
     if (h->n_types == h->cap_types)
         return NULL;
     struct hunt_type *ti = &h->tinfo[h->n_types];
-    PyObject *nm = PyObject_GetAttrString(t, "__name__");
-    hunt_copy_str(nm, ti->name, sizeof(ti->name));
-    Py_XDECREF(nm);
-    PyErr_Clear();
-    if (!ti->name[0])
-        snprintf(ti->name, sizeof(ti->name), "?");
+    agent_type_short_name(t, ti->name, sizeof(ti->name));
     ti->attr = NULL;
-    ptrmap_put(&h->types, t, h->n_types);
+    (void)agent_ptrmap_put(&h->types, t, h->n_types);
     return &h->tinfo[h->n_types++];
 }
 
@@ -214,7 +149,7 @@ static int hunt_push_edge(struct hunt *h, uint32_t to)
 static int hunt_visit(PyObject *o, void *arg)
 {
     struct hunt *h = arg;
-    int64_t t = o ? ptrmap_get(&h->map, o) : -1;
+    int64_t t = o ? agent_ptrmap_get(&h->map, o) : -1;
     if (t >= 0 && hunt_push_edge(h, (uint32_t)t) < 0) {
         h->truncated = 1;
         return 1; /* stops the traversal */
@@ -262,7 +197,7 @@ static void hunt_edges(struct hunt *h)
         }
         Py_ssize_t k = PyList_Size(refs);
         for (Py_ssize_t j = 0; j < k; j++) {
-            int64_t t = ptrmap_get(&h->map, PyList_GetItem(refs, j));
+            int64_t t = agent_ptrmap_get(&h->map, PyList_GetItem(refs, j));
             if (t >= 0 && hunt_push_edge(h, (uint32_t)t) < 0) {
                 h->truncated = 1;
                 break;
@@ -420,14 +355,14 @@ static void hunt_key_label(PyObject *key, int attr, char *buf, size_t n)
 {
     if (attr && PyUnicode_CheckExact(key)) {
         char name[HUNT_LABEL_MAX - 1];
-        hunt_copy_str(key, name, sizeof(name));
+        agent_str_utf8(key, name, sizeof(name));
         snprintf(buf, n, ".%s", name);
         return;
     }
     if ((PyUnicode_CheckExact(key) && PyUnicode_GetLength(key) <= 32) || PyLong_CheckExact(key)) {
         PyObject *r = PyObject_Repr(key);
         char rep[HUNT_LABEL_MAX - 2];
-        hunt_copy_str(r, rep, sizeof(rep));
+        agent_str_utf8(r, rep, sizeof(rep));
         Py_XDECREF(r);
         PyErr_Clear();
         snprintf(buf, n, "[%s]", rep);
@@ -458,54 +393,16 @@ static int hunt_dict_label(PyObject *d, PyObject *to, int attr, char *buf, size_
     return 0;
 }
 
-static int hunt_getattr_is(PyObject *o, PyObject *name, PyObject *to)
-{
-    PyObject *v = PyObject_GenericGetAttr(o, name);
-    int is = v == to;
-    Py_XDECREF(v);
-    PyErr_Clear();
-    return is;
-}
-
 /* __slots__ of every class in type(o).__mro__; the slot name in *attr (new
  * reference). */
 static int hunt_slots_label(PyObject *o, PyObject *to, char *buf, size_t n, PyObject **attr)
 {
-    PyObject *mro = PyObject_GetAttr((PyObject *)Py_TYPE(o), s_mro_name);
-    int found = 0;
-    for (Py_ssize_t i = 0; mro && PyTuple_Check(mro) && i < PyTuple_Size(mro) && !found; i++) {
-        PyObject *cls = PyTuple_GetItem(mro, i);
-        PyObject *slots = cls ? PyObject_GetAttr(cls, s_slots_name) : NULL;
-        if (!slots) {
-            PyErr_Clear();
-            continue;
-        }
-        if (PyUnicode_Check(slots)) {
-            if (hunt_getattr_is(o, slots, to)) {
-                hunt_key_label(slots, 1, buf, n);
-                Py_INCREF(slots);
-                *attr = slots;
-                found = 1;
-            }
-        } else if (PyTuple_Check(slots) || PyList_Check(slots)) {
-            Py_ssize_t k = PySequence_Size(slots);
-            for (Py_ssize_t j = 0; j < k && !found; j++) {
-                PyObject *nm = PySequence_GetItem(slots, j);
-                if (nm && PyUnicode_Check(nm) && hunt_getattr_is(o, nm, to)) {
-                    hunt_key_label(nm, 1, buf, n);
-                    Py_INCREF(nm);
-                    *attr = nm;
-                    found = 1;
-                }
-                Py_XDECREF(nm);
-                PyErr_Clear();
-            }
-        }
-        Py_DECREF(slots);
-    }
-    Py_XDECREF(mro);
-    PyErr_Clear();
-    return found;
+    PyObject *nm = agent_slot_holding(o, to, s_slots_name, s_mro_name);
+    if (!nm)
+        return 0;
+    hunt_key_label(nm, 1, buf, n);
+    *attr = nm;
+    return 1;
 }
 
 /* How `from` refers to `to`: "[i]", "['key']", ".attr" or "" (unknown).
@@ -549,7 +446,7 @@ static void hunt_label(PyObject *from, PyObject *d, PyObject *to, char *buf, siz
         return;
     for (size_t i = 0; i < sizeof(hunt_attrs) / sizeof(hunt_attrs[0]); i++) {
         PyObject *nm = PyUnicode_InternFromString(hunt_attrs[i]);
-        int is = nm && hunt_getattr_is(from, nm, to);
+        int is = nm && agent_getattr_is(from, nm, to);
         PyErr_Clear();
         if (is) {
             snprintf(buf, n, ".%s", hunt_attrs[i]);
@@ -594,7 +491,7 @@ static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
                 Py_DECREF(d);
                 continue;
             }
-        } else if (ti && ti->attr && hunt_getattr_is(a, ti->attr, b)) {
+        } else if (ti && ti->attr && agent_getattr_is(a, ti->attr, b)) {
             hunt_key_label(ti->attr, 1, hop->label, sizeof(hop->label));
             continue;
         }
@@ -1022,8 +919,8 @@ static int hunt_components(struct hunt *h)
 
 static void hunt_free(struct hunt *h)
 {
-    ptrmap_free(&h->map);
-    ptrmap_free(&h->types);
+    agent_ptrmap_free(&h->map);
+    agent_ptrmap_free(&h->types);
     free(h->off);
     free(h->adj);
     free(h->comp);
@@ -1072,7 +969,7 @@ static int hunt_analyse(struct hunt *h)
         !h->hops || !h->tinfo)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
-        ptrmap_put(&h->map, PyList_GetItem(h->objs, i), i);
+        (void)agent_ptrmap_put(&h->map, PyList_GetItem(h->objs, i), i);
         h->dist[i] = -1;
     }
     hunt_edges(h);
@@ -1082,18 +979,6 @@ static int hunt_analyse(struct hunt *h)
 }
 
 /* ---- gc plumbing ---- */
-
-static long hunt_get_debug(void)
-{
-    PyObject *r = PyObject_CallMethod(agent.gc_module, "get_debug", NULL);
-    long v = r ? PyLong_AsLong(r) : -1;
-    Py_XDECREF(r);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        v = -1;
-    }
-    return v;
-}
 
 static int hunt_set_debug(long flags)
 {
@@ -1129,18 +1014,18 @@ static void hunt_release(PyObject *garbage, Py_ssize_t n0, PyObject *added)
     }
     /* Someone changed gc.garbage while we looked (a __del__ that released
      * the GIL): remove by identity. */
-    struct ptrmap m;
+    struct agent_ptrmap m;
     if (ptrmap_init(&m, (size_t)k) < 0) {
-        ptrmap_free(&m);
+        agent_ptrmap_free(&m);
         return;
     }
     for (Py_ssize_t i = 0; i < k; i++)
-        ptrmap_put(&m, PyList_GetItem(added, i), 0);
+        (void)agent_ptrmap_put(&m, PyList_GetItem(added, i), 0);
     for (Py_ssize_t i = PyList_Size(garbage) - 1; i >= 0; i--)
-        if (ptrmap_get(&m, PyList_GetItem(garbage, i)) >= 0 &&
+        if (agent_ptrmap_get(&m, PyList_GetItem(garbage, i)) >= 0 &&
             PyList_SetSlice(garbage, i, i + 1, NULL) < 0)
             break;
-    ptrmap_free(&m);
+    agent_ptrmap_free(&m);
     PyErr_Clear();
 }
 
@@ -1190,7 +1075,7 @@ int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len)
         }
     }
     PyObject *garbage = PyObject_GetAttrString(agent.gc_module, "garbage");
-    long flags = hunt_get_debug();
+    long flags = agent_call_long(agent.gc_module, "get_debug");
     if (!garbage || !PyList_Check(garbage) || flags < 0) {
         Py_XDECREF(garbage);
         PyErr_Clear();

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_util.h"
 #include "proto.h"
 
 #define TM_MAX_FRAMES 100 /* more multiplies the slowdown (17-70x at 25 frames) */
@@ -95,18 +96,6 @@ static PyObject *tm_module(int import)
     return tm.mod;
 }
 
-static long tm_call_long(PyObject *mod, const char *fn)
-{
-    PyObject *r = PyObject_CallMethod(mod, fn, NULL);
-    long v = r ? PyLong_AsLong(r) : -1;
-    Py_XDECREF(r);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        v = -1;
-    }
-    return v;
-}
-
 static int tm_is_tracing(PyObject *mod)
 {
     if (!mod)
@@ -177,7 +166,7 @@ int agent_tracemalloc_set(int64_t frames, char *msg, size_t msg_len)
         return -ENOSYS;
     }
     if (on) {
-        long limit = tm_call_long(mod, "get_traceback_limit");
+        long limit = agent_call_long(mod, "get_traceback_limit");
         snprintf(msg, msg_len, "tracemalloc already on (%ld frame%s, started by %s): not restarted",
                  limit, limit == 1 ? "" : "s", tm.started ? "pymemtop" : "the program");
         return 0;

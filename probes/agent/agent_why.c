@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_gclist.h"
+#include "agent_util.h"
 #include "proto.h"
 
 #define WHY_SAMPLES 5               /* instances followed, newest first */
@@ -51,79 +53,6 @@
 #define WHY_TP_FLAGS_OFF 168
 #define WHY_TP_TRAVERSE_OFF 184
 #define WHY_TP_IS_GC_OFF 328
-
-/* ---- open-addressing map: object -> node index ---- */
-
-struct why_map {
-    PyObject **keys;
-    uint32_t *vals;
-    size_t mask, used;
-};
-
-static size_t why_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return (size_t)x;
-}
-
-static int why_map_init(struct why_map *m, size_t cap)
-{
-    m->keys = calloc(cap, sizeof(*m->keys));
-    m->vals = malloc(cap * sizeof(*m->vals));
-    m->mask = cap - 1;
-    m->used = 0;
-    return m->keys && m->vals ? 0 : -1;
-}
-
-static void why_map_free(struct why_map *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof(*m));
-}
-
-static int64_t why_map_get(const struct why_map *m, const PyObject *k)
-{
-    size_t i = why_hash(k) & m->mask;
-    while (m->keys[i]) {
-        if (m->keys[i] == k)
-            return m->vals[i];
-        i = (i + 1) & m->mask;
-    }
-    return -1;
-}
-
-static void why_map_put_raw(struct why_map *m, PyObject *k, uint32_t v)
-{
-    size_t i = why_hash(k) & m->mask;
-    while (m->keys[i] && m->keys[i] != k)
-        i = (i + 1) & m->mask;
-    if (!m->keys[i])
-        m->used++;
-    m->keys[i] = k;
-    m->vals[i] = v;
-}
-
-static int why_map_put(struct why_map *m, PyObject *k, uint32_t v)
-{
-    if ((m->used + 1) * 2 > m->mask + 1) {
-        struct why_map n;
-        if (why_map_init(&n, (m->mask + 1) * 2) < 0) {
-            why_map_free(&n);
-            return -1;
-        }
-        for (size_t i = 0; i <= m->mask; i++)
-            if (m->keys[i])
-                why_map_put_raw(&n, m->keys[i], m->vals[i]);
-        why_map_free(m);
-        *m = n;
-    }
-    why_map_put_raw(m, k, v);
-    return 0;
-}
 
 /* ---- the search's state ---- */
 
@@ -157,7 +86,7 @@ struct why {
     size_t n_roots, cap_roots;
     struct why_node *nodes;
     size_t n_nodes, cap_nodes, max_nodes;
-    struct why_map map;
+    struct agent_ptrmap map;
     uint32_t cur;                   /* node being traversed */
     uint64_t visits;                /* edges seen */
     int capped, timed_out, oom, exhausted;
@@ -184,34 +113,6 @@ static void why_fmt(char *buf, size_t n, const char *fmt, ...)
 static int why_late(const struct why *w)
 {
     return agent_now_ns() > w->deadline_ns;
-}
-
-/* UTF-8 of a str into buf, cut at a character boundary. */
-static void why_str(PyObject *s, char *buf, size_t n)
-{
-    buf[0] = 0;
-    if (!s || !PyUnicode_Check(s))
-        return;
-    PyObject *b = PyUnicode_AsUTF8String(s);
-    char *p;
-    Py_ssize_t len;
-    if (b && PyBytes_AsStringAndSize(b, &p, &len) == 0) {
-        size_t k = (size_t)len < n - 1 ? (size_t)len : n - 1;
-        while (k > 0 && (size_t)len > k && ((unsigned char)p[k] & 0xc0) == 0x80)
-            k--;
-        memcpy(buf, p, k);
-        buf[k] = 0;
-    }
-    Py_XDECREF(b);
-    PyErr_Clear();
-}
-
-static void why_attr_str(PyObject *o, const char *attr, char *buf, size_t n)
-{
-    PyObject *v = PyObject_GetAttrString(o, attr);
-    why_str(v, buf, n);
-    Py_XDECREF(v);
-    PyErr_Clear();
 }
 
 /* ---- slots the limited API hides before 3.10 ---- */
@@ -287,7 +188,7 @@ static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t 
         w->nodes = n;
         w->cap_nodes = cap;
     }
-    if (why_map_put(&w->map, o, (uint32_t)w->n_nodes) < 0) {
+    if (agent_ptrmap_put(&w->map, o, (uint32_t)w->n_nodes) < 0) {
         w->oom = 1;
         return -1;
     }
@@ -326,7 +227,7 @@ static int why_visit(PyObject *o, void *arg)
     traverseproc trav = why_traverse_of(w, o);
     if (si < 0 && !trav)
         return 0; /* holds nothing: str, int, ... */
-    if (why_map_get(&w->map, o) >= 0)
+    if (agent_ptrmap_get(&w->map, o) >= 0)
         return 0;
     if (why_add_node(w, o, trav, w->cur, -1) < 0)
         return 1;
@@ -374,7 +275,7 @@ static struct why_root *why_new_root(struct why *w, int kind)
 /* A root node for o unless o is already one (first root wins). */
 static void why_add_root(struct why *w, PyObject *o, int kind, const char *label)
 {
-    if (!o || why_map_get(&w->map, o) >= 0)
+    if (!o || agent_ptrmap_get(&w->map, o) >= 0)
         return;
     struct why_root *r = why_new_root(w, kind);
     if (!r) {
@@ -408,7 +309,7 @@ static void why_module_roots(struct why *w)
             continue;
         }
         char name[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
-        why_str(PyDict_GetItemString(d, "__name__"), name, sizeof(name));
+        agent_str_utf8(PyDict_GetItemString(d, "__name__"), name, sizeof(name));
         why_fmt(label, sizeof(label), "module %s", name[0] ? name : "?");
         why_add_root(w, d, WHY_ROOT_MODULE, label);
     }
@@ -426,7 +327,7 @@ static void why_thread_name(PyObject *tid, char *buf, size_t n)
     PyErr_Clear();
     PyObject *t = active && PyDict_Check(active) ? PyDict_GetItem(active, tid) : NULL;
     if (t)
-        why_attr_str(t, "_name", buf, n);
+        agent_attr_str(t, "_name", buf, n);
     Py_XDECREF(active);
     Py_XDECREF(mods);
     PyErr_Clear();
@@ -504,7 +405,7 @@ static void why_local_name(PyObject *code, Py_ssize_t i, char *buf, size_t n)
     buf[0] = 0;
     if (agent.hexversion >= 0x030b0000) {
         PyObject *nm = PyObject_CallMethod(code, "_varname_from_oparg", "n", i);
-        why_str(nm, buf, n);
+        agent_str_utf8(nm, buf, n);
         Py_XDECREF(nm);
         PyErr_Clear();
         return;
@@ -514,7 +415,7 @@ static void why_local_name(PyObject *code, Py_ssize_t i, char *buf, size_t n)
         PyObject *tup = PyObject_GetAttrString(code, names[t]);
         Py_ssize_t k = tup && PyTuple_Check(tup) ? PyTuple_Size(tup) : 0;
         if (i < k)
-            why_str(PyTuple_GetItem(tup, i), buf, n);
+            agent_str_utf8(PyTuple_GetItem(tup, i), buf, n);
         i -= k;
         Py_XDECREF(tup);
     }
@@ -531,8 +432,8 @@ static void why_frame_roots(struct why *w, const char *thread, PyObject *frame)
         if (code && globals && PyList_Append(w->hold, f) == 0) {
             static char names[WHY_MAX_LOCALS][WHY_NAME_MAX];
             char fn[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
-            why_attr_str(code, agent.hexversion >= 0x030b0000 ? "co_qualname" : "co_name", fn,
-                         sizeof(fn));
+            agent_attr_str(code, agent.hexversion >= 0x030b0000 ? "co_qualname" : "co_name", fn,
+                           sizeof(fn));
             Py_ssize_t n = why_frame_count(code), bs = why_basicsize(f);
             for (Py_ssize_t i = 0; i < n; i++)
                 why_local_name(code, i, names[i], sizeof(names[i]));
@@ -540,7 +441,7 @@ static void why_frame_roots(struct why *w, const char *thread, PyObject *frame)
             PyObject **slots = why_frame_slots(f, code, globals, n, bs);
             for (Py_ssize_t i = 0; slots && i < n; i++) {
                 PyObject *v = slots[i];
-                if (!v || why_map_get(&w->map, v) >= 0)
+                if (!v || agent_ptrmap_get(&w->map, v) >= 0)
                     continue;
                 why_fmt(label, sizeof(label), "thread %s frame %s() local '%s'", thread, fn,
                          names[i]);
@@ -583,9 +484,9 @@ static void why_type_names(PyObject *t, char *full, size_t n, char *qual, size_t
                            size_t nn)
 {
     char mod[WHY_NAME_MAX];
-    why_attr_str(t, "__qualname__", qual, qn);
-    why_attr_str(t, "__name__", name, nn);
-    why_attr_str(t, "__module__", mod, sizeof(mod));
+    agent_attr_str(t, "__qualname__", qual, qn);
+    agent_attr_str(t, "__name__", name, nn);
+    agent_attr_str(t, "__module__", mod, sizeof(mod));
     if (!qual[0])
         why_fmt(qual, qn, "%s", name[0] ? name : "?");
     if (!mod[0] || strcmp(mod, "builtins") == 0)
@@ -596,7 +497,7 @@ static void why_type_names(PyObject *t, char *full, size_t n, char *qual, size_t
 
 /* Match kinds per type: 0 no, 1 bare name or qualname, 2 the full name. */
 struct why_match {
-    struct why_map seen; /* type -> kind */
+    struct agent_ptrmap seen; /* type -> kind */
     PyObject *types[8];  /* matching types (borrowed: instances hold them) */
     int kinds[8];
     char full[8][PM_TYPE_NAME_MAX];
@@ -605,13 +506,13 @@ struct why_match {
 
 static int why_type_kind(struct why_match *m, PyObject *t, const char *want)
 {
-    int64_t k = why_map_get(&m->seen, t);
+    int64_t k = agent_ptrmap_get(&m->seen, t);
     if (k >= 0)
         return (int)k;
     char full[PM_TYPE_NAME_MAX], qual[PM_TYPE_NAME_MAX], name[PM_TYPE_NAME_MAX];
     why_type_names(t, full, sizeof(full), qual, sizeof(qual), name, sizeof(name));
     int kind = !strcmp(full, want) ? 2 : (!strcmp(qual, want) || !strcmp(name, want)) ? 1 : 0;
-    if (why_map_put(&m->seen, t, (uint32_t)kind) < 0)
+    if (agent_ptrmap_put(&m->seen, t, (uint32_t)kind) < 0)
         return 0;
     if (kind && m->n_types < 8) {
         m->types[m->n_types] = t;
@@ -630,8 +531,8 @@ static int why_sample_get_objects(struct why *w, const char *want, char *type_ou
 {
     struct why_match m;
     memset(&m, 0, sizeof(m));
-    if (why_map_init(&m.seen, 1024) < 0) {
-        why_map_free(&m.seen);
+    if (agent_ptrmap_init(&m.seen, 1024) < 0) {
+        agent_ptrmap_free(&m.seen);
         return -ENOMEM;
     }
     PyObject *cand[WHY_SAMPLES];
@@ -693,7 +594,7 @@ static int why_sample_get_objects(struct why *w, const char *want, char *type_ou
         w->found[k] = -1;
     }
     w->n_samples = n;
-    why_map_free(&m.seen);
+    agent_ptrmap_free(&m.seen);
     return rc;
 }
 
@@ -704,72 +605,6 @@ static int why_sample_get_objects(struct why *w, const char *want, char *type_ou
  * copying the whole heap into a list as gc.get_objects() does (~50 ms at 1M
  * objects). The list layout is proven first, as agent_census.c does. */
 
-struct why_gc_head {
-    uintptr_t next, prev;
-};
-struct why_gc_gen {
-    struct why_gc_head head;
-    int threshold;
-    int count;
-};
-#define WHY_LINK(v) ((v) & ~(uintptr_t)3)
-#define WHY_NODE_BAD(p) ((p) < 4096 || ((p) & 7) != 0)
-
-static int why_gc_triple(const char *fn, long long out[PM_GENERATIONS])
-{
-    PyObject *r = PyObject_CallMethod(agent.gc_module, fn, NULL);
-    int ok = r && PyTuple_Check(r) && PyTuple_Size(r) == PM_GENERATIONS;
-    for (int i = 0; ok && i < PM_GENERATIONS; i++) {
-        out[i] = PyLong_AsLongLong(PyTuple_GetItem(r, i));
-        ok = !PyErr_Occurred();
-    }
-    Py_XDECREF(r);
-    PyErr_Clear();
-    return ok ? 0 : -1;
-}
-
-/* The generation-0 head, proven against gc.get_threshold()/get_count() and
- * a fresh object linking back to it; 0 when anything disagrees. */
-static uintptr_t why_gc_head(void)
-{
-    if (agent.hexversion < 0x03080000u || agent.hexversion >= 0x030e0000u ||
-        (agent.hook_installed && agent.gc_start_ns != 0)) /* mid-collection */
-        return 0;
-    for (int attempt = 0; attempt < 4; attempt++) {
-        PyObject *probe = PyList_New(0);
-        if (!probe) {
-            PyErr_Clear();
-            return 0;
-        }
-        const struct why_gc_head *pg =
-            (const struct why_gc_head *)((uintptr_t)probe - sizeof(struct why_gc_head));
-        uintptr_t head = WHY_LINK(pg->next);
-        int linked = !WHY_NODE_BAD(head) &&
-                     WHY_LINK(((const struct why_gc_head *)head)->prev) == (uintptr_t)pg;
-        Py_DECREF(probe);
-        if (!linked)
-            return 0;
-        long long thr[PM_GENERATIONS], cnt[PM_GENERATIONS];
-        if (why_gc_triple("get_threshold", thr) < 0 || why_gc_triple("get_count", cnt) < 0)
-            return 0;
-        const struct why_gc_gen *g = (const struct why_gc_gen *)head;
-        int ok = 1;
-        for (int i = 0; i < PM_GENERATIONS; i++) {
-            uintptr_t nx = WHY_LINK(g[i].head.next), pv = WHY_LINK(g[i].head.prev);
-            ok = ok && g[i].threshold == thr[i] && !WHY_NODE_BAD(nx) && !WHY_NODE_BAD(pv) &&
-                 WHY_LINK(((const struct why_gc_head *)nx)->prev) == (uintptr_t)&g[i].head &&
-                 WHY_LINK(((const struct why_gc_head *)pv)->next) == (uintptr_t)&g[i].head;
-            if (i == 0)
-                ok = ok && g[0].count >= cnt[0] - 8 && g[0].count <= cnt[0] + 8;
-            else
-                ok = ok && g[i].count == cnt[i];
-        }
-        if (ok)
-            return head;
-    }
-    return 0;
-}
-
 /* Newest instances of `type` from the lists (strong references into
  * w->samples). -1 when a list looks inconsistent (nothing taken). */
 static int why_walk_lists(struct why *w, uintptr_t head, PyObject *type)
@@ -778,15 +613,15 @@ static int why_walk_lists(struct why *w, uintptr_t head, PyObject *type)
     int n = 0;
     PyObject *got[WHY_SAMPLES];
     for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
-        uintptr_t h = head + (uintptr_t)gen * sizeof(struct why_gc_gen);
-        uintptr_t p = WHY_LINK(((const struct why_gc_head *)h)->prev);
+        uintptr_t h = AGENT_GC_GEN_HEAD(head, gen);
+        uintptr_t p = AGENT_GC_PREV(h);
         while (p != h && n < WHY_SAMPLES) {
-            if (WHY_NODE_BAD(p) || !left--)
+            if (AGENT_GC_NODE_BAD(p) || !left--)
                 return -1;
-            PyObject *o = (PyObject *)(p + sizeof(struct why_gc_head));
+            PyObject *o = AGENT_GC_NODE_OBJ(p);
             if ((PyObject *)Py_TYPE(o) == type)
                 got[n++] = o;
-            p = WHY_LINK(((const struct why_gc_head *)p)->prev);
+            p = AGENT_GC_PREV(p);
         }
     }
     for (int i = 0; i < n; i++) {
@@ -854,7 +689,7 @@ static PyObject *why_resolve(const char *want, int *rc, char *msg, size_t msg_le
             if (!c || !PyType_Check(c) || c == found)
                 continue;
             char nm[PM_TYPE_NAME_MAX];
-            why_attr_str(c, "__name__", nm, sizeof(nm));
+            agent_attr_str(c, "__name__", nm, sizeof(nm));
             if (strcmp(nm, want) != 0)
                 continue;
             if (found) {
@@ -885,7 +720,7 @@ static int why_sample(struct why *w, const char *want, char *type_out, size_t ty
     PyObject *type = why_resolve(want, &rc, msg, msg_len);
     if (rc < 0)
         return rc;
-    uintptr_t head = type ? why_gc_head() : 0;
+    uintptr_t head = type ? agent_gclist_head() : 0;
     if (!type || !head || why_walk_lists(w, head, type) < 0) {
         Py_XDECREF(type);
         return why_sample_get_objects(w, want, type_out, type_len, msg, msg_len);
@@ -913,18 +748,11 @@ static void why_set_label(struct why_label *l, const char *conc, const char *nor
     why_fmt(l->norm, sizeof(l->norm), "%s", norm ? norm : conc);
 }
 
-static void why_short_type(PyObject *o, char *buf, size_t n)
-{
-    why_attr_str((PyObject *)Py_TYPE(o), "__name__", buf, n);
-    if (!buf[0])
-        why_fmt(buf, n, "?");
-}
-
 static void why_key_label(PyObject *key, int attr, struct why_label *l)
 {
     char rep[64], buf[80];
     if (attr && PyUnicode_CheckExact(key)) {
-        why_str(key, rep, sizeof(rep));
+        agent_str_utf8(key, rep, sizeof(rep));
         why_fmt(buf, sizeof(buf), ".%s", rep);
         why_set_label(l, buf, NULL);
         return;
@@ -932,14 +760,14 @@ static void why_key_label(PyObject *key, int attr, struct why_label *l)
     int is_str = PyUnicode_CheckExact(key), is_int = PyLong_CheckExact(key);
     if ((is_str && PyUnicode_GetLength(key) <= 40) || is_int) {
         PyObject *r = PyObject_Repr(key);
-        why_str(r, rep, sizeof(rep));
+        agent_str_utf8(r, rep, sizeof(rep));
         Py_XDECREF(r);
         PyErr_Clear();
         why_fmt(buf, sizeof(buf), "[%s]", rep);
         why_set_label(l, buf, is_int ? "[<int>]" : "[<str>]");
         return;
     }
-    why_short_type(key, rep, sizeof(rep));
+    agent_type_short_name((PyObject *)Py_TYPE(key), rep, sizeof(rep));
     why_fmt(buf, sizeof(buf), "[<%s>]", rep);
     why_set_label(l, buf, NULL);
 }
@@ -978,47 +806,14 @@ static PyObject *why_instance_dict(PyObject *o)
     return d;
 }
 
-static int why_getattr_is(PyObject *o, PyObject *name, PyObject *to)
-{
-    PyObject *v = PyObject_GenericGetAttr(o, name);
-    int is = v == to;
-    Py_XDECREF(v);
-    PyErr_Clear();
-    return is;
-}
-
 static int why_slots_label(PyObject *o, PyObject *to, struct why_label *l)
 {
-    PyObject *mro = PyObject_GetAttr((PyObject *)Py_TYPE(o), s_mro);
-    int found = 0;
-    for (Py_ssize_t i = 0; mro && PyTuple_Check(mro) && i < PyTuple_Size(mro) && !found; i++) {
-        PyObject *slots = PyObject_GetAttr(PyTuple_GetItem(mro, i), s_slots);
-        if (!slots) {
-            PyErr_Clear();
-            continue;
-        }
-        if (PyUnicode_Check(slots)) {
-            if (why_getattr_is(o, slots, to)) {
-                why_key_label(slots, 1, l);
-                found = 1;
-            }
-        } else if (PyTuple_Check(slots) || PyList_Check(slots)) {
-            Py_ssize_t k = PySequence_Size(slots);
-            for (Py_ssize_t j = 0; j < k && !found; j++) {
-                PyObject *nm = PySequence_GetItem(slots, j);
-                if (nm && PyUnicode_Check(nm) && why_getattr_is(o, nm, to)) {
-                    why_key_label(nm, 1, l);
-                    found = 1;
-                }
-                Py_XDECREF(nm);
-                PyErr_Clear();
-            }
-        }
-        Py_DECREF(slots);
-    }
-    Py_XDECREF(mro);
-    PyErr_Clear();
-    return found;
+    PyObject *nm = agent_slot_holding(o, to, s_slots, s_mro);
+    if (!nm)
+        return 0;
+    why_key_label(nm, 1, l);
+    Py_DECREF(nm);
+    return 1;
 }
 
 static const char *const why_attrs[] = {
@@ -1061,7 +856,7 @@ static void why_label(PyObject *from, PyObject *to, struct why_label *l)
         return;
     for (size_t i = 0; i < sizeof(why_attrs) / sizeof(why_attrs[0]); i++) {
         PyObject *nm = PyUnicode_InternFromString(why_attrs[i]);
-        int is = nm && why_getattr_is(from, nm, to);
+        int is = nm && agent_getattr_is(from, nm, to);
         Py_XDECREF(nm);
         PyErr_Clear();
         if (is) {
@@ -1131,7 +926,7 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
     for (; i < n && ne < cap; i++) {
         PyObject *a = objs[i];
         if (i == n - 1) {
-            why_short_type(a, name, sizeof(name));
+            agent_type_short_name((PyObject *)Py_TYPE(a), name, sizeof(name));
             why_elem_set(&elems[ne++], name, NULL);
             break;
         }
@@ -1141,10 +936,10 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
             PyObject *ns = PyModule_Check(a) ? PyModule_GetDict(a) : NULL;
             if (PyModule_Check(a) ? ns == b : 1) {
                 char qual[WHY_NAME_MAX], mod[WHY_NAME_MAX];
-                why_attr_str(a, PyModule_Check(a) ? "__name__" : "__qualname__", qual,
-                             sizeof(qual));
+                agent_attr_str(a, PyModule_Check(a) ? "__name__" : "__qualname__", qual,
+                               sizeof(qual));
                 if (PyType_Check(a))
-                    why_attr_str(a, "__module__", mod, sizeof(mod));
+                    agent_attr_str(a, "__module__", mod, sizeof(mod));
                 if (PyModule_Check(a))
                     why_fmt(head, sizeof(head), "module %s", qual);
                 else if (mod[0] && strcmp(mod, "builtins"))
@@ -1160,7 +955,7 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
                 }
             }
         }
-        why_short_type(a, name, sizeof(name));
+        agent_type_short_name((PyObject *)Py_TYPE(a), name, sizeof(name));
         /* An instance, then its __dict__: one ".attr" edge. */
         if (PyDict_Check(b) && i + 2 < n) {
             PyObject *d = why_instance_dict(a);
@@ -1324,7 +1119,7 @@ static void why_free(struct why *w)
     Py_CLEAR(w->hold);
     free(w->roots);
     free(w->nodes);
-    why_map_free(&w->map);
+    agent_ptrmap_free(&w->map);
 }
 
 int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
@@ -1384,7 +1179,7 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     size_t map_cap = 65536;
     while (map_cap < 2 * w.max_nodes && map_cap < ((size_t)1 << 22))
         map_cap <<= 1; /* sized for the budget: no rehash in the walk */
-    if (!w.hold || why_map_init(&w.map, map_cap) < 0) {
+    if (!w.hold || agent_ptrmap_init(&w.map, map_cap) < 0) {
         PyErr_Clear();
         why_free(&w);
         why_fmt(msg, msg_len, "why: out of memory");
