@@ -469,9 +469,44 @@ static enum target_status attach_check_args(struct attach_ctx *c, const char *co
     return TARGET_OK;
 }
 
+/* A signal that ended pymemtop while the target is stopped on borrowed
+ * registers would leave the target to die (SIGTRAP or a return to address 0).
+ * The signals a user or a supervisor sends are held from PTRACE_SEIZE until
+ * the registers are back and the thread detached, then delivered. SIGKILL
+ * cannot be held. */
+static void attach_signals_hold(sigset_t *old)
+{
+    sigset_t hold;
+    sigemptyset(&hold);
+    sigaddset(&hold, SIGINT);
+    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, SIGHUP);
+    sigaddset(&hold, SIGQUIT);
+    sigaddset(&hold, SIGTSTP);
+    sigaddset(&hold, SIGPIPE);
+    sigprocmask(SIG_BLOCK, &hold, old);
+}
+
+static enum target_status attach_pending_call_held(const struct target_info *t,
+                                                   const char *code, unsigned watchdog_ms,
+                                                   struct attach_stats *st, char *msg,
+                                                   size_t msg_len);
+
 enum target_status attach_pending_call(const struct target_info *t, const char *code,
                                        unsigned watchdog_ms, struct attach_stats *st, char *msg,
                                        size_t msg_len)
+{
+    sigset_t old;
+    attach_signals_hold(&old);
+    enum target_status r = attach_pending_call_held(t, code, watchdog_ms, st, msg, msg_len);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+static enum target_status attach_pending_call_held(const struct target_info *t,
+                                                   const char *code, unsigned watchdog_ms,
+                                                   struct attach_stats *st, char *msg,
+                                                   size_t msg_len)
 {
     uint64_t t0 = attach_now_ns(), stop_t0 = 0;
     struct attach_ctx c = {.t = t, .pid = t->pid, .tgid = t->pid, .watchdog_ms = watchdog_ms ? watchdog_ms : 1,
@@ -790,9 +825,27 @@ __attribute__((format(printf, 3, 4))) static void attach_append(char *buf, size_
     va_end(ap);
 }
 
+static enum target_status attach_native_start_held(const struct target_info *t,
+                                                   const char *so_path, const char *entry,
+                                                   unsigned watchdog_ms, struct attach_stats *st,
+                                                   char *msg, size_t msg_len);
+
 enum target_status attach_native_start(const struct target_info *t, const char *so_path,
                                        const char *entry, unsigned watchdog_ms,
                                        struct attach_stats *st, char *msg, size_t msg_len)
+{
+    sigset_t old;
+    attach_signals_hold(&old);
+    enum target_status r =
+        attach_native_start_held(t, so_path, entry, watchdog_ms, st, msg, msg_len);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return r;
+}
+
+static enum target_status attach_native_start_held(const struct target_info *t,
+                                                   const char *so_path, const char *entry,
+                                                   unsigned watchdog_ms, struct attach_stats *st,
+                                                   char *msg, size_t msg_len)
 {
     uint64_t t0 = attach_now_ns();
     st->native_tid = 0;

@@ -1,7 +1,10 @@
 /* Client side of the agent protocol. Frames are decoded by lib/proto only. */
 #include "agent_link.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +129,29 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
     }
     *out = l;
     return 0;
+}
+
+int agent_link_sweep(const struct target_info *t)
+{
+    if (t->ns_pid && t->ns_pid != t->pid)
+        return 0;
+    char dir[96];
+    snprintf(dir, sizeof(dir), "/proc/%d/root/tmp/.pymemtop-%u", (int)t->pid, (unsigned)t->uid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (pid <= 0 || strcmp(end, ".sock") || pid == t->pid)
+            continue;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 int agent_link_fd(const struct agent_link *l)

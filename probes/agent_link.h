@@ -20,6 +20,11 @@ int agent_link_path(const struct target_info *t, char *out, size_t cap);
 int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct agent_link **out,
                     struct pm_hello *hello, char *msg, size_t msg_len);
 int agent_link_fd(const struct agent_link *l);
+/* Removes the sockets that agents of dead processes left (a killed process
+ * cannot clean up) from t's socket directory. Only when t shares our PID
+ * namespace, so that the PIDs in the names mean what kill() thinks. Returns
+ * how many were removed. */
+int agent_link_sweep(const struct target_info *t);
 
 enum agent_event {
     AGENT_EV_NONE,

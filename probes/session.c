@@ -154,6 +154,7 @@ static enum target_status session_inject(struct session *s, const struct session
     if (bootstrap_check_agent(o->agent_path, s->target.uid, msg, msg_len) < 0 ||
         bootstrap_build(o->agent_path, code, sizeof(code), msg, msg_len) < 0)
         return TARGET_AGENT_ERROR;
+    agent_link_sweep(&s->target);
     enum target_status st =
         attach_pending_call(&s->target, code, SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
     if (st == TARGET_OK)

@@ -31,6 +31,7 @@ struct agent_state {
     char dir_path[64];  /* /tmp/.pymemtop-<uid> */
     char sock_path[108];
     int listen_fd;
+    int client_fd; /* the monitor being served, -1 none: closed in forked children */
 
     atomic_int started;
     atomic_int finalizing; /* interpreter shutting down: never take the GIL again */

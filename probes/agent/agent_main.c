@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct agent_state agent = {.listen_fd = -1};
+struct agent_state agent = {.listen_fd = -1, .client_fd = -1};
 
 uint64_t agent_now_ns(void)
 {
@@ -50,6 +50,9 @@ static void agent_after_fork_child(void)
     if (agent.listen_fd >= 0)
         close(agent.listen_fd);
     agent.listen_fd = -1;
+    if (agent.client_fd >= 0) /* the parent's monitor connection */
+        close(agent.client_fd);
+    agent.client_fd = -1;
 }
 
 static int agent_read_version(void)

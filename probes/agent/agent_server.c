@@ -225,8 +225,10 @@ static void *agent_thread(void *arg)
         if (fd < 0)
             continue;
         pid_t peer = 0;
+        agent.client_fd = fd;
         if (agent_peer_allowed(fd, &peer))
             agent_serve(fd, peer);
+        agent.client_fd = -1;
         close(fd);
     }
     return NULL;

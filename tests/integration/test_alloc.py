@@ -273,7 +273,8 @@ def test_alloc_numbers_track_python_and_native_growth(py):
     t.do("grow_native")
     a2 = once_json(t.pid)["alloc"]
     assert a2["mmap_bytes"] - a1["mmap_bytes"] >= 64 * MB, (a1, a2)
-    assert a2["malloc_used_bytes"] - a1["malloc_used_bytes"] >= 64 * MB, (a1, a2)
+    # The 64 MiB buffer, give or take the small frees that happen meanwhile.
+    assert a2["malloc_used_bytes"] - a1["malloc_used_bytes"] >= 63 * MB, (a1, a2)
     assert abs(a2["pymalloc_used_bytes"] - a1["pymalloc_used_bytes"]) < 8 * MB, (a1, a2)
     # Both sit inside the RSS.
     rss = once_json(t.pid)["proc"]["rss_kib"] * 1024
