@@ -37,8 +37,8 @@ static struct diagnose_item *diag_add(struct diagnose_report *r, const char *wha
     return it;
 }
 
-/* Does /proc/PID/maps name our agent? (A mapped pymemtop_agent.so.) */
-static bool diag_agent_mapped(pid_t pid)
+/* Does a line of /proc/PID/maps satisfy `match`? */
+static bool diag_maps_any(pid_t pid, bool (*match)(const char *line))
 {
     char path[64], line[1024];
     snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
@@ -47,9 +47,22 @@ static bool diag_agent_mapped(pid_t pid)
         return false;
     bool found = false;
     while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "/pymemtop_agent.so") != NULL;
+        found = match(line);
     fclose(f);
     return found;
+}
+
+static bool diag_is_agent(const char *line)
+{
+    return strstr(line, "/pymemtop_agent.so") != NULL;
+}
+
+/* Cheap pre-filter before the ELF work: a file named like python or
+ * libpython is mapped. */
+static bool diag_is_python(const char *line)
+{
+    const char *slash = strrchr(line, '/');
+    return slash && (!strncmp(slash + 1, "python", 6) || !strncmp(slash + 1, "libpython", 9));
 }
 
 /* ELF e_type of a file: 3 (ET_DYN) for PIE executables and libraries. */
@@ -145,7 +158,7 @@ void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r
              (unsigned)r->target.uid, geteuid() == 0 ? ", we are root" : ", as we do");
     diag_python(r, msg);
     diag_ptrace(r, pid);
-    r->agent_loaded = diag_agent_mapped(pid);
+    r->agent_loaded = diag_maps_any(pid, diag_is_agent);
     diag_add(r, "agent", DIAG_INFO, "%s",
              r->agent_loaded ? "already loaded: pymemtop will reuse it without ptrace"
                              : "not loaded yet: pymemtop will inject it");
@@ -181,24 +194,6 @@ static uint64_t diag_rss_kib(pid_t pid)
     return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024 : 0;
 }
 
-/* Cheap pre-filter before the ELF work: a mapping whose file name looks
- * like python or libpython. */
-static bool diag_maybe_python(pid_t pid)
-{
-    char path[64], line[1024];
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return false;
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        const char *slash = strrchr(line, '/');
-        found = slash && (!strncmp(slash + 1, "python", 6) || !strncmp(slash + 1, "libpython", 9));
-    }
-    fclose(f);
-    return found;
-}
-
 size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
 {
     DIR *d = opendir("/proc");
@@ -213,7 +208,7 @@ size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         pid_t pid = (pid_t)atoi(e->d_name);
-        if (pid == self || !diag_maybe_python(pid))
+        if (pid == self || !diag_maps_any(pid, diag_is_python))
             continue;
         struct target_info t;
         char msg[512];
@@ -229,7 +224,7 @@ size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
         p->py_major = t.py_major;
         p->py_minor = t.py_minor;
         p->rss_kib = diag_rss_kib(pid);
-        p->agent_loaded = diag_agent_mapped(pid);
+        p->agent_loaded = diag_maps_any(pid, diag_is_agent);
         p->status = st;
         snprintf(p->cmdline, sizeof(p->cmdline), "%.255s", t.cmdline);
     }

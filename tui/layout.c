@@ -227,29 +227,39 @@ void layout_alloc(struct alloc_layout *l, int w, int h)
     }
 }
 
-int layout_columns(const struct column_spec *spec, int n, int width, int gap,
-                   struct column_pos *out)
+int layout_fit(const int *w, const int *prio, int n, int width, int gap, int keep, bool *on)
 {
-    bool on[64];
-    if (n > 64)
-        n = 64;
     for (int i = 0; i < n; i++)
         on[i] = true;
     for (;;) {
         int total = 0, shown = 0;
         for (int i = 0; i < n; i++)
             if (on[i]) {
-                total += spec[i].min_w + (shown ? gap : 0);
+                total += w[i] + (shown ? gap : 0);
                 shown++;
             }
-        if (total <= width || shown == 0)
-            break;
+        if (total <= width || shown <= keep)
+            return total;
         int worst = -1;
         for (int i = 0; i < n; i++)
-            if (on[i] && (worst < 0 || spec[i].prio < spec[worst].prio))
+            if (on[i] && (worst < 0 || prio[i] < prio[worst]))
                 worst = i;
         on[worst] = false;
     }
+}
+
+int layout_columns(const struct column_spec *spec, int n, int width, int gap,
+                   struct column_pos *out)
+{
+    bool on[64];
+    int w[64] = {0}, prio[64] = {0};
+    if (n > 64)
+        n = 64;
+    for (int i = 0; i < n; i++) {
+        w[i] = spec[i].min_w;
+        prio[i] = spec[i].prio;
+    }
+    layout_fit(w, prio, n, width, gap, 0, on);
     int total = 0, shown = 0, flex = -1;
     for (int i = 0; i < n; i++)
         if (on[i]) {

@@ -69,6 +69,11 @@ struct column_spec {
 struct column_pos {
     int x, w;   /* w == 0: not shown */
 };
+/* Which items fit in `width` (widths w[i], `gap` between shown items): the
+ * lowest prio goes first, until they fit or only `keep` are left. Sets
+ * on[i]; returns the width taken. n <= 64. */
+int layout_fit(const int *w, const int *prio, int n, int width, int gap, int keep, bool *on);
+
 /* Returns the number of columns shown. gap: spaces between columns. */
 int layout_columns(const struct column_spec *spec, int n, int width, int gap,
                    struct column_pos *out);

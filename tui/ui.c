@@ -123,25 +123,14 @@ int ui_fields(const struct ui *u, WINDOW *w, int y, int x, int maxw, struct fiel
               int gap)
 {
     bool on[24];
+    int wd[24] = {0}, prio[24] = {0};
     if (n > 24)
         n = 24;
-    for (int i = 0; i < n; i++)
-        on[i] = true;
-    for (;;) {
-        int total = 0, shown = 0;
-        for (int i = 0; i < n; i++)
-            if (on[i]) {
-                total += field_w(&f[i]) + (shown ? gap : 0);
-                shown++;
-            }
-        if (total <= maxw || shown <= 1)
-            break;
-        int worst = -1;
-        for (int i = 0; i < n; i++)
-            if (on[i] && (worst < 0 || f[i].prio < f[worst].prio))
-                worst = i;
-        on[worst] = false;
+    for (int i = 0; i < n; i++) {
+        wd[i] = field_w(&f[i]);
+        prio[i] = f[i].prio;
     }
+    layout_fit(wd, prio, n, maxw, gap, 1, on); /* one field always shows, cut if need be */
     int cx = x, end = x + maxw;
     bool first = true;
     for (int i = 0; i < n; i++) {
