@@ -119,7 +119,8 @@ static void rebuild(const struct ui *u)
             if ((!ob.filter[0] || strcasestr(d->types[i].name, ob.filter)) && d->types[i].delta)
                 ob.idx[ob.n++] = i;
         g_diff = d->types;
-        qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_diff);
+        if (ob.n) /* qsort with a NULL base is undefined, even for 0 items */
+            qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_diff);
         return;
     }
     if (ob.idx_gen == tc->gen)
@@ -132,7 +133,8 @@ static void rebuild(const struct ui *u)
         if (!ob.filter[0] || strcasestr(tc->rows[i].name, ob.filter))
             ob.idx[ob.n++] = i;
     g_rows = tc->rows;
-    qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_rows);
+    if (ob.n)
+        qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_rows);
 }
 
 static void rate_str(char *buf, size_t len, double r)
