@@ -87,7 +87,6 @@ struct hunt {
     PyObject *get_referents, *getsizeof;
 };
 
-static PyObject *s_dict_name, *s_slots_name, *s_mro_name; /* interned, kept for the .so's life */
 
 /* Attributes worth naming on an edge when the referrer has no instance dict
  * entry for it: functions, methods, cells, frames, generators, types. */
@@ -340,7 +339,7 @@ static PyObject *hunt_instance_dict(PyObject *o)
     if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
         PyUnicode_Check(o) || PyLong_Check(o) || PyAnySet_Check(o))
         return NULL;
-    PyObject *d = PyObject_GenericGetAttr(o, s_dict_name);
+    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
     if (!d || !PyDict_Check(d)) {
         Py_XDECREF(d);
         PyErr_Clear();
@@ -397,7 +396,7 @@ static int hunt_dict_label(PyObject *d, PyObject *to, int attr, char *buf, size_
  * reference). */
 static int hunt_slots_label(PyObject *o, PyObject *to, char *buf, size_t n, PyObject **attr)
 {
-    PyObject *nm = agent_slot_holding(o, to, s_slots_name, s_mro_name);
+    PyObject *nm = agent_slot_holding(o, to, agent_name_slots, agent_name_mro);
     if (!nm)
         return 0;
     hunt_key_label(nm, 1, buf, n);
@@ -1063,16 +1062,9 @@ static void hunt_put_frame(struct proto_buf *out, const struct hunt *h, uint64_t
 int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len)
 {
     uint64_t t0 = agent_now_ns();
-    if (!s_dict_name) {
-        s_dict_name = PyUnicode_InternFromString("__dict__");
-        s_slots_name = PyUnicode_InternFromString("__slots__");
-        s_mro_name = PyUnicode_InternFromString("__mro__");
-        if (!s_dict_name || !s_slots_name || !s_mro_name) {
-            PyErr_Clear();
-            Py_CLEAR(s_dict_name);
-            snprintf(msg, msg_len, "hunt: out of memory; nothing changed");
-            return -ENOMEM;
-        }
+    if (agent_names_init() < 0) {
+        snprintf(msg, msg_len, "hunt: out of memory; nothing changed");
+        return -ENOMEM;
     }
     PyObject *garbage = PyObject_GetAttrString(agent.gc_module, "garbage");
     long flags = agent_call_long(agent.gc_module, "get_debug");

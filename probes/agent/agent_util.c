@@ -1,6 +1,8 @@
 /* Small helpers the probes share (see agent_util.h). */
 #include "agent_util.h"
 
+#include <errno.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,4 +171,22 @@ int agent_ptrmap_put(struct agent_ptrmap *m, PyObject *k, uint32_t v)
     }
     ptrmap_put_raw(m, k, v);
     return 0;
+}
+
+PyObject *agent_name_dict, *agent_name_slots, *agent_name_mro;
+
+int agent_names_init(void)
+{
+    if (agent_name_dict && agent_name_slots && agent_name_mro)
+        return 0;
+    if (!agent_name_dict)
+        agent_name_dict = PyUnicode_InternFromString("__dict__");
+    if (!agent_name_slots)
+        agent_name_slots = PyUnicode_InternFromString("__slots__");
+    if (!agent_name_mro)
+        agent_name_mro = PyUnicode_InternFromString("__mro__");
+    if (agent_name_dict && agent_name_slots && agent_name_mro)
+        return 0;
+    PyErr_Clear();
+    return -ENOMEM;
 }

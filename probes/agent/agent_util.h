@@ -23,6 +23,11 @@ int agent_getattr_is(PyObject *o, PyObject *name, PyObject *to);
  * the interned "__slots__" and "__mro__". */
 PyObject *agent_slot_holding(PyObject *o, PyObject *to, PyObject *slots_name,
                              PyObject *mro_name);
+/* "__dict__", "__slots__", "__mro__", interned once and kept for the .so's
+ * life: the hunt and why label edges with them. GIL held; 0 or -ENOMEM. */
+extern PyObject *agent_name_dict, *agent_name_slots, *agent_name_mro;
+int agent_names_init(void);
+
 /* mod.<fn>() as a C long, -1 on any error. */
 long agent_call_long(PyObject *mod, const char *fn);
 

@@ -97,7 +97,6 @@ struct why {
     uint64_t grouped_away;          /* chains that did not fit in the groups */
 };
 
-static PyObject *s_dict, *s_slots, *s_mro; /* interned, for the .so's life */
 
 /* snprintf that cuts silently (labels are cut by design). */
 static void why_fmt(char *buf, size_t n, const char *fmt, ...)
@@ -797,7 +796,7 @@ static PyObject *why_instance_dict(PyObject *o)
     if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
         PyModule_Check(o) || PyAnySet_Check(o))
         return NULL;
-    PyObject *d = PyObject_GenericGetAttr(o, s_dict);
+    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
     if (!d || !PyDict_Check(d)) {
         Py_XDECREF(d);
         PyErr_Clear();
@@ -808,7 +807,7 @@ static PyObject *why_instance_dict(PyObject *o)
 
 static int why_slots_label(PyObject *o, PyObject *to, struct why_label *l)
 {
-    PyObject *nm = agent_slot_holding(o, to, s_slots, s_mro);
+    PyObject *nm = agent_slot_holding(o, to, agent_name_slots, agent_name_mro);
     if (!nm)
         return 0;
     why_key_label(nm, 1, l);
@@ -1136,16 +1135,9 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     }
     if (!budget_ms)
         budget_ms = WHY_DEFAULT_BUDGET_MS;
-    if (!s_dict) {
-        s_dict = PyUnicode_InternFromString("__dict__");
-        s_slots = PyUnicode_InternFromString("__slots__");
-        s_mro = PyUnicode_InternFromString("__mro__");
-        if (!s_dict || !s_slots || !s_mro) {
-            PyErr_Clear();
-            Py_CLEAR(s_dict);
-            why_fmt(msg, msg_len, "why: out of memory");
-            return -ENOMEM;
-        }
+    if (agent_names_init() < 0) {
+        why_fmt(msg, msg_len, "why: out of memory");
+        return -ENOMEM;
     }
     static struct why w; /* agent thread only; ~10 KiB of groups */
     memset(&w, 0, sizeof(w));
