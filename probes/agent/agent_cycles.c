@@ -336,16 +336,7 @@ static uint32_t hunt_bfs_cycle(struct hunt *h, int32_t c, uint32_t v, uint32_t m
  * inline: harmless, the object is garbage and about to be freed. */
 static PyObject *hunt_instance_dict(PyObject *o)
 {
-    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
-        PyUnicode_Check(o) || PyLong_Check(o) || PyAnySet_Check(o))
-        return NULL;
-    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
-    if (!d || !PyDict_Check(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return NULL;
-    }
-    return d;
+    return agent_instance_dict(o);
 }
 
 /* A dict key as an edge label: ".name" for attributes, "['k']" / "[3]" for

@@ -190,3 +190,17 @@ int agent_names_init(void)
     PyErr_Clear();
     return -ENOMEM;
 }
+
+PyObject *agent_instance_dict(PyObject *o)
+{
+    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
+        PyUnicode_Check(o) || PyLong_Check(o) || PyAnySet_Check(o))
+        return NULL;
+    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
+    if (!d || !PyDict_Check(d)) {
+        Py_XDECREF(d);
+        PyErr_Clear();
+        return NULL;
+    }
+    return d;
+}

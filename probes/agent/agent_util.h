@@ -28,6 +28,11 @@ PyObject *agent_slot_holding(PyObject *o, PyObject *to, PyObject *slots_name,
 extern PyObject *agent_name_dict, *agent_name_slots, *agent_name_mro;
 int agent_names_init(void);
 
+/* o.__dict__ by the generic lookup (no class __getattr__ runs), as a new
+ * reference, or NULL (containers, types, str/int/sets have none worth a
+ * label; errors cleared). */
+PyObject *agent_instance_dict(PyObject *o);
+
 /* mod.<fn>() as a C long, -1 on any error. */
 long agent_call_long(PyObject *mod, const char *fn);
 

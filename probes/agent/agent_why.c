@@ -793,16 +793,8 @@ static int why_dict_label(PyObject *d, PyObject *to, int attr, struct why_label 
 /* o.__dict__ by the generic lookup (no class __getattr__ runs), new ref. */
 static PyObject *why_instance_dict(PyObject *o)
 {
-    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
-        PyModule_Check(o) || PyAnySet_Check(o))
-        return NULL;
-    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
-    if (!d || !PyDict_Check(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return NULL;
-    }
-    return d;
+    /* A module's globals are a root of their own ("module M .attr"). */
+    return PyModule_Check(o) ? NULL : agent_instance_dict(o);
 }
 
 static int why_slots_label(PyObject *o, PyObject *to, struct why_label *l)

@@ -70,25 +70,15 @@ class LeakTarget:
         self.ctl_path = os.path.join(d, "ctl.json")
         self.seq = 0
         self.t = Target(py, code=TARGET, args=(self.state_path, self.ctl_path))
+        self.t.state_path = self.state_path  # its own state file, read the common way
         self.pid = self.t.pid
         self.wait(lambda s: s["phase"] == "idle")
 
     def state(self):
-        try:
-            with open(self.state_path) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+        return self.t.state()
 
     def wait(self, pred, timeout=20):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            s = self.state()
-            if s and pred(s):
-                return s
-            assert self.t.alive(), "target exited: %s" % self.t.stderr()
-            time.sleep(0.02)
-        raise AssertionError("target never reached the state; last %s" % self.state())
+        return self.t.wait_state(pred, timeout)
 
     def order(self, op, n=0):
         self.seq += 1
