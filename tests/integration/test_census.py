@@ -4,7 +4,6 @@ known class against the target's own count, the collector's lists walked
 becomes a suspect with the right growth while a steady class does not."""
 import json
 import os
-import time
 
 from common import Target, pymemtop, tmpdir
 
