@@ -107,7 +107,7 @@ struct pylayout_dbg {
 };
 
 /* The header alone (the monitor's preflight reads it from the target):
- * anchors they must on every build (PyObject.ob_type at 8, list items at 24, ...:
+ * 1, with *version and *free_threaded set, when mem starts with the cookie; else 0. */
 int pylayout_dbg_header(const void *mem, size_t len, uint64_t *version, int *free_threaded);
 
 /* Decodes mem (len bytes copied from the start of _PyRuntime) with the shape
