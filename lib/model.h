@@ -174,7 +174,16 @@ struct pm_hello {
     uint64_t loaded_ns;      /* CLOCK_MONOTONIC when the agent was loaded */
     uint64_t clients_served; /* >1 means the agent was reused */
     uint32_t interval_ms;
+    char layout[32];         /* lib/pylayout.c row label, "" when the build has none */
+    uint64_t raw_paths;      /* PM_RAW_* */
+    char layout_note[96];    /* why a raw path is off ("" when all are on) */
 };
+
+/* Raw-memory paths the agent proved on its interpreter; the others take
+ * the public API (or answer "not available on this build"). */
+#define PM_RAW_DEBUG_OFFSETS 1u /* _Py_DebugOffsets decoded and anchored */
+#define PM_RAW_GC_LISTS 2u      /* the census may walk the generation lists */
+#define PM_RAW_FRAME_LOCALS 4u  /* why reads threads' frame locals */
 
 /* A command's answer. */
 struct pm_reply {

@@ -323,6 +323,12 @@ static int hello_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, 
             return -1;
         h->interval_ms = u > 3600000 ? 3600000 : (uint32_t)u;
         return 0;
+    case TAG_LAYOUT:
+        return get_str(v, len, h->layout, sizeof(h->layout), why);
+    case TAG_RAW_PATHS:
+        return get_u64(v, len, &h->raw_paths, why);
+    case TAG_LAYOUT_NOTE:
+        return get_str(v, len, h->layout_note, sizeof(h->layout_note), why);
     default:
         return 0;
     }

@@ -100,6 +100,9 @@ enum proto_tag {
     TAG_CLIENTS = 6,
     TAG_INTERVAL_MS = 7,
     TAG_PROTOCOL = 8,
+    TAG_LAYOUT = 9,       /* str: the lib/pylayout.c row, "" when none */
+    TAG_RAW_PATHS = 10,   /* u64: PM_RAW_* bits, the raw-memory paths proved at start */
+    TAG_LAYOUT_NOTE = 11, /* str: why a raw path is off */
     /* SAMPLE */
     TAG_TIME_NS = 20,
     TAG_GC_ENABLED = 21,

@@ -299,6 +299,14 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
                                   : s->attach.any_thread ? "pending_call_any_thread"
                                                          : "pending_call");
     json_uint(&j, "native_stop_ns", s->attach.native_stop_ns);
+    /* Which raw-memory paths this build got (lib/pylayout.c), and why not. */
+    json_string(&j, "layout", s->hello.layout);
+    json_object_begin(&j, "raw_paths");
+    json_bool(&j, "debug_offsets", (s->hello.raw_paths & PM_RAW_DEBUG_OFFSETS) != 0);
+    json_bool(&j, "gc_lists", (s->hello.raw_paths & PM_RAW_GC_LISTS) != 0);
+    json_bool(&j, "frame_locals", (s->hello.raw_paths & PM_RAW_FRAME_LOCALS) != 0);
+    json_object_end(&j);
+    json_string(&j, "layout_note", s->hello.layout_note);
     /* What the agent took from the target: sampling and commands, plus the
      * budgeted probes' latest costs. */
     json_uint(&j, "sample_cost_ns", s->agent.sample_cost_ns);

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "model.h"
+#include "pylayout.h"
 
 #define AGENT_VERSION 1
 #define AGENT_PAUSE_RING 4096
@@ -28,6 +29,15 @@ struct agent_state {
     uint64_t loaded_ns;
     uint64_t hexversion;
     char python[32];
+    /* What this interpreter's internals look like (lib/pylayout.h): NULL for
+     * a version or build with no row, then every probe takes its public-API
+     * path. dbg_ok: _Py_DebugOffsets decoded and proved (3.13+). Set once at
+     * start, read-only after. */
+    const struct pylayout *layout;
+    struct pylayout_dbg dbg;
+    int dbg_ok;
+    int frames_ok; /* frame locals may be read raw (layout and build allow it) */
+    char layout_why[96]; /* why a raw path is off, for answers that fall back */
     char dir_path[64];  /* /tmp/.pymemtop-<uid> */
     char sock_path[108];
     int listen_fd;

@@ -1,6 +1,8 @@
 /* The collector's generation lists: finding and proving their heads. */
 #include "agent_gclist.h"
 
+#include <string.h>
+
 /* Validation retries: allocating the tuples of gc.get_count() can itself
  * start a collection that moves the counts. */
 #define GCLIST_VALIDATE_TRIES 4
@@ -20,12 +22,43 @@ static int gclist_triple(const char *fn, long long out[PM_GENERATIONS])
     return ok ? 0 : -1;
 }
 
+/* PyInterpreterState_Main is exported from 3.8 on but not in the limited API. */
+PyInterpreterState *PyInterpreterState_Main(void);
+
+/* Where the debug offsets say the generations are (3.13+), or 0. */
+static uintptr_t gclist_published_head(void)
+{
+    if (!agent.dbg_ok)
+        return 0;
+    return (uintptr_t)PyInterpreterState_Main() + agent.dbg.interp_gc + agent.layout->gc_gens_off;
+}
+
+/* The collector is running (a finalizer or callback it called let the GIL
+ * go): exact where the debug offsets publish the flag, else our own hook's
+ * word for it. */
+static int gclist_collecting(void)
+{
+    if (agent.dbg_ok) {
+        int collecting;
+        memcpy(&collecting,
+               (const char *)PyInterpreterState_Main() + agent.dbg.interp_gc +
+                   agent.dbg.gc_collecting,
+               sizeof(collecting));
+        if (collecting)
+            return 1;
+    }
+    return agent.hook_installed && agent.gc_start_ns != 0;
+}
+
 uintptr_t agent_gclist_head(void)
 {
-    if (agent.hexversion < 0x03080000u || agent.hexversion >= 0x030e0000u)
-        return 0; /* 3.14 changed the collector: layout unknown */
-    if (agent.hook_installed && agent.gc_start_ns != 0)
-        return 0; /* mid-collection */
+    /* Only a collector whose three lists are generations (not 3.14.0-3.14.4's
+     * incremental spaces, not a version we have no row for). */
+    if (!agent.layout || agent.layout->gc != PYLAYOUT_GC_GENERATIONS3)
+        return 0;
+    if (gclist_collecting())
+        return 0;
+    uintptr_t published = gclist_published_head();
     for (int attempt = 0; attempt < GCLIST_VALIDATE_TRIES; attempt++) {
         PyObject *probe = PyList_New(0); /* tracked, so it is the newest in generation 0 */
         if (!probe) {
@@ -38,23 +71,13 @@ uintptr_t agent_gclist_head(void)
         Py_DECREF(probe);
         if (!linked)
             return 0;
+        /* Two witnesses must agree where there are two. */
+        if (published && head != published)
+            return 0;
         long long thr[PM_GENERATIONS], cnt[PM_GENERATIONS];
         if (gclist_triple("get_threshold", thr) < 0 || gclist_triple("get_count", cnt) < 0)
             return 0;
-        const struct agent_gc_gen *g = (const struct agent_gc_gen *)head;
-        int ok = 1;
-        for (int i = 0; i < PM_GENERATIONS; i++) {
-            uintptr_t gh = (uintptr_t)&g[i].head;
-            uintptr_t nx = AGENT_GC_NEXT(gh), pv = AGENT_GC_PREV(gh);
-            ok = ok && g[i].threshold == thr[i] && !AGENT_GC_NODE_BAD(nx) &&
-                 !AGENT_GC_NODE_BAD(pv) && AGENT_GC_PREV(nx) == gh && AGENT_GC_NEXT(pv) == gh;
-            if (i == 0)
-                ok = ok && g[0].count >= cnt[0] - GCLIST_COUNT0_SLACK &&
-                     g[0].count <= cnt[0] + GCLIST_COUNT0_SLACK;
-            else
-                ok = ok && g[i].count == cnt[i];
-        }
-        if (ok)
+        if (pylayout_gens_valid(head, thr, cnt, GCLIST_COUNT0_SLACK))
             return head;
     }
     return 0;

@@ -1,6 +1,7 @@
 /* The agent's entry: the extension module the bootstrap loads, its start,
  * and what it does at interpreter exit and across fork. */
 #include "agent.h"
+#include "agent_layout.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -108,7 +109,10 @@ static PyObject *agent_py_start(PyObject *self, PyObject *unused)
     agent.loaded_ns = agent_now_ns();
     atomic_store(&agent.interval_ms, AGENT_DEFAULT_INTERVAL_MS);
     agent.blocks_last = -1;
-    if (agent_read_version() < 0 || agent_gc_init() < 0 || agent_register_atexit() < 0)
+    if (agent_read_version() < 0)
+        goto fail;
+    agent_layout_init();
+    if (agent_gc_init() < 0 || agent_register_atexit() < 0)
         goto fail;
     if (agent_server_start() < 0)
         goto fail;

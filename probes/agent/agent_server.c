@@ -81,6 +81,11 @@ static void agent_send_hello(int fd, struct proto_buf *b)
     proto_put_u64(b, TAG_LOADED_NS, agent.loaded_ns);
     proto_put_u64(b, TAG_CLIENTS, agent.clients_served);
     proto_put_u64(b, TAG_INTERVAL_MS, atomic_load(&agent.interval_ms));
+    proto_put_str(b, TAG_LAYOUT, agent.layout ? agent.layout->label : "");
+    uint64_t raw = (agent.dbg_ok ? PM_RAW_DEBUG_OFFSETS : 0) | (agent.frames_ok ? PM_RAW_FRAME_LOCALS : 0) |
+                   (agent.layout && agent.layout->gc == PYLAYOUT_GC_GENERATIONS3 ? PM_RAW_GC_LISTS : 0);
+    proto_put_u64(b, TAG_RAW_PATHS, raw);
+    proto_put_str(b, TAG_LAYOUT_NOTE, agent.layout_why);
     proto_end(b);
     agent_send(fd, b);
 }

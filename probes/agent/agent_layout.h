@@ -1,0 +1,14 @@
+/* The agent's view of lib/pylayout.h: fills agent.layout, agent.dbg,
+ * agent.dbg_ok and agent.frames_ok once, at start, with the GIL held. */
+#ifndef PYMEMTOP_PROBES_AGENT_AGENT_LAYOUT_H
+#define PYMEMTOP_PROBES_AGENT_AGENT_LAYOUT_H
+
+#include "agent.h"
+
+void agent_layout_init(void);
+
+/* PyThreadState_GetID (3.9+), NULL where the interpreter lacks it. */
+typedef unsigned long long (*agent_thread_id_fn)(PyThreadState *);
+agent_thread_id_fn agent_layout_thread_id_fn(void);
+
+#endif
