@@ -23,7 +23,7 @@ def _get(j, path):
 
 def unmonitored_output(py, ticks):
     """The demo's stdout for `ticks` ticks with nobody watching."""
-    p = subprocess.run([py.path, DEMO, "--ticks", str(ticks), "--period", "0"],
+    p = subprocess.run(py.argv(DEMO, "--ticks", ticks, "--period", "0"),
                        stdout=subprocess.PIPE, text=True, timeout=120, check=True)
     return p.stdout.splitlines()[:ticks]
 
