@@ -38,7 +38,7 @@ AGENT     := $(BUILD)/pymemtop_agent.so
 DEB_PKGS  := build-essential pkg-config libncurses-dev libproc2-dev libinih-dev \
              python3-dev tmux strace procps util-linux passwd
 
-.PHONY: all deps demo check test unit asan check-asan bench clean install uninstall
+.PHONY: all deps pythons demo check test unit asan check-asan bench clean install uninstall
 all: $(BIN) $(AGENT) $(UNIT_BIN)
 
 # Installs only what is missing; through sudo when not root.
@@ -49,6 +49,13 @@ deps:
 	  if [ "$$(id -u)" -eq 0 ]; then S=; else S=sudo; fi; \
 	  $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# Current CPythons for the suite: a Debian sid root with python3.14, python3.15
+# and python3.14-dbg in $$PYMEMTOP_SID_ROOT (default /var/cache/pymemtop/sid-root),
+# run with chroot. Reused when present; needs root and the apt mirror (installs
+# debootstrap if missing); without them it says so and the suite skips them.
+pythons:
+	@tests/provision_pythons.sh
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -3,7 +3,13 @@
 attach to real CPython processes of every version found on the machine and
 drive the real dashboard under tmux. Ends with "N passed, M failed".
 
-  tests/run.py [--build DIR] [--quick] [-k SUBSTRING]
+  tests/run.py [--build DIR] [--quick] [-k SUBSTRING] [--versions SUBSTRING]
+
+Debian sid's interpreters (make pythons) live in a root of their own and run
+with chroot; as root, the runner re-executes itself in a private mount
+namespace and bind-mounts the checkout (and the build directory) at the same
+paths and /tmp onto ROOT/tmp, so targets there see their scripts, the agent and
+the agent's socket directory. The mounts vanish with the runner.
 """
 import argparse
 import glob
@@ -11,6 +17,7 @@ import importlib.util
 import inspect
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -50,32 +57,77 @@ def load_modules():
     return mods
 
 
+NS_ENV = "PYMEMTOP_TEST_MOUNTNS"
+
+
+def sid_namespace(build):
+    """Run the suite in a private mount namespace in which the sid root sees
+    the checkout, the build directory and /tmp (see the module docstring).
+    Returns only in that namespace, or when it cannot (or need not) be made."""
+    root = common.SID_ROOT
+    if os.geteuid() != 0 or not os.path.isdir(root):
+        return
+    if os.environ.get(NS_ENV) != str(os.getpid()):
+        if os.environ.get(NS_ENV) or not shutil.which("unshare"):
+            return
+        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if probe.returncode != 0:
+            print("NOTE no private mount namespace (%s): Debian sid Pythons not tested"
+                  % probe.stderr.strip(), flush=True)
+            return
+        sys.stdout.flush()
+        # exec keeps the PID: the re-executed runner knows it is the one inside.
+        os.environ[NS_ENV] = str(os.getpid())
+        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
+                              sys.executable, os.path.abspath(__file__)] + sys.argv[1:])
+    mounts = [(common.ROOT, root + common.ROOT), ("/tmp", root + "/tmp")]
+    if not (build + "/").startswith(common.ROOT + "/"):
+        mounts.append((build, root + build))
+    for src, dst in mounts:
+        os.makedirs(dst, exist_ok=True)
+        r = subprocess.run(["mount", "--bind", src, dst], stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            print("NOTE mount --bind %s %s failed: %s" % (src, dst, r.stderr.strip()), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--quick", action="store_true", help="one Python version only")
     ap.add_argument("-k", default="", help="run tests whose name contains this")
+    ap.add_argument("--versions", default="",
+                    help="per-version tests only on interpreters whose label contains this "
+                         "(e.g. 3.14, -sid, 3.12.1); other tests are not run")
     args = ap.parse_args()
-    common.setup(os.path.abspath(args.build))
+    build = os.path.abspath(args.build)
+    sid_namespace(build)
+    common.setup(build)
     results = []
-    if not args.k:
+    if not args.k and not args.versions:
         run_unit(args.build, results)
         for name, ok, why in results:
             print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else " (%s)" % why), flush=True)
 
     pythons, missing = common.find_pythons()
-    for v in missing:
-        print("NOTE CPython %s is not on this machine: not tested" % v, flush=True)
-    print("NOTE testing against: %s" % ", ".join("%s (%s)" % (p.version, p.path) for p in pythons),
-          flush=True)
+    for what in missing:
+        print("NOTE %s: not tested" % what, flush=True)
+    print("NOTE testing against: %s" % ", ".join(
+        "%s (%s)" % (p.label, " ".join(p.cmd)) for p in pythons), flush=True)
     if args.quick:
         pythons = [p for p in pythons if p.path == "/usr/bin/python3"] or pythons[:1]
+    if args.versions:
+        pythons = [p for p in pythons if args.versions in p.label]
+        print("NOTE --versions %s: %s" % (args.versions, ", ".join(p.label for p in pythons)
+                                          or "no interpreter matches"), flush=True)
 
     for mod in load_modules():
         for fname, fn in inspect.getmembers(mod, inspect.isfunction):
             if not fname.startswith("test_") or fn.__module__ != mod.__name__:
                 continue
             per_version = "py" in inspect.signature(fn).parameters
+            if args.versions and not per_version:
+                continue
             for py in (pythons if per_version else [None]):
                 name = "%s/%s%s" % (mod.__name__, fname, "[%s]" % py.label if py else "")
                 if args.k and args.k not in name:

@@ -1,6 +1,7 @@
 """Shared helpers for the integration tests: real targets, the real binary,
 tmux for the dashboard. No mocks."""
 import glob
+import grp
 import json
 import os
 import pwd
@@ -16,7 +17,7 @@ DEMO = os.path.join(ROOT, "tests", "targets", "demo.py")
 BUILD = None
 BIN = None
 TEST_USER = "pymemtop-test"
-WANTED = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]
+WANTED = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 
 _procs = []
 _tmux = []
@@ -33,20 +34,64 @@ def setup(build):
     BIN = os.path.join(build, "pymemtop")
 
 
+# Debian sid's current CPythons, provisioned by `make pythons` (see
+# tests/provision_pythons.sh): (minor, executable in the root, label suffix, what).
+SID_ROOT = os.environ.get("PYMEMTOP_SID_ROOT", "/var/cache/pymemtop/sid-root")
+SID_PYTHONS = [("3.14", "python3.14", "-sid", "CPython 3.14"),
+               ("3.15", "python3.15", "-sid", "CPython 3.15"),
+               ("3.14", "python3.14d", "-sid-dbg", "CPython 3.14 debug build")]
+
+
 class Py:
-    def __init__(self, path, version):
+    """One interpreter. Start it only through argv() (or cmd): a Debian sid
+    interpreter runs as `chroot ROOT /usr/bin/python3.X`, since it needs sid's
+    libc. path is the executable as seen from here (inside the root for those)."""
+
+    def __init__(self, path, version, root=None, exe=None, suffix=None):
         self.path = path
         self.version = version
         self.minor = tuple(int(x) for x in version.split(".")[:2])
-        self.label = version + ("-debian" if path.startswith("/usr/bin") else "")
+        self.root = root
+        self.exe = exe or path  # the executable's path as the interpreter sees it
+        self.cmd = ["chroot", root, self.exe] if root else [path]
+        if suffix is None:
+            suffix = "-debian" if path.startswith("/usr/bin") else ""
+        self.label = version + suffix
+
+    def argv(self, *args, user=None, cwd=None):
+        """The command line that runs this interpreter with args, as user
+        (a name) if given, in directory cwd if given (chroot starts in the
+        root's /, so the directory is set again inside it)."""
+        args = [str(a) for a in args]
+        if not self.root:
+            if user:
+                return ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
+                        "--", self.path] + args
+            return [self.path] + args
+        cmd = ["chroot"]
+        if user:
+            pw = pwd.getpwnam(user)
+            groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+            cmd += ["--userspec=%d:%d" % (pw.pw_uid, pw.pw_gid),
+                    "--groups=" + ",".join(str(g) for g in [pw.pw_gid] + groups)]
+        cmd.append(self.root)
+        if cwd:
+            cmd += ["/usr/bin/env", "-C", cwd]
+        return cmd + [self.exe] + args
+
+    def shebang(self):
+        """A #! line that starts this interpreter (a script's first line)."""
+        if not self.root:
+            return "#!" + self.path
+        return "#!/usr/bin/env -S " + " ".join(self.cmd)
 
     def __repr__(self):
         return "Py(%s)" % self.label
 
 
-def _version(path):
+def _version(cmd):
     try:
-        out = subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
+        out = subprocess.run(list(cmd) + ["-c", "import platform;print(platform.python_version())"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                              timeout=20).stdout.strip()
         return out or None
@@ -54,24 +99,65 @@ def _version(path):
         return None
 
 
+def _same_file(a, b):
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def sid_unusable():
+    """Why the sid root's interpreters cannot be tested here, or None. Targets
+    in the root need the checkout (scripts, the agent) and /tmp (target state,
+    the agent's socket) at the same paths: tests/run.py bind-mounts them in a
+    private mount namespace."""
+    if not os.path.isdir(SID_ROOT):
+        return "not provisioned (%s missing), run make pythons" % SID_ROOT
+    if os.geteuid() != 0:
+        return "needs root (chroot)"
+    if not (_same_file("/tmp", SID_ROOT + "/tmp") and _same_file(ROOT, SID_ROOT + ROOT)
+            and (not BUILD or _same_file(BUILD, SID_ROOT + BUILD))):
+        return "the checkout and /tmp are not mounted in %s (run through tests/run.py)" % SID_ROOT
+    return None
+
+
 def find_pythons():
-    """CPython >= 3.8 found: pyenv versions and /usr/bin/python3."""
-    found = []
+    """CPython >= 3.8 found: pyenv versions, /usr/bin/python3 and Debian sid's
+    3.14, 3.15 and 3.14-dbg in SID_ROOT. Returns (found, missing): missing are
+    one-line descriptions of wanted interpreters that are not tested."""
+    found, missing = [], []
     cands = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]
     for path in cands:
         if not os.access(path, os.X_OK):
             continue
-        v = _version(path)
+        v = _version([path])
         if v and tuple(int(x) for x in v.split(".")[:2]) >= (3, 8):
             found.append(Py(path, v))
+    why_not = sid_unusable()
+    sid_minors = set()
+    for minor, exe, suffix, what in SID_PYTHONS:
+        sid_minors.add(minor)
+        where = "%s (Debian sid root)" % what
+        if why_not:
+            missing.append("%s: %s" % (where, why_not))
+            continue
+        py = Py(SID_ROOT + "/usr/bin/" + exe, "0.0", root=SID_ROOT, exe="/usr/bin/" + exe)
+        v = _version(py.cmd)
+        if not v:
+            missing.append("%s: %s does not run in %s, run make pythons" % (where, exe, SID_ROOT))
+            continue
+        found.append(Py(py.path, v, root=SID_ROOT, exe=py.exe, suffix=suffix))
     have = {".".join(p.version.split(".")[:2]) for p in found}
-    return found, [w for w in WANTED if w not in have]
+    missing += ["CPython %s is not on this machine" % w for w in WANTED
+                if w not in have and w not in sid_minors]
+    return found, missing
 
 
 def old_pythons():
     out = []
     for path in sorted(glob.glob("/root/.pyenv/versions/*/bin/python")):
-        v = _version(path)
+        v = _version([path])
         if v and tuple(int(x) for x in v.split(".")[:2]) < (3, 8):
             out.append(Py(path, v))
     return out
@@ -96,13 +182,12 @@ class Target:
             script = os.path.join(self.dir, "target.py")
             with open(script, "w") as f:
                 f.write(code)
-            cmd = [py.path, script] + list(args)
+            argv = [script] + list(args)
         else:
-            cmd = [py.path, DEMO, "--state", self.state_path] + list(args)
+            argv = [DEMO, "--state", self.state_path] + list(args)
         if user:
             os.chown(self.dir, pwd.getpwnam(user).pw_uid, -1)
-            cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--"] + cmd
-        cmd = list(wrapper) + cmd
+        cmd = list(wrapper) + py.argv(*argv, user=user)
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err,

@@ -23,7 +23,7 @@ def _get(j, path):
 
 def unmonitored_output(py, ticks):
     """The demo's stdout for `ticks` ticks with nobody watching."""
-    p = subprocess.run([py.path, DEMO, "--ticks", str(ticks), "--period", "0"],
+    p = subprocess.run(py.argv(DEMO, "--ticks", ticks, "--period", "0"),
                        stdout=subprocess.PIPE, text=True, timeout=120, check=True)
     return p.stdout.splitlines()[:ticks]
 
@@ -50,6 +50,20 @@ def test_once_json_schema_and_values(py):
     assert j["agent"]["injected"] is True, j["agent"]
     assert time.time_ns() - j["time_ns"] < 60e9
 
+
+def test_unprivileged_user_monitors_own_process(py):
+    # No root on either side: /proc/PID/map_files (CAP_SYS_ADMIN) is closed to
+    # the monitor, so the target's executable and libraries must be found
+    # through what /proc/PID/maps names. For a chrooted target (Debian sid's
+    # interpreters) those names are already paths in the monitor's root.
+    user = common.ensure_user()
+    if py.path.startswith("/root/"):
+        raise common.Skip("%s lives under /root: other users cannot run it" % py.path)
+    t = Target(py, user=user)
+    j = once_json(t.pid, user=user)
+    assert j["pid"] == t.pid and j["python"] == py.version, (j["pid"], j["python"])
+    assert j["agent"]["injected"] is True, j["agent"]
+    assert t.alive()
 
 def test_reuse_agent_and_detach_clean(py):
     t = Target(py)

@@ -36,7 +36,7 @@ def _spawn(py, script, args, env=None):
     d = common.tmpdir()
     out, err = os.path.join(d, "stdout"), os.path.join(d, "stderr")
     with open(out, "w") as o, open(err, "w") as e:
-        p = subprocess.Popen([py.path, script] + [str(a) for a in args], stdout=o, stderr=e,
+        p = subprocess.Popen(py.argv(script, *args, cwd=d), stdout=o, stderr=e,
                              stdin=subprocess.DEVNULL, cwd=d, env=env)
     common._procs.append(p)
     p.out_path, p.err_path, p.dir = out, err, d
@@ -50,7 +50,7 @@ def _read(path):
 
 def _reference(py, script, args, cwd=None, timeout=120):
     """The script's exit code, stdout and stderr with nobody watching."""
-    p = subprocess.run([py.path, script] + [str(a) for a in args], stdout=subprocess.PIPE,
+    p = subprocess.run(py.argv(script, *args, cwd=cwd), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=timeout,
                        cwd=cwd)
     return p.returncode, p.stdout, p.stderr

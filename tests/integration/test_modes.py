@@ -138,9 +138,9 @@ def test_run_mode_passes_exit_code_and_output(py):
     d = common.tmpdir()
     app = os.path.join(d, "app.py")
     open(app, "w").write(APP)
-    direct = _run([py.path, app, "x", "--y"])
+    direct = _run(py.argv(app, "x", "--y"))
     rec = os.path.join(d, "rec.jsonl")
-    run = _run([common.BIN, "--record", rec, "--", py.path, app, "x", "--y"])
+    run = _run([common.BIN, "--record", rec, "--"] + py.argv(app, "x", "--y"))
     assert run.returncode == direct.returncode == 3, (run.returncode, run.stderr)
     assert run.stdout == direct.stdout, (run.stdout, direct.stdout)
     assert run.stderr.startswith(direct.stderr), run.stderr
@@ -150,11 +150,11 @@ def test_run_mode_passes_exit_code_and_output(py):
     assert samples[0]["agent"]["injected"] is False  # loaded at start-up, not by ptrace
     # python -m module, and a console script with a shebang.
     open(os.path.join(d, "appmod.py"), "w").write(APP)
-    run = _run([common.BIN, "--record", rec, "--", py.path, "-m", "appmod", "m"], cwd=d,
+    run = _run([common.BIN, "--record", rec, "--"] + py.argv("-m", "appmod", "m", cwd=d), cwd=d,
                env={"APP_EXIT": "5"})
     assert run.returncode == 5 and "args ['m']" in run.stdout, (run.returncode, run.stderr)
     script = os.path.join(d, "app-script")
-    open(script, "w").write("#!%s\n%s" % (py.path, APP))
+    open(script, "w").write("%s\n%s" % (py.shebang(), APP))
     os.chmod(script, 0o755)
     run = _run([common.BIN, "--record", rec, "--", script, "s"], env={"APP_EXIT": "0"})
     assert run.returncode == 0 and "args ['s']" in run.stdout, run.stderr
@@ -172,7 +172,7 @@ def test_run_mode_chains_the_programs_sitecustomize():
     open(app, "w").write("import builtins, sys, time\ntime.sleep(1.5)\n"
                          "print(getattr(builtins, 'SC_RAN', None), "
                          "sys.modules['sitecustomize'].__file__)\n")
-    run = _run([common.BIN, "--record", os.path.join(d, "r.jsonl"), "--", py.path, app],
+    run = _run([common.BIN, "--record", os.path.join(d, "r.jsonl"), "--"] + py.argv(app),
                env={"PYTHONPATH": d})
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "42 %s/sitecustomize.py" % d, run.stdout
@@ -183,7 +183,7 @@ def test_run_mode_dashboard_and_missing_command():
     run = _run([common.BIN, "--", "no-such-command-xyz"])
     assert run.returncode == 127 and "command not found" in run.stderr, run.stderr
     d = common.tmpdir()
-    tm = common.Tmux(["--", py.path, common.DEMO, "--ticks", "25", "--period", "0.1"], 100, 30)
+    tm = common.Tmux(["--"] + py.argv(common.DEMO, "--ticks", "25", "--period", "0.1"), 100, 30)
     tm.wait_for(r"Python 3\.\d+")
     tm.wait_for(r"(?i)target exited", timeout=15)
     tm.send("q")

@@ -96,7 +96,7 @@ def launch(py):
     t.err_path = os.path.join(d, "stderr")
     t.out = open(t.out_path, "w")
     t.err = open(t.err_path, "w")
-    t.proc = subprocess.Popen([py.path, os.path.join(d, "target.py")], stdout=t.out,
+    t.proc = subprocess.Popen(py.argv(os.path.join(d, "target.py")), stdout=t.out,
                               stderr=t.err, stdin=subprocess.DEVNULL)
     common._procs.append(t.proc)
     t.pid = t.proc.pid
