@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent_util.h"
+#include "agent_edges.h"
 #include "proto.h"
 
 #define HUNT_DEBUG_SAVEALL 0x20         /* gc.DEBUG_SAVEALL, the same in 3.8-3.13 */
@@ -26,7 +26,6 @@
 #define HUNT_CANON_HOPS 256             /* longer cycles are not rotated to canonical form */
 #define HUNT_MAX_HOPS 1024              /* hops labelled per cycle */
 #define HUNT_NAME_MAX 64
-#define HUNT_LABEL_MAX 48
 
 /* ---- object address -> index (agent_util.h), sized up front ---- */
 
@@ -57,7 +56,7 @@ struct hunt_type {
 
 struct hunt_hop {
     char name[HUNT_NAME_MAX];
-    char label[HUNT_LABEL_MAX]; /* "" means a plain "->" */
+    char label[AGENT_EDGE_MAX]; /* "" means a plain "->" */
 };
 
 struct hunt {
@@ -87,15 +86,6 @@ struct hunt {
     PyObject *get_referents, *getsizeof;
 };
 
-
-/* Attributes worth naming on an edge when the referrer has no instance dict
- * entry for it: functions, methods, cells, frames, generators, types. */
-static const char *const hunt_attrs[] = {
-    "__self__", "__func__",   "__closure__", "cell_contents", "__globals__", "__defaults__",
-    "__kwdefaults__", "gi_frame", "cr_frame", "ag_frame", "f_back", "tb_next", "tb_frame",
-    "__traceback__", "__context__", "__cause__", "__mro__", "__bases__", "__base__",
-    "__wrapped__",
-};
 
 static int hunt_over_budget(const struct hunt *h)
 {
@@ -328,124 +318,7 @@ static uint32_t hunt_bfs_cycle(struct hunt *h, int32_t c, uint32_t v, uint32_t m
     return len;
 }
 
-/* ---- edge labels ---- */
-
-/* o.__dict__ through the generic lookup (no __getattribute__/__getattr__ of
- * the class runs), for objects that may have one; new reference or NULL. On
- * 3.11+ this materialises the dict of an instance that kept its attributes
- * inline: harmless, the object is garbage and about to be freed. */
-static PyObject *hunt_instance_dict(PyObject *o)
-{
-    return agent_instance_dict(o);
-}
-
-/* A dict key as an edge label: ".name" for attributes, "['k']" / "[3]" for
- * short str and int keys, "[...]" for the rest. */
-static void hunt_key_label(PyObject *key, int attr, char *buf, size_t n)
-{
-    if (attr && PyUnicode_CheckExact(key)) {
-        char name[HUNT_LABEL_MAX - 1];
-        agent_str_utf8(key, name, sizeof(name));
-        snprintf(buf, n, ".%s", name);
-        return;
-    }
-    if ((PyUnicode_CheckExact(key) && PyUnicode_GetLength(key) <= 32) || PyLong_CheckExact(key)) {
-        PyObject *r = PyObject_Repr(key);
-        char rep[HUNT_LABEL_MAX - 2];
-        agent_str_utf8(r, rep, sizeof(rep));
-        Py_XDECREF(r);
-        PyErr_Clear();
-        snprintf(buf, n, "[%s]", rep);
-        return;
-    }
-    snprintf(buf, n, "[...]");
-}
-
-/* Finds `to` among the values (or keys) of dict d; 1 found, its key in
- * *key (borrowed) when asked. */
-static int hunt_dict_label(PyObject *d, PyObject *to, int attr, char *buf, size_t n,
-                           PyObject **key)
-{
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        if (v == to) {
-            hunt_key_label(k, attr, buf, n);
-            if (key)
-                *key = k;
-            return 1;
-        }
-        if (k == to) {
-            snprintf(buf, n, "(key)");
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* __slots__ of every class in type(o).__mro__; the slot name in *attr (new
- * reference). */
-static int hunt_slots_label(PyObject *o, PyObject *to, char *buf, size_t n, PyObject **attr)
-{
-    PyObject *nm = agent_slot_holding(o, to, agent_name_slots, agent_name_mro);
-    if (!nm)
-        return 0;
-    hunt_key_label(nm, 1, buf, n);
-    *attr = nm;
-    return 1;
-}
-
-/* How `from` refers to `to`: "[i]", "['key']", ".attr" or "" (unknown).
- * `d` is from's instance dict or NULL. For ".attr", *attr gets the name (new
- * reference). */
-static void hunt_label(PyObject *from, PyObject *d, PyObject *to, char *buf, size_t n,
-                       PyObject **attr)
-{
-    buf[0] = 0;
-    if (PyDict_Check(from)) {
-        hunt_dict_label(from, to, 0, buf, n, NULL);
-        return;
-    }
-    if (PyList_Check(from) || PyTuple_Check(from)) {
-        Py_ssize_t k = PySequence_Size(from);
-        for (Py_ssize_t i = 0; i < k; i++) {
-            PyObject *it = PyList_Check(from) ? PyList_GetItem(from, i) : PyTuple_GetItem(from, i);
-            if (it == to) {
-                snprintf(buf, n, "[%zd]", i);
-                return;
-            }
-        }
-        PyErr_Clear();
-        return;
-    }
-    PyObject *key = NULL;
-    if (d && hunt_dict_label(d, to, 1, buf, n, &key)) {
-        if (PyUnicode_CheckExact(key)) {
-            Py_INCREF(key);
-            *attr = key;
-        }
-        return;
-    }
-    if (PyAnySet_Check(from))
-        return;
-    if (PyType_Check(from) && PyDict_Check(to)) {
-        snprintf(buf, n, ".__dict__"); /* the only dict a type's tp_traverse visits */
-        return;
-    }
-    if (!PyType_Check(from) && hunt_slots_label(from, to, buf, n, attr))
-        return;
-    for (size_t i = 0; i < sizeof(hunt_attrs) / sizeof(hunt_attrs[0]); i++) {
-        PyObject *nm = PyUnicode_InternFromString(hunt_attrs[i]);
-        int is = nm && agent_getattr_is(from, nm, to);
-        PyErr_Clear();
-        if (is) {
-            snprintf(buf, n, ".%s", hunt_attrs[i]);
-            *attr = nm;
-            return;
-        }
-        Py_XDECREF(nm);
-    }
-}
+/* ---- edge labels (spelled by agent_edges.c) ---- */
 
 /* Turns a cycle of objects into hops, folding an instance's __dict__ into the
  * attribute edge (Node -> dict -> Node becomes Node -.next-> Node). Returns
@@ -456,13 +329,14 @@ static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
     if (len > 1) { /* never start on a dict that is folded into its owner */
         PyObject *last = PyList_GetItem(h->objs, cyc[len - 1]);
         PyObject *first = PyList_GetItem(h->objs, cyc[0]);
-        PyObject *d = PyDict_Check(first) ? hunt_instance_dict(last) : NULL;
+        PyObject *d = PyDict_Check(first) ? agent_edges_instance_dict(last) : NULL;
         if (d == first)
             start = 1;
         Py_XDECREF(d);
     }
     uint32_t nh = 0;
     h->cycle_len = len;
+    struct agent_edge e;
     for (uint32_t k = 0; k < len && nh < h->cap_hops; k++) {
         PyObject *a = PyList_GetItem(h->objs, cyc[(start + k) % len]);
         PyObject *b = PyList_GetItem(h->objs, cyc[(start + k + 1) % len]);
@@ -470,32 +344,29 @@ static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
         struct hunt_type *ti = hunt_type_info(h, a);
         snprintf(hop->name, sizeof(hop->name), "%s", ti ? ti->name : "?");
         hop->label[0] = 0;
-        PyObject *d = NULL;
-        if (PyDict_Check(b) && b != a && k + 1 < len) { /* maybe a's own __dict__ */
-            d = hunt_instance_dict(a);
-            if (d == b) {
-                PyObject *c = PyList_GetItem(h->objs, cyc[(start + k + 2) % len]);
-                if (!hunt_dict_label(d, c, 1, hop->label, sizeof(hop->label), NULL))
-                    snprintf(hop->label, sizeof(hop->label), ".__dict__");
+        /* Shapes group by the concrete label: "[0]" and "['me']" say which
+         * slot closes the ring, the same in every instance of the shape. */
+        if (PyDict_Check(b)) {
+            PyObject *c = PyList_GetItem(h->objs, cyc[(start + k + 2) % len]);
+            if (k + 1 < len && agent_edges_through_dict(a, b, c, &e)) {
+                memcpy(hop->label, e.conc, sizeof(hop->label));
                 k++; /* the dict is folded into this hop */
-                Py_DECREF(d);
                 continue;
             }
-        } else if (ti && ti->attr && agent_getattr_is(a, ti->attr, b)) {
-            hunt_key_label(ti->attr, 1, hop->label, sizeof(hop->label));
+        } else if (ti && ti->attr && agent_edges_getattr_is(a, ti->attr, b)) {
+            agent_edges_key(ti->attr, 1, &e);
+            memcpy(hop->label, e.conc, sizeof(hop->label));
             continue;
         }
-        if (!d)
-            d = hunt_instance_dict(a);
         PyObject *attr = NULL;
-        hunt_label(a, d, b, hop->label, sizeof(hop->label), &attr);
+        agent_edges_label(a, b, &e, &attr);
+        memcpy(hop->label, e.conc, sizeof(hop->label));
         if (attr && ti) {
             Py_XDECREF(ti->attr);
             ti->attr = attr;
         } else {
             Py_XDECREF(attr);
         }
-        Py_XDECREF(d);
         PyErr_Clear();
     }
     return nh;
@@ -745,7 +616,7 @@ static void hunt_find_del(struct hunt *h, const uint32_t *m, uint32_t size, char
 
 struct advice_hop {
     char from[HUNT_NAME_MAX];
-    char label[HUNT_LABEL_MAX]; /* "" unlabelled */
+    char label[AGENT_EDGE_MAX]; /* "" unlabelled */
 };
 
 /* Splits a rendered path into hops; their number (0 when it is abbreviated
@@ -773,7 +644,7 @@ static int advice_parse(const char *path, struct advice_hop *hops, int cap)
             return 0;
         k = (size_t)(end - (lab + 2));
         snprintf(hp->label, sizeof(hp->label), "%.*s",
-                 (int)(k < HUNT_LABEL_MAX ? k : HUNT_LABEL_MAX - 1), lab + 2);
+                 (int)(k < AGENT_EDGE_MAX ? k : AGENT_EDGE_MAX - 1), lab + 2);
         p = end + 3;
     }
     return n;
@@ -1053,7 +924,7 @@ static void hunt_put_frame(struct proto_buf *out, const struct hunt *h, uint64_t
 int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len)
 {
     uint64_t t0 = agent_now_ns();
-    if (agent_names_init() < 0) {
+    if (agent_edges_init() < 0) {
         snprintf(msg, msg_len, "hunt: out of memory; nothing changed");
         return -ENOMEM;
     }

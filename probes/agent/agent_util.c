@@ -1,8 +1,6 @@
 /* Small helpers the probes share (see agent_util.h). */
 #include "agent_util.h"
 
-#include <errno.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,51 +47,6 @@ void agent_type_short_name(PyObject *type, char *buf, size_t cap)
     agent_attr_str(type, "__name__", buf, cap);
     if (!buf[0])
         snprintf(buf, cap, "?");
-}
-
-int agent_getattr_is(PyObject *o, PyObject *name, PyObject *to)
-{
-    PyObject *v = PyObject_GenericGetAttr(o, name);
-    int is = v == to;
-    Py_XDECREF(v);
-    PyErr_Clear();
-    return is;
-}
-
-PyObject *agent_slot_holding(PyObject *o, PyObject *to, PyObject *slots_name,
-                             PyObject *mro_name)
-{
-    PyObject *mro = PyObject_GetAttr((PyObject *)Py_TYPE(o), mro_name);
-    PyObject *found = NULL;
-    for (Py_ssize_t i = 0; mro && PyTuple_Check(mro) && i < PyTuple_Size(mro) && !found; i++) {
-        PyObject *cls = PyTuple_GetItem(mro, i);
-        PyObject *slots = cls ? PyObject_GetAttr(cls, slots_name) : NULL;
-        if (!slots) {
-            PyErr_Clear();
-            continue;
-        }
-        if (PyUnicode_Check(slots)) {
-            if (agent_getattr_is(o, slots, to)) {
-                Py_INCREF(slots);
-                found = slots;
-            }
-        } else if (PyTuple_Check(slots) || PyList_Check(slots)) {
-            Py_ssize_t k = PySequence_Size(slots);
-            for (Py_ssize_t j = 0; j < k && !found; j++) {
-                PyObject *nm = PySequence_GetItem(slots, j);
-                if (nm && PyUnicode_Check(nm) && agent_getattr_is(o, nm, to)) {
-                    Py_INCREF(nm);
-                    found = nm;
-                }
-                Py_XDECREF(nm);
-                PyErr_Clear();
-            }
-        }
-        Py_DECREF(slots);
-    }
-    Py_XDECREF(mro);
-    PyErr_Clear();
-    return found;
 }
 
 long agent_call_long(PyObject *mod, const char *fn)
@@ -171,36 +124,4 @@ int agent_ptrmap_put(struct agent_ptrmap *m, PyObject *k, uint32_t v)
     }
     ptrmap_put_raw(m, k, v);
     return 0;
-}
-
-PyObject *agent_name_dict, *agent_name_slots, *agent_name_mro;
-
-int agent_names_init(void)
-{
-    if (agent_name_dict && agent_name_slots && agent_name_mro)
-        return 0;
-    if (!agent_name_dict)
-        agent_name_dict = PyUnicode_InternFromString("__dict__");
-    if (!agent_name_slots)
-        agent_name_slots = PyUnicode_InternFromString("__slots__");
-    if (!agent_name_mro)
-        agent_name_mro = PyUnicode_InternFromString("__mro__");
-    if (agent_name_dict && agent_name_slots && agent_name_mro)
-        return 0;
-    PyErr_Clear();
-    return -ENOMEM;
-}
-
-PyObject *agent_instance_dict(PyObject *o)
-{
-    if (PyDict_Check(o) || PyList_Check(o) || PyTuple_Check(o) || PyType_Check(o) ||
-        PyUnicode_Check(o) || PyLong_Check(o) || PyAnySet_Check(o))
-        return NULL;
-    PyObject *d = PyObject_GenericGetAttr(o, agent_name_dict);
-    if (!d || !PyDict_Check(d)) {
-        Py_XDECREF(d);
-        PyErr_Clear();
-        return NULL;
-    }
-    return d;
 }

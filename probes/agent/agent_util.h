@@ -16,23 +16,6 @@ size_t agent_str_utf8(PyObject *s, char *buf, size_t cap);
 void agent_attr_str(PyObject *o, const char *attr, char *buf, size_t cap);
 /* type.__name__ as the type answers it, "?" when it has none. */
 void agent_type_short_name(PyObject *type, char *buf, size_t cap);
-/* o.<name> found by the generic lookup is `to` (no class __getattr__ runs). */
-int agent_getattr_is(PyObject *o, PyObject *name, PyObject *to);
-/* The name of the __slots__ entry (of any class in type(o).__mro__) through
- * which o holds `to`: a new reference, or NULL. slots_name and mro_name are
- * the interned "__slots__" and "__mro__". */
-PyObject *agent_slot_holding(PyObject *o, PyObject *to, PyObject *slots_name,
-                             PyObject *mro_name);
-/* "__dict__", "__slots__", "__mro__", interned once and kept for the .so's
- * life: the hunt and why label edges with them. GIL held; 0 or -ENOMEM. */
-extern PyObject *agent_name_dict, *agent_name_slots, *agent_name_mro;
-int agent_names_init(void);
-
-/* o.__dict__ by the generic lookup (no class __getattr__ runs), as a new
- * reference, or NULL (containers, types, str/int/sets have none worth a
- * label; errors cleared). */
-PyObject *agent_instance_dict(PyObject *o);
-
 /* mod.<fn>() as a C long, -1 on any error. */
 long agent_call_long(PyObject *mod, const char *fn);
 

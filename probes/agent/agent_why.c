@@ -30,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_edges.h"
 #include "agent_gclist.h"
-#include "agent_util.h"
 #include "proto.h"
 
 #define WHY_SAMPLES 5               /* instances followed, newest first */
@@ -734,149 +734,29 @@ static int why_sample(struct why *w, const char *want, char *type_out, size_t ty
     return 0;
 }
 
-/* ---- edge labels ---- */
+/* ---- edge labels (agent_edges.c spells them; the frame reader is here) ---- */
 
-struct why_label {
-    char conc[PM_WHY_EDGE_MAX]; /* "[1234]" */
-    char norm[PM_WHY_EDGE_MAX]; /* "[<int>]" */
-};
-
-static void why_set_label(struct why_label *l, const char *conc, const char *norm)
+int agent_why_frame_local(PyObject *f, PyObject *to, char *name, size_t n)
 {
-    why_fmt(l->conc, sizeof(l->conc), "%s", conc);
-    why_fmt(l->norm, sizeof(l->norm), "%s", norm ? norm : conc);
-}
-
-static void why_key_label(PyObject *key, int attr, struct why_label *l)
-{
-    char rep[64], buf[80];
-    if (attr && PyUnicode_CheckExact(key)) {
-        agent_str_utf8(key, rep, sizeof(rep));
-        why_fmt(buf, sizeof(buf), ".%s", rep);
-        why_set_label(l, buf, NULL);
-        return;
-    }
-    int is_str = PyUnicode_CheckExact(key), is_int = PyLong_CheckExact(key);
-    if ((is_str && PyUnicode_GetLength(key) <= 40) || is_int) {
-        PyObject *r = PyObject_Repr(key);
-        agent_str_utf8(r, rep, sizeof(rep));
-        Py_XDECREF(r);
-        PyErr_Clear();
-        why_fmt(buf, sizeof(buf), "[%s]", rep);
-        why_set_label(l, buf, is_int ? "[<int>]" : "[<str>]");
-        return;
-    }
-    agent_type_short_name((PyObject *)Py_TYPE(key), rep, sizeof(rep));
-    why_fmt(buf, sizeof(buf), "[<%s>]", rep);
-    why_set_label(l, buf, NULL);
-}
-
-static int why_dict_label(PyObject *d, PyObject *to, int attr, struct why_label *l)
-{
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    while (PyDict_Next(d, &pos, &k, &v)) {
-        if (v == to) {
-            Py_INCREF(k);
-            why_key_label(k, attr, l);
-            Py_DECREF(k);
-            return 1;
-        }
-        if (k == to) {
-            why_set_label(l, "(key)", NULL);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* o.__dict__ by the generic lookup (no class __getattr__ runs), new ref. */
-static PyObject *why_instance_dict(PyObject *o)
-{
-    /* A module's globals are a root of their own ("module M .attr"). */
-    return PyModule_Check(o) ? NULL : agent_instance_dict(o);
-}
-
-static int why_slots_label(PyObject *o, PyObject *to, struct why_label *l)
-{
-    PyObject *nm = agent_slot_holding(o, to, agent_name_slots, agent_name_mro);
-    if (!nm)
-        return 0;
-    why_key_label(nm, 1, l);
-    Py_DECREF(nm);
-    return 1;
-}
-
-static const char *const why_attrs[] = {
-    "__self__", "__func__", "__closure__", "cell_contents", "__globals__", "__defaults__",
-    "__kwdefaults__", "__wrapped__", "gi_frame", "cr_frame", "ag_frame", "f_back", "tb_next",
-    "tb_frame", "__traceback__", "__context__", "__cause__", "__mro__", "__bases__",
-    "__base__", "f_globals", "f_locals", "__dict__",
-};
-
-/* How `from` refers to `to`. */
-static void why_label(PyObject *from, PyObject *to, struct why_label *l)
-{
-    why_set_label(l, "", NULL);
-    if (PyDict_Check(from)) {
-        why_dict_label(from, to, 0, l);
-        return;
-    }
-    if (PyList_Check(from) || PyTuple_Check(from)) {
-        Py_ssize_t k = PySequence_Size(from);
-        for (Py_ssize_t i = 0; i < k; i++) {
-            PyObject *it = PyList_Check(from) ? PyList_GetItem(from, i) : PyTuple_GetItem(from, i);
-            if (it == to) {
-                char buf[32];
-                why_fmt(buf, sizeof(buf), "[%zd]", i);
-                why_set_label(l, buf, "[<int>]");
-                return;
-            }
-        }
-        PyErr_Clear();
-        return;
-    }
-    if (PyAnySet_Check(from))
-        return;
-    PyObject *d = why_instance_dict(from);
-    int found = d && why_dict_label(d, to, 1, l);
-    Py_XDECREF(d);
-    if (found)
-        return;
-    if (!PyType_Check(from) && why_slots_label(from, to, l))
-        return;
-    for (size_t i = 0; i < sizeof(why_attrs) / sizeof(why_attrs[0]); i++) {
-        PyObject *nm = PyUnicode_InternFromString(why_attrs[i]);
-        int is = nm && agent_getattr_is(from, nm, to);
-        Py_XDECREF(nm);
-        PyErr_Clear();
-        if (is) {
-            char buf[64];
-            why_fmt(buf, sizeof(buf), ".%s", why_attrs[i]);
-            why_set_label(l, buf, NULL);
-            return;
-        }
-    }
-    /* A frame object (3.8-3.10, or a finished frame): its fast locals. */
-    PyObject *code = PyObject_GetAttrString(from, "f_code");
-    PyObject *globals = code ? PyObject_GetAttrString(from, "f_globals") : NULL;
+    PyObject *code = PyObject_GetAttrString(f, "f_code");
+    PyObject *globals = code ? PyObject_GetAttrString(f, "f_globals") : NULL;
     PyErr_Clear();
+    int found = 0;
     if (code && globals) {
-        Py_ssize_t n = why_frame_count(code), bs = why_basicsize(from);
-        PyObject **slots = why_frame_slots(from, code, globals, n, bs);
-        for (Py_ssize_t i = 0; slots && i < n; i++) {
-            if (slots[i] != to)
-                continue;
-            char var[WHY_NAME_MAX], buf[PM_WHY_EDGE_MAX];
-            why_local_name(code, i, var, sizeof(var));
-            why_fmt(buf, sizeof(buf), "local '%s'", var);
-            why_set_label(l, buf, NULL);
-            break;
+        Py_ssize_t count = why_frame_count(code), bs = why_basicsize(f);
+        PyObject **slots = why_frame_slots(f, code, globals, count, bs);
+        for (Py_ssize_t i = 0; slots && i < count && !found; i++) {
+            /* No Python code between reading the slots and this compare. */
+            if (slots[i] == to) {
+                why_local_name(code, i, name, n);
+                found = 1;
+            }
         }
     }
     Py_XDECREF(code);
     Py_XDECREF(globals);
     PyErr_Clear();
+    return found;
 }
 
 /* ---- chains: objects, rendering, grouping ---- */
@@ -885,7 +765,7 @@ struct why_elem {
     char conc[PM_WHY_EDGE_MAX], norm[PM_WHY_EDGE_MAX];
 };
 
-static void why_elem_set(struct why_elem *e, const char *head, const struct why_label *l)
+static void why_elem_set(struct why_elem *e, const char *head, const struct agent_edge *l)
 {
     if (l && l->conc[0]) {
         why_fmt(e->conc, sizeof(e->conc), "%s %s", head, l->conc);
@@ -906,10 +786,10 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
     int ne = 0;
     int i = 0;
     char head[PM_WHY_EDGE_MAX], name[WHY_NAME_MAX];
-    struct why_label l;
+    struct agent_edge l;
     if (first && root_module && n > 1) {
-        why_dict_label(objs[0], objs[1], 1, (why_set_label(&l, "", NULL), &l));
-        why_elem_set(&elems[ne++], first, &l);
+        int found = agent_edges_in_dict(objs[0], objs[1], 1, &l, NULL);
+        why_elem_set(&elems[ne++], first, found ? &l : NULL);
         i = 1;
     } else if (first) {
         why_elem_set(&elems[ne++], first, NULL);
@@ -937,8 +817,7 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
                     why_fmt(head, sizeof(head), "class %s.%s", mod, qual);
                 else
                     why_fmt(head, sizeof(head), "class %s", qual);
-                why_set_label(&l, "", NULL);
-                if (why_dict_label(b, objs[i + 2], 1, &l)) {
+                if (agent_edges_in_dict(b, objs[i + 2], 1, &l, NULL)) {
                     ne = 0; /* the chain restarts at the class or module */
                     why_elem_set(&elems[ne++], head, &l);
                     i++;
@@ -948,20 +827,12 @@ static int why_render(PyObject **objs, int n, const char *first, int root_module
         }
         agent_type_short_name((PyObject *)Py_TYPE(a), name, sizeof(name));
         /* An instance, then its __dict__: one ".attr" edge. */
-        if (PyDict_Check(b) && i + 2 < n) {
-            PyObject *d = why_instance_dict(a);
-            int own = d == b;
-            Py_XDECREF(d);
-            if (own) {
-                why_set_label(&l, "", NULL);
-                if (!why_dict_label(b, objs[i + 2], 1, &l))
-                    why_set_label(&l, ".__dict__", NULL);
-                why_elem_set(&elems[ne++], name, &l);
-                i++;
-                continue;
-            }
+        if (i + 2 < n && agent_edges_through_dict(a, b, objs[i + 2], &l)) {
+            why_elem_set(&elems[ne++], name, &l);
+            i++;
+            continue;
         }
-        why_label(a, b, &l);
+        agent_edges_label(a, b, &l, NULL);
         why_elem_set(&elems[ne++], name, &l);
     }
     return ne;
@@ -1127,7 +998,7 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     }
     if (!budget_ms)
         budget_ms = WHY_DEFAULT_BUDGET_MS;
-    if (agent_names_init() < 0) {
+    if (agent_edges_init() < 0) {
         why_fmt(msg, msg_len, "why: out of memory");
         return -ENOMEM;
     }
