@@ -60,6 +60,10 @@ struct pm_agent_sample {
     int64_t collections[PM_GENERATIONS];   /* gc.get_stats(), since process start */
     int64_t collected[PM_GENERATIONS];
     int64_t uncollectable[PM_GENERATIONS];
+    /* gc.get_stats() "duration" (seconds there, ns here) and "candidates",
+     * since process start; -1 where the interpreter has no such key (< 3.15). */
+    int64_t gc_duration_ns[PM_GENERATIONS];
+    int64_t gc_candidates[PM_GENERATIONS];
     int64_t alloc_blocks;                  /* sys.getallocatedblocks(); -1 unknown */
     /* Pauses since this client attached (exact, kept by the agent). */
     uint64_t pause_count;

@@ -368,6 +368,10 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         return get_gens(v, len, s->collected, why);
     case TAG_GC_UNCOLLECTABLE:
         return get_gens(v, len, s->uncollectable, why);
+    case TAG_GC_DURATION_NS:
+        return get_gens(v, len, s->gc_duration_ns, why);
+    case TAG_GC_CANDIDATES:
+        return get_gens(v, len, s->gc_candidates, why);
     case TAG_ALLOC_BLOCKS:
         return get_i64(v, len, &s->alloc_blocks, why);
     case TAG_PAUSE_COUNT:
@@ -467,7 +471,7 @@ int proto_decode_sample(const uint8_t *p, size_t len, struct pm_agent_sample *ou
     out->garbage_len = out->traced_bytes = out->traced_peak_bytes = -1;
     for (int i = 0; i < PM_GENERATIONS; i++)
         out->thresholds[i] = out->counts[i] = out->collections[i] = out->collected[i] =
-            out->uncollectable[i] = -1;
+            out->uncollectable[i] = out->gc_duration_ns[i] = out->gc_candidates[i] = -1;
     if (fields_walk(p, len, sample_field, out, why) < 0)
         return -1;
     if (!out->time_ns) {

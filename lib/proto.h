@@ -34,6 +34,10 @@
  *           TRACEMALLOC_ON, TRACED_BYTES, TRACED_PEAK, CENSUS_COST_NS,
  *           CENSUS_INTERVAL_MS. HOOK_CALLS and HOOK_BYTES are 24-byte arrays
  *           (RAW, MEM, OBJ).
+ *           and, added later and sent only when gc.get_stats() has the keys
+ *           (3.15+): GC_DURATION_NS (the "duration" seconds as ns, since
+ *           process start) and GC_CANDIDATES, both GC_* arrays; -1 entries
+ *           for a generation without the key. Absent: unknown (-1).
  *   CENSUS  agent -> monitor, on its budget or on command: TIME_NS, COST_NS,
  *           OBJECTS, METHOD, KIND (PM_CENSUS_KIND_*), TRUNCATED, SNAPSHOTS,
  *           TYPES_TOTAL, TYPE (repeated: u64 count, i64 delta, then the type
@@ -139,6 +143,8 @@ enum proto_tag {
     TAG_TRACED_PEAK = 52,
     TAG_CENSUS_COST_NS = 53,
     TAG_CENSUS_INTERVAL_MS = 54,
+    TAG_GC_DURATION_NS = 55,
+    TAG_GC_CANDIDATES = 56,
     /* COMMAND / REPLY */
     TAG_CMD_ID = 60,
     TAG_CMD_NAME = 61,

@@ -194,6 +194,9 @@ static void replay_gc(struct session *s, const struct jv *root, uint64_t t)
     replay_gens(jv_get(g, "collections"), a->collections);
     replay_gens(jv_get(g, "collected"), a->collected);
     replay_gens(jv_get(g, "uncollectable"), a->uncollectable);
+    /* null or absent (before 3.15, or an older recording): -1, unknown. */
+    replay_gens(jv_get(g, "time_since_start_ns"), a->gc_duration_ns);
+    replay_gens(jv_get(g, "candidates"), a->gc_candidates);
     const struct jv *pz = jv_get(g, "pauses");
     a->pause_count = (uint64_t)jv_int(jv_get(pz, "count"), 0);
     a->pause_total_ns = (uint64_t)jv_int(jv_get(pz, "total_ns"), 0);

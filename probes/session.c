@@ -571,6 +571,21 @@ double session_gc_share(const struct session *s, uint64_t now_ns)
     return share > 1 ? 1 : share;
 }
 
+double session_gc_share_since_start(const struct session *s)
+{
+    const struct pm_proc_sample *p = &s->proc;
+    if (!s->agent_samples || !p->start_time_ns || p->time_ns <= p->start_time_ns)
+        return -1;
+    double total = 0;
+    for (int g = 0; g < PM_GENERATIONS; g++) {
+        if (s->agent.gc_duration_ns[g] < 0)
+            return -1;
+        total += (double)s->agent.gc_duration_ns[g];
+    }
+    double share = total / (double)(p->time_ns - p->start_time_ns);
+    return share > 1 ? 1 : share;
+}
+
 void session_close(struct session *s)
 {
     agent_link_close(s->link, s->state == SESSION_LIVE);

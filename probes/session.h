@@ -129,6 +129,10 @@ double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */
 double session_gc_share(const struct session *s, uint64_t now_ns);
+/* Share of wall time spent in GC since the process started, 0..1: the
+ * interpreter's own cumulative collection time (gc.get_stats() "duration",
+ * 3.15+) over the process's uptime. -1 when unknown. */
+double session_gc_share_since_start(const struct session *s);
 /* Pause percentiles (q in 0..1) and the latest pause; the recording's own
  * figures in replay. */
 uint64_t session_pause_quantile(const struct session *s, double q);

@@ -31,6 +31,18 @@ static void json_gens(struct json *j, const char *key, const int64_t v[PM_GENERA
     json_array_end(j);
 }
 
+/* An array of three known values, or null (the interpreter has no such
+ * number: older than 3.15 for gc.get_stats()'s duration and candidates). */
+static void json_gens_known(struct json *j, const char *key, const int64_t v[PM_GENERATIONS])
+{
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        if (v[i] < 0) {
+            json_null(j, key);
+            return;
+        }
+    json_gens(j, key, v);
+}
+
 static void session_json_proc(struct json *j, const struct session *s)
 {
     const struct pm_proc_sample *p = &s->proc;
@@ -64,6 +76,8 @@ static void session_json_gc(struct json *j, const struct session *s, uint64_t no
     json_gens(j, "collections", a->collections);
     json_gens(j, "collected", a->collected);
     json_gens(j, "uncollectable", a->uncollectable);
+    json_gens_known(j, "time_since_start_ns", a->gc_duration_ns);
+    json_gens_known(j, "candidates", a->gc_candidates);
     json_object_begin(j, "pauses");
     json_uint(j, "count", a->pause_count);
     json_uint(j, "total_ns", a->pause_total_ns);

@@ -241,6 +241,11 @@ static void draw_gens(struct ui *u, WINDOW *w, const struct overview_layout *l)
     }
 }
 
+static attr_t share_attr(const struct ui *u, double share)
+{
+    return share > 0.2 ? u->th.bad : share > 0.05 ? u->th.warn : u->th.value;
+}
+
 static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l)
 {
     const struct session *s = u->s;
@@ -259,8 +264,27 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
     field_set(&f[n++], "pauses", u->th.value, 9, v);
     double share = have ? session_gc_share(s, u->now_ns) : -1;
     format_pct(v, sizeof v, share);
-    field_set(&f[n++], "GC share of wall time", share > 0.2 ? u->th.bad : share > 0.05 ? u->th.warn : u->th.value,
-              8, v);
+    /* Beside the share since attach, the one since process start where the
+     * interpreter times its collections (3.15+): the widest labels that keep
+     * both next to the pause count. */
+    double since = have ? session_gc_share_since_start(s) : -1;
+    if (since < 0) {
+        field_set(&f[n++], "GC share of wall time", share_attr(u, share), 8, v);
+    } else {
+        static const char *const attach_label[] = {"GC of wall since attach", "GC since attach",
+                                                   "GC since attach"};
+        static const char *const start_label[] = {"since start", "since start", "start"};
+        int lv = 0;
+        for (; lv < 2; lv++) {
+            int need = field_w(&f[0]) + 2 + (int)strlen(attach_label[lv]) + 1 + FORMAT_PCT_W +
+                       2 + (int)strlen(start_label[lv]) + 1 + FORMAT_PCT_W;
+            if (need <= wd)
+                break;
+        }
+        field_set(&f[n++], attach_label[lv], share_attr(u, share), 8, v);
+        format_pct(v, sizeof v, since);
+        field_set(&f[n++], start_label[lv], share_attr(u, since), 4, v);
+    }
     if (two) {
         format_duration(v, sizeof v, have ? a->pause_total_ns : 0);
         field_set(&f[n++], "total", u->th.value, 3, v);

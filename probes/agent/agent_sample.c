@@ -57,7 +57,27 @@ static void agent_call_triple(const char *fn, int64_t out[PM_GENERATIONS])
 static int64_t agent_dict_ll(PyObject *d, const char *key)
 {
     PyObject *v = PyDict_GetItemString(d, key);
-    return v ? PyLong_AsLongLong(v) : -1;
+    long long r = v ? PyLong_AsLongLong(v) : -1;
+    if (r == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    return r;
+}
+
+/* gc.get_stats()'s "duration" (3.15+): float seconds since process start, as
+ * ns; -1 when the key is absent or not a number. */
+static int64_t agent_dict_seconds_ns(PyObject *d, const char *key)
+{
+    PyObject *v = PyDict_GetItemString(d, key);
+    if (!v)
+        return -1;
+    double sec = PyFloat_AsDouble(v);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (!(sec >= 0) || sec > 9.2e9) /* NaN, negative, or past int64 ns */
+        return -1;
+    return (int64_t)(sec * 1e9 + 0.5);
 }
 
 static void agent_read_stats(struct pm_agent_sample *s)
@@ -69,8 +89,12 @@ static void agent_read_stats(struct pm_agent_sample *s)
             s->collections[i] = agent_dict_ll(d, "collections");
             s->collected[i] = agent_dict_ll(d, "collected");
             s->uncollectable[i] = agent_dict_ll(d, "uncollectable");
+            /* Newer keys: present or not by interpreter, not by version check. */
+            s->gc_duration_ns[i] = agent_dict_seconds_ns(d, "duration");
+            s->gc_candidates[i] = agent_dict_ll(d, "candidates");
         } else {
             s->collections[i] = s->collected[i] = s->uncollectable[i] = -1;
+            s->gc_duration_ns[i] = s->gc_candidates[i] = -1;
         }
     }
     Py_XDECREF(r);
@@ -88,6 +112,14 @@ static void agent_read_blocks(uint64_t now)
     agent.blocks_next_ns = now + cost * AGENT_BLOCKS_BUDGET_DIVISOR;
 }
 
+static int gens_known(const int64_t v[PM_GENERATIONS])
+{
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        if (v[i] >= 0)
+            return 1;
+    return 0;
+}
+
 static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
 {
     proto_begin(out, PROTO_SAMPLE);
@@ -98,6 +130,11 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_gens(out, TAG_GC_COLLECTIONS, s->collections);
     proto_put_gens(out, TAG_GC_COLLECTED, s->collected);
     proto_put_gens(out, TAG_GC_UNCOLLECTABLE, s->uncollectable);
+    /* Only where the interpreter reports them: absent means unknown. */
+    if (gens_known(s->gc_duration_ns))
+        proto_put_gens(out, TAG_GC_DURATION_NS, s->gc_duration_ns);
+    if (gens_known(s->gc_candidates))
+        proto_put_gens(out, TAG_GC_CANDIDATES, s->gc_candidates);
     proto_put_i64(out, TAG_ALLOC_BLOCKS, s->alloc_blocks);
     proto_put_u64(out, TAG_PAUSE_COUNT, s->pause_count);
     proto_put_u64(out, TAG_PAUSE_TOTAL_NS, s->pause_total_ns);

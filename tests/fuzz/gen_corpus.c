@@ -47,6 +47,9 @@ static void sample(struct proto_buf *b, int pauses)
     proto_put_gens(b, TAG_GC_COLLECTIONS, c);
     proto_put_gens(b, TAG_GC_COLLECTED, c);
     proto_put_gens(b, TAG_GC_UNCOLLECTABLE, c);
+    int64_t d[3] = {1500000, -1, 250000000}; /* 3.15+: duration (ns), candidates */
+    proto_put_gens(b, TAG_GC_DURATION_NS, d);
+    proto_put_gens(b, TAG_GC_CANDIDATES, c);
     proto_put_i64(b, TAG_ALLOC_BLOCKS, 123456);
     proto_put_u64(b, TAG_PAUSE_COUNT, (uint64_t)pauses);
     proto_put_u64(b, TAG_PAUSE_TOTAL_NS, 5000);

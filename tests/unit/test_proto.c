@@ -20,6 +20,8 @@ static void make_sample(struct proto_buf *b)
         sample_in.collections[i] = 100 * i;
         sample_in.collected[i] = -5; /* negative values survive */
         sample_in.uncollectable[i] = i;
+        sample_in.gc_duration_ns[i] = 1000000007LL * (i + 1); /* 3.15's "duration", as ns */
+        sample_in.gc_candidates[i] = 5000 + i;
     }
     sample_in.alloc_blocks = 424242;
     sample_in.pause_count = 3;
@@ -38,6 +40,8 @@ static void make_sample(struct proto_buf *b)
     proto_put_gens(b, TAG_GC_COLLECTIONS, sample_in.collections);
     proto_put_gens(b, TAG_GC_COLLECTED, sample_in.collected);
     proto_put_gens(b, TAG_GC_UNCOLLECTABLE, sample_in.uncollectable);
+    proto_put_gens(b, TAG_GC_DURATION_NS, sample_in.gc_duration_ns);
+    proto_put_gens(b, TAG_GC_CANDIDATES, sample_in.gc_candidates);
     proto_put_i64(b, TAG_ALLOC_BLOCKS, sample_in.alloc_blocks);
     proto_put_u64(b, TAG_PAUSE_COUNT, 3);
     proto_put_u64(b, TAG_PAUSE_TOTAL_NS, 999);
@@ -69,6 +73,10 @@ static void test_sample_round_trip(void)
     CHECK_EQ_INT(sample_out.pauses[2].pause_ns, 200);
     CHECK_EQ_INT(sample_out.pauses[2].generation, 2);
     CHECK_EQ_INT(sample_out.pause_total_ns, 999);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(sample_out.gc_duration_ns[i], sample_in.gc_duration_ns[i]);
+        CHECK_EQ_INT(sample_out.gc_candidates[i], sample_in.gc_candidates[i]);
+    }
     proto_buf_free(&b);
 }
 
@@ -83,6 +91,11 @@ static void test_missing_fields_default_unknown(void)
     CHECK_EQ_INT(proto_decode_sample(b.data + 12, b.len - 12, &sample_out, &why), 0);
     CHECK_EQ_INT(sample_out.alloc_blocks, -1);
     CHECK_EQ_INT(sample_out.counts[0], -1);
+    /* An agent without the 3.15 GC stats (older agent or interpreter): unknown. */
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ_INT(sample_out.gc_duration_ns[i], -1);
+        CHECK_EQ_INT(sample_out.gc_candidates[i], -1);
+    }
     /* No time at all: refused. */
     CHECK_EQ_INT(proto_decode_sample(b.data + 12, 0, &sample_out, &why), -1);
     proto_buf_free(&b);
@@ -133,6 +146,11 @@ static void test_wrong_field_lengths(void)
     /* A field claiming more bytes than remain. */
     uint8_t q[] = {20, 0, 8, 0, 1, 2};
     CHECK_EQ_INT(proto_decode_sample(q, sizeof(q), &sample_out, &why), -1);
+    /* GC_DURATION_NS and GC_CANDIDATES are 24-byte arrays: 8 bytes is refused. */
+    uint8_t t[] = {20, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 55, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+    CHECK_EQ_INT(proto_decode_sample(t, sizeof(t), &sample_out, &why), -1);
+    t[12] = 56;
+    CHECK_EQ_INT(proto_decode_sample(t, sizeof(t), &sample_out, &why), -1);
     /* A pause with generation 7. */
     struct proto_buf b;
     proto_buf_init(&b);
