@@ -84,7 +84,7 @@ void pylayout_version_str(uint64_t hexversion, char *buf, size_t n)
 struct dbg_shape {
     uint8_t shape;
     uint16_t words; /* length of the whole table in words */
-    uint16_t interp_gc, gc_size, gc_collecting, tstate_size, tstate_current_frame;
+    uint16_t interp_gc, gc_size, gc_collecting, tstate_size, tstate_current_frame, tstate_thread_id;
     uint16_t frame_size, frame_previous, frame_executable, frame_localsplus, frame_owner;
     uint16_t code_size, code_localsplusnames;
     uint16_t object_size, object_ob_type, type_tp_flags;
@@ -92,9 +92,9 @@ struct dbg_shape {
 };
 
 static const struct dbg_shape dbg_shapes[] = {
-    {13, 73, 10, 71, 72, 19, 23, 28, 29, 30, 32, 33, 34, 41, 44, 45, 49, 50, 51, 52, 53, 54, 55},
-    {14, 95, 11, 81, 82, 22, 26, 31, 32, 33, 35, 36, 39, 46, 50, 51, 55, 56, 57, 58, 59, 60, 61},
-    {15, 111, 11, 94, 95, 22, 26, 39, 40, 41, 43, 44, 47, 54, 58, 59, 63, 68, 69, 70, 71, 72, 73},
+    {13, 73, 10, 71, 72, 19, 23, 24, 28, 29, 30, 32, 33, 34, 41, 44, 45, 49, 50, 51, 52, 53, 54, 55},
+    {14, 95, 11, 81, 82, 22, 26, 27, 31, 32, 33, 35, 36, 39, 46, 50, 51, 55, 56, 57, 58, 59, 60, 61},
+    {15, 111, 11, 94, 95, 22, 26, 30, 39, 40, 41, 43, 44, 47, 54, 58, 59, 63, 68, 69, 70, 71, 72, 73},
 };
 
 static uint64_t dbg_word(const unsigned char *mem, uint16_t idx)
@@ -158,6 +158,7 @@ int pylayout_dbg_decode(const void *mem, size_t len, const struct pylayout *row,
     out->gc_collecting = dbg_word(m, s->gc_collecting);
     out->tstate_size = dbg_word(m, s->tstate_size);
     out->tstate_current_frame = dbg_word(m, s->tstate_current_frame);
+    out->tstate_thread_id = dbg_word(m, s->tstate_thread_id);
     out->frame_size = dbg_word(m, s->frame_size);
     out->frame_previous = dbg_word(m, s->frame_previous);
     out->frame_executable = dbg_word(m, s->frame_executable);
@@ -171,7 +172,8 @@ int pylayout_dbg_decode(const void *mem, size_t len, const struct pylayout *row,
      * frame's localsplus its flexible last member. */
     int ok = out->gc_size >= 72 && out->gc_size < 4096 && out->gc_collecting + 4 <= out->gc_size &&
              out->interp_gc > 0 && out->interp_gc < (1u << 20) && out->tstate_size < 8192 &&
-             out->tstate_current_frame + 8 <= out->tstate_size && out->frame_size <= 256 &&
+             out->tstate_current_frame + 8 <= out->tstate_size &&
+             out->tstate_thread_id + 8 <= out->tstate_size && out->frame_size <= 256 &&
              out->frame_localsplus + 8 == out->frame_size &&
              out->frame_previous + 8 <= out->frame_size &&
              out->frame_executable + 8 <= out->frame_size &&

@@ -100,7 +100,7 @@ struct pylayout_dbg {
     int free_threaded;
     uint64_t interp_gc;      /* struct _gc_runtime_state within PyInterpreterState */
     uint64_t gc_size, gc_collecting;
-    uint64_t tstate_size, tstate_current_frame;
+    uint64_t tstate_size, tstate_current_frame, tstate_thread_id; /* thread_id: threading.get_ident() */
     uint64_t frame_size, frame_previous, frame_executable, frame_localsplus, frame_owner;
     uint64_t code_size, code_localsplusnames;
     uint64_t tuple_ob_size, tuple_ob_item;

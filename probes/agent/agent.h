@@ -148,11 +148,6 @@ int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len);
  * Holds no reference afterwards. 0 ok (chains or not), -errno. */
 int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
               size_t msg_len);
-/* The name of frame f's fast local (or cell, or free variable) that is `to`,
- * into name; 1 found, else 0. For the edge labels (agent_edges.c): the
- * frame reader it needs lives with why's frame roots. Runs Python code: the
- * caller holds f and to. */
-int agent_why_frame_local(PyObject *f, PyObject *to, char *name, size_t n);
 
 /* agent_tracemalloc.c: on demand tracing, top sites, snapshot diffs. */
 void agent_tracemalloc_read(struct pm_agent_sample *s);

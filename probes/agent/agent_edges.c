@@ -1,6 +1,8 @@
 /* Edge labels shared by the cycle hunt and why (see agent_edges.h). */
 #include "agent_edges.h"
 
+#include "agent_frames.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -251,7 +253,7 @@ void agent_edges_label(PyObject *from, PyObject *to, struct agent_edge *e, PyObj
     /* Before the attributes: f_locals would build a locals dict in a live
      * frame (3.8-3.12), and it is never a fast local's value anyway. */
     char var[EDGE_NAME_MAX], buf[AGENT_EDGE_MAX];
-    if (edge_is_frame(from) && agent_why_frame_local(from, to, var, sizeof(var))) {
+    if (edge_is_frame(from) && agent_frames_local_name(from, to, var, sizeof(var))) {
         snprintf(buf, sizeof(buf), "local '%s'", var);
         edge_set(e, buf, NULL);
         return;

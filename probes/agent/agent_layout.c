@@ -57,8 +57,7 @@ void agent_layout_init(void)
     case PYLAYOUT_FRAMES_DEBUG_OFFSETS:
         /* A Py_STACKREF_DEBUG build keeps indices, not pointers, in frame
          * slots; it exports its index lookup, which tells it apart. */
-        agent.frames_ok = agent.dbg_ok && !dlsym(RTLD_DEFAULT, "_Py_stackref_get_object") &&
-                          agent_layout_thread_id_fn() != NULL;
+        agent.frames_ok = agent.dbg_ok && !dlsym(RTLD_DEFAULT, "_Py_stackref_get_object");
         if (agent.dbg_ok && !agent.frames_ok)
             snprintf(agent.layout_why, sizeof(agent.layout_why),
                      "frame slots are not plain references on this build");
@@ -68,16 +67,4 @@ void agent_layout_init(void)
                  agent.layout->label);
         break;
     }
-}
-
-agent_thread_id_fn agent_layout_thread_id_fn(void)
-{
-    /* 3.9+; looked up rather than linked so the .so still loads on 3.8. */
-    static agent_thread_id_fn fn;
-    static int looked;
-    if (!looked) {
-        fn = (agent_thread_id_fn)dlsym(RTLD_DEFAULT, "PyThreadState_GetID");
-        looked = 1;
-    }
-    return fn;
 }

@@ -7,8 +7,4 @@
 
 void agent_layout_init(void);
 
-/* PyThreadState_GetID (3.9+), NULL where the interpreter lacks it. */
-typedef unsigned long long (*agent_thread_id_fn)(PyThreadState *);
-agent_thread_id_fn agent_layout_thread_id_fn(void);
-
 #endif

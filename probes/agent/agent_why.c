@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "agent_edges.h"
+#include "agent_frames.h"
 #include "agent_gclist.h"
 #include "proto.h"
 
@@ -47,12 +48,12 @@
 #define WHY_NAME_MAX 96
 #define WHY_MAX_LOCALS 512          /* fast locals looked at per frame */
 
-/* PyTypeObject offsets, the same in 3.8-3.13 (64-bit), used only where the
- * limited API hides the slot (static types before 3.10) and only after
- * they are checked against PyType_GetFlags / PyType_GetSlot. */
-#define WHY_TP_FLAGS_OFF 168
-#define WHY_TP_TRAVERSE_OFF 184
-#define WHY_TP_IS_GC_OFF 328
+/* PyTypeObject offsets from lib/pylayout.h, used only where the limited API
+ * hides the slot (static types before 3.10: the row's static_type_slots) and
+ * only after they are checked against PyType_GetFlags / PyType_GetSlot. */
+#define WHY_TP_FLAGS_OFF PYLAYOUT_TP_FLAGS_OFF
+#define WHY_TP_TRAVERSE_OFF PYLAYOUT_TP_TRAVERSE_OFF
+#define WHY_TP_IS_GC_OFF PYLAYOUT_TP_IS_GC_OFF
 
 /* ---- the search's state ---- */
 
@@ -158,7 +159,7 @@ static traverseproc why_traverse_of(const struct why *w, PyObject *o)
         !(PyType_GetFlags((PyTypeObject *)o) & Py_TPFLAGS_HEAPTYPE))
         return NULL;
     void *trav, *isgc;
-    if (agent.hexversion >= 0x030a0000 || (fl & Py_TPFLAGS_HEAPTYPE)) {
+    if (agent.hexversion >= 0x030a0000 || (fl & Py_TPFLAGS_HEAPTYPE)) { /* PyType_GetSlot works */
         trav = PyType_GetSlot(tp, Py_tp_traverse);
         isgc = PyType_GetSlot(tp, Py_tp_is_gc);
     } else if (w->slots_ok) {
@@ -335,145 +336,33 @@ static void why_thread_name(PyObject *tid, char *buf, size_t n)
     PyErr_Clear();
 }
 
-/* How many fast locals (plus cells and free variables) code has: 3.11+
- * asks _varname_from_oparg until IndexError (co_nlocalsplus is not
- * exposed). Runs Python code. */
-static Py_ssize_t why_frame_count(PyObject *code)
-{
-    Py_ssize_t k = 0;
-    if (agent.hexversion >= 0x030b0000) {
-        for (; k < WHY_MAX_LOCALS; k++) {
-            PyObject *nm = PyObject_CallMethod(code, "_varname_from_oparg", "n", k);
-            Py_XDECREF(nm);
-            if (!nm)
-                break;
-        }
-    } else {
-        const char *names[] = {"co_varnames", "co_cellvars", "co_freevars"};
-        for (int i = 0; i < 3; i++) {
-            PyObject *t = PyObject_GetAttrString(code, names[i]);
-            k += t && PyTuple_Check(t) ? PyTuple_Size(t) : 0;
-            Py_XDECREF(t);
-        }
-    }
-    PyErr_Clear();
-    return k < WHY_MAX_LOCALS ? k : WHY_MAX_LOCALS;
-}
-
-/* Where the `count` fast locals of frame f are: from the frame's own memory,
- * checked against its f_code and f_globals (3.8-3.10: the frame object,
- * whose size gives f_localsplus; 3.11+: its _PyInterpreterFrame, which must
- * point back to f). NULL when anything disagrees. No Python code runs: the
- * slots stay valid until the caller runs some. */
-static PyObject **why_frame_slots(PyObject *f, PyObject *code, PyObject *globals,
-                                  Py_ssize_t count, Py_ssize_t basicsize)
-{
-    const char *base = (const char *)f;
-    PyObject *c, *g, *fo;
-    if (agent.hexversion < 0x030b0000) {
-        memcpy(&c, base + 32, sizeof(c));
-        memcpy(&g, base + 48, sizeof(g));
-        if (basicsize < 64 || c != code || g != globals)
-            return NULL;
-        return (PyObject **)(base + basicsize - (Py_ssize_t)sizeof(PyObject *));
-    }
-    const char *iframe;
-    memcpy(&iframe, base + 24, sizeof(iframe));
-    if (!iframe || !count)
-        return NULL;
-    int v311 = agent.hexversion < 0x030c0000;
-    memcpy(&c, iframe + (v311 ? 32 : 0), sizeof(c));
-    memcpy(&g, iframe + (v311 ? 8 : 24), sizeof(g));
-    memcpy(&fo, iframe + (v311 ? 40 : 48), sizeof(fo));
-    if (c != code || g != globals || fo != f)
-        return NULL;
-    return (PyObject **)(iframe + 72);
-}
-
-static Py_ssize_t why_basicsize(PyObject *f)
-{
-    PyObject *bs = PyObject_GetAttrString((PyObject *)Py_TYPE(f), "__basicsize__");
-    Py_ssize_t size = bs ? PyLong_AsSsize_t(bs) : -1;
-    Py_XDECREF(bs);
-    PyErr_Clear();
-    return size;
-}
-
-static void why_local_name(PyObject *code, Py_ssize_t i, char *buf, size_t n)
-{
-    buf[0] = 0;
-    if (agent.hexversion >= 0x030b0000) {
-        PyObject *nm = PyObject_CallMethod(code, "_varname_from_oparg", "n", i);
-        agent_str_utf8(nm, buf, n);
-        Py_XDECREF(nm);
-        PyErr_Clear();
-        return;
-    }
-    const char *names[] = {"co_varnames", "co_cellvars", "co_freevars"};
-    for (int t = 0; t < 3 && !buf[0]; t++) {
-        PyObject *tup = PyObject_GetAttrString(code, names[t]);
-        Py_ssize_t k = tup && PyTuple_Check(tup) ? PyTuple_Size(tup) : 0;
-        if (i < k)
-            agent_str_utf8(PyTuple_GetItem(tup, i), buf, n);
-        i -= k;
-        Py_XDECREF(tup);
-    }
-    PyErr_Clear();
-}
-
-static void why_frame_roots(struct why *w, const char *thread, PyObject *frame)
-{
-    PyObject *f = frame;
-    Py_INCREF(f);
-    for (int depth = 0; f && f != Py_None && depth < WHY_FRAMES_PER_THREAD; depth++) {
-        PyObject *code = PyObject_GetAttrString(f, "f_code");
-        PyObject *globals = PyObject_GetAttrString(f, "f_globals");
-        if (code && globals && PyList_Append(w->hold, f) == 0) {
-            static char names[WHY_MAX_LOCALS][WHY_NAME_MAX];
-            char fn[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
-            agent_attr_str(code, agent.hexversion >= 0x030b0000 ? "co_qualname" : "co_name", fn,
-                           sizeof(fn));
-            Py_ssize_t n = why_frame_count(code), bs = why_basicsize(f);
-            for (Py_ssize_t i = 0; i < n; i++)
-                why_local_name(code, i, names[i], sizeof(names[i]));
-            /* Then the slots, with no Python code until they are roots. */
-            PyObject **slots = why_frame_slots(f, code, globals, n, bs);
-            for (Py_ssize_t i = 0; slots && i < n; i++) {
-                PyObject *v = slots[i];
-                if (!v || agent_ptrmap_get(&w->map, v) >= 0)
-                    continue;
-                why_fmt(label, sizeof(label), "thread %s frame %s() local '%s'", thread, fn,
-                         names[i]);
-                why_add_root(w, v, WHY_ROOT_LOCAL, label);
-            }
-        }
-        Py_XDECREF(code);
-        Py_XDECREF(globals);
-        PyErr_Clear();
-        PyObject *back = PyObject_GetAttrString(f, "f_back");
-        PyErr_Clear();
-        Py_DECREF(f);
-        f = back;
-    }
-    Py_XDECREF(f);
-}
-
+/* Every thread's frame locals as roots (agent_frames.c reads them as the
+ * build allows; none where it cannot). The labels run Python code, so the
+ * locals are strongly held (in w->hold) before the first label is made. */
 static void why_thread_roots(struct why *w)
 {
-    PyObject *frames = PyObject_CallMethod(agent.sys_module, "_current_frames", NULL);
-    PyObject *items = frames && PyDict_Check(frames) ? PyDict_Items(frames) : NULL;
-    Py_XDECREF(frames);
-    Py_ssize_t n = items ? PyList_Size(items) : 0;
-    for (Py_ssize_t i = 0; i < n && !w->oom; i++) {
-        PyObject *it = PyList_GetItem(items, i);
-        if (!it || !PyTuple_Check(it) || PyTuple_Size(it) != 2)
-            continue;
-        char name[WHY_NAME_MAX];
-        why_thread_name(PyTuple_GetItem(it, 0), name, sizeof(name));
-        why_frame_roots(w, name, PyTuple_GetItem(it, 1));
+    struct agent_frame_local *v;
+    Py_ssize_t n = agent_frames_locals(&v, WHY_FRAMES_PER_THREAD);
+    if (n < 0) {
+        w->oom = 1;
+        return;
     }
-    Py_XDECREF(items);
-    PyErr_Clear();
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyList_Append(w->hold, v[i].value) < 0)
+            PyErr_Clear();
+    for (Py_ssize_t i = 0; i < n && !w->oom; i++) {
+        if (agent_ptrmap_get(&w->map, v[i].value) >= 0)
+            continue;
+        char thread[WHY_NAME_MAX], fn[WHY_NAME_MAX], var[WHY_NAME_MAX], label[PM_WHY_EDGE_MAX];
+        why_thread_name(v[i].tid, thread, sizeof(thread));
+        agent_attr_str(v[i].code, "co_qualname", fn, sizeof(fn));
+        if (!fn[0]) /* before 3.11 */
+            agent_attr_str(v[i].code, "co_name", fn, sizeof(fn));
+        agent_str_utf8(v[i].name, var, sizeof(var));
+        why_fmt(label, sizeof(label), "thread %s frame %s() local '%s'", thread, fn, var);
+        why_add_root(w, v[i].value, WHY_ROOT_LOCAL, label);
+    }
+    agent_frames_free(v, n);
 }
 
 /* ---- sampling: the newest tracked instances of the type ---- */
@@ -734,31 +623,6 @@ static int why_sample(struct why *w, const char *want, char *type_out, size_t ty
     return 0;
 }
 
-/* ---- edge labels (agent_edges.c spells them; the frame reader is here) ---- */
-
-int agent_why_frame_local(PyObject *f, PyObject *to, char *name, size_t n)
-{
-    PyObject *code = PyObject_GetAttrString(f, "f_code");
-    PyObject *globals = code ? PyObject_GetAttrString(f, "f_globals") : NULL;
-    PyErr_Clear();
-    int found = 0;
-    if (code && globals) {
-        Py_ssize_t count = why_frame_count(code), bs = why_basicsize(f);
-        PyObject **slots = why_frame_slots(f, code, globals, count, bs);
-        for (Py_ssize_t i = 0; slots && i < count && !found; i++) {
-            /* No Python code between reading the slots and this compare. */
-            if (slots[i] == to) {
-                why_local_name(code, i, name, n);
-                found = 1;
-            }
-        }
-    }
-    Py_XDECREF(code);
-    Py_XDECREF(globals);
-    PyErr_Clear();
-    return found;
-}
-
 /* ---- chains: objects, rendering, grouping ---- */
 
 struct why_elem {
@@ -1016,7 +880,7 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     }
     /* Before 3.10 static types' slots come from the type's memory: proven
      * on the sampled type (or abc.ABC, a class every interpreter has). */
-    if (agent.hexversion < 0x030a0000) {
+    if (agent.layout && agent.layout->static_type_slots) {
         PyObject *abc = PyImport_ImportModule("abc"); /* always imported already */
         PyObject *heap = abc ? PyObject_GetAttrString(abc, "ABC") : NULL;
         PyTypeObject *sample_tp = Py_TYPE(w.samples[0]);
@@ -1028,7 +892,7 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
         Py_XDECREF(abc);
         PyErr_Clear();
     } else {
-        w.slots_ok = 1;
+        w.slots_ok = agent.hexversion >= 0x030a0000; /* else no static type is followed */
     }
     w.hold = PyList_New(0);
     size_t map_cap = 65536;
