@@ -213,16 +213,37 @@ static void target_version_from_name(const char *path, int *major, int *minor)
     }
 }
 
-/* Opens the module through the target's root so containers work; a module
- * replaced on disk since it was mapped is still reachable via map_files. */
+/* The module file, as the mapping's own inode: 0 when e is that file. */
+static int target_module_is(const struct elf_file *ef, const struct procmaps_entry *pm)
+{
+    struct stat st;
+    return fstat(ef->fd, &st) == 0 && (uint64_t)st.st_ino == pm->inode ? 0 : -ESTALE;
+}
+
+/* Opens the module the target mapped. maps names it relative to our root
+ * when the file is reachable from it (a chroot in our mount namespace: the
+ * path already includes the chroot's prefix) and relative to the target's
+ * root otherwise (a container), so both are tried, each checked against the
+ * mapping's inode; a module replaced on disk since it was mapped is still
+ * reachable via map_files (that needs CAP_SYS_ADMIN). */
 static int target_open_module(pid_t pid, const struct target_info *t,
                               const struct procmaps_entry *pm, struct elf_file *ef)
 {
     char path[PATH_MAX + 80];
-    snprintf(path, sizeof(path), "%s%s", t->root, pm->path);
-    int rc = pm->deleted ? -ENOENT : elfsym_open(ef, path);
-    if (rc == 0)
-        return 0;
+    int rc = -ENOENT;
+    if (!pm->deleted) {
+        snprintf(path, sizeof(path), "%s%s", t->root, pm->path);
+        rc = elfsym_open(ef, path);
+        if (rc == 0 && (rc = target_module_is(ef, pm)) == 0)
+            return 0;
+        if (rc == -ESTALE)
+            elfsym_close(ef);
+        int rc2 = elfsym_open(ef, pm->path);
+        if (rc2 == 0 && (rc2 = target_module_is(ef, pm)) == 0)
+            return 0;
+        if (rc2 == -ESTALE)
+            elfsym_close(ef);
+    }
     snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid,
              (unsigned long long)pm->start, (unsigned long long)pm->end);
     return elfsym_open(ef, path) == 0 ? 0 : rc;
