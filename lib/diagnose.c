@@ -98,6 +98,14 @@ static void diag_python(struct diagnose_report *r, const char *inspect_msg)
                  "%s%s, %s %s%s", ver, t->py_debug ? " (debug build)" : "",
                  t->pymod_shared ? "shared libpython" : "static executable", t->pymod_path,
                  t->pymod_shared ? "" : et == 3 ? " (PIE)" : et == 2 ? " (not PIE)" : "");
+    /* Refused builds: the inspection stopped before the rest was looked up. */
+    if (r->status == TARGET_UNSUPPORTED_BUILD || r->status == TARGET_OLD_PYTHON)
+        return;
+    diag_add(r, "pending call", DIAG_INFO, "%s",
+             t->addr_add_pending_any ? "any thread of the main interpreter runs the bootstrap "
+                                       "(_PyEval_AddPendingCall, flags 0)"
+                                     : "main thread runs the bootstrap (Py_AddPendingCall); "
+                                       "a main thread blocked in C gets the native path");
     diag_add(r, "symbols", t->addr_run_simple_string && t->addr_syscall_insn ? DIAG_OK : DIAG_FAIL,
              "Py_AddPendingCall %s, PyRun_SimpleString %s, a syscall instruction in libc %s",
              t->addr_add_pending_call ? "found" : "missing",
