@@ -308,8 +308,8 @@ static enum target_status attach_call(struct attach_ctx *c, const char *name, ui
     return TARGET_OK;
 }
 
-/* Queues the pending call. 3.12/3.13: for any thread of the main interpreter
- * (PyInterpreterState_Main reads one field of _PyRuntime, takes no lock);
+/* Queues the pending call. Where the table says so (3.12+): for any thread
+ * of the main interpreter (PyInterpreterState_Main reads one field of _PyRuntime, takes no lock);
  * else, or if that returned NULL, for the main thread (Py_AddPendingCall). */
 static enum target_status attach_queue(struct attach_ctx *c, uint64_t page)
 {

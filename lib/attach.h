@@ -24,7 +24,8 @@ struct attach_stats {
     uint64_t native_total_ns;
 };
 
-/* On 3.12 and 3.13 (target_info.addr_add_pending_any set) the call is queued
+/* Where lib/pylayout.c's row says PYLAYOUT_PENDING_ANY_THREAD (3.12+;
+ * target_info.addr_add_pending_any set) the call is queued
  * with _PyEval_AddPendingCall(PyInterpreterState_Main(), ..., 0) in the same
  * stop, so any thread of the main interpreter runs it at its next eval-breaker
  * check; before 3.12 only the main thread can.

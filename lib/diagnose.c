@@ -87,18 +87,121 @@ static void diag_python(struct diagnose_report *r, const char *inspect_msg)
             diag_add(r, "CPython", DIAG_FAIL, "could not be checked: %s", inspect_msg);
         return;
     }
-    char file[PATH_MAX + 80];
+    char file[PATH_MAX + 80], ver[48];
     snprintf(file, sizeof(file), "%s%s", t->root, t->pymod_path);
     int et = diag_elf_type(file);
-    diag_add(r, "CPython", r->status == TARGET_OLD_PYTHON ? DIAG_FAIL : DIAG_OK,
-             "%d.%d, %s %s%s", t->py_major, t->py_minor,
-             t->pymod_shared ? "shared libpython" : "static executable", t->pymod_path,
-             t->pymod_shared ? "" : et == 3 ? " (PIE)" : et == 2 ? " (not PIE)" : "");
+    diagnose_version_label(t, true, ver, sizeof(ver));
+    if (r->status == TARGET_UNSUPPORTED_BUILD)
+        diag_add(r, "CPython", DIAG_FAIL, "%s", inspect_msg);
+    else
+        diag_add(r, "CPython", r->status == TARGET_OLD_PYTHON ? DIAG_FAIL : DIAG_OK,
+                 "%s%s, %s %s%s", ver, t->py_debug ? " (debug build)" : "",
+                 t->pymod_shared ? "shared libpython" : "static executable", t->pymod_path,
+                 t->pymod_shared ? "" : et == 3 ? " (PIE)" : et == 2 ? " (not PIE)" : "");
+    /* Refused builds: the inspection stopped before the rest was looked up. */
+    if (r->status == TARGET_UNSUPPORTED_BUILD || r->status == TARGET_OLD_PYTHON)
+        return;
+    diag_add(r, "pending call", DIAG_INFO, "%s",
+             t->addr_add_pending_any ? "any thread of the main interpreter runs the bootstrap "
+                                       "(_PyEval_AddPendingCall, flags 0)"
+                                     : "main thread runs the bootstrap (Py_AddPendingCall); "
+                                       "a main thread blocked in C gets the native path");
     diag_add(r, "symbols", t->addr_run_simple_string && t->addr_syscall_insn ? DIAG_OK : DIAG_FAIL,
              "Py_AddPendingCall %s, PyRun_SimpleString %s, a syscall instruction in libc %s",
              t->addr_add_pending_call ? "found" : "missing",
              t->addr_run_simple_string ? "found" : "missing",
              t->addr_syscall_insn ? "found" : "missing");
+}
+
+void diagnose_version_label(const struct target_info *t, bool micro, char *buf, size_t len)
+{
+    unsigned hex = (unsigned)t->py_hexversion;
+    if (t->version_exact && micro)
+        snprintf(buf, len, "%u.%u.%u%s", hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff,
+                 t->py_free_threaded ? "t" : "");
+    else
+        snprintf(buf, len, "%d.%d%s", t->py_major, t->py_minor, t->py_free_threaded ? "t" : "");
+}
+
+/* Next NUL-separated string after a, or end. */
+static const char *diag_next_arg(const char *a, const char *end)
+{
+    return a < end ? a + strnlen(a, (size_t)(end - a)) + 1 : end;
+}
+
+/* Is `opt` ("disable-remote-debug") given with -X in an argv (NUL-separated,
+ * len bytes)? Only interpreter options count: scanning stops at the script,
+ * at -c/-m (what follows belongs to the program), and at "--". */
+static bool diag_xoption(const char *argv, size_t len, const char *opt)
+{
+    size_t olen = strlen(opt);
+    const char *end = argv + len;
+    for (const char *a = diag_next_arg(argv, end); a < end;) {
+        const char *next = diag_next_arg(a, end), *val = NULL;
+        if (a[0] != '-' || a[1] == '\0' || !strcmp(a, "--"))
+            return false;
+        if (a[1] == '-') { /* the one long option taking a value */
+            if (!strcmp(a, "--check-hash-based-pycs"))
+                next = diag_next_arg(next, end);
+            a = next;
+            continue;
+        }
+        /* A bundle of one-letter flags: c and m end the options, W and X
+         * take the rest of the argument or the next one. */
+        for (const char *c = a + 1; *c; c++) {
+            if (*c == 'c' || *c == 'm')
+                return false;
+            if (*c == 'W' || *c == 'X') {
+                const char *v = c[1] ? c + 1 : next < end ? next : NULL;
+                if (!c[1])
+                    next = diag_next_arg(next, end);
+                if (*c == 'X')
+                    val = v;
+                break;
+            }
+        }
+        if (val && !strncmp(val, opt, olen) && (val[olen] == '\0' || val[olen] == '='))
+            return true;
+        a = next;
+    }
+    return false;
+}
+
+bool diagnose_remote_debug_off(const char *environ, size_t env_len, const char *argv,
+                               size_t argv_len)
+{
+    static const char var[] = "PYTHON_DISABLE_REMOTE_DEBUG=";
+    for (const char *e = environ, *end = environ + env_len; e < end;
+         e += strnlen(e, (size_t)(end - e)) + 1) {
+        /* CPython ignores the variable when it is set to an empty string. */
+        if (!strncmp(e, var, sizeof(var) - 1) && e[sizeof(var) - 1] != '\0')
+            return true;
+    }
+    return diag_xoption(argv, argv_len, "disable-remote-debug");
+}
+
+/* PEP 768's switch off, in the target's environment or command line:
+ * readable by the same user, and pymemtop does not use that mechanism. */
+static void diag_remote_debug(struct diagnose_report *r, pid_t pid)
+{
+    static char env[65536], argv[8192];
+    char path[64];
+    int fd;
+    ssize_t ne = 0, na = 0;
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        ne = read(fd, env, sizeof(env) - 1);
+        close(fd);
+    }
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+        na = read(fd, argv, sizeof(argv) - 1);
+        close(fd);
+    }
+    if (diagnose_remote_debug_off(env, ne > 0 ? (size_t)ne : 0, argv, na > 0 ? (size_t)na : 0))
+        diag_add(r, "PEP 768", DIAG_INFO,
+                 "remote debugging disabled in the target (PEP 768): does not affect "
+                 "pymemtop, which attaches with ptrace");
 }
 
 static void diag_yama(char *buf, size_t len)
@@ -157,6 +260,7 @@ void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r
     diag_add(r, "user", DIAG_OK, "runs as %s (uid %u)%s", pw ? pw->pw_name : "?",
              (unsigned)r->target.uid, geteuid() == 0 ? ", we are root" : ", as we do");
     diag_python(r, msg);
+    diag_remote_debug(r, pid);
     diag_ptrace(r, pid);
     r->agent_loaded = diag_maps_any(pid, diag_is_agent);
     diag_add(r, "agent", DIAG_INFO, "%s",
@@ -223,6 +327,9 @@ size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
         p->pid = pid;
         p->py_major = t.py_major;
         p->py_minor = t.py_minor;
+        diagnose_version_label(&t, false, p->version, sizeof(p->version));
+        p->free_threaded = t.py_free_threaded;
+        p->debug = t.py_debug;
         p->rss_kib = diag_rss_kib(pid);
         p->agent_loaded = diag_maps_any(pid, diag_is_agent);
         p->status = st;

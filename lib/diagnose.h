@@ -9,7 +9,7 @@
 
 #include "target.h"
 
-#define DIAGNOSE_MAX_ITEMS 12
+#define DIAGNOSE_MAX_ITEMS 16
 
 enum diagnose_result { DIAG_OK, DIAG_FAIL, DIAG_INFO };
 
@@ -35,6 +35,8 @@ void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r
 struct diagnose_process {
     pid_t pid;
     int py_major, py_minor;
+    char version[24];          /* "3.14", "3.14t" (diagnose_version_label) */
+    bool free_threaded, debug;
     uint64_t rss_kib;
     bool agent_loaded;
     enum target_status status; /* TARGET_OK or why it cannot be attached */
@@ -44,5 +46,16 @@ struct diagnose_process {
 /* CPython processes this user may see, lowest PID first; returns how many
  * were written (at most cap) and sets *total to how many were found. */
 size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total);
+
+/* "3.14" or, with micro and an exact version (3.11+), "3.14.10"; "t"
+ * appended for a free-threaded build. */
+void diagnose_version_label(const struct target_info *t, bool micro, char *buf, size_t len);
+
+/* Does the target switch PEP 768 remote debugging off: a non-empty
+ * PYTHON_DISABLE_REMOTE_DEBUG in its environment (NUL-separated, as in
+ * /proc/PID/environ) or -X disable-remote-debug among the interpreter
+ * options of its argv (as in /proc/PID/cmdline)? Pure. */
+bool diagnose_remote_debug_off(const char *environ, size_t env_len, const char *argv,
+                               size_t argv_len);
 
 #endif

@@ -74,6 +74,100 @@ void pylayout_version_str(uint64_t hexversion, char *buf, size_t n)
              (unsigned)(hexversion >> 16) & 0xff, (unsigned)(hexversion >> 8) & 0xff);
 }
 
+void pylayout_known_range(char *buf, size_t n)
+{
+    const size_t nrows = sizeof(pylayout_rows) / sizeof(pylayout_rows[0]);
+    uint32_t lo = pylayout_rows[0].hex_min, hi = pylayout_rows[0].hex_max;
+    for (size_t i = 1; i < nrows; i++) {
+        if (pylayout_rows[i].hex_min < lo)
+            lo = pylayout_rows[i].hex_min;
+        if (pylayout_rows[i].hex_max > hi)
+            hi = pylayout_rows[i].hex_max;
+    }
+    snprintf(buf, n, "%u.%u-%u.%u", lo >> 24, (lo >> 16) & 0xff, hi >> 24, (hi >> 16) & 0xff);
+}
+
+/* ---- preflight ---- */
+
+void pylayout_abiflags(const char *path, char *flags, size_t n)
+{
+    if (n)
+        flags[0] = '\0';
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    const char *p = strstr(b, "python");
+    if (!p || n == 0)
+        return;
+    p += 6;
+    /* "<major>.<minor>" then the flags, then the end, ".so", "-" or "." */
+    if (*p < '0' || *p > '9')
+        return;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p++ != '.' || *p < '0' || *p > '9')
+        return;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    size_t k = 0;
+    while (*p && strchr("dmut", *p) && k + 1 < n)
+        flags[k++] = *p++;
+    flags[k] = '\0';
+    /* Letters followed by more letters are a word, not flags ("python3.14dev"). */
+    if (*p && *p != '.' && *p != '-' && *p != '_')
+        flags[0] = '\0';
+}
+
+void pylayout_judge(const struct pylayout_facts *f, struct pylayout_judgement *j)
+{
+    char flags[8], ver[32], known[32];
+    memset(j, 0, sizeof(*j));
+    j->pending = PYLAYOUT_PENDING_MAIN;
+    pylayout_abiflags(f->module_path ? f->module_path : "", flags, sizeof(flags));
+    uint64_t dbg_version = 0;
+    int dbg_ft = 0, has_dbg = f->runtime_head &&
+                              pylayout_dbg_header(f->runtime_head, f->runtime_head_len,
+                                                  &dbg_version, &dbg_ft);
+    j->build = strchr(flags, 'd') || f->has_debug_sym ? PYLAYOUT_BUILD_DEBUG
+                                                      : PYLAYOUT_BUILD_RELEASE;
+    uint64_t hex = f->hexversion;
+    if (!hex && has_dbg && (dbg_version >> 24) == 3)
+        hex = dbg_version;
+    if (hex) {
+        pylayout_version_str(hex, ver, sizeof(ver));
+        unsigned level = (unsigned)(hex >> 4) & 0xf, serial = (unsigned)hex & 0xf;
+        if (level >= 0xa && level <= 0xc) /* "3.15.0a1", "3.15.0rc2" */
+            snprintf(ver + strlen(ver), sizeof(ver) - strlen(ver), "%s%u",
+                     level == 0xa ? "a" : level == 0xb ? "b" : "rc", serial);
+    } else if (f->major)
+        snprintf(ver, sizeof(ver), "%d.%d", f->major, f->minor);
+    else
+        snprintf(ver, sizeof(ver), "of unknown version");
+    pylayout_known_range(known, sizeof(known));
+    if (strchr(flags, 't') || (has_dbg && dbg_ft) || f->has_ft_sym) {
+        j->verdict = PYLAYOUT_FREE_THREADED;
+        j->free_threaded = 1;
+        snprintf(j->why, sizeof(j->why),
+                 "CPython %st%s is a free-threaded build: no GIL, no generation lists, and "
+                 "pymalloc stats do not apply; not supported yet (support is planned)",
+                 ver, j->build == PYLAYOUT_BUILD_DEBUG ? " (debug)" : "");
+        return;
+    }
+    /* Before 3.11 only the file name tells the minor: look the row up as
+     * that minor's final release. Nothing known at all: no row, no claim. */
+    if (!hex && f->major == 3 && f->minor > 0)
+        hex = ((uint64_t)3 << 24) | ((uint64_t)f->minor << 16) | 0xf0;
+    if (!hex)
+        return;
+    j->row = pylayout_find(hex, j->build);
+    if (!j->row) {
+        j->verdict = PYLAYOUT_NO_ROW;
+        snprintf(j->why, sizeof(j->why), "CPython %s%s: not supported by this pymemtop (knows %s)",
+                 ver, j->build == PYLAYOUT_BUILD_DEBUG ? " (debug build)" : "", known);
+        return;
+    }
+    j->pending = j->row->pending;
+}
+
 /* ---- _Py_DebugOffsets ---- */
 
 /* Where each field we use sits in one shape of the table, as the index of

@@ -88,6 +88,51 @@ const struct pylayout *pylayout_find(uint64_t hexversion, unsigned build);
 /* "3.14.10" from a PY_VERSION_HEX, into buf. */
 void pylayout_version_str(uint64_t hexversion, char *buf, size_t n);
 
+/* "3.8-3.15": the minor versions the table has rows for, into buf. */
+void pylayout_known_range(char *buf, size_t n);
+
+/* ---- whether a target can be attached at all (the monitor's preflight) ---- */
+
+/* ABI flags of a module file name: "t" for python3.14t and
+ * libpython3.14t.so.1.0, "d" for python3.14d, "" for python3.14 and for a
+ * name with no "pythonX.Y" in it. Letters among "dmut" after the minor. */
+void pylayout_abiflags(const char *path, char *flags, size_t n);
+
+/* What the monitor found in a target's files and memory, before writing
+ * anything into it. */
+struct pylayout_facts {
+    const char *module_path;  /* the file holding the C API, as mapped */
+    uint64_t hexversion;      /* exact PY_VERSION_HEX (Py_Version, 3.11+); 0 unknown */
+    int major, minor;         /* from the file name, used when hexversion is 0 */
+    const void *runtime_head; /* first bytes of _PyRuntime; NULL when not read */
+    size_t runtime_head_len;
+    int has_debug_sym;        /* _Py_NegativeRefcount or _Py_RefTotal exported (Py_REF_DEBUG) */
+    int has_ft_sym;           /* _Py_DecRefShared or _Py_MergeZeroLocalRefcount exported
+                                 (declared only under Py_GIL_DISABLED) */
+};
+
+enum pylayout_verdict {
+    PYLAYOUT_SUPPORTED = 0,
+    PYLAYOUT_FREE_THREADED, /* any one sign of a free-threaded build */
+    PYLAYOUT_NO_ROW,        /* a version (or build) the table has no row for */
+};
+
+struct pylayout_judgement {
+    enum pylayout_verdict verdict;
+    unsigned build;              /* PYLAYOUT_BUILD_RELEASE or _DEBUG */
+    int free_threaded;
+    const struct pylayout *row;  /* NULL when unsupported, or version unknown */
+    enum pylayout_pending pending; /* MAIN unless the row says otherwise */
+    char why[200];               /* for a refusal: one line, no PID */
+};
+
+/* Decides from the facts alone (pure: the unit tests feed synthetic ones).
+ * Free-threaded on any one sign: "t" in the ABI flags, free_threaded set in
+ * a _Py_DebugOffsets header at runtime_head, or a free-threaded-only symbol.
+ * Debug on "d" in the ABI flags or a Py_REF_DEBUG symbol (both present in
+ * every debug build, stripped or not, since the symbols are in .dynsym). */
+void pylayout_judge(const struct pylayout_facts *f, struct pylayout_judgement *j);
+
 /* ---- _Py_DebugOffsets ---- */
 
 #define PYLAYOUT_DBG_COOKIE "xdebugpy"

@@ -17,6 +17,7 @@
 #include "elfsym.h"
 #include "procmaps.h"
 #include "procmem.h"
+#include "pylayout.h"
 
 /* What we need from /proc/PID/status. */
 struct target_status_file {
@@ -43,6 +44,7 @@ const char *target_status_name(enum target_status s)
     case TARGET_NO_SAFE_POINT: return "no_safe_point";
     case TARGET_BUSY: return "busy";
     case TARGET_AGENT_ERROR: return "agent_error";
+    case TARGET_UNSUPPORTED_BUILD: return "unsupported_build";
     }
     return "unknown";
 }
@@ -277,17 +279,57 @@ static void target_version_from_memory(struct target_info *t, struct elf_file *e
     if ((hex >> 24) == 3) {
         t->py_major = 3;
         t->py_minor = (int)((hex >> 16) & 0xff);
+        t->py_hexversion = hex;
         t->version_exact = true;
     }
 }
 
-/* _PyEval_AddPendingCall is exported from 3.8 on, with three signatures; only
- * the 3.12/3.13 one, (interp, func, arg, int mainthreadonly or flags), takes
- * 0 for "any thread". Gated on the exact version read from memory. */
-static void target_any_thread_call(struct target_info *t, struct elf_file *ef)
+static bool target_has_symbol(struct elf_file *ef, const char *name)
+{
+    uint64_t v;
+    return elfsym_lookup(ef, name, &v) == 0;
+}
+
+/* What kind of build this is, from the file name, the symbols and the
+ * _Py_DebugOffsets header at _PyRuntime (3.13+; only read, never written),
+ * and lib/pylayout.c's verdict on it. */
+static void target_judge_build(struct target_info *t, struct elf_file *ef,
+                               struct pylayout_judgement *j)
+{
+    unsigned char head[PYLAYOUT_DBG_HEADER_LEN];
+    uint64_t rt;
+    struct pylayout_facts f = {
+        .module_path = t->pymod_path,
+        .hexversion = t->version_exact ? t->py_hexversion : 0,
+        .major = t->py_major,
+        .minor = t->py_minor,
+        .has_debug_sym = target_has_symbol(ef, "_Py_NegativeRefcount") ||
+                         target_has_symbol(ef, "_Py_RefTotal"),
+        .has_ft_sym = target_has_symbol(ef, "_Py_DecRefShared") ||
+                      target_has_symbol(ef, "_Py_MergeZeroLocalRefcount"),
+    };
+    if (elfsym_lookup(ef, "_PyRuntime", &rt) == 0 &&
+        procmem_read(t->pid, t->load_bias + rt, head, sizeof(head)) == 0) {
+        f.runtime_head = head;
+        f.runtime_head_len = sizeof(head);
+    }
+    pylayout_judge(&f, j);
+    pylayout_abiflags(t->pymod_path, t->py_abiflags, sizeof(t->py_abiflags));
+    t->py_debug = j->build == PYLAYOUT_BUILD_DEBUG;
+    t->py_free_threaded = j->free_threaded;
+    t->py_row = j->row;
+    snprintf(t->unsupported_why, sizeof(t->unsupported_why), "%s", j->why);
+}
+
+/* _PyEval_AddPendingCall is exported from 3.8 on, with three signatures; the
+ * table's row says when it is the (interp, func, arg, int flags) one that
+ * takes 0 for "any thread" (3.12+, exact version read from memory). */
+static void target_any_thread_call(struct target_info *t, struct elf_file *ef,
+                                   const struct pylayout_judgement *j)
 {
     uint64_t main_fn, add_fn;
-    if (!t->version_exact || t->py_major != 3 || (t->py_minor != 12 && t->py_minor != 13))
+    if (!t->version_exact || j->verdict != PYLAYOUT_SUPPORTED ||
+        j->pending != PYLAYOUT_PENDING_ANY_THREAD)
         return;
     if (elfsym_lookup(ef, "PyInterpreterState_Main", &main_fn) != 0 ||
         elfsym_lookup(ef, "_PyEval_AddPendingCall", &add_fn) != 0)
@@ -343,7 +385,9 @@ static enum target_status target_read_symbols(struct target_info *t,
     t->addr_run_simple_string = t->load_bias + v;
     target_version_from_name(pm->path, &t->py_major, &t->py_minor);
     target_version_from_memory(t, ef);
-    target_any_thread_call(t, ef);
+    struct pylayout_judgement j;
+    target_judge_build(t, ef, &j);
+    target_any_thread_call(t, ef, &j);
     *is_old = elfsym_lookup(ef, "Py_BytesMain", &v) != 0; /* Py_BytesMain is new in 3.8 */
     return TARGET_OK;
 }
@@ -386,6 +430,10 @@ static enum target_status target_inspect_maps(struct target_info *t, char *msg, 
     }
     if (s == TARGET_OK && is_old)
         s = target_old_python(t, msg, len);
+    /* Refused before anything is written into the target. */
+    if (s == TARGET_OK && t->unsupported_why[0])
+        s = target_fail(TARGET_UNSUPPORTED_BUILD, msg, len, "PID %d (%s): %s.", (int)t->pid,
+                        t->comm, t->unsupported_why);
     if (s == TARGET_OK && (rc = procmaps_find_syscall(t->pid, &m, &t->addr_syscall_insn)) != 0)
         s = target_fail(TARGET_INJECT_FAILED, msg, len,
                         "PID %d (%s): found no syscall instruction in its libc (%s).",

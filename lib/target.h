@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct pylayout;
+
 enum target_status {
     TARGET_OK = 0,
     TARGET_NO_PROCESS,    /* kill(pid, 0) == ESRCH, or PID <= 0 */
@@ -23,6 +25,8 @@ enum target_status {
                              was parked where the agent could be loaded natively */
     TARGET_BUSY,          /* another monitor holds the agent */
     TARGET_AGENT_ERROR,   /* agent file unusable, or the agent misbehaved */
+    TARGET_UNSUPPORTED_BUILD, /* free-threaded build, or a version lib/pylayout.c has no
+                                 row for: refused before anything is written */
 };
 
 struct target_info {
@@ -41,9 +45,16 @@ struct target_info {
     uint64_t addr_run_simple_string;
     uint64_t addr_syscall_insn; /* a "syscall" (0f 05) in an r-xp libc mapping */
     bool version_exact;         /* py_minor read from the target's Py_Version (3.11+) */
-    /* CPython 3.12 and 3.13 only, else 0: PyInterpreterState_Main() and
-     * _PyEval_AddPendingCall(interp, func, arg, 0), a pending call that any
-     * thread of the main interpreter runs (its signature differs before 3.12). */
+    uint64_t py_hexversion;     /* that exact PY_VERSION_HEX, 0 before 3.11 */
+    char py_abiflags[8];        /* from the module's file name: "", "d", "t", ... */
+    bool py_debug;              /* a --with-pydebug build (abiflags "d" or Py_REF_DEBUG symbols) */
+    bool py_free_threaded;      /* any sign of Py_GIL_DISABLED (see pylayout_judge) */
+    const struct pylayout *py_row; /* lib/pylayout.c's row for it; NULL if unknown */
+    char unsupported_why[200];  /* when refused as TARGET_UNSUPPORTED_BUILD */
+    /* Set only when the row says PYLAYOUT_PENDING_ANY_THREAD (3.12+):
+     * PyInterpreterState_Main() and _PyEval_AddPendingCall(interp, func, arg, 0),
+     * a pending call that any thread of the main interpreter runs (its
+     * signature differs before 3.12). */
     uint64_t addr_interp_main;
     uint64_t addr_add_pending_any;
     /* The safe path for a target whose threads all sit in C (attach.h,

@@ -197,29 +197,34 @@ int headless_list(bool json)
         json_init(&j, stdout);
         json_array_begin(&j, NULL);
     } else if (n) {
-        printf("%7s  %-6s %10s  %-8s %s\n", "PID", "PYTHON", "RSS", "AGENT", "COMMAND");
+        printf("%7s  %-8s %10s  %-8s %s\n", "PID", "PYTHON", "RSS", "AGENT", "COMMAND");
     } else {
         fprintf(stderr, "pymemtop: no CPython process that this user can see%s\n",
                 geteuid() ? " (other users' processes need sudo)" : "");
     }
     for (size_t i = 0; i < n; i++) {
         const struct diagnose_process *p = &procs[i];
-        char ver[16];
-        snprintf(ver, sizeof(ver), "%d.%d", p->py_major, p->py_minor);
+        const char *ver = p->version;
         const char *state = p->status == TARGET_OK       ? (p->agent_loaded ? "loaded" : "-")
                             : p->status == TARGET_TRACED ? "traced"
-                                                         : "too old";
+                            : p->status == TARGET_UNSUPPORTED_BUILD
+                                ? (p->free_threaded ? "free-threaded: not supported"
+                                                    : "not supported")
+                                : "too old";
         if (json) {
             json_object_begin(&j, NULL);
             json_int(&j, "pid", p->pid);
             json_string(&j, "python", ver);
+            json_string(&j, "build", p->free_threaded ? "free_threaded"
+                                     : p->debug       ? "debug"
+                                                      : "release");
             json_uint(&j, "rss_kib", p->rss_kib);
             json_bool(&j, "agent_loaded", p->agent_loaded);
             json_string(&j, "status", target_status_name(p->status));
             json_string(&j, "command", p->cmdline);
             json_object_end(&j);
         } else {
-            printf("%7d  %-6s %7llu MiB  %-8s %.100s\n", (int)p->pid, ver,
+            printf("%7d  %-8s %7llu MiB  %-8s %.100s\n", (int)p->pid, ver,
                    (unsigned long long)(p->rss_kib / 1024), state, p->cmdline);
         }
     }

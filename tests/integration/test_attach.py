@@ -231,3 +231,43 @@ def test_sampling_while_target_toggles_tracemalloc(py):
     assert p.returncode == 0, p.stderr
     assert t.proc.wait(15) == 0, "target died: %s" % t.proc.returncode
     assert t.stdout() == "survived\n" and t.stderr() == ""
+
+
+# Re-executes itself with PEP 768's off switch (the environment variable or
+# -X disable-remote-debug), keeping its PID, then runs Python in the main
+# thread so that the pending call is taken.
+REMOTE_DEBUG_OFF = r'''
+import os, sys, time
+if sys.argv[1] != "child":
+    how = sys.argv[1]
+    argv = [sys.executable] + (["-X", "disable-remote-debug"] if how == "xoption" else [])
+    env = dict(os.environ)
+    if how == "env":
+        env["PYTHON_DISABLE_REMOTE_DEBUG"] = "1"
+    os.execve(sys.executable, argv + [sys.argv[0], "child"], env)
+print("remote_debug_enabled", sys.is_remote_debug_enabled(), flush=True)
+while True:
+    time.sleep(0.05)
+'''
+
+
+def test_attach_with_remote_debug_disabled(py):
+    # PEP 768 (3.14+) can be switched off in the target; pymemtop does not use
+    # it (it queues a pending call through ptrace), so attach still works,
+    # governed by ptrace permission like any debugger, and --check says so.
+    if py.minor < (3, 14):
+        raise common.Skip("PEP 768 remote debugging exists from 3.14 on")
+    for how in ("env", "xoption"):
+        t = Target(py, args=[how], code=REMOTE_DEBUG_OFF)
+        end = time.monotonic() + 20
+        while "remote_debug_enabled" not in t.stdout():
+            assert t.alive() and time.monotonic() < end, t.stderr()
+            time.sleep(0.05)
+        assert "remote_debug_enabled False" in t.stdout(), (how, t.stdout())
+        p = pymemtop("--check", t.pid, check=0)
+        assert "remote debugging disabled in the target (PEP 768): does not affect pymemtop" \
+            in p.stdout, (how, p.stdout)
+        j = once_json(t.pid)
+        assert j["agent"]["injected"] is True and j["python"] == py.version, (how, j)
+        assert t.alive() and t.stderr() == "", (how, t.stderr())
+        t.stop()

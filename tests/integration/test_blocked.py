@@ -1,8 +1,9 @@
 """Never harm the target: attach to targets whose main thread is blocked in
 C (thread.join, Event.wait, time.sleep) while workers run Python, and to a
 fully idle target (every thread asleep). Every version must attach within
-2 s (3.12+: a pending call any thread runs; older, or when no thread runs
-Python: the agent loaded natively in a thread parked in a libc wait), the
+2 s (where lib/pylayout.c's row says so, 3.12+: a pending call any thread
+runs; otherwise, or when no thread runs Python: the agent loaded natively in
+a thread parked in a libc wait), the
 target's results and its interrupted waits must be unchanged, and signals
 sent during the injection must all arrive."""
 import json
@@ -103,6 +104,7 @@ def _attach_with_signals(py, mode):
         assert t.alive() and time.monotonic() < end, t.stderr()
         time.sleep(0.02)
     time.sleep(0.4)  # the main thread is now in its blocking call
+    t.pending = _pending_kind(t.pid)
     sent = 0
     t0 = time.monotonic()
     p = subprocess.Popen([common.BIN, "--once", "--json", str(t.pid)],
@@ -121,8 +123,25 @@ def _attach_with_signals(py, mode):
     return t, sent, elapsed, agent
 
 
-def _via(py, agent):
-    want = "pending_call_any_thread" if py.minor >= (3, 12) else "native_thread"
+def _pending_kind(pid):
+    """Which pending call the binary will queue for this target, as --check
+    reports it: lib/pylayout.c's row for the exact version and build decides
+    (PYLAYOUT_PENDING_ANY_THREAD or _MAIN), so no version list lives here.
+    Returns (any_thread, debug_build)."""
+    j = json.loads(subprocess.run([common.BIN, "--check", "--json", str(pid)],
+                                  stdout=subprocess.PIPE, text=True, timeout=30).stdout)
+    checks = {c["what"]: c["detail"] for c in j["checks"]}
+    return (checks["pending call"].startswith("any thread"),
+            "(debug build)" in checks["CPython"])
+
+
+def _via(py, agent, pending):
+    any_thread, debug = pending
+    # A floor the table must not drop below: every release build from 3.12 on
+    # exports _PyEval_AddPendingCall(interp, func, arg, int flags).
+    if py.minor >= (3, 12) and not debug:
+        assert any_thread, "no any-thread pending call for %s" % py.label
+    want = "pending_call_any_thread" if any_thread else "native_thread"
     assert agent["attach_via"] == want, (want, agent)
 
 
@@ -142,7 +161,7 @@ def _finish(t, sent, want_wait=None, busy=True):
 
 def test_main_in_join_workers_run_python(py):
     t, sent, _, agent = _attach_with_signals(py, "join")
-    _via(py, agent)
+    _via(py, agent, t.pending)
     _finish(t, sent)
 
 
@@ -154,13 +173,13 @@ def test_main_in_event_wait(py):
     if py.minor < (3, 12):
         assert agent["attach_via"] in ("native_thread", "pending_call"), agent
     else:
-        _via(py, agent)
+        _via(py, agent, t.pending)
     _finish(t, sent, want_wait=5.0)
 
 
 def test_main_in_sleep_workers_run_python(py):
     t, sent, _, agent = _attach_with_signals(py, "sleep")
-    _via(py, agent)
+    _via(py, agent, t.pending)
     _finish(t, sent, want_wait=5.0)
 
 
@@ -175,7 +194,7 @@ def test_main_in_long_sleep_keeps_sleeping(py):
     # time.sleep(3600) with workers: attach, sample again (reusing the agent),
     # and the main thread is still in its sleep, workers still running.
     t, sent, _, agent = _attach_with_signals(py, "forever")
-    _via(py, agent)
+    _via(py, agent, t.pending)
     j = once_json(t.pid)
     assert j["agent"]["injected"] is False
     with open("/proc/%d/task/%d/stat" % (t.pid, t.pid)) as f:

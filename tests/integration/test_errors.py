@@ -68,6 +68,59 @@ def test_old_python():
         t.stop()
 
 
+def _static_python():
+    """A CPython executable that holds the C API itself (no libpython
+    mapped), whose file name alone we can give a free-threaded suffix."""
+    for path in ("/usr/bin/python3",) + tuple(p.path for p in find_pythons()[0]):
+        real = os.path.realpath(path)
+        if os.path.exists(real) and "libpython" not in subprocess.run(
+                ["ldd", real], stdout=subprocess.PIPE, text=True).stdout:
+            return real
+    raise Skip("no statically linked CPython executable on this machine")
+
+
+def test_free_threaded_refused_before_writing():
+    # No free-threaded interpreter exists here: a real static CPython copied
+    # to a name with the ABI suffix "t" (python3.Xt, as free-threaded builds
+    # are installed) is one sign of three; lib/pylayout.c's verdict on the
+    # other two (the _Py_DebugOffsets free_threaded flag, Py_GIL_DISABLED-only
+    # symbols) is unit-tested. Refused with exit 3 and nothing written.
+    real = _static_python()
+    minor = os.path.basename(real)[len("python"):]
+    d = common.tmpdir()
+    ft = os.path.join(d, "python%st" % minor)
+    shutil.copy(real, ft)
+    t = subprocess.Popen([ft, "-c", "import time\nwhile True:\n    time.sleep(0.05)\n"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    common._procs.append(t)
+    time.sleep(0.5)
+    with open("/proc/%d/maps" % t.pid) as f:
+        maps_before = f.read()
+    p = pymemtop("--once", "--json", t.pid, check=3)
+    j = json.loads(p.stdout)
+    assert j["error"] == "unsupported_build", j
+    assert "free-threaded" in j["message"] and "planned" in j["message"], j
+    assert "\n" not in j["message"].strip(), j
+    # Nothing was written: no page mapped, no agent, no tracer left.
+    with open("/proc/%d/maps" % t.pid) as f:
+        assert f.read() == maps_before
+    with open("/proc/%d/status" % t.pid) as f:
+        assert "TracerPid:\t0\n" in f.read()
+    p = pymemtop("--check", "--json", t.pid, check=3)
+    c = json.loads(p.stdout)
+    assert c["status"] == "unsupported_build" and not c["attachable"], c
+    assert any(x["what"] == "CPython" and x["result"] == "fail" and "free-threaded" in x["detail"]
+               for x in c["checks"]), c
+    rows = [r for r in json.loads(pymemtop("--list", "--json", check=0).stdout)
+            if r["pid"] == t.pid]
+    assert rows and rows[0]["status"] == "unsupported_build", rows
+    assert rows[0]["python"].endswith("t") and rows[0]["build"] == "free_threaded", rows
+    assert "free-threaded: not supported" in pymemtop("--list", check=0).stdout
+    assert t.poll() is None, "the target was harmed"
+    t.kill()
+    t.wait()
+
+
 def test_other_users_process():
     user = ensure_user()
     t = Target(_py())  # runs as root
