@@ -94,7 +94,7 @@ unit: $(UNIT_BIN)
 test: all
 	@$(PYTHON) tests/run.py --build $(BUILD)
 
-check: deps
+check: deps pythons
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tests/run.py --build $(BUILD)
 
