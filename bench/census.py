@@ -14,7 +14,9 @@ CPython >= 3.8 found) and each heap (100k, 1M, 5M tracked objects; 5M only on
            address order);
     aged:  tracked in a shuffled order (the GC list jumps across the heap,
            as in a long-running service): the walk becomes bound by memory
-           latency. Same objects, same memory, only the list order differs;
+           latency. Same objects, same memory, only the list order differs.
+           Not on 3.14+, which tracks a dict when it is created: there the
+           list stays in allocation order (the script says so);
   - loads the agent in-process (the bootstrap pymemtop injects, run by the
     target itself), connects to its socket and asks for 3 censuses
     ("census" command); the agent's own CENSUS cost_ns (time the GIL was
@@ -110,7 +112,8 @@ if OBJGRAPH:
 
 print(json.dumps({"objects": objects, "agent_objects": agent_objects, "method": method,
                   "agent_ns": median(agent), "agent_all_ns": agent, "counter_ns": median(py),
-                  "objgraph_ns": og, "build_s": t_build}))
+                  "objgraph_ns": og, "build_s": t_build,
+                  "dict_tracked_at_creation": gc.is_tracked({})}))
 '''
 
 
@@ -203,6 +206,11 @@ def main():
                       kind, min(r["agent_ns_per_obj"] for r in rs),
                       max(r["agent_ns_per_obj"] for r in rs), worst["ratio"],
                       max(r["ratio"] for r in rs), goal, worst["python"], fmt_size(worst["size"])))
+    unaged = sorted({r["python"] for r in results if r["heap"] == "aged"
+                     and r.get("dict_tracked_at_creation")})
+    if unaged:
+        print("note: %s track a dict when it is created (3.14+), so the shuffle does not reorder "
+              "the GC list: their aged heap is laid out like the fresh one" % ", ".join(unaged))
     per = [r for r in results if r["heap"] == "fresh" and r["size"] == 1_000_000]
     for r in per:
         line = "fresh 1M: %-16s %5.1f ns/object, %5.1fx Counter, method %s" % (
