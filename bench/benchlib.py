@@ -1,29 +1,31 @@
-"""What the benchmarks share: finding the Pythons, private copies of the
-build, running a target script, the agent bootstrap and socket client that
-in-process targets embed, and reading a process's CPU and memory from /proc.
+"""What the benchmarks share: finding the Pythons (Debian sid's in their
+root too, through tests/pythons.py, the same code the integration tests use),
+private copies of the build, running a target script, the agent bootstrap and
+socket client that in-process targets embed, and reading a process's CPU and
+memory from /proc.
 
 The bench scripts import it as `benchlib` (Python puts the script's own
 directory, bench/, first on sys.path)."""
-import glob
 import json
 import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 
-PYENV_GLOB = "/root/.pyenv/versions/3.*/bin/python3"
-SYSTEM_PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests"))
+import pythons as interp  # noqa: E402  (tests/pythons.py)
+
+Py = interp.Py
+PYENV_GLOB = interp.PYENV_GLOB
+SYSTEM_PYTHON = interp.SYSTEM_PYTHON
 
 
 def python_version(path):
     """platform.python_version() of the interpreter at path, None if it does not answer."""
-    try:
-        return subprocess.run([path, "-c", "import platform;print(platform.python_version())"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              timeout=20).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
+    return interp.version([path])
 
 
 def minor_of(version):
@@ -31,29 +33,59 @@ def minor_of(version):
 
 
 def find_pythons():
-    """(path, version) of every CPython >= 3.8: pyenv's 3.x, then /usr/bin/python3."""
-    found = []
-    for path in sorted(glob.glob(PYENV_GLOB)) + [SYSTEM_PYTHON]:
-        if not os.access(path, os.X_OK):
-            continue
-        v = python_version(path)
-        if v and minor_of(v) >= (3, 8):
-            found.append((path, v))
-    return found
+    """(path, version) of every CPython >= 3.8 that runs directly: pyenv's 3.x,
+    then /usr/bin/python3 (Debian sid's: find_all())."""
+    return [(p.path, p.version) for p in interp.find_local()]
+
+
+def sid_namespace(build):
+    """Call first in a bench script that runs Debian sid's interpreters: as
+    root, re-executes the script in a private mount namespace where the sid
+    root sees the checkout, build and /tmp (tests/pythons.py); returns there."""
+    interp.enter_namespace(sys.argv[0], sys.argv[1:], build)
+
+
+def find_all(build, sid=True):
+    """(Py list, missing): every CPython >= 3.8 found (pyenv's, /usr/bin/python3
+    and, with sid, Debian sid's 3.14, 3.15, 3.14-dbg) and, as (label, why), the
+    sid interpreters that cannot run here, e.g. ("3.15-sid", "not provisioned
+    (... missing), run make pythons"). sid needs sid_namespace(build) first."""
+    found = interp.find_local()
+    missing = []
+    if sid:
+        runner = "bench/%s as root" % os.path.basename(sys.argv[0])
+        sid_found, sid_missing = interp.find_sid(build, runner)
+        found += sid_found
+        missing = [(label, why) for label, _what, why in sid_missing]
+    return found, missing
+
+
+def bench_pythons(all_versions, build=None, sid=False):
+    """(Py list, missing): /usr/bin/python3, the newest pyenv 3.8 and 3.13 and,
+    with sid, Debian sid's 3.14, 3.15 and 3.14-dbg; or every Python found with
+    all_versions. missing as in find_all()."""
+    found, missing = find_all(build, sid)
+    if all_versions:
+        return found, missing
+    local = [p for p in found if not p.root]
+    out = [p for p in local if p.path == SYSTEM_PYTHON]
+    for want in ("3.8.", "3.13."):
+        cands = [p for p in local if p.version.startswith(want) and p.path != SYSTEM_PYTHON]
+        out += cands[-1:]
+    return out + [p for p in found if p.root], missing
 
 
 def default_pythons(all_versions):
     """(label, path, version): /usr/bin/python3 and the newest pyenv 3.8 and
-    3.13, or every Python found with all_versions."""
-    found = [(v + ("-debian" if path.startswith("/usr/bin") else ""), path, v)
-             for path, v in find_pythons()]
-    if all_versions:
-        return found
-    out = [p for p in found if p[1] == SYSTEM_PYTHON]
-    for want in ("3.8.", "3.13."):
-        cands = [p for p in found if p[2].startswith(want) and p[1] != SYSTEM_PYTHON]
-        out += cands[-1:]
-    return out
+    3.13, or every Python found with all_versions (not Debian sid's: bench_pythons())."""
+    return [(p.label, p.path, p.version) for p in bench_pythons(all_versions)[0]]
+
+
+def argv(py, *args):
+    """The command that runs py (a Py, or an executable's path) with args."""
+    if isinstance(py, str):
+        return [py] + [str(a) for a in args]
+    return py.argv(*args)
 
 
 def median(xs):
@@ -77,12 +109,14 @@ def private_copy(build, names=("pymemtop", "pymemtop_agent.so"), prefix="pymemto
 
 
 def run_target(py, source, args, quiet_stderr=False, timeout=600):
-    """Runs `source` as a script under py with args; its last stdout line, as JSON."""
+    """Runs `source` as a script under py (a Py or a path) with args; its last
+    stdout line, as JSON. The script is written to /tmp, which a Debian sid
+    root sees after sid_namespace()."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(source)
         script = f.name
     try:
-        p = subprocess.run([py, script] + [str(a) for a in args], stdout=subprocess.PIPE,
+        p = subprocess.run(argv(py, script, *args), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=timeout)
     finally:
         os.unlink(script)

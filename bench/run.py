@@ -4,7 +4,10 @@
 Run: /usr/bin/python3 bench/run.py --build build [--quick] [--json FILE]
 
 Every Python found like the integration tests find them
-(/root/.pyenv/versions/3.*/bin/python3 for 3.8+, plus /usr/bin/python3).
+(/root/.pyenv/versions/3.*/bin/python3 for 3.8+, /usr/bin/python3, and
+Debian sid's 3.14, 3.15 and 3.14-dbg from `make pythons`, run as
+`chroot ROOT python3.X`: as root the script re-executes itself in a private
+mount namespace where ROOT sees the checkout and /tmp, see tests/pythons.py).
 The binary and the agent are copied from --build to a private temporary
 directory first, so a concurrent rebuild cannot change them mid-run.
 
@@ -81,19 +84,13 @@ _tmux_used = False
 
 # ---------------------------------------------------------------- helpers --
 
-class Py:
-    def __init__(self, path, version):
-        self.path = path
-        self.version = version
-        self.minor = tuple(int(x) for x in version.split(".")[:2])
-        self.label = version + ("-debian" if path.startswith("/usr/bin") else "")
-
-
-def find_pythons():
-    """Same rule as tests/integration/common.py: pyenv 3.x and /usr/bin/python3, >= 3.8."""
-    found = [Py(path, v) for path, v in benchlib.find_pythons()]
-    found.sort(key=lambda p: (p.minor, p.path.startswith("/usr/bin")))
-    return found
+def find_pythons(build):
+    """Same rule as tests/integration/common.py (tests/pythons.py): pyenv 3.x
+    and /usr/bin/python3, >= 3.8, and Debian sid's 3.14, 3.15 and 3.14-dbg.
+    Returns (Py list, missing (label, why))."""
+    found, missing = benchlib.find_all(build)
+    found.sort(key=lambda p: (p.minor, p.path.startswith("/usr/bin"), bool(p.root)))
+    return found, missing
 
 
 def p90(xs):
@@ -124,7 +121,7 @@ class Target:
         self.t_start = time.monotonic()
         self.stdout_path = stdout_path
         out = open(stdout_path, "w") if stdout_path else subprocess.PIPE
-        self.proc = subprocess.Popen([py.path, script] + list(args), stdout=out,
+        self.proc = subprocess.Popen(py.argv(script, *args), stdout=out,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         if stdout_path:
             out.close()
@@ -296,26 +293,28 @@ def bench_latency(pythons, runs):
                     row["reuse_ms"].append(wall / 1e6)
             last.stop()
         rows.append(row)
-        print("  %-14s done (%d fresh, %d reuse ok, %d errors)" % (
+        print("  %-16s done (%d fresh, %d reuse ok, %d errors)" % (
             py.label, len(row["fresh_ms"]), len(row["reuse_ms"]), len(row["errors"])), flush=True)
     return rows
 
 
-def print_latency(rows, runs):
+def print_latency(rows, runs, missing=()):
     print()
     print("1. Attach latency: `pymemtop --once --json PID`, start to JSON line, %d runs each" % runs)
     print("   (fresh = new target each run, agent injected; reuse = agent already loaded)")
     print()
-    hdr = "%-14s | %9s %9s | %9s %9s | %12s | %12s | %s" % (
+    hdr = "%-16s | %9s %9s | %9s %9s | %12s | %12s | %s" % (
         "python", "fresh med", "fresh p90", "reuse med", "reuse p90",
         "stop med us", "attach med", "errors")
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        print("%-14s | %7.1fms %7.1fms | %7.1fms %7.1fms | %12.0f | %10.1fms | %d" % (
+        print("%-16s | %7.1fms %7.1fms | %7.1fms %7.1fms | %12.0f | %10.1fms | %d" % (
             r["python"], median(r["fresh_ms"]), p90(r["fresh_ms"]), median(r["reuse_ms"]),
             p90(r["reuse_ms"]), median(r["target_stop_us"]), median(r["attach_ms"]),
             len(r["errors"])))
+    for label, why in missing:
+        print("%-16s | %s" % (label, why))
     for r in rows:
         for e in sorted(set(r["errors"])):
             print("   %s: %s (x%d)" % (r["python"], e, r["errors"].count(e)))
@@ -601,6 +600,7 @@ def main():
     ap.add_argument("--slowdown-pythons", default="debian,3.8,3.12,3.13",
                     help="versions for the slowdown part, e.g. debian,3.8,3.13 (default: %(default)s)")
     args = ap.parse_args()
+    benchlib.sid_namespace(os.path.abspath(args.build))
 
     runs = 3 if args.quick else 20
     phase_secs, cycles = (1.5, 1) if args.quick else (4.0, 4)
@@ -621,13 +621,15 @@ def main():
         with open(BIN, "rb") as f:
             sha = hashlib.sha256(f.read()).hexdigest()[:12]
 
-        pythons = find_pythons()
+        pythons, missing = find_pythons(os.path.abspath(args.build))
         if not pythons:
             sys.exit("bench: no CPython >= 3.8 found")
         print("pymemtop benchmark%s: %s (sha256 %s), %s, %d CPUs, load %s" % (
             " (--quick)" if args.quick else "", os.path.abspath(src_bin), sha, platform.release(),
             os.cpu_count(), loadavg()))
         print("Pythons: %s" % ", ".join(p.label for p in pythons))
+        for label, why in missing:
+            print("  %s: %s" % (label, why))
         report = {"binary_sha256_12": sha, "quick": args.quick, "cpus": os.cpu_count(),
                   "load_start": loadavg()}
 
@@ -665,7 +667,7 @@ def main():
         foot = bench_footprint(debian[0], foot_secs)
         report["footprint"] = foot
 
-        print_latency(lat, runs)
+        print_latency(lat, runs, missing)
         print_slowdown(slow, phase_secs, cycles)
         print_footprint(foot)
         report["load_end"] = loadavg()

@@ -17,7 +17,6 @@ import importlib.util
 import inspect
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -57,38 +56,12 @@ def load_modules():
     return mods
 
 
-NS_ENV = "PYMEMTOP_TEST_MOUNTNS"
-
-
 def sid_namespace(build):
     """Run the suite in a private mount namespace in which the sid root sees
-    the checkout, the build directory and /tmp (see the module docstring).
-    Returns only in that namespace, or when it cannot (or need not) be made."""
-    root = common.SID_ROOT
-    if os.geteuid() != 0 or not os.path.isdir(root):
-        return
-    if os.environ.get(NS_ENV) != str(os.getpid()):
-        if os.environ.get(NS_ENV) or not shutil.which("unshare"):
-            return
-        probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if probe.returncode != 0:
-            print("NOTE no private mount namespace (%s): Debian sid Pythons not tested"
-                  % probe.stderr.strip(), flush=True)
-            return
-        sys.stdout.flush()
-        # exec keeps the PID: the re-executed runner knows it is the one inside.
-        os.environ[NS_ENV] = str(os.getpid())
-        os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
-                              sys.executable, os.path.abspath(__file__)] + sys.argv[1:])
-    mounts = [(common.ROOT, root + common.ROOT), ("/tmp", root + "/tmp")]
-    if not (build + "/").startswith(common.ROOT + "/"):
-        mounts.append((build, root + build))
-    for src, dst in mounts:
-        os.makedirs(dst, exist_ok=True)
-        r = subprocess.run(["mount", "--bind", src, dst], stderr=subprocess.PIPE, text=True)
-        if r.returncode != 0:
-            print("NOTE mount --bind %s %s failed: %s" % (src, dst, r.stderr.strip()), flush=True)
+    the checkout, the build directory and /tmp (see the module docstring and
+    tests/pythons.py). Returns only in that namespace, or when it cannot (or
+    need not) be made."""
+    common.pythons.enter_namespace(__file__, sys.argv[1:], build)
 
 
 def main():

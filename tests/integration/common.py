@@ -1,7 +1,6 @@
 """Shared helpers for the integration tests: real targets, the real binary,
 tmux for the dashboard. No mocks."""
 import glob
-import grp
 import json
 import os
 import pwd
@@ -9,8 +8,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import pythons  # noqa: E402  (tests/pythons.py)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEMO = os.path.join(ROOT, "tests", "targets", "demo.py")
@@ -34,120 +37,30 @@ def setup(build):
     BIN = os.path.join(build, "pymemtop")
 
 
-# Debian sid's current CPythons, provisioned by `make pythons` (see
-# tests/provision_pythons.sh): (minor, executable in the root, label suffix, what).
-SID_ROOT = os.environ.get("PYMEMTOP_SID_ROOT", "/var/cache/pymemtop/sid-root")
-SID_PYTHONS = [("3.14", "python3.14", "-sid", "CPython 3.14"),
-               ("3.15", "python3.15", "-sid", "CPython 3.15"),
-               ("3.14", "python3.14d", "-sid-dbg", "CPython 3.14 debug build")]
-
-
-class Py:
-    """One interpreter. Start it only through argv() (or cmd): a Debian sid
-    interpreter runs as `chroot ROOT /usr/bin/python3.X`, since it needs sid's
-    libc. path is the executable as seen from here (inside the root for those)."""
-
-    def __init__(self, path, version, root=None, exe=None, suffix=None):
-        self.path = path
-        self.version = version
-        self.minor = tuple(int(x) for x in version.split(".")[:2])
-        self.root = root
-        self.exe = exe or path  # the executable's path as the interpreter sees it
-        self.cmd = ["chroot", root, self.exe] if root else [path]
-        if suffix is None:
-            suffix = "-debian" if path.startswith("/usr/bin") else ""
-        self.label = version + suffix
-
-    def argv(self, *args, user=None, cwd=None):
-        """The command line that runs this interpreter with args, as user
-        (a name) if given, in directory cwd if given (chroot starts in the
-        root's /, so the directory is set again inside it)."""
-        args = [str(a) for a in args]
-        if not self.root:
-            if user:
-                return ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
-                        "--", self.path] + args
-            return [self.path] + args
-        cmd = ["chroot"]
-        if user:
-            pw = pwd.getpwnam(user)
-            groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
-            cmd += ["--userspec=%d:%d" % (pw.pw_uid, pw.pw_gid),
-                    "--groups=" + ",".join(str(g) for g in [pw.pw_gid] + groups)]
-        cmd.append(self.root)
-        if cwd:
-            cmd += ["/usr/bin/env", "-C", cwd]
-        return cmd + [self.exe] + args
-
-    def shebang(self):
-        """A #! line that starts this interpreter (a script's first line)."""
-        if not self.root:
-            return "#!" + self.path
-        return "#!/usr/bin/env -S " + " ".join(self.cmd)
-
-    def __repr__(self):
-        return "Py(%s)" % self.label
-
-
-def _version(cmd):
-    try:
-        out = subprocess.run(list(cmd) + ["-c", "import platform;print(platform.python_version())"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                             timeout=20).stdout.strip()
-        return out or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def _same_file(a, b):
-    try:
-        sa, sb = os.stat(a), os.stat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+# How to start an interpreter (Debian sid's in their root too): tests/pythons.py,
+# shared with the benchmarks.
+SID_ROOT = pythons.SID_ROOT
+SID_PYTHONS = pythons.SID_PYTHONS
+Py = pythons.Py
+_version = pythons.version
+_same_file = pythons.same_file
 
 
 def sid_unusable():
-    """Why the sid root's interpreters cannot be tested here, or None. Targets
-    in the root need the checkout (scripts, the agent) and /tmp (target state,
-    the agent's socket) at the same paths: tests/run.py bind-mounts them in a
-    private mount namespace."""
-    if not os.path.isdir(SID_ROOT):
-        return "not provisioned (%s missing), run make pythons" % SID_ROOT
-    if os.geteuid() != 0:
-        return "needs root (chroot)"
-    if not (_same_file("/tmp", SID_ROOT + "/tmp") and _same_file(ROOT, SID_ROOT + ROOT)
-            and (not BUILD or _same_file(BUILD, SID_ROOT + BUILD))):
-        return "the checkout and /tmp are not mounted in %s (run through tests/run.py)" % SID_ROOT
-    return None
+    """Why the sid root's interpreters cannot be tested here, or None (see
+    tests/pythons.py: tests/run.py makes the mounts they need)."""
+    return pythons.unusable(BUILD)
 
 
 def find_pythons():
     """CPython >= 3.8 found: pyenv versions, /usr/bin/python3 and Debian sid's
     3.14, 3.15 and 3.14-dbg in SID_ROOT. Returns (found, missing): missing are
     one-line descriptions of wanted interpreters that are not tested."""
-    found, missing = [], []
-    cands = sorted(glob.glob("/root/.pyenv/versions/3.*/bin/python3")) + ["/usr/bin/python3"]
-    for path in cands:
-        if not os.access(path, os.X_OK):
-            continue
-        v = _version([path])
-        if v and tuple(int(x) for x in v.split(".")[:2]) >= (3, 8):
-            found.append(Py(path, v))
-    why_not = sid_unusable()
-    sid_minors = set()
-    for minor, exe, suffix, what in SID_PYTHONS:
-        sid_minors.add(minor)
-        where = "%s (Debian sid root)" % what
-        if why_not:
-            missing.append("%s: %s" % (where, why_not))
-            continue
-        py = Py(SID_ROOT + "/usr/bin/" + exe, "0.0", root=SID_ROOT, exe="/usr/bin/" + exe)
-        v = _version(py.cmd)
-        if not v:
-            missing.append("%s: %s does not run in %s, run make pythons" % (where, exe, SID_ROOT))
-            continue
-        found.append(Py(py.path, v, root=SID_ROOT, exe=py.exe, suffix=suffix))
+    found, missing = pythons.find_local(), []
+    sid_found, sid_missing = pythons.find_sid(BUILD)
+    found += sid_found
+    missing += ["%s: %s" % (where, why) for _label, where, why in sid_missing]
+    sid_minors = {minor for minor, _exe, _suffix, _what in SID_PYTHONS}
     have = {".".join(p.version.split(".")[:2]) for p in found}
     missing += ["CPython %s is not on this machine" % w for w in WANTED
                 if w not in have and w not in sid_minors]
