@@ -24,8 +24,10 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "integration"))
+sys.path.insert(0, HERE)
 
 import common  # noqa: E402
+import include_graph  # noqa: E402
 
 
 def run_unit(build, results):
@@ -43,6 +45,17 @@ def run_unit(build, results):
         if p.returncode not in (0, 1):
             results.append(("unit/%s exit" % os.path.basename(b), False,
                             "exit %d (crash or sanitizer report)\n%s" % (p.returncode, p.stdout[-2000:])))
+
+
+def run_static(results, k):
+    """Checks of the source tree itself (no build, no target)."""
+    name = "include_graph/no_cycles"
+    if k and k not in name:
+        return
+    ok, text = include_graph.report(common.ROOT)
+    results.append((name, ok, "include circles:\n" + text))
+    print("%s %s%s" % ("PASS" if ok else "FAIL", name,
+                       "" if ok else "\n    " + text.replace("\n", "\n    ")), flush=True)
 
 
 def load_modules():
@@ -81,6 +94,8 @@ def main():
         run_unit(args.build, results)
         for name, ok, why in results:
             print("%s %s%s" % ("PASS" if ok else "FAIL", name, "" if ok else " (%s)" % why), flush=True)
+    if not args.versions:
+        run_static(results, args.k)
 
     pythons, missing = common.find_pythons()
     for what in missing:

@@ -4,7 +4,7 @@
  * Nothing here prints, raises or allocates Python objects. The pymalloc walk
  * and mallinfo2() are timed and budgeted like sys.getallocatedblocks(); their
  * last values are kept in between, stamped with when they were taken. */
-#include "agent.h"
+#include "agent_alloc.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "agent_state.h"
 
 /* Share of wall time each walking probe may take (as in agent_sample.c). */
 #define ALLOC_BUDGET_DIVISOR 1000

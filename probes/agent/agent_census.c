@@ -15,7 +15,7 @@
  *
  * Threads: everything here runs on the agent thread; Python is touched only
  * between agent_gil_enter() and agent_gil_exit(). */
-#include "agent.h"
+#include "agent_census.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent_gclist.h"
+#include "agent_state.h"
 #include "agent_util.h"
 #include "proto.h"
 

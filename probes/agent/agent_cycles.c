@@ -6,7 +6,7 @@
  * Everything here runs with the GIL held. Working memory is libc malloc (not
  * PyMem), so tracemalloc and pymalloc never see it; it is bounded by the
  * object and edge caps (~80 bytes per object + 4 per edge). */
-#include "agent.h"
+#include "agent_cycles.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "agent_edges.h"
+#include "agent_state.h"
 #include "proto.h"
 
 #define HUNT_DEBUG_SAVEALL 0x20         /* gc.DEBUG_SAVEALL, the same in 3.8-3.13 */

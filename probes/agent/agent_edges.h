@@ -24,7 +24,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_EDGES_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_EDGES_H
 
-#include "agent.h"
+#include "agent_state.h"
 #include "agent_util.h"
 
 /* Room for a label: a 63-byte name with its punctuation. */

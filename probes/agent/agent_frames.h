@@ -7,7 +7,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_FRAMES_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_FRAMES_H
 
-#include "agent.h"
+#include "agent_state.h"
 
 /* One local of one frame of one thread; every pointer a strong reference. */
 struct agent_frame_local {

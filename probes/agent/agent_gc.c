@@ -1,8 +1,10 @@
 /* The agent's gc.callbacks entry: times every collection. Native and minimal
  * (~1 us per collection); it never raises and never allocates Python objects. */
-#include "agent.h"
+#include "agent_gc.h"
 
 #include <unistd.h>
+
+#include "agent_state.h"
 
 /* Interned once: PyDict_GetItemString would build a new str per lookup, which
  * cost more than the rest of the callback together. */

@@ -4,7 +4,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_GCLIST_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_GCLIST_H
 
-#include "agent.h"
+#include "agent_state.h"
 
 /* CPython 3.8-3.13 (default build) memory layout, checked at run time before
  * it is trusted: PyGC_Head sits right before the object; the three

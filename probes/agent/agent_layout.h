@@ -3,7 +3,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_LAYOUT_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_LAYOUT_H
 
-#include "agent.h"
+#include "agent_state.h"
 
 void agent_layout_init(void);
 

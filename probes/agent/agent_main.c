@@ -1,22 +1,16 @@
 /* The agent's entry: the extension module the bootstrap loads, its start,
  * and what it does at interpreter exit and across fork. */
-#include "agent.h"
+#include "agent_main.h"
+
+#include "agent_gc.h"
 #include "agent_layout.h"
+#include "agent_server.h"
+#include "agent_state.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-struct agent_state agent = {.listen_fd = -1, .client_fd = -1};
-
-uint64_t agent_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* Runs from atexit, early in Py_FinalizeEx and with the GIL: from here on the
  * agent thread must not take the GIL (a thread that does so during

@@ -7,11 +7,14 @@
  * the GIL the normal way (PyGILState_Ensure waits until a thread releases it,
  * as a thread in time.sleep or a lock wait has) and runs the same start as the
  * bootstrap's _start(). */
-#include "agent.h"
+#include "agent_native.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+
+#include "agent_main.h"
+#include "agent_state.h"
 
 static void *agent_native_thread(void *unused)
 {

@@ -1,34 +1,22 @@
 /* What the agent reads from the interpreter, and the commands it runs. Each
  * entry point takes the GIL once, for as short a time as it can. */
-#include "agent.h"
+#include "agent_sample.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "agent_alloc.h"
+#include "agent_census.h"
+#include "agent_cycles.h"
+#include "agent_state.h"
+#include "agent_tracemalloc.h"
+#include "agent_why.h"
 #include "proto.h"
 
 /* The share of wall time sys.getallocatedblocks() may take: from 3.9 on it
  * walks every arena (2-3 ms at 2 GB), so its interval stretches with its cost. */
 #define AGENT_BLOCKS_BUDGET_DIVISOR 1000
-
-int agent_gil_enter(void)
-{
-    if (!agent.tstate || atomic_load(&agent.finalizing) || atomic_load(&agent.forked) ||
-        !Py_IsInitialized())
-        return 0;
-    PyEval_RestoreThread(agent.tstate);
-    if (atomic_load(&agent.finalizing)) { /* atexit ran while we waited */
-        PyEval_SaveThread();
-        return 0;
-    }
-    return 1;
-}
-
-void agent_gil_exit(void)
-{
-    PyEval_SaveThread();
-}
 
 static long long agent_call_long(PyObject *mod, const char *fn)
 {

@@ -1,7 +1,7 @@
 /* The agent's thread and Unix socket. Idle (blocked in poll on the listening
  * socket, no GIL, no timers) until a monitor connects; then samples every
  * interval and answers commands until the monitor goes away. */
-#include "agent.h"
+#include "agent_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +15,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent_alloc.h"
+#include "agent_census.h"
+#include "agent_gc.h"
+#include "agent_sample.h"
+#include "agent_state.h"
+#include "agent_tracemalloc.h"
 #include "proto.h"
 
 /* The directory must be ours and private; anything else (another owner, a

@@ -9,13 +9,14 @@
  * snapshot keeps only file:line -> (bytes, blocks), a few hundred KiB,
  * instead of the traces themselves. The module used is the built-in
  * _tracemalloc (tracemalloc.py re-exports it), so nothing else is imported. */
-#include "agent.h"
+#include "agent_tracemalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_state.h"
 #include "agent_util.h"
 #include "proto.h"
 

@@ -4,7 +4,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_UTIL_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_UTIL_H
 
-#include "agent.h"
+#include "agent_state.h"
 
 /* Length of s (len bytes) cut to at most cap-1 bytes without splitting a
  * UTF-8 character. */

@@ -22,7 +22,7 @@
  * is dropped before the answer: the target's refcounts are as they were.
  *
  * Working memory is libc malloc: ~40 bytes per object visited. */
-#include "agent.h"
+#include "agent_why.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,6 +33,7 @@
 #include "agent_edges.h"
 #include "agent_frames.h"
 #include "agent_gclist.h"
+#include "agent_state.h"
 #include "proto.h"
 
 #define WHY_SAMPLES 5               /* instances followed, newest first */

@@ -1,0 +1,101 @@
+/* The agent loaded into the target: the state its parts share, the clock and
+ * the agent thread's way into the GIL. Every other agent file depends on this
+ * one and it depends on none of them (no probe header here), so the agent's
+ * includes form no circle; each part declares its own functions in its own
+ * header. Built against the limited API (3.8), so one .so serves CPython
+ * 3.8-3.13.
+ *
+ * Every agent header includes this one first: it brings Python.h before any
+ * system header, as CPython requires.
+ *
+ * Threads: the agent's own pthread serves the socket and takes the GIL only to
+ * sample or run a command. The GC callback runs in whichever Python thread
+ * collects, with the GIL held. The GIL therefore guards the pause ring and the
+ * hook; plain atomics carry the lifecycle flags read without it.
+ *
+ * The probes (agent_census, agent_alloc, agent_cycles, agent_why,
+ * agent_tracemalloc) run with the GIL held by the caller unless their header
+ * says otherwise; none may raise into the target (clear every error) or print
+ * anything. */
+#ifndef PYMEMTOP_PROBES_AGENT_AGENT_STATE_H
+#define PYMEMTOP_PROBES_AGENT_AGENT_STATE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "model.h"
+#include "pylayout.h"
+
+#define AGENT_VERSION 1
+#define AGENT_PAUSE_RING 4096
+#define AGENT_DEFAULT_INTERVAL_MS 1000
+
+struct agent_state {
+    pid_t pid;          /* getpid() at load; differs after fork */
+    uid_t euid;
+    uint64_t loaded_ns;
+    uint64_t hexversion;
+    char python[32];
+    /* What this interpreter's internals look like (lib/pylayout.h): NULL for
+     * a version or build with no row, then every probe takes its public-API
+     * path. dbg_ok: _Py_DebugOffsets decoded and proved (3.13+). Set once at
+     * start, read-only after. */
+    const struct pylayout *layout;
+    struct pylayout_dbg dbg;
+    int dbg_ok;
+    int frames_ok; /* frame locals may be read raw (layout and build allow it) */
+    char layout_why[96]; /* why a raw path is off, for answers that fall back */
+    char dir_path[64];  /* /tmp/.pymemtop-<uid> */
+    char sock_path[108];
+    int listen_fd;
+    int client_fd; /* the monitor being served, -1 none: closed in forked children */
+
+    atomic_int started;
+    atomic_int finalizing; /* interpreter shutting down: never take the GIL again */
+    atomic_int forked;     /* we are a forked child: the agent is dead here */
+    atomic_uint interval_ms;
+    uint64_t clients_served;
+
+    /* The agent thread's one thread state (see agent_server.c). */
+    PyThreadState *tstate;
+
+    /* Python objects, created at load and never freed (the .so stays loaded). */
+    PyObject *gc_module;
+    PyObject *sys_module;
+    PyObject *gc_callback;
+    int hook_installed; /* GIL-guarded */
+
+    /* GIL-guarded pause bookkeeping since the current client attached. */
+    uint64_t gc_start_ns;
+    struct pm_gc_pause ring[AGENT_PAUSE_RING];
+    size_t ring_head, ring_len;
+    uint64_t pauses_dropped;
+    uint64_t pause_count, pause_total_ns, pause_max_ns;
+    uint64_t observer_ns;
+
+    /* Budget for sys.getallocatedblocks(): it walks every arena from 3.9 on. */
+    uint64_t blocks_next_ns;
+    int64_t blocks_last;
+    uint64_t blocks_cost_ns;
+
+    /* Set by agent_census.c, reported in every sample. */
+    uint64_t census_cost_ns;
+    uint64_t census_interval_ms;
+};
+
+extern struct agent_state agent;
+
+/* CLOCK_MONOTONIC in ns: pauses, budgets and sample times all use it. */
+uint64_t agent_now_ns(void);
+
+/* Agent thread only: takes the GIL with the thread's own state, unless the
+ * interpreter is going away (then 0: do not touch Python). */
+int agent_gil_enter(void);
+void agent_gil_exit(void);
+
+#endif
