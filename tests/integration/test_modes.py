@@ -119,6 +119,34 @@ def test_record_writes_flushed_json_lines_until_exit(py):
     assert times == sorted(times)
 
 
+# Full collections over a big heap, each a pause of milliseconds or more.
+PAUSER = ("import gc, time\nheap = [[i] for i in range(400000)]\n"
+          "while True:\n    gc.collect()\n    time.sleep(0.2)\n")
+
+
+def test_record_honours_pause_ms(py):
+    """[alerts] pause_ms decides which pauses --record logs; 0 logs none."""
+    t = Target(py, code=PAUSER)
+    d = common.tmpdir()
+    events = {}
+    for pause_ms in ("0", "1"):
+        cfg = os.path.join(d, "pause%s.ini" % pause_ms)
+        open(cfg, "w").write("[alerts]\npause_ms = %s\n" % pause_ms)
+        out = os.path.join(d, "rec%s.jsonl" % pause_ms)
+        pymemtop("--config", cfg, "--record", out, "--interval", "0.5", "--duration", "3",
+                 t.pid, check=0)
+        records = [json.loads(line) for line in open(out)]
+        samples = [r for r in records if "event" not in r]
+        # The target did pause while recorded: the samples count the pauses.
+        assert samples and samples[-1]["gc"]["pauses"]["count"] >= 3, samples[-1:]
+        assert samples[-1]["gc"]["pauses"]["max_ns"] >= 1000000, samples[-1]["gc"]["pauses"]
+        events[pause_ms] = [r for r in records if r.get("event") == "gc_pause"]
+    assert events["0"] == [], events["0"][:3]
+    assert len(events["1"]) >= 3, events["1"]
+    assert all(e["pause_ns"] >= 1000000 and e["generation"] == 2 for e in events["1"]), events["1"]
+    assert t.alive()
+
+
 APP = ("import os, sys, time\n"
        "print('args', sys.argv[1:], flush=True)\n"
        "sys.stderr.write('to stderr\\n')\n"
