@@ -122,13 +122,17 @@ def test_record_writes_flushed_json_lines_until_exit(py):
 
 
 # Full collections over a big heap, each a pause of milliseconds or more.
-PAUSER = ("import gc, time\nheap = [[i] for i in range(400000)]\n"
+PAUSER = ("import gc, time\nheap = [[i] for i in range(400000)]\nprint('ready', flush=True)\n"
           "while True:\n    gc.collect()\n    time.sleep(0.2)\n")
 
 
 def test_record_honours_pause_ms(py):
     """[alerts] pause_ms decides which pauses --record logs; 0 logs none."""
     t = Target(py, code=PAUSER)
+    end = time.monotonic() + 20  # its heap is built (a chrooted one has exec'd Python)
+    while "ready" not in t.stdout():
+        assert t.alive() and time.monotonic() < end, t.stderr()
+        time.sleep(0.05)
     d = common.tmpdir()
     events = {}
     for pause_ms in ("0", "1"):
