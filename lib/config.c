@@ -170,7 +170,9 @@ static int config_handler(void *user, const char *section, const char *name, con
     } else if (!strcmp(section, "alerts") && !strcmp(name, "pause_ms")) {
         if (!config_number(p, key, value, 0, 60000, &d))
             return 0;
-        c->pause_alert_ms = (unsigned)lround(d);
+        /* 0 alone means never: a fraction of a millisecond must not round
+         * down into it, so it counts as the smallest threshold, 1 ms. */
+        c->pause_alert_ms = d > 0 && d < 1 ? 1 : (unsigned)lround(d);
     } else if (!strcmp(section, "alerts") && !strcmp(name, "growth_mib_per_min")) {
         if (!config_number(p, key, value, 0, 1000000, &d))
             return 0;

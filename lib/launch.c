@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,53 @@ static void launch_child(char *const argv[], int log_fd, int null_fd)
     _exit(e == ENOENT ? 127 : 126);
 }
 
+/* The log goes in a directory of our own, made by mkdtemp (0700) under
+ * log_dir, and the file is created O_EXCL|O_NOFOLLOW: a fixed name in a shared
+ * /tmp would let anyone plant a link there and have the write (as root, when
+ * pymemtop runs as root) land wherever it points. The fd, or -1 with msg set
+ * and nothing left behind. */
+static int launch_open_log(struct launch *l, const char *log_dir, char *msg, size_t msg_len)
+{
+    char dir[PATH_MAX];
+    if ((size_t)snprintf(dir, sizeof(dir), "%s/pymemtop-log-XXXXXX", log_dir) >= sizeof(dir)) {
+        snprintf(msg, msg_len, "cannot create a log directory in %s: name too long", log_dir);
+        return -1;
+    }
+    if (!mkdtemp(dir)) {
+        snprintf(msg, msg_len, "cannot create a log directory in %s: %s", log_dir,
+                 strerror(errno));
+        return -1;
+    }
+    if ((size_t)snprintf(l->log_path, sizeof(l->log_path), "%s/pymemtop-run-%ld.log", dir,
+                         (long)time(NULL)) >= sizeof(l->log_path)) {
+        snprintf(msg, msg_len, "cannot create a log in %s: name too long", dir);
+        l->log_path[0] = 0;
+        rmdir(dir);
+        return -1;
+    }
+    int fd = open(l->log_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(msg, msg_len, "cannot write %s: %s", l->log_path, strerror(errno));
+        l->log_path[0] = 0;
+        rmdir(dir);
+    }
+    return fd;
+}
+
+/* Undoes launch_open_log when the program never started: its log would only
+ * hold nothing. */
+static void launch_drop_log(struct launch *l, int log_fd)
+{
+    close(log_fd);
+    unlink(l->log_path);
+    char *slash = strrchr(l->log_path, '/');
+    if (slash) {
+        *slash = 0;
+        rmdir(l->log_path);
+    }
+    l->log_path[0] = 0;
+}
+
 int launch_start(struct launch *l, char *const argv[], const char *agent_path,
                  const char *log_dir, char *msg, size_t msg_len)
 {
@@ -72,12 +120,14 @@ int launch_start(struct launch *l, char *const argv[], const char *agent_path,
         return -1;
     int log_fd = -1, null_fd = -1;
     if (log_dir) {
-        snprintf(l->log_path, sizeof(l->log_path), "%s/pymemtop-run-%ld.log", log_dir,
-                 (long)time(NULL));
-        log_fd = open(l->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (log_fd < 0 || null_fd < 0) {
-            snprintf(msg, msg_len, "cannot write %s: %s", l->log_path, strerror(errno));
+        if (null_fd < 0) {
+            snprintf(msg, msg_len, "cannot open /dev/null: %s", strerror(errno));
+            return -1;
+        }
+        log_fd = launch_open_log(l, log_dir, msg, msg_len);
+        if (log_fd < 0) {
+            close(null_fd);
             return -1;
         }
     }
@@ -85,6 +135,10 @@ int launch_start(struct launch *l, char *const argv[], const char *agent_path,
     if (launch_env(l->dir) < 0) {
         free(old);
         snprintf(msg, msg_len, "out of memory");
+        if (log_fd >= 0) {
+            launch_drop_log(l, log_fd);
+            close(null_fd);
+        }
         return -1;
     }
     l->pid = fork();
@@ -97,14 +151,16 @@ int launch_start(struct launch *l, char *const argv[], const char *agent_path,
     else
         unsetenv("PYTHONPATH");
     free(old);
-    if (log_fd >= 0)
-        close(log_fd);
     if (null_fd >= 0)
         close(null_fd);
     if (l->pid < 0) {
         snprintf(msg, msg_len, "cannot start %s: %s", argv[0], strerror(fork_errno));
+        if (log_fd >= 0)
+            launch_drop_log(l, log_fd);
         return -1;
     }
+    if (log_fd >= 0)
+        close(log_fd);
     return 0;
 }
 

@@ -284,8 +284,7 @@ struct watch {
  * the first seconds: the gate's slopes leave those out. */
 #define WATCH_WARMUP_NS 2000000000ull
 
-static void watch_on_samples(struct watch *w, struct session *s, size_t types_cap,
-                             uint64_t pause_alert_ns)
+static void watch_on_samples(struct watch *w, struct session *s, size_t types_cap)
 {
     w->samples_seen = s->agent_samples;
     bool warm = s->agent.time_ns >= s->attached_ns + WATCH_WARMUP_NS;
@@ -299,7 +298,10 @@ static void watch_on_samples(struct watch *w, struct session *s, size_t types_ca
         return;
     for (size_t i = 0; i < s->pause_len; i++) {
         const struct pm_gc_pause *p = session_pause_at(s, i);
-        if (p->end_ns > w->last_pause_end_ns && p->pause_ns >= pause_alert_ns) {
+        /* The session holds [alerts] pause_ms (0: never), so a recording
+         * keeps the same pauses the dashboard's events view logs. */
+        if (p->end_ns > w->last_pause_end_ns && s->pause_alert_ns &&
+            p->pause_ns >= s->pause_alert_ns) {
             watch_pause_event(w->out, p);
             w->lines++;
         }
@@ -361,8 +363,7 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
     return failed ? EXIT_LEAK : EXIT_OK;
 }
 
-int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
-                   uint64_t pause_alert_ns)
+int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
 {
     struct watch w = {0};
     if (cli->record_path) {
@@ -388,7 +389,7 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
         if (poll(&pf, 1, timeout) > 0)
             session_on_readable(s);
         if (s->agent_samples != w.samples_seen)
-            watch_on_samples(&w, s, types_cap, pause_alert_ns);
+            watch_on_samples(&w, s, types_cap);
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -14,9 +14,9 @@ int headless_once(struct session *s, bool json, size_t types_cap);
 int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_frames,
                       size_t types_cap);
 /* --record and/or --max-growth: watch until the duration ends, the target
- * exits or SIGINT/SIGTERM; write JSON lines; judge the growth. */
-int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
-                   uint64_t pause_alert_ns);
+ * exits or SIGINT/SIGTERM; write JSON lines (gc_pause events for pauses of
+ * the session's pause_alert_ns or more, none when it is 0); judge the growth. */
+int headless_watch(struct session *s, const struct cli *cli, size_t types_cap);
 /* --check and --list never attach. agent_path may be NULL (not found). */
 int headless_check(int pid, const char *agent_path, bool json);
 int headless_list(bool json);

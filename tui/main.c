@@ -134,7 +134,7 @@ static int run_program(const struct cli *cli, const struct config *cfg, const ch
         if (dashboard_run(&s, &dopt) < 0)
             rc = EXIT_INTERNAL;
     } else {
-        rc = headless_watch(&s, cli, cfg->json_types, 100000000ull);
+        rc = headless_watch(&s, cli, cfg->json_types);
     }
     bool left_running = s.state == SESSION_LIVE;
     session_close(&s);
@@ -230,7 +230,7 @@ int main(int argc, char **argv)
     if (cli.once) {
         rc = headless_once(&s, cli.json, cfg.json_types);
     } else if (cli.record_path || cli.max_growth_kib_per_min >= 0) {
-        rc = headless_watch(&s, &cli, cfg.json_types, 100000000ull);
+        rc = headless_watch(&s, &cli, cfg.json_types);
     } else if (cli.n_commands) {
         rc = headless_commands(&s, &cli,
                                cli.tracemalloc_frames > 0 ? cli.tracemalloc_frames

@@ -1,6 +1,8 @@
 """Modes that never attach (--check, --list) and the headless modes."""
 import json
 import os
+import re
+import stat
 import subprocess
 import time
 
@@ -119,6 +121,38 @@ def test_record_writes_flushed_json_lines_until_exit(py):
     assert times == sorted(times)
 
 
+# Full collections over a big heap, each a pause of milliseconds or more.
+PAUSER = ("import gc, time\nheap = [[i] for i in range(400000)]\nprint('ready', flush=True)\n"
+          "while True:\n    gc.collect()\n    time.sleep(0.2)\n")
+
+
+def test_record_honours_pause_ms(py):
+    """[alerts] pause_ms decides which pauses --record logs; 0 logs none."""
+    t = Target(py, code=PAUSER)
+    end = time.monotonic() + 20  # its heap is built (a chrooted one has exec'd Python)
+    while "ready" not in t.stdout():
+        assert t.alive() and time.monotonic() < end, t.stderr()
+        time.sleep(0.05)
+    d = common.tmpdir()
+    events = {}
+    for pause_ms in ("0", "1"):
+        cfg = os.path.join(d, "pause%s.ini" % pause_ms)
+        open(cfg, "w").write("[alerts]\npause_ms = %s\n" % pause_ms)
+        out = os.path.join(d, "rec%s.jsonl" % pause_ms)
+        pymemtop("--config", cfg, "--record", out, "--interval", "0.5", "--duration", "3",
+                 t.pid, check=0)
+        records = [json.loads(line) for line in open(out)]
+        samples = [r for r in records if "event" not in r]
+        # The target did pause while recorded: the samples count the pauses.
+        assert samples and samples[-1]["gc"]["pauses"]["count"] >= 3, samples[-1:]
+        assert samples[-1]["gc"]["pauses"]["max_ns"] >= 1000000, samples[-1]["gc"]["pauses"]
+        events[pause_ms] = [r for r in records if r.get("event") == "gc_pause"]
+    assert events["0"] == [], events["0"][:3]
+    assert len(events["1"]) >= 3, events["1"]
+    assert all(e["pause_ns"] >= 1000000 and e["generation"] == 2 for e in events["1"]), events["1"]
+    assert t.alive()
+
+
 APP = ("import os, sys, time\n"
        "print('args', sys.argv[1:], flush=True)\n"
        "sys.stderr.write('to stderr\\n')\n"
@@ -180,16 +214,67 @@ def test_run_mode_chains_the_programs_sitecustomize():
 
 def test_run_mode_dashboard_and_missing_command():
     py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
-    run = _run([common.BIN, "--", "no-such-command-xyz"])
-    assert run.returncode == 127 and "command not found" in run.stderr, run.stderr
     d = common.tmpdir()
-    tm = common.Tmux(["--"] + py.argv(common.DEMO, "--ticks", "25", "--period", "0.1"), 100, 30)
+    # Logs go in a directory of their own under TMPDIR: the test's, removed after.
+    run = _run([common.BIN, "--", "no-such-command-xyz"], env={"TMPDIR": d})
+    assert run.returncode == 127 and "command not found" in run.stderr, run.stderr
+    tm = common.Tmux(["--"] + py.argv(common.DEMO, "--ticks", "25", "--period", "0.1"), 100, 30,
+                     env="TMPDIR=" + d)
     tm.wait_for(r"Python 3\.\d+")
     tm.wait_for(r"(?i)target exited", timeout=15)
     tm.send("q")
     _, screen = tm.wait_for(r"EXIT=\d+")
-    assert "EXIT=0" in screen and "output is in" in screen, screen
-    del d
+    assert "EXIT=0" in screen and "output is in %s/pymemtop-log-" % d in screen, screen
+
+
+def test_run_mode_log_is_private_and_never_follows_links():
+    """The dashboard's run log goes in a new 0700 directory: links planted at
+    the old fixed name, /tmp/pymemtop-run-<time>.log, are never written through."""
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    d = common.tmpdir()
+    victim = os.path.join(d, "victim")
+    open(victim, "w").write("the test's own file\n")
+    app = os.path.join(d, "app.py")
+    open(app, "w").write("import time\nprint('RUN-LOG-MARKER', flush=True)\ntime.sleep(2)\n")
+    planted, log_dir = [], None
+    try:
+        now = int(time.time())
+        for t in range(now - 1, now + 30):  # the next seconds' names, as an attacker would
+            link = "/tmp/pymemtop-run-%d.log" % t
+            try:
+                os.symlink(victim, link)
+                planted.append(link)
+            except FileExistsError:
+                pass
+        tm = common.Tmux(["--"] + py.argv(app), 160, 30, env="TMPDIR=/tmp")
+        tm.wait_for(r"(?i)target exited", timeout=15)
+        tm.send("q")
+        m, screen = tm.wait_for(r"output is in (\S+)")
+        assert "EXIT=0" in tm.wait_for(r"EXIT=\d+")[1], screen
+        log = m.group(1)
+        # Only a directory pymemtop made for this run is ours to remove after.
+        if re.match(r"/tmp/pymemtop-log-[^/]+/pymemtop-run-\d+\.log$", log):
+            log_dir = os.path.dirname(log)
+        assert open(victim).read() == "the test's own file\n"
+        for link in planted:
+            assert os.readlink(link) == victim, link
+        assert log_dir, log
+        st = os.lstat(log_dir)
+        assert stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
+        assert st.st_uid == os.geteuid()
+        assert stat.S_ISREG(os.lstat(log).st_mode)
+        assert "RUN-LOG-MARKER" in open(log).read()
+    finally:
+        # Remove exactly what this test planted and what this run made, no more.
+        for link in planted:
+            if os.path.islink(link) and os.readlink(link) == victim:
+                os.unlink(link)
+        if log_dir:
+            for rm, path in ((os.unlink, log), (os.rmdir, log_dir)):
+                try:
+                    rm(path)
+                except FileNotFoundError:
+                    pass
 
 
 def test_install_into_destdir_and_uninstall():

@@ -140,7 +140,14 @@ static int write_file(const char *path, const char *text)
 
 static void test_config_values_errors_warnings(void)
 {
-    const char *p = "/tmp/pymemtop-unit.ini";
+    /* A file of our own (mkstemps): write_file must not follow a link
+     * someone planted at a fixed name in /tmp. */
+    char p[] = "/tmp/pymemtop-unit-XXXXXX.ini";
+    int fd = mkstemps(p, 4);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    close(fd);
     struct config c;
     char err[512], warn[512];
     config_defaults(&c);
@@ -159,10 +166,20 @@ static void test_config_values_errors_warnings(void)
     CHECK(strstr(err, "0.1 to 60") != NULL && strstr(err, "line 3") != NULL);
     write_file(p, "[sampling\ninterval = 1\n");
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
-    CHECK(strstr(err, "pymemtop-unit.ini:1") != NULL);
+    CHECK(strstr(err, ".ini:1") != NULL);
     write_file(p, "[display]\nascii = maybe\n");
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
     CHECK(strstr(err, "true or false") != NULL);
+    /* pause_ms: 0 is never; a fraction must not round down into never. */
+    const char *pauses[][2] = {{"0", "0"}, {"0.3", "1"}, {"1", "1"}, {"250.4", "250"}};
+    for (size_t i = 0; i < sizeof(pauses) / sizeof(pauses[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "[alerts]\npause_ms = %s\n", pauses[i][0]);
+        write_file(p, text);
+        config_defaults(&c);
+        CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), 0);
+        CHECK_EQ_INT(c.pause_alert_ms, atoi(pauses[i][1]));
+    }
     unlink(p);
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
 }
