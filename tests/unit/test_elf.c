@@ -17,7 +17,11 @@
 
 #define LIBPY311 "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0"
 #define STATIC_PY "/usr/bin/python3.11"
-#define TRUNC_PATH "/tmp/pymemtop_test_elf_trunc"
+/* Cut copies go to a private directory: a fixed name in /tmp could be a
+ * link someone planted. */
+static char trunc_dir[] = "/tmp/pymemtop-test-elf-XXXXXX";
+static char trunc_path[sizeof(trunc_dir) + 8];
+#define TRUNC_PATH trunc_path
 
 static bool have_file(const char *path)
 {
@@ -276,6 +280,9 @@ static void test_target_inspect_python(void)
 
 int main(void)
 {
+    if (!mkdtemp(trunc_dir))
+        return 1;
+    snprintf(trunc_path, sizeof(trunc_path), "%s/trunc", trunc_dir);
     RUN(test_elf_shared_libpython);
     RUN(test_elf_static_executable);
     RUN(test_elf_old_python_has_no_bytesmain);
@@ -288,5 +295,6 @@ int main(void)
     RUN(test_procmaps_self);
     RUN(test_target_early_exits);
     RUN(test_target_inspect_python);
+    rmdir(trunc_dir);
     return HARNESS_END();
 }
