@@ -74,6 +74,7 @@ struct attach_ctx {
     int nsigs;
     bool gone;
     bool have_regs, have_fp; /* what attach_save managed to save */
+    uint64_t scratch;        /* ATTACH_SCRATCH_BYTES of ours in the target, 0 none yet */
 };
 
 static uint64_t attach_now_ns(void)
@@ -272,6 +273,30 @@ static enum target_status attach_remote_mmap(struct attach_ctx *c, uint64_t len,
     return TARGET_OK;
 }
 
+enum target_status attach_remote_syscall(struct attach_ctx *c, long nr, const uint64_t a[6],
+                                         int64_t *ret)
+{
+    uint64_t r = 0;
+    enum target_status s = attach_syscall(c, nr, a, &r);
+    *ret = (int64_t)r;
+    return s;
+}
+
+uint64_t attach_remote_scratch(const struct attach_ctx *c)
+{
+    return c->scratch;
+}
+
+int attach_remote_write(struct attach_ctx *c, uint64_t addr, const void *buf, size_t len)
+{
+    return procmem_write(c->pid, addr, buf, len);
+}
+
+int attach_remote_read(struct attach_ctx *c, uint64_t addr, void *buf, size_t len)
+{
+    return procmem_read(c->pid, addr, buf, len);
+}
+
 /* Calls fn(args...) in the stopped thread with return address 0, so the
  * return faults at rip 0 and we get the thread back; *ret = rax. The stack
  * is `stack_top` when given (a mapping of ours), else the thread's own well
@@ -340,12 +365,22 @@ static enum target_status attach_queue(struct attach_ctx *c, uint64_t page)
     return TARGET_OK;
 }
 
-static enum target_status attach_inject(struct attach_ctx *c, const char *code, size_t code_len)
+/* The page: the code from its start, the scratch area in its last KiB. */
+static enum target_status attach_inject(struct attach_ctx *c, attach_prepare_fn prepare, void *arg)
 {
     uint64_t page = 0;
     enum target_status s = attach_remote_mmap(c, ATTACH_PAGE_BYTES, &page);
     if (s != TARGET_OK)
         return s;
+    c->scratch = page + ATTACH_PAGE_BYTES - ATTACH_SCRATCH_BYTES;
+    char code[ATTACH_MAX_CODE_BYTES + 1] = "";
+    s = prepare(c, arg, code, sizeof(code), c->msg, c->msg_len);
+    if (s != TARGET_OK)
+        return s;
+    size_t code_len = strnlen(code, sizeof(code));
+    if (code_len == 0 || code_len > ATTACH_MAX_CODE_BYTES)
+        return attach_fail(c, TARGET_INJECT_FAILED, "The code to inject must be 1 to %d bytes.",
+                           ATTACH_MAX_CODE_BYTES);
     if (procmem_write(c->pid, page, code, code_len + 1) != 0)
         return attach_fail(c, TARGET_INJECT_FAILED,
                            "PID %d (%s): cannot write the code into the target.", (int)c->pid,
@@ -453,13 +488,8 @@ static enum target_status attach_stop(struct attach_ctx *c, uint64_t *stop_t0)
     return attach_save(c);
 }
 
-static enum target_status attach_check_args(struct attach_ctx *c, const char *code,
-                                            size_t *code_len)
+static enum target_status attach_check_args(struct attach_ctx *c)
 {
-    *code_len = code ? strnlen(code, ATTACH_MAX_CODE_BYTES + 1) : 0;
-    if (!code || *code_len > ATTACH_MAX_CODE_BYTES)
-        return attach_fail(c, TARGET_INJECT_FAILED, "The code to inject must be at most %d bytes.",
-                           ATTACH_MAX_CODE_BYTES);
     if (!c->t->addr_add_pending_call || !c->t->addr_run_simple_string ||
         !c->t->addr_syscall_insn || c->pid <= 0)
         return attach_fail(c, TARGET_INJECT_FAILED,
@@ -488,25 +518,26 @@ static void attach_signals_hold(sigset_t *old)
 }
 
 static enum target_status attach_pending_call_held(const struct target_info *t,
-                                                   const char *code, unsigned watchdog_ms,
-                                                   struct attach_stats *st, char *msg,
-                                                   size_t msg_len);
+                                                   attach_prepare_fn prepare, void *arg,
+                                                   unsigned watchdog_ms, struct attach_stats *st,
+                                                   char *msg, size_t msg_len);
 
-enum target_status attach_pending_call(const struct target_info *t, const char *code,
-                                       unsigned watchdog_ms, struct attach_stats *st, char *msg,
-                                       size_t msg_len)
+enum target_status attach_pending_call(const struct target_info *t, attach_prepare_fn prepare,
+                                       void *arg, unsigned watchdog_ms, struct attach_stats *st,
+                                       char *msg, size_t msg_len)
 {
     sigset_t old;
     attach_signals_hold(&old);
-    enum target_status r = attach_pending_call_held(t, code, watchdog_ms, st, msg, msg_len);
+    enum target_status r =
+        attach_pending_call_held(t, prepare, arg, watchdog_ms, st, msg, msg_len);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return r;
 }
 
 static enum target_status attach_pending_call_held(const struct target_info *t,
-                                                   const char *code, unsigned watchdog_ms,
-                                                   struct attach_stats *st, char *msg,
-                                                   size_t msg_len)
+                                                   attach_prepare_fn prepare, void *arg,
+                                                   unsigned watchdog_ms, struct attach_stats *st,
+                                                   char *msg, size_t msg_len)
 {
     uint64_t t0 = attach_now_ns(), stop_t0 = 0;
     struct attach_ctx c = {.t = t, .pid = t->pid, .tgid = t->pid, .watchdog_ms = watchdog_ms ? watchdog_ms : 1,
@@ -514,13 +545,12 @@ static enum target_status attach_pending_call_held(const struct target_info *t,
     memset(st, 0, sizeof(*st));
     if (msg && msg_len)
         msg[0] = '\0';
-    size_t code_len;
-    enum target_status s = attach_check_args(&c, code, &code_len);
+    enum target_status s = attach_check_args(&c);
     if (s != TARGET_OK)
         return s;
     s = attach_stop(&c, &stop_t0);
     if (s == TARGET_OK) {
-        s = attach_inject(&c, code, code_len);
+        s = attach_inject(&c, prepare, arg);
         if (s == TARGET_TIMEOUT)
             s = attach_watchdog(&c);
     }
@@ -713,7 +743,8 @@ static void attach_read_cstr(pid_t pid, uint64_t addr, char *out, size_t len)
  * keep the loader lock, so we wait for it as long as the target lives (it
  * only waits for locks other threads hold for a moment). */
 static enum target_status attach_native_load(struct attach_ctx *c, const char *so_path,
-                                             const char *entry)
+                                             const char *entry, attach_verify_fn verify,
+                                             void *arg)
 {
     const struct target_info *t = c->t;
     size_t pl = strlen(so_path) + 1, el = strlen(entry) + 1;
@@ -726,6 +757,9 @@ static enum target_status attach_native_load(struct attach_ctx *c, const char *s
         s = attach_fail(c, TARGET_INJECT_FAILED, "PID %d (%s): cannot write into the target.",
                         (int)c->tgid, t->comm);
     uint64_t top = map + ATTACH_NATIVE_MAP_BYTES - 64;
+    c->scratch = map + ATTACH_PAGE_BYTES; /* past the strings (at most 4 KiB) */
+    if (s == TARGET_OK && verify)
+        s = verify(c, arg, c->msg, c->msg_len);
     unsigned watchdog = c->watchdog_ms;
     c->watchdog_ms = ATTACH_NATIVE_CALL_MS;
     if (s == TARGET_OK) {
@@ -769,7 +803,8 @@ static enum target_status attach_native_load(struct attach_ctx *c, const char *s
  * it had moved on (TARGET_NO_SAFE_POINT). */
 static enum target_status attach_native_try(const struct target_info *t, pid_t tid,
                                             uint64_t restorer, const char *so_path,
-                                            const char *entry, unsigned watchdog_ms,
+                                            const char *entry, attach_verify_fn verify,
+                                            void *arg, unsigned watchdog_ms,
                                             struct attach_stats *st, const char **why, char *msg,
                                             size_t msg_len)
 {
@@ -780,7 +815,7 @@ static enum target_status attach_native_try(const struct target_info *t, pid_t t
     enum target_status s = attach_stop(&c, &stop_t0);
     if (s == TARGET_OK) {
         *why = attach_native_check_stop(&c, restorer);
-        s = *why ? TARGET_NO_SAFE_POINT : attach_native_load(&c, so_path, entry);
+        s = *why ? TARGET_NO_SAFE_POINT : attach_native_load(&c, so_path, entry, verify, arg);
     }
     if (stop_t0 && !c.gone) {
         attach_finish(&c, s);
@@ -827,23 +862,26 @@ __attribute__((format(printf, 3, 4))) static void attach_append(char *buf, size_
 
 static enum target_status attach_native_start_held(const struct target_info *t,
                                                    const char *so_path, const char *entry,
+                                                   attach_verify_fn verify, void *arg,
                                                    unsigned watchdog_ms, struct attach_stats *st,
                                                    char *msg, size_t msg_len);
 
 enum target_status attach_native_start(const struct target_info *t, const char *so_path,
-                                       const char *entry, unsigned watchdog_ms,
-                                       struct attach_stats *st, char *msg, size_t msg_len)
+                                       const char *entry, attach_verify_fn verify, void *arg,
+                                       unsigned watchdog_ms, struct attach_stats *st, char *msg,
+                                       size_t msg_len)
 {
     sigset_t old;
     attach_signals_hold(&old);
-    enum target_status r =
-        attach_native_start_held(t, so_path, entry, watchdog_ms, st, msg, msg_len);
+    enum target_status r = attach_native_start_held(t, so_path, entry, verify, arg, watchdog_ms,
+                                                    st, msg, msg_len);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return r;
 }
 
 static enum target_status attach_native_start_held(const struct target_info *t,
                                                    const char *so_path, const char *entry,
+                                                   attach_verify_fn verify, void *arg,
                                                    unsigned watchdog_ms, struct attach_stats *st,
                                                    char *msg, size_t msg_len)
 {
@@ -877,8 +915,8 @@ static enum target_status attach_native_start_held(const struct target_info *t,
         if (!why && attach_in_handler(t->pid, tids[i], restorer, b.sp))
             why = "running a signal handler";
         if (!why) {
-            s = attach_native_try(t, tids[i], restorer, so_path, entry, watchdog_ms, st, &why,
-                                  msg, msg_len);
+            s = attach_native_try(t, tids[i], restorer, so_path, entry, verify, arg,
+                                  watchdog_ms, st, &why, msg, msg_len);
             if (s == TARGET_GONE && kill(t->pid, 0) == 0)
                 s = TARGET_NO_SAFE_POINT, why = "exited"; /* only that thread went away */
         }

@@ -24,18 +24,42 @@ struct attach_stats {
     uint64_t native_total_ns;
 };
 
+/* A thread of the target stopped by pymemtop, lent to a prepare or verify
+ * step (lib/carry.c): it may make system calls in the target with
+ * attach_remote_syscall, passing strings and buffers through the scratch
+ * area (ATTACH_SCRATCH_BYTES in the target, ours to use). */
+struct attach_ctx;
+#define ATTACH_SCRATCH_BYTES 1024u
+
+enum target_status attach_remote_syscall(struct attach_ctx *c, long nr, const uint64_t a[6],
+                                         int64_t *ret);
+uint64_t attach_remote_scratch(const struct attach_ctx *c);
+int attach_remote_write(struct attach_ctx *c, uint64_t addr, const void *buf, size_t len);
+int attach_remote_read(struct attach_ctx *c, uint64_t addr, void *buf, size_t len);
+
+/* Runs in the stopped main thread before the pending call is queued: makes
+ * the agent reachable in the target and writes into `code` (cap bytes) the
+ * Python the call is to run. */
+typedef enum target_status (*attach_prepare_fn)(struct attach_ctx *c, void *arg, char *code,
+                                                size_t cap, char *msg, size_t msg_len);
+/* Runs in the stopped thread of the native path before dlopen: TARGET_OK
+ * when so_path still names the agent. */
+typedef enum target_status (*attach_verify_fn)(struct attach_ctx *c, void *arg, char *msg,
+                                               size_t msg_len);
+
 /* Where lib/pylayout.c's row says PYLAYOUT_PENDING_ANY_THREAD (3.12+;
  * target_info.addr_add_pending_any set) the call is queued
  * with _PyEval_AddPendingCall(PyInterpreterState_Main(), ..., 0) in the same
  * stop, so any thread of the main interpreter runs it at its next eval-breaker
  * check; before 3.12 only the main thread can.
  *
- * `code` must be at most 3000 bytes and must not be able to raise (a pending
- * call that fails kills the target's main thread). The page holding it is
- * left mapped: the call may run long after we detach. `watchdog_ms` bounds
- * every wait for the target. Returns TARGET_OK or an error with msg set. */
-enum target_status attach_pending_call(const struct target_info *t, const char *code,
-                                       unsigned watchdog_ms, struct attach_stats *st,
+ * The code `prepare` writes must be at most 3000 bytes and must not be able
+ * to raise (a pending call that fails kills the target's main thread). The
+ * page holding it is left mapped: the call may run long after we detach.
+ * `watchdog_ms` bounds every wait for the target. Returns TARGET_OK or an
+ * error with msg set. */
+enum target_status attach_pending_call(const struct target_info *t, attach_prepare_fn prepare,
+                                       void *arg, unsigned watchdog_ms, struct attach_stats *st,
                                        char *msg, size_t msg_len);
 
 /* The safe path when no thread runs Python (a fully idle target, or a main
@@ -58,10 +82,12 @@ enum target_status attach_pending_call(const struct target_info *t, const char *
  * dlopen and the entry run on a stack of our own (a fresh mapping, removed
  * afterwards), every register is restored, the interrupted call restarts, and
  * signals that arrived meanwhile are re-delivered to that thread.
+ * `verify` (may be NULL) runs on the stopped thread before dlopen.
  * Returns TARGET_OK (st->native_tid set), TARGET_NO_SAFE_POINT with msg naming
  * what each thread was doing, or another error with msg set. */
 enum target_status attach_native_start(const struct target_info *t, const char *so_path,
-                                       const char *entry, unsigned watchdog_ms,
-                                       struct attach_stats *st, char *msg, size_t msg_len);
+                                       const char *entry, attach_verify_fn verify, void *arg,
+                                       unsigned watchdog_ms, struct attach_stats *st, char *msg,
+                                       size_t msg_len);
 
 #endif

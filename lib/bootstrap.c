@@ -25,6 +25,12 @@ static int bootstrap_path_ok(const char *p)
 
 int bootstrap_build(const char *agent_path, char *out, size_t cap, char *msg, size_t msg_len)
 {
+    return bootstrap_build_memfd(agent_path, -1, out, cap, msg, msg_len);
+}
+
+int bootstrap_build_memfd(const char *agent_path, int memfd, char *out, size_t cap, char *msg,
+                          size_t msg_len)
+{
     if (!bootstrap_path_ok(agent_path)) {
         snprintf(msg, msg_len,
                  "agent path '%.200s' is not usable: it must be absolute, under %d bytes, "
@@ -32,19 +38,30 @@ int bootstrap_build(const char *agent_path, char *out, size_t cap, char *msg, si
                  agent_path, BOOTSTRAP_MAX_PATH);
         return -1;
     }
+    /* The call may run long after the attach: if the target closed the
+     * memfd meanwhile and the number now names one of its own files, that
+     * file must not be loaded. posix is always in sys.modules (os needs it). */
+    char guard[128] = "";
+    if (memfd >= 0)
+        snprintf(guard, sizeof(guard),
+                 "import posix\\n"
+                 "if posix.readlink('/proc/self/fd/%d').startswith('%s'):\\n ",
+                 memfd, BOOTSTRAP_MEMFD_LINK);
+    const char *ind = memfd >= 0 ? " " : "";
     /* exec() in a fresh dict: the names it binds die with it. The try block
      * binds nothing itself. */
     int n = snprintf(out, cap,
                      "try:\n"
                      " exec(\"import sys,_imp\\n"
+                     "%s"
                      "s=sys.modules['_frozen_importlib'].ModuleSpec('_pymemtop_agent',None,"
                      "origin='%s')\\n"
-                     "m=_imp.create_dynamic(s)\\n"
-                     "_imp.exec_dynamic(m)\\n"
-                     "m._start()\",{})\n"
+                     "%sm=_imp.create_dynamic(s)\\n"
+                     "%s_imp.exec_dynamic(m)\\n"
+                     "%sm._start()\",{})\n"
                      "except BaseException:\n"
                      " pass\n",
-                     agent_path);
+                     guard, agent_path, ind, ind, ind);
     if (n < 0 || (size_t)n >= cap) {
         snprintf(msg, msg_len, "bootstrap does not fit in %zu bytes", cap);
         return -1;

@@ -15,6 +15,17 @@
  * [A-Za-z0-9/._+-], so nothing can be smuggled into the code. 0 or -1. */
 int bootstrap_build(const char *agent_path, char *out, size_t cap, char *msg, size_t msg_len);
 
+/* What readlink("/proc/self/fd/N") starts with for the memfd pymemtop makes
+ * in a target (lib/carry.c) to carry the agent in without a file. */
+#define BOOTSTRAP_MEMFD_NAME "pymemtop-agent"
+#define BOOTSTRAP_MEMFD_LINK "/memfd:" BOOTSTRAP_MEMFD_NAME
+
+/* The same for an agent carried in as the target's fd `memfd`
+ * (agent_path "/proc/self/fd/N"): loads it only if that fd still is the
+ * memfd when the call runs. memfd -1: bootstrap_build. */
+int bootstrap_build_memfd(const char *agent_path, int memfd, char *out, size_t cap, char *msg,
+                          size_t msg_len);
+
 /* The file must be a regular file that only root or we can write (it runs
  * inside the target) and that the target's uid can read. 0 or -1 with msg. */
 int bootstrap_check_agent(const char *agent_path, uid_t target_uid, char *msg, size_t msg_len);

@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "carry.h"
 
 static struct diagnose_item *diag_add(struct diagnose_report *r, const char *what,
                                       enum diagnose_result res, const char *fmt, ...)
@@ -54,7 +57,126 @@ static bool diag_maps_any(pid_t pid, bool (*match)(const char *line))
 
 static bool diag_is_agent(const char *line)
 {
-    return strstr(line, "/pymemtop_agent.so") != NULL;
+    return strstr(line, "/pymemtop_agent.so") != NULL ||
+           strstr(line, BOOTSTRAP_MEMFD_LINK) != NULL ||
+           strstr(line, "/.pymemtop-agent.") != NULL;
+}
+
+/* Is the target's namespace `ns` ("mnt", "pid", "net") ours? */
+static bool diag_same_ns(pid_t pid, const char *ns)
+{
+    char a[64], b[64];
+    struct stat sa, sb;
+    snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)pid, ns);
+    snprintf(b, sizeof(b), "/proc/self/ns/%s", ns);
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino &&
+           sa.st_dev == sb.st_dev;
+}
+
+/* The name the container goes by in its cgroup path, if it has one: an
+ * nspawn machine (machine-NAME.scope, systemd-nspawn@NAME.service), or a
+ * docker, podman or CRI container id (first 12 characters). */
+static bool diag_cgroup_name(pid_t pid, char *out, size_t len)
+{
+    static const struct { const char *pre, *post, *label; } pat[] = {
+        {"machine-", ".scope", ""},          {"systemd-nspawn@", ".service", ""},
+        {"docker-", ".scope", "docker:"},    {"/docker/", "", "docker:"},
+        {"libpod-", ".scope", "podman:"},    {"cri-containerd-", ".scope", "k8s:"},
+        {"crio-", ".scope", "k8s:"},
+    };
+    char path[64], buf[2048];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    for (size_t i = 0; i < sizeof(pat) / sizeof(pat[0]); i++) {
+        const char *at = strstr(buf, pat[i].pre);
+        if (!at)
+            continue;
+        at += strlen(pat[i].pre);
+        size_t l = strcspn(at, "/\n");
+        if (*pat[i].post) {
+            const char *end = strstr(at, pat[i].post);
+            if (!end || (size_t)(end - at) > l)
+                continue;
+            l = (size_t)(end - at);
+        }
+        if (*pat[i].label && l > 12)
+            l = 12;
+        char name[128];
+        size_t k = 0;
+        /* systemd escapes '-' in unit names as \x2d */
+        for (size_t j = 0; j < l && k + 1 < sizeof(name); j++) {
+            if (!strncmp(at + j, "\\x2d", 4)) {
+                name[k++] = '-';
+                j += 3;
+            } else {
+                name[k++] = at[j];
+            }
+        }
+        name[k] = '\0';
+        snprintf(out, len, "%s%s", pat[i].label, name);
+        return true;
+    }
+    return false;
+}
+
+bool diagnose_container(pid_t pid, char *out, size_t len)
+{
+    out[0] = '\0';
+    char path[64], root[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+    ssize_t n = readlink(path, root, sizeof(root) - 1);
+    root[n > 0 ? n : 0] = '\0';
+    bool other = diag_same_ns(pid, "mnt") ? strcmp(root, "/") != 0 : true;
+    if (!other)
+        return false;
+    if (!diag_cgroup_name(pid, out, len))
+        snprintf(out, len, "%s", n > 0 ? root : "?");
+    return true;
+}
+
+/* Where the target lives and how the agent and the connection get across. */
+static void diag_container(struct diagnose_report *r, pid_t pid)
+{
+    char name[PATH_MAX], how[256];
+    if (!diagnose_container(pid, name, sizeof(name)))
+        return;
+    const struct target_info *t = &r->target;
+    bool same_pid = diag_same_ns(pid, "pid"), same_net = diag_same_ns(pid, "net");
+    char pidns[64] = "";
+    if (!same_pid)
+        snprintf(pidns, sizeof(pidns), ", own PID namespace (PID %d inside)", (int)t->ns_pid);
+    diag_add(r, "container", DIAG_INFO, "%.200s: own mount namespace and root%s%s", name, pidns,
+             same_net ? "" : ", own network namespace");
+    enum carry_way w = carry_plan(t, how, sizeof(how));
+    diag_add(r, "agent way", w == CARRY_NONE ? DIAG_FAIL : DIAG_OK, "%s", how);
+    /* pidfd_getfd on the target's fd 0 asks the kernel exactly what taking
+     * the agent's socket will (the copy is closed at once). */
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int fd = pfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, 0, 0) : -1;
+    int err = fd >= 0 ? 0 : errno;
+    if (fd >= 0)
+        close(fd);
+    if (pfd >= 0)
+        close(pfd);
+    if (err == 0 || err == EBADF)
+        diag_add(r, "connection", DIAG_OK,
+                 "pidfd_getfd: pymemtop takes the agent's socket from the target; no path");
+    else if (same_net)
+        diag_add(r, "connection", DIAG_OK,
+                 "by the agent's abstract socket name (same network namespace; pidfd_getfd: %s)",
+                 strerror(err));
+    else
+        diag_add(r, "connection", DIAG_FAIL,
+                 "pidfd_getfd refused (%s) and the target has its own network namespace: run "
+                 "pymemtop as root on the host, or with CAP_SYS_PTRACE "
+                 "(docker/kubernetes: --cap-add=SYS_PTRACE)",
+                 strerror(err));
 }
 
 /* Cheap pre-filter before the ELF work: a file named like python or
@@ -262,6 +384,7 @@ void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r
     diag_python(r, msg);
     diag_remote_debug(r, pid);
     diag_ptrace(r, pid);
+    diag_container(r, pid);
     r->agent_loaded = diag_maps_any(pid, diag_is_agent);
     diag_add(r, "agent", DIAG_INFO, "%s",
              r->agent_loaded ? "already loaded: pymemtop will reuse it without ptrace"
@@ -269,7 +392,7 @@ void diagnose_check(pid_t pid, const char *agent_path, struct diagnose_report *r
     if (!agent_path) {
         diag_add(r, "agent file", DIAG_FAIL,
                  "pymemtop_agent.so not found next to the binary or in ../lib/pymemtop");
-    } else if (bootstrap_check_agent(agent_path, r->target.uid, msg, sizeof(msg)) < 0) {
+    } else if (bootstrap_check_agent(agent_path, geteuid(), msg, sizeof(msg)) < 0) {
         diag_add(r, "agent file", DIAG_FAIL, "%s", msg);
     } else {
         diag_add(r, "agent file", DIAG_OK, "%s", agent_path);
@@ -333,6 +456,8 @@ size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
         p->rss_kib = diag_rss_kib(pid);
         p->agent_loaded = diag_maps_any(pid, diag_is_agent);
         p->status = st;
+        p->ns_pid = t.ns_pid ? t.ns_pid : pid;
+        diagnose_container(pid, p->container, sizeof(p->container));
         snprintf(p->cmdline, sizeof(p->cmdline), "%.255s", t.cmdline);
     }
     closedir(d);

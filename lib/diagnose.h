@@ -9,7 +9,7 @@
 
 #include "target.h"
 
-#define DIAGNOSE_MAX_ITEMS 16
+#define DIAGNOSE_MAX_ITEMS 20
 
 enum diagnose_result { DIAG_OK, DIAG_FAIL, DIAG_INFO };
 
@@ -40,12 +40,19 @@ struct diagnose_process {
     uint64_t rss_kib;
     bool agent_loaded;
     enum target_status status; /* TARGET_OK or why it cannot be attached */
+    pid_t ns_pid;              /* its PID inside its own PID namespace */
+    char container[64];        /* diagnose_container, "" on the host */
     char cmdline[256];
 };
 
 /* CPython processes this user may see, lowest PID first; returns how many
  * were written (at most cap) and sets *total to how many were found. */
 size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total);
+
+/* Whether pid lives in a container (a mount namespace or root other than
+ * ours); out gets its name: the nspawn machine or the docker/podman/CRI
+ * container id from its cgroup, else its root directory. */
+bool diagnose_container(pid_t pid, char *out, size_t len);
 
 /* "3.14" or, with micro and an exact version (3.11+), "3.14.10"; "t"
  * appended for a free-threaded build. */

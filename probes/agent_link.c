@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,11 +28,169 @@ struct agent_link {
     char error[160];
 };
 
-int agent_link_path(const struct target_info *t, char *out, size_t cap)
+/* The target's socket inodes and the fds that hold them. */
+struct link_fds {
+    unsigned long *ino;
+    int *fd;
+    size_t n, cap;
+};
+
+static int link_fds_read(pid_t pid, struct link_fds *f)
 {
-    int n = snprintf(out, cap, "/proc/%d/root/tmp/.pymemtop-%u/%d.sock", (int)t->pid,
-                     (unsigned)t->uid, (int)(t->ns_pid ? t->ns_pid : t->pid));
-    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+    char path[64], link[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -errno;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name)
+            continue;
+        ssize_t n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+        if (n <= 0)
+            continue;
+        link[n] = '\0';
+        unsigned long ino;
+        if (sscanf(link, "socket:[%lu]", &ino) != 1)
+            continue;
+        if (f->n == f->cap) {
+            size_t cap = f->cap ? f->cap * 2 : 64;
+            unsigned long *i2 = realloc(f->ino, cap * sizeof(*i2));
+            if (i2)
+                f->ino = i2;
+            int *f2 = i2 ? realloc(f->fd, cap * sizeof(*f2)) : NULL;
+            if (!f2)
+                break;
+            f->fd = f2;
+            f->cap = cap;
+        }
+        f->ino[f->n] = ino;
+        f->fd[f->n++] = (int)fd;
+    }
+    closedir(d);
+    return 0;
+}
+
+static int link_fds_lookup(const struct link_fds *f, unsigned long ino)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (f->ino[i] == ino)
+            return f->fd[i];
+    return -1;
+}
+
+int agent_link_find(const struct target_info *t, struct agent_addr *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->spare_fd = -1;
+    struct link_fds f = {0};
+    int r = link_fds_read(t->pid, &f);
+    char path[64], line[512], prefix[40];
+    snprintf(path, sizeof(path), "/proc/%d/net/unix", (int)t->pid);
+    /* Our own name carries the PID the agent saw: a socket some other
+     * process handed to the target cannot pass for its agent. */
+    snprintf(prefix, sizeof(prefix), "@pymemtop.%d.", (int)(t->ns_pid ? t->ns_pid : t->pid));
+    FILE *u = r == 0 ? fopen(path, "re") : NULL;
+    if (r == 0 && !u)
+        r = -errno;
+    char spare[80] = "";
+    unsigned long spare_ino = 0;
+    while (u && fgets(line, sizeof(line), u)) {
+        unsigned long flags, type, st, ino;
+        char name[64];
+        if (sscanf(line, "%*s %*s %*s %lx %lx %lx %lu %63s", &flags, &type, &st, &ino, name) != 5 ||
+            strncmp(name, prefix, strlen(prefix)) != 0)
+            continue;
+        int fd = link_fds_lookup(&f, ino);
+        if (fd < 0)
+            continue;
+        if (flags & 0x10000) { /* __SO_ACCEPTCON: listening */
+            memcpy(a->name, name + 1, sizeof(a->name) - 1);
+            a->listen_fd = fd;
+            a->found = true;
+        } else if (st == 1) { /* SS_UNCONNECTED: a spare waiting for a monitor */
+            memcpy(spare, name + 1, sizeof(name) - 1);
+            a->spare_fd = fd;
+            spare_ino = ino;
+        }
+    }
+    if (u)
+        fclose(u);
+    free(f.ino);
+    free(f.fd);
+    size_t nl = strlen(a->name);
+    if (a->spare_fd >= 0 && !(a->found && !strncmp(spare, a->name, nl) && spare[nl] == '.'))
+        a->spare_fd = -1;
+    a->spare_ino = spare_ino;
+    return r < 0 ? r : a->found ? 0 : -ENOENT;
+}
+
+static socklen_t link_abstract(struct sockaddr_un *sa, const char *name)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
+    memcpy(sa->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+static bool link_same_netns(pid_t pid)
+{
+    char path[64];
+    struct stat a, b;
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    return stat(path, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_ino == b.st_ino &&
+           a.st_dev == b.st_dev;
+}
+
+/* Takes the agent's spare socket (pidfd_getfd: the permission ptrace needs)
+ * and connects it to the agent's name, which resolves in the namespace the
+ * spare was made in: the target's, whatever ours is. Where pidfd_getfd is
+ * missing or refused, a monitor in the same network namespace connects by
+ * name (the agent checks who we are with SO_PEERCRED either way). */
+static int link_connect(const struct target_info *t, const struct agent_addr *a, char *how,
+                        size_t how_len)
+{
+    struct sockaddr_un sa;
+    socklen_t sl = link_abstract(&sa, a->name);
+    int err = ENOENT;
+    if (a->spare_fd >= 0) {
+        int pfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
+        int fd = pfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, a->spare_fd, 0) : -1;
+        err = errno;
+        if (pfd >= 0)
+            close(pfd);
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_ino != a->spare_ino)) {
+            close(fd); /* the fd was reused since we looked: look again */
+            return -EBUSY;
+        }
+        if (fd >= 0) {
+            if (connect(fd, (struct sockaddr *)&sa, sl) == 0) {
+                snprintf(how, how_len, "pidfd_getfd");
+                return fd;
+            }
+            err = errno;
+            close(fd);
+            /* Another monitor connected this spare first: the agent makes a
+             * new one once it has accepted that monitor. */
+            return err == EISCONN || err == EINVAL ? -EBUSY : -err;
+        }
+    }
+    if (!link_same_netns(t->pid))
+        return a->spare_fd < 0 ? -EBUSY : err == ENOSYS ? -ENOSYS : -EACCES;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (connect(fd, (struct sockaddr *)&sa, sl) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    snprintf(how, how_len, "name");
+    return fd;
 }
 
 static uint64_t mono_ms(void)
@@ -62,36 +224,26 @@ static int link_wait_frame(struct agent_link *l, unsigned timeout_ms, struct pro
     }
 }
 
-static int link_connect(const char *path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    return fd;
-}
-
 int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct agent_link **out,
                     struct pm_hello *hello, char *msg, size_t msg_len)
 {
-    char path[108];
     *out = NULL;
-    if (agent_link_path(t, path, sizeof(path)) < 0) {
-        snprintf(msg, msg_len, "agent socket path too long for PID %d", (int)t->pid);
-        return -ENAMETOOLONG;
+    struct agent_addr a;
+    int fd = agent_link_find(t, &a);
+    char how[16] = "";
+    if (fd == 0)
+        fd = link_connect(t, &a, how, sizeof(how));
+    if (fd == -EACCES || fd == -ENOSYS) {
+        snprintf(msg, msg_len,
+                 "PID %d: cannot take the agent's socket (pidfd_getfd: %s) and the target is in "
+                 "another network namespace; run pymemtop as root on the host, or with "
+                 "CAP_SYS_PTRACE (docker/kubernetes: --cap-add=SYS_PTRACE)",
+                 (int)t->pid, strerror(-fd));
+        return fd;
     }
-    int fd = link_connect(path);
-    if (fd == -ECONNREFUSED)
-        unlink(path); /* left by an agent that died with its process */
-
     if (fd < 0) {
-        snprintf(msg, msg_len, "cannot connect to the agent at %s: %s", path, strerror(-fd));
+        snprintf(msg, msg_len, "cannot connect to the agent in PID %d: %s", (int)t->pid,
+                 fd == -ENOENT ? "no agent loaded" : strerror(-fd));
         return fd;
     }
     struct agent_link *l = calloc(1, sizeof(*l));
@@ -114,9 +266,16 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
     } else if (h.type == PROTO_BUSY) {
         int64_t holder = 0;
         proto_decode_busy(p, h.length, &holder, &why);
-        snprintf(msg, msg_len,
-                 "PID %d is already watched by another pymemtop (PID %lld); quit that one first",
-                 (int)t->pid, (long long)holder);
+        /* The holder's PID as the agent sees it: 0 when that monitor runs
+         * outside the target's PID namespace (on a container's host). */
+        if (holder > 0)
+            snprintf(msg, msg_len,
+                     "PID %d is already watched by another pymemtop (PID %lld); quit that one "
+                     "first", (int)t->pid, (long long)holder);
+        else
+            snprintf(msg, msg_len,
+                     "PID %d is already watched by another pymemtop (outside its PID "
+                     "namespace); quit that one first", (int)t->pid);
         err = -EBUSY;
     } else if (h.type != PROTO_HELLO || proto_decode_hello(p, h.length, hello, &why) < 0) {
         snprintf(msg, msg_len, "the agent in PID %d sent a bad greeting: %s", (int)t->pid,
@@ -129,29 +288,6 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
     }
     *out = l;
     return 0;
-}
-
-int agent_link_sweep(const struct target_info *t)
-{
-    if (t->ns_pid && t->ns_pid != t->pid)
-        return 0;
-    char dir[96];
-    snprintf(dir, sizeof(dir), "/proc/%d/root/tmp/.pymemtop-%u", (int)t->pid, (unsigned)t->uid);
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char *end;
-        long pid = strtol(e->d_name, &end, 10);
-        if (pid <= 0 || strcmp(end, ".sock") || pid == t->pid)
-            continue;
-        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH && unlinkat(dirfd(d), e->d_name, 0) == 0)
-            removed++;
-    }
-    closedir(d);
-    return removed;
 }
 
 int agent_link_fd(const struct agent_link *l)

@@ -2,6 +2,7 @@
 #ifndef PYMEMTOP_PROBES_AGENT_LINK_H
 #define PYMEMTOP_PROBES_AGENT_LINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,21 +11,29 @@
 
 struct agent_link;
 
-/* Socket path of t's agent, reached through /proc/PID/root so that a target
- * in another mount namespace works. 0 or -ENAMETOOLONG. */
-int agent_link_path(const struct target_info *t, char *out, size_t cap);
+/* Where t's agent listens, read from /proc (no file of the agent's exists):
+ * the abstract name of its listening socket, which the agent makes unique,
+ * and the fd of its spare socket, both checked to be fds of t. */
+struct agent_addr {
+    bool found;
+    char name[64];   /* abstract name, without its leading NUL */
+    int listen_fd;   /* fd numbers in the target */
+    int spare_fd;    /* -1: none right now (the agent is renewing it) */
+    unsigned long spare_ino;
+};
 
-/* Connects and reads the HELLO (bounded by timeout_ms). Returns 0; -ENOENT or
- * -ECONNREFUSED when no agent listens (stale socket removed); -EBUSY when
- * another monitor holds it (msg names it); other -errno with msg set. */
+/* 0 when t has a live agent, -ENOENT when none, other -errno. */
+int agent_link_find(const struct target_info *t, struct agent_addr *a);
+
+/* Connects (see agent_link.c: the spare through pidfd_getfd, else by name in
+ * the same network namespace) and reads the HELLO (bounded by timeout_ms).
+ * Returns 0; -ENOENT when no agent is loaded; -EBUSY when another monitor
+ * holds it or is connecting (msg names it); -EACCES/-ENOSYS when the target
+ * is in another network namespace and pidfd_getfd is refused or missing;
+ * other -errno with msg set. */
 int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct agent_link **out,
                     struct pm_hello *hello, char *msg, size_t msg_len);
 int agent_link_fd(const struct agent_link *l);
-/* Removes the sockets that agents of dead processes left (a killed process
- * cannot clean up) from t's socket directory. Only when t shares our PID
- * namespace, so that the PIDs in the names mean what kill() thinks. Returns
- * how many were removed. */
-int agent_link_sweep(const struct target_info *t);
 
 enum agent_event {
     AGENT_EV_NONE,

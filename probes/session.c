@@ -13,6 +13,7 @@
 
 #include "agent_link.h"
 #include "bootstrap.h"
+#include "carry.h"
 #include "proc_probe.h"
 #include "proto.h"
 
@@ -125,7 +126,7 @@ static int session_wait_agent(struct session *s, unsigned timeout_ms, struct pm_
     uint64_t end = session_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
         int r = session_link_open(s, hello, msg, msg_len);
-        if (r != -ENOENT && r != -ECONNREFUSED)
+        if (r != -ENOENT)
             return r;
         if (!session_alive(s->target.pid))
             return -ESRCH;
@@ -150,13 +151,13 @@ static enum target_status session_vanished(struct session *s, enum target_status
 static enum target_status session_inject(struct session *s, const struct session_opts *o,
                                          char *msg, size_t msg_len)
 {
-    char code[1024];
-    if (bootstrap_check_agent(o->agent_path, s->target.uid, msg, msg_len) < 0 ||
-        bootstrap_build(o->agent_path, code, sizeof(code), msg, msg_len) < 0)
+    /* The agent's bytes are read by us and carried in (lib/carry.h), so only
+     * we need to be able to read the file; it must still be ours or root's. */
+    if (bootstrap_check_agent(o->agent_path, geteuid(), msg, msg_len) < 0)
         return TARGET_AGENT_ERROR;
-    agent_link_sweep(&s->target);
-    enum target_status st =
-        attach_pending_call(&s->target, code, SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
+    carry_init(&s->carry, &s->target, o->agent_path);
+    enum target_status st = attach_pending_call(&s->target, carry_prepare, &s->carry,
+                                                SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
     if (st == TARGET_OK)
         s->injected = true;
     return st;
@@ -170,11 +171,13 @@ static int session_native(struct session *s, const struct session_opts *o, uint6
                           struct pm_hello *hello, char *lmsg, size_t lmsg_len,
                           enum target_status *native_st, char *native_msg, size_t native_len)
 {
+    (void)o; /* the agent is the one carried in at injection (s->carry) */
     /* No thread parked right now (all running, or in a handler): look again
      * every SESSION_NATIVE_RETRY_MS while the pending call may still run. */
     for (;;) {
-        *native_st = attach_native_start(&s->target, o->agent_path, SESSION_AGENT_ENTRY,
-                                         SESSION_WATCHDOG_MS, &s->attach, native_msg, native_len);
+        *native_st = attach_native_start(&s->target, s->carry.target_path, SESSION_AGENT_ENTRY,
+                                         carry_verify, &s->carry, SESSION_WATCHDOG_MS,
+                                         &s->attach, native_msg, native_len);
         uint64_t now = session_now_ns();
         if (*native_st != TARGET_NO_SAFE_POINT ||
             now + SESSION_NATIVE_RETRY_MS * 1000000ull >= deadline)
@@ -200,6 +203,8 @@ static enum target_status session_connect_error(struct session *s, int r, unsign
         snprintf(msg, msg_len, "PID %d exited during attach", (int)s->target.pid);
         return TARGET_GONE;
     }
+    if (r == -EACCES || r == -ENOSYS)
+        return TARGET_PTRACE_DENIED;
     if (r == -ETIMEDOUT && native_st == TARGET_OK) {
         snprintf(msg, msg_len,
                  "PID %d: the agent was loaded (by thread %d) but got no GIL within %.1f s: a "
@@ -245,7 +250,7 @@ enum target_status session_open(struct session *s, int pid, const struct session
     int r = session_link_open(s, &hello, lmsg, sizeof(lmsg));
     enum target_status native_st = TARGET_NO_SAFE_POINT;
     char native_msg[1024] = "";
-    if (r == -ENOENT || r == -ECONNREFUSED) {
+    if (r == -ENOENT) {
         if (st != TARGET_OK)
             return st;
         uint64_t deadline = session_now_ns() + (uint64_t)o->attach_timeout_ms * 1000000u;
@@ -259,6 +264,10 @@ enum target_status session_open(struct session *s, int pid, const struct session
             r = session_native(s, o, deadline, &hello, lmsg, sizeof(lmsg), &native_st,
                                native_msg, sizeof(native_msg));
     }
+    /* A file carried in (no /proc in the target's root) has been loaded or
+     * never will be by this attach: the target's filesystem gets it back as
+     * it was. A memfd needs nothing: it is no file of the target's. */
+    carry_cleanup(&s->carry);
     if (r < 0 && r != -ESRCH && r != -EBUSY && !session_alive_after_close(s->target.pid))
         r = -ESRCH;
     if (r < 0) {

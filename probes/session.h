@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "attach.h"
+#include "carry.h"
 #include "eventlog.h"
 #include "histogram.h"
 #include "model.h"
@@ -56,6 +57,7 @@ struct session {
     enum session_state state;
     bool injected;            /* false: an agent already loaded was reused */
     struct attach_stats attach;
+    struct carry carry;       /* how this run carried the agent in (way CARRY_NONE: reused) */
     uint64_t attach_begin_ns; /* command start, CLOCK_MONOTONIC */
     uint64_t attached_ns;     /* HELLO received */
     unsigned interval_ms;

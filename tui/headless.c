@@ -197,7 +197,8 @@ int headless_list(bool json)
         json_init(&j, stdout);
         json_array_begin(&j, NULL);
     } else if (n) {
-        printf("%7s  %-8s %10s  %-8s %s\n", "PID", "PYTHON", "RSS", "AGENT", "COMMAND");
+        printf("%7s  %-8s %10s  %-8s %-24s %6s  %s\n", "PID", "PYTHON", "RSS", "AGENT",
+               "CONTAINER", "NSPID", "COMMAND");
     } else {
         fprintf(stderr, "pymemtop: no CPython process that this user can see%s\n",
                 geteuid() ? " (other users' processes need sudo)" : "");
@@ -221,11 +222,17 @@ int headless_list(bool json)
             json_uint(&j, "rss_kib", p->rss_kib);
             json_bool(&j, "agent_loaded", p->agent_loaded);
             json_string(&j, "status", target_status_name(p->status));
+            json_string(&j, "container", p->container);
+            json_int(&j, "ns_pid", p->ns_pid);
             json_string(&j, "command", p->cmdline);
             json_object_end(&j);
         } else {
-            printf("%7d  %-8s %7llu MiB  %-8s %.100s\n", (int)p->pid, ver,
-                   (unsigned long long)(p->rss_kib / 1024), state, p->cmdline);
+            /* A long root path keeps its end, where the name usually is. */
+            size_t cl = strlen(p->container);
+            const char *ct = cl > 24 ? p->container + cl - 24 : p->container[0] ? p->container : "-";
+            printf("%7d  %-8s %7llu MiB  %-8s %-24s %6d  %.100s\n", (int)p->pid, ver,
+                   (unsigned long long)(p->rss_kib / 1024), state, ct, (int)p->ns_pid,
+                   p->cmdline);
         }
     }
     if (json) {

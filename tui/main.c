@@ -16,6 +16,7 @@
 #include "headless.h"
 #include "launch.h"
 #include "replay.h"
+#include "agent_link.h"
 #include "session.h"
 #include "session_json.h"
 
@@ -81,13 +82,14 @@ static struct dashboard_opts dashboard_opts_from(const struct cli *cli, const st
 }
 
 /* Run mode: the program's agent starts at interpreter start-up and listens
- * at /tmp/.pymemtop-UID/PID.sock; wait for it, or for the program to end. */
+ * on its abstract socket (probes/agent_link.h); wait for it, or for the
+ * program to end. */
 static int wait_run_agent(struct launch *l, unsigned timeout_ms)
 {
-    char path[128];
-    snprintf(path, sizeof(path), "/tmp/.pymemtop-%u/%d.sock", (unsigned)geteuid(), (int)l->pid);
+    struct target_info t = {.pid = l->pid};
+    struct agent_addr a;
     uint64_t end = session_now_ns() + (uint64_t)timeout_ms * 1000000u;
-    while (access(path, F_OK) != 0) {
+    while (agent_link_find(&t, &a) != 0) {
         if (launch_exited(l))
             return -1;
         if (session_now_ns() >= end)

@@ -27,15 +27,6 @@ static PyObject *agent_py_atexit(PyObject *self, PyObject *unused)
 
 static PyMethodDef agent_atexit_def = {"_pymemtop_atexit", agent_py_atexit, METH_NOARGS, NULL};
 
-/* Py_AtExit: last thing at process exit; no Python allowed here. */
-static void agent_unlink_socket(void)
-{
-    if (agent.pid != getpid())
-        return;
-    unlink(agent.sock_path);
-    rmdir(agent.dir_path); /* only succeeds when no other agent of this uid lives */
-}
-
 /* In a forked child the agent thread does not exist; drop the inherited
  * sockets so the child never answers for the parent. The GC callback checks
  * agent.forked and does nothing. */
@@ -45,6 +36,9 @@ static void agent_after_fork_child(void)
     if (agent.listen_fd >= 0)
         close(agent.listen_fd);
     agent.listen_fd = -1;
+    if (agent.spare_fd >= 0)
+        close(agent.spare_fd);
+    agent.spare_fd = -1;
     if (agent.client_fd >= 0) /* the parent's monitor connection */
         close(agent.client_fd);
     agent.client_fd = -1;
@@ -78,10 +72,7 @@ static int agent_register_atexit(void)
     Py_XDECREF(r);
     Py_XDECREF(mod);
     Py_XDECREF(fn);
-    if (!r)
-        return -1;
-    Py_AtExit(agent_unlink_socket);
-    return 0;
+    return r ? 0 : -1;
 }
 
 /* _start(): called once by the bootstrap, in the main thread at a safe

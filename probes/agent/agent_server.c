@@ -1,4 +1,4 @@
-/* The agent's thread and Unix socket. Idle (blocked in poll on the listening
+/* The agent's thread and its abstract Unix socket. Idle (blocked in poll on the listening
  * socket, no GIL, no timers) until a monitor connects; then samples every
  * interval and answers commands until the monitor goes away. */
 #include "agent_server.h"
@@ -10,8 +10,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -23,41 +24,81 @@
 #include "agent_tracemalloc.h"
 #include "proto.h"
 
-/* The directory must be ours and private; anything else (another owner, a
- * symlink, a looser mode we cannot fix) means someone may be interposing. */
-static int agent_dir_ensure(void)
+/* The agent's addresses are abstract Unix socket names: they live in the
+ * target's network namespace, never in a filesystem, so nothing is written
+ * into a (possibly read-only) container, no directory can be hijacked, and
+ * nothing is left behind when the process dies. The random part keeps a
+ * process of the namespace from taking the name first. */
+static socklen_t agent_abstract(struct sockaddr_un *sa, const char *name)
 {
-    snprintf(agent.dir_path, sizeof(agent.dir_path), "/tmp/.pymemtop-%u", (unsigned)agent.euid);
-    if (mkdir(agent.dir_path, 0700) < 0 && errno != EEXIST)
-        return -1;
-    int fd = open(agent.dir_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    int ok = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == agent.euid;
-    if (ok && (st.st_mode & 07777) != 0700)
-        ok = fchmod(fd, 0700) == 0;
-    close(fd);
-    return ok ? 0 : -1;
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
+    memcpy(sa->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }
 
 static int agent_listen(void)
 {
-    snprintf(agent.sock_path, sizeof(agent.sock_path), "%s/%d.sock", agent.dir_path,
-             (int)agent.pid);
+    unsigned long long r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = agent_now_ns() ^ ((unsigned long long)agent.pid << 40);
+    snprintf(agent.listen_name, sizeof(agent.listen_name), "pymemtop.%d.%016llx", (int)agent.pid,
+             r);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", agent.sock_path);
-    unlink(agent.sock_path); /* a stale socket of a dead process with our PID */
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(agent.sock_path, 0600) < 0 ||
-        listen(fd, 4) < 0) {
+    struct sockaddr_un sa;
+    socklen_t len = agent_abstract(&sa, agent.listen_name);
+    if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 4) < 0) {
         close(fd);
         return -1;
     }
     agent.listen_fd = fd;
     return 0;
+}
+
+/* The spare is how a monitor in another network namespace (a container's)
+ * reaches us: it copies this fd with pidfd_getfd (which needs the same
+ * permission as ptrace) and connects it to our name, which resolves in the
+ * namespace the socket was created in: ours. It is bound to a name only so
+ * that the monitor can tell it apart in /proc/PID/net/unix. */
+static void agent_spare_renew(void)
+{
+    if (agent.spare_fd >= 0)
+        close(agent.spare_fd); /* the monitor holds its own reference */
+    agent.spare_fd = -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    char name[80];
+    snprintf(name, sizeof(name), "%s.%u", agent.listen_name, ++agent.spare_seq);
+    struct sockaddr_un sa;
+    socklen_t len = agent_abstract(&sa, name);
+    if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+        close(fd);
+        return;
+    }
+    agent.spare_fd = fd;
+}
+
+/* After every accept: a spare that got connected now belongs to a monitor
+ * (kept, it would also keep that connection open after the monitor exits);
+ * the next monitor gets a fresh one. */
+static void agent_spare_check(void)
+{
+    struct sockaddr_un sa;
+    socklen_t len = sizeof(sa);
+    if (agent.spare_fd < 0 || getpeername(agent.spare_fd, (struct sockaddr *)&sa, &len) == 0 ||
+        errno != ENOTCONN)
+        agent_spare_renew();
+}
+
+static int agent_accept(void)
+{
+    int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    agent_spare_check();
+    return fd;
 }
 
 /* Only the target's own uid or root may talk to the agent. */
@@ -99,7 +140,7 @@ static void agent_send_hello(int fd, struct proto_buf *b)
 /* A second monitor while one is served: tell it who holds the agent. */
 static void agent_refuse_busy(pid_t holder)
 {
-    int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = agent_accept();
     if (fd < 0)
         return;
     pid_t peer;
@@ -232,7 +273,7 @@ static void *agent_thread(void *arg)
         struct pollfd pf = {.fd = agent.listen_fd, .events = POLLIN};
         if (poll(&pf, 1, -1) < 0)
             continue;
-        int fd = accept4(agent.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int fd = agent_accept();
         if (fd < 0)
             continue;
         pid_t peer = 0;
@@ -247,8 +288,9 @@ static void *agent_thread(void *arg)
 
 int agent_server_start(void)
 {
-    if (agent_dir_ensure() < 0 || agent_listen() < 0)
+    if (agent_listen() < 0)
         return -1;
+    agent_spare_renew();
     /* Signals belong to the target's threads, never to ours. */
     sigset_t all, old;
     sigfillset(&all);
@@ -264,7 +306,9 @@ int agent_server_start(void)
     if (rc != 0) {
         close(agent.listen_fd);
         agent.listen_fd = -1;
-        unlink(agent.sock_path);
+        if (agent.spare_fd >= 0)
+            close(agent.spare_fd);
+        agent.spare_fd = -1;
         return -1;
     }
     pthread_setname_np(t, "pymemtop-agent");

@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-struct agent_state agent = {.listen_fd = -1, .client_fd = -1};
+struct agent_state agent = {.listen_fd = -1, .spare_fd = -1, .client_fd = -1};
 
 uint64_t agent_now_ns(void)
 {

@@ -50,9 +50,15 @@ struct agent_state {
     int dbg_ok;
     int frames_ok; /* frame locals may be read raw (layout and build allow it) */
     char layout_why[96]; /* why a raw path is off, for answers that fall back */
-    char dir_path[64];  /* /tmp/.pymemtop-<uid> */
-    char sock_path[108];
+    /* No file anywhere (agent_server.c): an abstract listening socket whose
+     * name ("\0pymemtop.<pid>.<random>") lives in the network namespace, and
+     * a spare unconnected socket bound to "<that name>.<seq>" for the next
+     * monitor to take with pidfd_getfd and connect from inside our network
+     * namespace. */
+    char listen_name[64]; /* without the leading NUL */
     int listen_fd;
+    int spare_fd;
+    unsigned spare_seq;
     int client_fd; /* the monitor being served, -1 none: closed in forked children */
 
     atomic_int started;

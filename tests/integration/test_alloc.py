@@ -151,11 +151,30 @@ SAMPLE_TAGS = {
 }
 
 
+def _agent_name(pid):
+    """The agent's abstract listening name ('@pymemtop.PID.RANDOM')."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[8:-1]))
+    with open("/proc/%d/net/unix" % pid) as f:
+        for line in f:
+            p = line.split()
+            if len(p) > 7 and p[6].isdigit() and int(p[6]) in inodes and \
+                    p[7].startswith("@pymemtop.") and int(p[3], 16) & 0x10000:
+                return p[7]
+    raise AssertionError("no agent socket in PID %d" % pid)
+
+
 class AgentClient:
     """One monitor session with an agent already loaded in `pid`."""
 
     def __init__(self, pid, interval_ms=100):
-        path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), pid)
+        path = "\0" + _agent_name(pid)[1:]  # abstract: same network namespace as the target
         end = time.monotonic() + 10
         while True:  # BUSY until the agent has seen the previous monitor leave
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

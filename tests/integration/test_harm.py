@@ -57,7 +57,23 @@ def _reference(py, script, args, cwd=None, timeout=120):
 
 
 def _sock_path(pid, uid=0):
+    """Where the agent's socket file was before it moved to an abstract name
+    (issue 11): nothing may appear there any more."""
     return "/tmp/.pymemtop-%d/%d.sock" % (uid, pid)
+
+
+def _agent_name(pid):
+    """'@pymemtop.PID.RANDOM': the agent's abstract listening name, if one of
+    pid's sockets has it (/proc/PID/net/unix, matched by inode)."""
+    inodes = _socket_inodes(pid)
+    with open("/proc/%d/net/unix" % pid) as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if len(parts) > 7 and int(parts[6]) in inodes and \
+                    parts[7].startswith("@pymemtop.") and int(parts[3], 16) & 0x10000:
+                return parts[7]
+    return None
 
 
 def _wait_file(path, timeout=20, proc=None):
@@ -366,50 +382,25 @@ def test_harm_faults_under_dashboard(py):
 
 
 def _stale_socket_then_attach(py):
-    # Make a crashed agent's leftover: a socket file nobody listens on.
+    # A crashed agent leaves nothing: its name was abstract, gone with it.
     t = _spawn(py, FAULT, [os.path.join(common.tmpdir(), "never")])
     time.sleep(0.3)
     once_json(t.pid)
     pid = t.pid
+    name = _agent_name(pid)
+    assert name, "no abstract agent socket in PID %d" % pid
     t.kill()
     t.wait()
-    sock = _sock_path(pid)
-    assert os.path.exists(sock), "SIGKILL removed the socket file?"
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sock)
-        raise AssertionError("a dead agent's socket accepted a connection")
-    except ConnectionRefusedError:
-        pass
-    finally:
-        s.close()
-    # pymemtop on the dead PID: says it is gone (what happens to the file is reported).
+    assert name not in _unix_sockets().values(), "%s outlived its process" % name
+    assert not os.path.exists(_sock_path(pid)), "a socket file appeared"
     p = pymemtop("--once", "--json", pid, timeout=30)
     assert p.returncode == 4, (p.returncode, p.stderr)
-    after_dead = os.path.exists(sock)
-    d = common.tmpdir()
-    t2 = _claim_pid(pid, lambda: _spawn(py, FAULT, [os.path.join(d, "never")]))
-    how = "same PID %d" % pid
-    if t2 is None:
-        # Could not get that PID back: plant the same leftover at a new process's path.
-        t2 = _spawn(py, FAULT, [os.path.join(d, "never")])
-        s = socket.socket(socket.AF_UNIX)
-        s.bind(_sock_path(t2.pid))
-        s.close()
-        how = "stale file planted at PID %d" % t2.pid
+    t2 = _spawn(py, FAULT, [os.path.join(common.tmpdir(), "never")])
     time.sleep(0.3)
-    j = once_json(t2.pid)
-    assert j["agent"]["injected"] is True and j["pid"] == t2.pid, j["agent"]
-    # The file at that path is now the new agent's listening socket (inode
-    # numbers get reused at once, so compare with the target's own fds).
-    served = {ino for ino, path in _unix_sockets().items() if path == _sock_path(t2.pid)}
-    assert served & _socket_inodes(t2.pid), "the file at %s is not the new agent's socket" % (
-        _sock_path(t2.pid))
-    j = once_json(t2.pid)
-    assert j["agent"]["injected"] is False, j["agent"]
-    note("harm stale socket [%s]: after --once on the dead PID the file %s; next attach "
-         "(%s) works" % (py.label, "stays" if after_dead else "is gone", how))
-    assert t2.poll() is None
+    assert once_json(t2.pid)["agent"]["injected"] is True
+    t2.kill()
+    t2.wait()
+    note("harm stale socket [%s]: nothing left after SIGKILL; next attach fine" % py.label)
 
 
 # --- the monitor is killed ------------------------------------------------
@@ -480,7 +471,7 @@ def _check_child(kind, d, problems):
     if "pymemtop-agent" in comms:
         problems.append("%s child has an agent thread: %s" % (kind, comms))
     unix = _unix_sockets()
-    ours = {ino: path for ino, path in unix.items() if ".pymemtop-" in path}
+    ours = {ino: path for ino, path in unix.items() if path.startswith("@pymemtop.")}
     inherited = _socket_inodes(child) & set(ours)
     if inherited:
         problems.append("%s child %d holds agent socket(s) %s" % (
@@ -612,7 +603,8 @@ import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(5)
 try:
-    s.connect(sys.argv[1])
+    a = sys.argv[1]
+    s.connect("\0" + a[1:] if a.startswith("@") else a)
 except OSError as e:
     print("connect", type(e).__name__, e.errno)
     sys.exit(0)
@@ -637,43 +629,31 @@ def test_harm_other_uid_refused():
     py = _system_py()
     t = Target(py)  # root
     once_json(t.pid)
-    sock = _sock_path(t.pid)
-    st = os.stat(os.path.dirname(sock))
-    assert st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o700, oct(st.st_mode)
-    st = os.stat(sock)
-    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
-    # The 0700 directory keeps the other user from even reaching the socket.
-    got = _client_as(user, sock)
-    assert got.startswith("connect PermissionError"), got
-    # A reachable path to the same socket (a hard link in an open directory,
-    # the socket made world-writable): the agent itself must refuse the peer
-    # by SO_PEERCRED, idle and while a monitor is attached (no HELLO, no BUSY).
-    d = common.tmpdir()
-    link = os.path.join(d, "agent.sock")
-    os.link(sock, link)
-    os.chmod(link, 0o666)
-    try:
-        got_idle = _client_as(user, link)
-        mon = _start_record(t.pid)
-        got_busy = _client_as(user, link)
-        _assert_growing(mon, "after the other uid connected")
-        mon.send_signal(signal.SIGINT)
-        mon.wait(10)
-    finally:
-        os.chmod(link, 0o600)
-        os.unlink(link)
+    # No file at all: the agent listens on an abstract name, which anyone in
+    # the network namespace can reach; the agent itself must refuse the
+    # other uid by SO_PEERCRED, idle and while a monitor is attached (no
+    # HELLO, no BUSY).
+    assert not os.path.exists(_sock_path(t.pid))
+    name = _agent_name(t.pid)
+    assert name, "no abstract agent socket"
+    got_idle = _client_as(user, name)
+    mon = _start_record(t.pid)
+    got_busy = _client_as(user, name)
+    _assert_growing(mon, "after the other uid connected")
+    mon.send_signal(signal.SIGINT)
+    mon.wait(10)
     for got in (got_idle, got_busy):
         assert got in ("recv 0", "recv ConnectionResetError 104"), (
             "another uid got an answer: %s" % got)
     assert once_json(t.pid)["agent"]["injected"] is False
     assert t.alive()
-    # A target of the other user: its directory is 0700 and owned by that uid.
+    # A target of the other user: root may watch it (pidfd_getfd), the other
+    # user's monitor would be refused by the kernel; still no file anywhere.
     t2 = Target(py, user=user)
-    j = once_json(t2.pid)  # root may watch it
+    j = once_json(t2.pid)
     uid = os.stat("/proc/%d" % t2.pid).st_uid
-    st = os.stat("/tmp/.pymemtop-%d" % uid)
-    assert st.st_uid == uid and stat.S_IMODE(st.st_mode) == 0o700, (st.st_uid, oct(st.st_mode))
-    assert os.path.exists(_sock_path(t2.pid, uid)), j
+    assert not os.path.exists(_sock_path(t2.pid, uid)), j
+    assert _agent_name(t2.pid), j
 
 
 def test_harm_no_tcp_listener(py):
