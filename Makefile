@@ -36,7 +36,7 @@ BIN       := $(BUILD)/pymemtop
 AGENT     := $(BUILD)/pymemtop_agent.so
 
 DEB_PKGS  := build-essential pkg-config libncurses-dev libproc2-dev libinih-dev \
-             python3-dev tmux strace procps util-linux passwd
+             python3-dev tmux strace procps util-linux passwd systemd-container
 
 .PHONY: all deps pythons demo check test unit asan check-asan bench clean install uninstall
 all: $(BIN) $(AGENT) $(UNIT_BIN)
