@@ -112,5 +112,12 @@ int export_write(const struct session *s, const struct history *h, size_t types_
         snprintf(err, err_len, "writing %s: %s", path, strerror(e));
         return -e;
     }
+    /* The user needs to find it: say where from anywhere. */
+    char cwd[4096];
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) && strlen(cwd) + 1 + strlen(path) < path_len) {
+        memmove(path + strlen(cwd) + 1, path, strlen(path) + 1);
+        memcpy(path, cwd, strlen(cwd));
+        path[strlen(cwd)] = '/';
+    }
     return 0;
 }
