@@ -91,6 +91,52 @@ void typetable_free(struct typetable *t)
     free(t);
 }
 
+/* Duplicates a block of n elements; NULL only when n > 0 and memory is out. */
+static void *typetable_dup(const void *p, size_t n, size_t size)
+{
+    if (!p || !n)
+        return NULL;
+    void *d = malloc(n * size);
+    if (d)
+        memcpy(d, p, n * size);
+    return d;
+}
+
+struct typetable *typetable_clone(const struct typetable *src)
+{
+    struct typetable *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    *t = *src;
+    t->types = NULL;
+    t->index = NULL;
+    t->fixed = NULL;
+    t->n = t->cap = 0;
+    /* types[i].hist are pointers too: copy each, counting them in n so
+     * typetable_free releases exactly what was made. */
+    if (src->n && !(t->types = calloc(src->n, sizeof(*t->types))))
+        goto fail;
+    t->cap = src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        t->types[i] = src->types[i];
+        t->types[i].hist = typetable_dup(src->types[i].hist, src->history,
+                                         sizeof(*src->types[i].hist));
+        t->n = i + 1;
+        if (!t->types[i].hist)
+            goto fail;
+    }
+    t->index_cap = src->index ? src->index_cap : 0;
+    if (src->index && !(t->index = typetable_dup(src->index, src->index_cap, sizeof(*t->index))))
+        goto fail;
+    if (src->fixed && !(t->fixed = typetable_dup(src->fixed, src->nfixed ? src->nfixed : 1,
+                                                 sizeof(*t->fixed))))
+        goto fail;
+    return t;
+fail:
+    typetable_free(t);
+    return NULL;
+}
+
 static size_t *typetable_probe(size_t *index, size_t cap, const struct typetable_type *types,
                                const char *name)
 {

@@ -342,7 +342,7 @@ static void replay_header(struct session *s, const struct jv *root)
 /* Series and the pause ring: everything recorded up to sample i. */
 static void replay_history(struct replay *r, struct session *s, size_t i)
 {
-    struct series *all[] = {&s->rss_kib, &s->anon_kib, &s->alloc_blocks, &s->observer_ns};
+    struct series *all[] = SESSION_SERIES(s);
     for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
         all[k]->len = all[k]->head = 0;
     size_t from = i + 1 > s->rss_kib.cap ? i + 1 - s->rss_kib.cap : 0;
@@ -403,9 +403,10 @@ int replay_session_init(struct session *s, size_t history)
 {
     memset(s, 0, sizeof(*s));
     s->state = SESSION_REPLAY;
-    if (series_init(&s->rss_kib, history) || series_init(&s->anon_kib, history) ||
-        series_init(&s->alloc_blocks, history) || series_init(&s->observer_ns, history))
-        return -ENOMEM;
+    struct series *all[] = SESSION_SERIES(s);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (series_init(all[i], history) < 0)
+            return -ENOMEM;
     s->types = typetable_new(5, 64);
     s->events = eventlog_new(1000); /* the dashboard logs its own messages there */
     return s->types && s->events ? 0 : -ENOMEM;

@@ -77,9 +77,10 @@ static int session_alive(pid_t pid)
 
 static int session_alloc(struct session *s, size_t history, unsigned suspect_window)
 {
-    if (series_init(&s->rss_kib, history) || series_init(&s->anon_kib, history) ||
-        series_init(&s->alloc_blocks, history) || series_init(&s->observer_ns, history))
-        return -ENOMEM;
+    struct series *all[] = SESSION_SERIES(s);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (series_init(all[i], history) < 0)
+            return -ENOMEM;
     s->inbox = calloc(1, sizeof(*s->inbox));
     s->types = typetable_new(suspect_window ? suspect_window : 5, 64);
     s->events = eventlog_new(SESSION_EVENTS);
@@ -594,10 +595,9 @@ void session_close(struct session *s)
         s->state = SESSION_DETACHED;
     proc_probe_free(s->probe);
     s->probe = NULL;
-    series_free(&s->rss_kib);
-    series_free(&s->anon_kib);
-    series_free(&s->alloc_blocks);
-    series_free(&s->observer_ns);
+    struct series *all[] = SESSION_SERIES(s);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        series_free(all[i]);
     typetable_free(s->types);
     s->types = NULL;
     pm_census_free(&s->diff);

@@ -64,7 +64,7 @@ struct session {
     struct pm_agent_sample agent; /* latest agent sample */
     uint64_t agent_samples;      /* how many received */
 
-    struct series rss_kib, anon_kib, alloc_blocks, observer_ns;
+    struct series rss_kib, anon_kib, alloc_blocks, observer_ns; /* listed in SESSION_SERIES */
     struct histogram pauses;     /* every pause received since attach */
     struct pm_gc_pause pause_ring[SESSION_PAUSE_RING]; /* newest last */
     size_t pause_head, pause_len;
@@ -103,6 +103,10 @@ struct session {
     uint64_t next_proc_ns;
 };
 
+/* Every series a session keeps, as an array initializer: init, free, clone
+ * and replay walk this one list. */
+#define SESSION_SERIES(s) {&(s)->rss_kib, &(s)->anon_kib, &(s)->alloc_blocks, &(s)->observer_ns}
+
 /* Inspects, reuses or injects the agent and waits for its HELLO. Returns
  * TARGET_OK or an error with a one- or two-line message for the user. */
 enum target_status session_open(struct session *s, int pid, const struct session_opts *o,
@@ -137,6 +141,11 @@ double session_gc_share_since_start(const struct session *s);
  * figures in replay. */
 uint64_t session_pause_quantile(const struct session *s, double q);
 uint64_t session_pause_last(const struct session *s);
+/* A deep copy for a frozen screen: shares no pointer with s (series, type
+ * table, event log, diff rows) and has no agent link or /proc probe, so it
+ * stays as it was while s keeps sampling. NULL on no memory. */
+struct session *session_clone(const struct session *s);
+void session_clone_free(struct session *c);
 /* Detaches cleanly (the agent removes its GC hook and idles) and frees. */
 void session_close(struct session *s);
 

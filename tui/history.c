@@ -56,15 +56,6 @@ void history_update(struct history *h, const struct session *s)
     memcpy(h->last_collected, a->collected, sizeof h->last_collected);
 }
 
-int history_series_clone(struct series *dst, const struct series *src)
-{
-    if (series_init(dst, src->cap ? src->cap : 1) < 0)
-        return -ENOMEM;
-    for (size_t i = 0; i < series_len(src); i++)
-        series_push(dst, series_time_at(src, i), series_value_at(src, i));
-    return 0;
-}
-
 int history_clone(struct history *dst, const struct history *src)
 {
     *dst = *src;
@@ -74,7 +65,7 @@ int history_clone(struct history *dst, const struct history *src)
     /* Nothing shared with src, even if a clone below fails. */
     memset(d, 0, n * sizeof *d);
     for (size_t i = 0; i < n; i++)
-        if (history_series_clone(&d[i], &sr[i]) < 0)
+        if (series_clone(&d[i], &sr[i]) < 0)
             return -ENOMEM;
     return 0;
 }

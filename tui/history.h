@@ -29,6 +29,5 @@ void history_free(struct history *h);
 void history_update(struct history *h, const struct session *s);
 /* Deep copies (for a frozen screen); 0 or -ENOMEM. dst is initialised. */
 int history_clone(struct history *dst, const struct history *src);
-int history_series_clone(struct series *dst, const struct series *src);
 
 #endif
