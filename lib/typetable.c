@@ -311,13 +311,14 @@ static double typetable_rate(const struct typetable *t, const struct typetable_t
     return sxx > 0 ? sxy / sxx * 60.0 : 0;
 }
 
-static enum typetable_sort typetable_sort_key;
-
-static int typetable_cmp(const void *a, const void *b)
+/* qsort_r (glibc) carries the sort key: no global, so two tables can be
+ * sorted at once (the dashboard and a JSON writer). */
+static int typetable_cmp(const void *a, const void *b, void *ctx)
 {
     const struct typetable_row *x = a, *y = b;
+    enum typetable_sort key = *(const enum typetable_sort *)ctx;
     int c = 0;
-    switch (typetable_sort_key) {
+    switch (key) {
     case TYPETABLE_BY_COUNT:
         c = x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
         break;
@@ -377,8 +378,8 @@ size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const
         r->rate_per_min = typetable_rate(t, ty);
         r->suspect = ty->streak >= t->window;
     }
-    typetable_sort_key = sort; /* qsort has no context argument in C11 */
-    qsort(all, n, sizeof(*all), typetable_cmp);
+    if (n)
+        qsort_r(all, n, sizeof(*all), typetable_cmp, &sort);
     size_t w = n < cap ? n : cap;
     memcpy(out, all, w * sizeof(*out));
     free(all);
