@@ -13,6 +13,7 @@
 
 #include "agent_link.h"
 #include "bootstrap.h"
+#include "commands.h"
 #include "proc_probe.h"
 #include "proto.h"
 
@@ -508,10 +509,8 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
     s->last_command_ns = session_now_ns();
     s->command_pending = true;
     /* The argument only where it says something (generation, on/off, ms). */
-    int with_arg = !strcmp(name, "collect") || !strcmp(name, "diff") ||
-                   !strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook") ||
-                   !strcmp(name, "interval");
-    if (with_arg)
+    const struct command_def *def = commands_find(name);
+    if (def && def->log_arg)
         eventlog_pushf(s->events, s->last_command_ns, EVENT_COMMAND, "%s %lld", name,
                        (long long)arg);
     else

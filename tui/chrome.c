@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "format.h"
 
 void chrome_draw_header(struct dash *d, WINDOW *w)
@@ -131,21 +132,13 @@ void chrome_draw_tabs(struct dash *d, WINDOW *w)
     }
 }
 
-static const char *const help_global[] = {
+static const char *const help_views[] = {
     "Views    1 Overview  2 Objects  3 Cycles  4 Allocations  5 Events",
     "         Tab / Shift-Tab: next / previous view",
     "Commands (sent to the target; the status line shows progress and result)",
-    "  c        full collection (gc.collect())",
-    "  g 0|1|2  collect generation 0, 1 or 2",
-    "  n        count objects per type now (census)",
-    "  s        snapshot (census, and tracemalloc sites when on)",
-    "  d        diff the last two snapshots (Objects view); d again: live",
-    "  D        diff the latest snapshot against the first",
-    "  t        tracemalloc on/off (slows allocation-heavy code 4-10x)",
-    "  y        cycle hunt (a full collection; shapes in the Cycles view)",
-    "  w        why is it alive: who holds the selected type (Objects view)",
-    "  a        allocation counters on/off",
-    "  + -      sample more / less often",
+};
+/* The command keys come between these, from lib/commands.c. */
+static const char *const help_screen[] = {
     "Screen",
     "  /        filter the type table;  < > r  sort columns, reverse",
     "  p        freeze the screen (sampling goes on); p again: live",
@@ -191,10 +184,21 @@ static void draw_overlay(struct dash *d, const char *title, const char *const *l
 void chrome_draw_help(struct dash *d)
 {
     struct ui *u = &d->ui;
+    static char keys[CMD_COUNT * COMMAND_KEYS_MAX][96];
     const char *lines[64];
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof help_global / sizeof help_global[0]; i++)
-        lines[n++] = help_global[i];
+    size_t n = 0, nk = 0;
+    for (size_t i = 0; i < sizeof help_views / sizeof help_views[0]; i++)
+        lines[n++] = help_views[i];
+    for (int c = 0; c < CMD_COUNT; c++)
+        for (int k = 0; k < COMMAND_KEYS_MAX; k++) {
+            const struct command_key *ck = &commands[c].keys[k];
+            if (!ck->label)
+                continue;
+            snprintf(keys[nk], sizeof keys[nk], "  %-8s %s", ck->label, ck->help);
+            lines[n++] = keys[nk++];
+        }
+    for (size_t i = 0; i < sizeof help_screen / sizeof help_screen[0]; i++)
+        lines[n++] = help_screen[i];
     char vtitle[64];
     snprintf(vtitle, sizeof vtitle, "In %s", dash_views[u->view]->name);
     const char *const *vh = dash_views[u->view]->help;

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
+
 static const unsigned interval_steps_ms[] = {100, 200, 250, 500, 1000, 2000, 5000, 10000, 30000, 60000};
 
 const char *dispatch_refusal(const struct session *s)
@@ -70,5 +72,5 @@ void dispatch_interval(struct dash *d, int dir)
     }
     char p[64];
     snprintf(p, sizeof p, "sampling every %u ms...", want);
-    dispatch_send(d, "interval", want, p);
+    dispatch_send(d, commands[CMD_INTERVAL].name, want, p);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "commands.h"
 #include "dispatch.h"
 #include "export.h"
 #include "filter.h"
@@ -30,6 +31,74 @@ static void do_export(struct dash *d)
     }
     ui_msg(&d->ui, "exported to %s", path);
     eventlog_push(d->s->events, session_now_ns(), EVENT_INFO, d->ui.msg);
+}
+
+/* A key bound to a command in lib/commands.c: what it sends depends on the
+ * state (toggles, the selected row, the binding). */
+static void command_key(struct dash *d, const struct command_def *c, int binding, int ch)
+{
+    struct ui *u = &d->ui;
+    const struct pm_agent_sample *a = &d->s->agent;
+    switch (c->id) {
+    case CMD_COLLECT:
+        if (binding == 0)
+            dispatch_send(d, c->name, 2, "collecting all generations...");
+        else if (dispatch_refusal(d->s))
+            ui_err(u, "%s", dispatch_refusal(d->s));
+        else
+            d->want_gen = true; /* the next key picks the generation */
+        return;
+    case CMD_CENSUS:
+        dispatch_send(d, c->name, 0, "counting objects per type...");
+        return;
+    case CMD_SNAPSHOT:
+        dispatch_send(d, c->name, 0, "taking a snapshot...");
+        return;
+    case CMD_DIFF:
+        if (binding == 0 && u->view == CONFIG_VIEW_OBJECTS && u->diff_mode) {
+            u->diff_mode = false;
+            view_objects_set_filter(view_objects_filter());
+            ui_msg(u, "live counts");
+            return;
+        }
+        if (dispatch_send(d, c->name, binding,
+                          binding ? "diffing the latest snapshot against the first..."
+                                  : "diffing the last two snapshots...")) {
+            u->diff_mode = true;
+            u->view = CONFIG_VIEW_OBJECTS;
+            view_objects_set_filter(view_objects_filter());
+        }
+        return;
+    case CMD_TRACEMALLOC:
+        dispatch_send(d, c->name, a->tracemalloc_on ? 0 : (int64_t)d->tm_frames,
+                      a->tracemalloc_on ? "stopping tracemalloc..."
+                                        : "starting tracemalloc (slows allocations)...");
+        return;
+    case CMD_HUNT:
+        if (dispatch_send(d, c->name, 0, "hunting cycles (a full collection)..."))
+            u->view = CONFIG_VIEW_CYCLES;
+        return;
+    case CMD_WHY: {
+        char type[PM_TYPE_NAME_MAX], progress[PM_TYPE_NAME_MAX + 48];
+        if (u->view != CONFIG_VIEW_OBJECTS || !view_objects_selected(u, type, sizeof type)) {
+            ui_err(u, "%c: select a type in the Objects view (2) first", ch);
+            return;
+        }
+        snprintf(progress, sizeof progress, "why: finding who holds %s...", type);
+        d->why_wait = dispatch_send_text(d, c->name, 0, type, progress);
+        return;
+    }
+    case CMD_ALLOC_HOOK:
+        dispatch_send(d, c->name, a->alloc.hook_on ? 0 : 1,
+                      a->alloc.hook_on ? "stopping allocation counters..."
+                                       : "starting allocation counters...");
+        return;
+    case CMD_INTERVAL:
+        dispatch_interval(d, binding == 0 ? +1 : -1);
+        return;
+    default:
+        return;
+    }
 }
 
 bool keys_handle(struct dash *d, int ch, uint64_t now)
@@ -58,7 +127,7 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
         if (ch >= '0' && ch <= '2') {
             char p[64];
             snprintf(p, sizeof p, "collecting generation %c...", ch);
-            dispatch_send(d, "collect", ch - '0', p);
+            dispatch_send(d, commands[CMD_COLLECT].name, ch - '0', p);
         } else {
             ui_msg(u, "no collection");
         }
@@ -87,70 +156,6 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
     case '4':
     case '5':
         switch_view(d, ch - '1');
-        return false;
-    case 'c':
-        dispatch_send(d, "collect", 2, "collecting all generations...");
-        return false;
-    case 'g':
-        if (dispatch_refusal(d->s))
-            ui_err(u, "%s", dispatch_refusal(d->s));
-        else
-            d->want_gen = true;
-        return false;
-    case 'n':
-        dispatch_send(d, "census", 0, "counting objects per type...");
-        return false;
-    case 's':
-        dispatch_send(d, "snapshot", 0, "taking a snapshot...");
-        return false;
-    case 'd':
-        if (u->view == CONFIG_VIEW_OBJECTS && u->diff_mode) {
-            u->diff_mode = false;
-            view_objects_set_filter(view_objects_filter());
-            ui_msg(u, "live counts");
-            return false;
-        }
-        /* fall through */
-    case 'D':
-        if (dispatch_send(d, "diff", ch == 'D',
-                         ch == 'D' ? "diffing the latest snapshot against the first..."
-                                   : "diffing the last two snapshots...")) {
-            u->diff_mode = true;
-            u->view = CONFIG_VIEW_OBJECTS;
-            view_objects_set_filter(view_objects_filter());
-        }
-        return false;
-    case 't':
-        dispatch_send(d, "tracemalloc", d->s->agent.tracemalloc_on ? 0 : (int64_t)d->tm_frames,
-                     d->s->agent.tracemalloc_on ? "stopping tracemalloc..."
-                                                : "starting tracemalloc (slows allocations)...");
-        return false;
-    case 'y':
-        if (dispatch_send(d, "hunt", 0, "hunting cycles (a full collection)..."))
-            u->view = CONFIG_VIEW_CYCLES;
-        return false;
-    case 'w': {
-        char type[PM_TYPE_NAME_MAX], progress[PM_TYPE_NAME_MAX + 48];
-        if (u->view != CONFIG_VIEW_OBJECTS || !view_objects_selected(u, type, sizeof type)) {
-            ui_err(u, "w: select a type in the Objects view (2) first");
-            return false;
-        }
-        snprintf(progress, sizeof progress, "why: finding who holds %s...", type);
-        d->why_wait = dispatch_send_text(d, "why", 0, type, progress);
-        return false;
-    }
-    case 'a':
-        dispatch_send(d, "alloc_hook", d->s->agent.alloc.hook_on ? 0 : 1,
-                     d->s->agent.alloc.hook_on ? "stopping allocation counters..."
-                                               : "starting allocation counters...");
-        return false;
-    case '+':
-    case '=':
-        dispatch_interval(d, +1);
-        return false;
-    case '-':
-    case '_':
-        dispatch_interval(d, -1);
         return false;
     case 'p':
     case 'P':
@@ -184,6 +189,12 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
         return false;
     default:
         break;
+    }
+    int binding;
+    const struct command_def *cmd = commands_for_key(ch, &binding);
+    if (cmd) {
+        command_key(d, cmd, binding, ch);
+        return false;
     }
     if (dash_views[u->view]->on_key(u, ch))
         return false;
