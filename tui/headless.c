@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "diagnose.h"
 #include "json.h"
+#include "json_keys.h"
 #include "series.h"
 #include "session_json.h"
 
@@ -264,12 +265,12 @@ static void watch_pause_event(FILE *f, const struct pm_gc_pause *p)
     struct json j;
     json_init(&j, f);
     json_object_begin(&j, NULL);
-    json_string(&j, "event", "gc_pause");
-    json_uint(&j, "end_ns", p->end_ns);
-    json_int(&j, "generation", p->generation);
-    json_uint(&j, "pause_ns", p->pause_ns);
-    json_int(&j, "collected", p->collected);
-    json_int(&j, "uncollectable", p->uncollectable);
+    json_string(&j, JK_EVENT, JK_EVENT_GC_PAUSE);
+    json_uint(&j, JK_END_NS, p->end_ns);
+    json_int(&j, JK_GENERATION, p->generation);
+    json_uint(&j, JK_PAUSE_NS, p->pause_ns);
+    json_int(&j, JK_COLLECTED, p->collected);
+    json_int(&j, JK_UNCOLLECTABLE, p->uncollectable);
     json_object_end(&j);
     fputc('\n', f);
 }
@@ -410,7 +411,7 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap,
     bool exited = s->state == SESSION_TARGET_EXITED;
     if (w.out) {
         if (exited)
-            watch_simple_event(w.out, "target_exited", "the target exited; recording ends");
+            watch_simple_event(w.out, JK_EVENT_TARGET_EXITED, "the target exited; recording ends");
         if (w.out != stdout)
             fclose(w.out);
         else

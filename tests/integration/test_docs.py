@@ -42,3 +42,48 @@ def test_readme_lists_every_command():
         assert _ticked(ans) == [a for a in answers.split(", ") if a], (name, ans, answers)
         assert re.search(r"^  %s\s" % re.escape(name + syntax), help_text, re.M), (name, help_text)
     assert set(rows) == {t[0] for t in table}, "README lists commands the table lacks"
+
+
+def _paths(v, prefix=""):
+    """Every key path of a JSON value: objects by dotted keys; arrays count as
+    their key (README writes gc.counts[3], types[])."""
+    if isinstance(v, dict):
+        out = set()
+        for k, x in v.items():
+            p = prefix + "." + k if prefix else k
+            out.add(p)
+            out |= _paths(x, p)
+        return out
+    return set()
+
+
+def _documented():
+    """README's schema table as key paths: `[...]` dropped, and `.x` after
+    `a.b.c` meaning `a.b.x`."""
+    keys = set()
+    for row in _table(r"\| key \| meaning \|"):
+        last = ""
+        for k in _ticked(row[0]):
+            k = re.sub(r"\[[^\]]*\]$", "", k)
+            if k.startswith(".") and last:
+                k = last.rsplit(".", 1)[0] + k
+            keys.add(k)
+            last = k
+    return keys
+
+
+def test_readme_schema_lists_every_key():
+    """Every key path --once --json emits has its row in README's schema
+    table (an object's row covers what is inside it: types[], last_hunt)."""
+    from common import Target, find_pythons, once_json
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    t = Target(py)
+    doc = once_json(t.pid)
+    documented = _documented()
+    # An object's path is covered by the rows of its keys, and a key inside
+    # an object documented whole (types[], cycles.last_hunt) by that row.
+    missing = sorted(p for p in _paths(doc)
+                     if not any(p == d or p.startswith(d + ".") or d.startswith(p + ".")
+                                for d in documented))
+    assert not missing, "README's JSON schema table lacks: %s" % ", ".join(missing)
+    t.stop()
