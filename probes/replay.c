@@ -53,6 +53,18 @@ static int replay_add(void **arr, size_t *n, size_t *cap, size_t size)
     return 0;
 }
 
+/* The inputs of derive.c for one sample line. */
+static void replay_index_derived(struct replay_point *p, const struct jv *root)
+{
+    p->sample_ns = (uint64_t)jv_int(jv_path(root, JK_AGENT "." JK_SAMPLE_TIME_NS),
+                                    (int64_t)p->time_ns);
+    double used = jv_num(jv_path(root, JK_ALLOC "." JK_PYMALLOC_USED_BYTES), -1);
+    p->pymalloc_kib = used >= 0 ? used / 1024.0 : -1;
+    const struct jv *c = jv_path(root, JK_GC "." JK_COLLECTED);
+    for (int g = 0; g < PM_GENERATIONS; g++)
+        p->collected[g] = jv_num(jv_at(c, (size_t)g), 0);
+}
+
 /* One pass over the file: where each line starts, which are samples, and
  * the few numbers the graphs need for every sample (so that jumping to the
  * end of a day-long recording does not re-parse the day). */
@@ -118,6 +130,7 @@ static int replay_index(struct replay *r, const char *path, char *msg, size_t ms
                 .blocks = jv_num(jv_path(doc.root, JK_ALLOC "." JK_BLOCKS), -1),
                 .observer_ns = jv_num(jv_path(doc.root, JK_AGENT "." JK_OBSERVER_NS), 0),
             };
+            replay_index_derived(&r->points[r->n], doc.root);
             r->n++;
         }
         jv_free(&doc);
@@ -283,8 +296,6 @@ static void replay_cycles(struct session *s, const struct jv *root)
 {
     const struct jv *cy = jv_get(root, JK_CYCLES);
     s->agent.garbage_len = jv_int(jv_get(cy, JK_GARBAGE_LEN), -1);
-    for (int g = 0; g < PM_GENERATIONS; g++)
-        s->recorded.collected_per_s[g] = jv_num(jv_at(jv_get(cy, JK_COLLECTED_PER_S), (size_t)g), 0);
     const struct jv *h = jv_get(cy, JK_LAST_HUNT);
     s->have_hunt = h && h->type == JV_OBJECT;
     if (!s->have_hunt)
@@ -354,6 +365,10 @@ static void replay_history(struct replay *r, struct session *s, size_t i)
         if (p->blocks >= 0)
             series_push(&s->alloc_blocks, p->time_ns, p->blocks);
         series_push(&s->observer_ns, p->time_ns, p->observer_ns);
+        if (p->pymalloc_kib >= 0)
+            series_push(&s->pymalloc_kib, p->sample_ns, p->pymalloc_kib);
+        for (int g = 0; g < PM_GENERATIONS; g++)
+            series_push(&s->collected[g], p->sample_ns, p->collected[g]);
     }
     s->pause_head = s->pause_len = 0;
     histogram_reset(&s->pauses);

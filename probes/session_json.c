@@ -1,9 +1,11 @@
 /* JSON rendering of a session. Key names are an interface: keep them stable. */
 #include "session_json.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "derive.h"
 #include "json.h"
 #include "json_keys.h"
 
@@ -150,11 +152,9 @@ static void session_json_alloc(struct json *j, const struct session *s)
     json_int(j, JK_ARENAS_HIGHWATER, a->arenas_highwater);
     json_int(j, JK_PYMALLOC_USED_BYTES, a->pymalloc_used_bytes);
     json_int(j, JK_PYMALLOC_FREE_BYTES, a->pymalloc_free_bytes);
-    if (a->pymalloc_used_bytes >= 0 && a->pymalloc_free_bytes >= 0 &&
-        a->pymalloc_used_bytes + a->pymalloc_free_bytes > 0)
-        json_double(j, JK_FRAGMENTATION, (double)a->pymalloc_free_bytes /
-                                            (double)(a->pymalloc_used_bytes +
-                                                     a->pymalloc_free_bytes));
+    double frag = derive_fragmentation(a);
+    if (frag >= 0)
+        json_double(j, JK_FRAGMENTATION, frag);
     else
         json_null(j, JK_FRAGMENTATION);
     json_int(j, JK_MALLOC_USED_BYTES, a->malloc_used_bytes);
@@ -219,18 +219,33 @@ void session_json_why(struct json *j, const struct pm_why *w)
     json_string(j, JK_MESSAGE, w->message);
 }
 
-static void session_json_cycles(struct json *j, const struct session *s, uint64_t now)
+/* Growth over the last minute, null until two points. */
+static void session_json_growth(struct json *j, const struct session *s)
+{
+    const struct {
+        const char *key;
+        const struct series *kib;
+    } slopes[] = {{JK_RSS_KIB_PER_MIN, &s->rss_kib}, {JK_PYMALLOC_KIB_PER_MIN, &s->pymalloc_kib}};
+    json_object_begin(j, JK_GROWTH);
+    for (size_t i = 0; i < sizeof(slopes) / sizeof(slopes[0]); i++) {
+        double v = derive_growth_kib_per_min(slopes[i].kib);
+        if (isnan(v))
+            json_null(j, slopes[i].key);
+        else
+            json_double(j, slopes[i].key, v);
+    }
+    json_object_end(j);
+}
+
+static void session_json_cycles(struct json *j, const struct session *s)
 {
     json_object_begin(j, JK_CYCLES);
     json_array_begin(j, JK_COLLECTED_PER_S);
     for (int g = 0; g < PM_GENERATIONS; g++)
-        json_double(j, NULL, session_collected_per_s(s, g, now, 10000000000ull));
+        json_double(j, NULL, derive_freed_per_s(s, g));
     json_array_end(j);
     json_int(j, JK_GARBAGE_LEN, s->agent.garbage_len);
-    int64_t uncollectable = 0;
-    for (int g = 0; g < PM_GENERATIONS; g++)
-        uncollectable += s->agent.uncollectable[g] > 0 ? s->agent.uncollectable[g] : 0;
-    json_int(j, JK_UNCOLLECTABLE_TOTAL, uncollectable);
+    json_int(j, JK_UNCOLLECTABLE_TOTAL, derive_uncollectable_total(&s->agent));
     if (s->have_hunt) {
         json_object_begin(j, JK_LAST_HUNT);
         session_json_hunt_fields(j, &s->hunt);
@@ -325,13 +340,17 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     /* What the agent took from the target: sampling and commands, plus the
      * budgeted probes' latest costs. */
     json_uint(&j, JK_SAMPLE_COST_NS, s->agent.sample_cost_ns);
+    /* The sample's own time (CLOCK_MONOTONIC, the pause events' clock): what
+     * replay derives rates over, as the live session does. */
+    json_uint(&j, JK_SAMPLE_TIME_NS, s->agent.time_ns);
     json_object_end(&j);
     session_json_proc(&j, s);
     session_json_gc(&j, s, now);
     session_json_alloc(&j, s);
     session_json_census(&j, s);
     session_json_types(&j, s, types_cap);
-    session_json_cycles(&j, s, now);
+    session_json_cycles(&j, s);
+    session_json_growth(&j, s);
     session_json_tracemalloc(&j, s);
     json_object_end(&j);
     fputc('\n', f);

@@ -76,7 +76,7 @@ int export_write(const struct session *s, const struct history *h, size_t types_
     series_json(&j, "anon_kib", &s->anon_kib);
     series_json(&j, "alloc_blocks", &s->alloc_blocks);
     series_json(&j, "observer_ns", &s->observer_ns);
-    series_json(&j, "pymalloc_kib", &h->pymalloc_kib);
+    series_json(&j, "pymalloc_kib", &s->pymalloc_kib);
     series_json(&j, "malloc_kib", &h->malloc_kib);
     series_json(&j, "traced_kib", &h->traced_kib);
     json_array_begin(&j, "freed_per_s");

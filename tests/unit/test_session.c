@@ -3,6 +3,7 @@
  * copy must stay readable after the live session is mutated and closed. */
 #include <stdlib.h>
 
+#include "derive.h"
 #include "harness.h"
 #include "proto.h"
 #include "replay.h"
@@ -95,8 +96,37 @@ static void test_clone_shares_nothing(void)
     session_clone_free(c);
 }
 
+/* Freed per second: the counter's rise over the samples of the last 10 s. */
+static void test_freed_per_s_from_the_counter(void)
+{
+    struct session s;
+    CHECK_EQ_INT(replay_session_init(&s, 64), 0);
+    CHECK(derive_freed_per_s(&s, 0) == 0);
+    for (uint64_t i = 0; i <= 20; i++) /* 100 objects a second in gen 0, none in gen 2 */
+        series_push(&s.collected[0], i * SEC, 100.0 * (double)i);
+    for (uint64_t i = 0; i <= 20; i++)
+        series_push(&s.collected[2], i * SEC, 7.0);
+    CHECK(derive_freed_per_s(&s, 0) == 100.0);
+    CHECK(derive_freed_per_s(&s, 2) == 0);
+    /* A burst 5 s ago counts over the window, not the last interval. */
+    series_push(&s.collected[1], 0, 0);
+    series_push(&s.collected[1], 15 * SEC, 0);
+    series_push(&s.collected[1], 16 * SEC, 1000);
+    series_push(&s.collected[1], 20 * SEC, 1000);
+    CHECK(derive_freed_per_s(&s, 1) == 200.0); /* 1000 over 15 s .. 20 s */
+    s.agent.uncollectable[0] = 2;
+    s.agent.uncollectable[2] = -1;
+    CHECK_EQ_INT(derive_uncollectable_total(&s.agent), 2);
+    struct pm_alloc a = {.pymalloc_used_bytes = 300, .pymalloc_free_bytes = 100};
+    CHECK(derive_fragmentation(&a) == 0.25);
+    a.pymalloc_used_bytes = -1;
+    CHECK(derive_fragmentation(&a) == -1);
+    session_close(&s);
+}
+
 int main(void)
 {
+    RUN(test_freed_per_s_from_the_counter);
     RUN(test_clone_shares_nothing);
     return HARNESS_END();
 }
