@@ -37,6 +37,18 @@ void eventlog_free(struct eventlog *l)
     free(l);
 }
 
+struct eventlog *eventlog_clone(const struct eventlog *src)
+{
+    struct eventlog *l = eventlog_new(src->cap);
+    if (!l)
+        return NULL;
+    struct eventlog_entry *e = l->e;
+    *l = *src;
+    l->e = e;
+    memcpy(l->e, src->e, src->cap * sizeof(*l->e));
+    return l;
+}
+
 void eventlog_push(struct eventlog *l, uint64_t time_ns, enum eventlog_kind kind,
                    const char *text)
 {

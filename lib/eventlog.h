@@ -32,6 +32,8 @@ struct eventlog;
 /* Keeps the newest cap entries (cap >= 1). NULL on no memory. */
 struct eventlog *eventlog_new(size_t cap);
 void eventlog_free(struct eventlog *l);
+/* A deep copy (a frozen screen); NULL on no memory. */
+struct eventlog *eventlog_clone(const struct eventlog *src);
 /* Both accept l == NULL (nothing happens), so callers need no checks. */
 void eventlog_push(struct eventlog *l, uint64_t time_ns, enum eventlog_kind kind,
                    const char *text);

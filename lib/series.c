@@ -26,6 +26,15 @@ void series_free(struct series *s)
     s->cap = s->len = s->head = 0;
 }
 
+int series_clone(struct series *dst, const struct series *src)
+{
+    if (series_init(dst, src->cap) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < series_len(src); i++)
+        series_push(dst, series_time_at(src, i), series_value_at(src, i));
+    return 0;
+}
+
 void series_push(struct series *s, uint64_t time_ns, double value)
 {
     if (!s->cap)

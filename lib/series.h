@@ -14,6 +14,8 @@ struct series {
 
 int series_init(struct series *s, size_t cap); /* 0 or -ENOMEM */
 void series_free(struct series *s);
+/* A deep copy with src's capacity; dst is initialised (and empty on failure). */
+int series_clone(struct series *dst, const struct series *src);
 void series_push(struct series *s, uint64_t time_ns, double value);
 size_t series_len(const struct series *s);
 /* i = 0 is the oldest point kept. */

@@ -91,6 +91,52 @@ void typetable_free(struct typetable *t)
     free(t);
 }
 
+/* Duplicates a block of n elements; NULL only when n > 0 and memory is out. */
+static void *typetable_dup(const void *p, size_t n, size_t size)
+{
+    if (!p || !n)
+        return NULL;
+    void *d = malloc(n * size);
+    if (d)
+        memcpy(d, p, n * size);
+    return d;
+}
+
+struct typetable *typetable_clone(const struct typetable *src)
+{
+    struct typetable *t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    *t = *src;
+    t->types = NULL;
+    t->index = NULL;
+    t->fixed = NULL;
+    t->n = t->cap = 0;
+    /* types[i].hist are pointers too: copy each, counting them in n so
+     * typetable_free releases exactly what was made. */
+    if (src->n && !(t->types = calloc(src->n, sizeof(*t->types))))
+        goto fail;
+    t->cap = src->n;
+    for (size_t i = 0; i < src->n; i++) {
+        t->types[i] = src->types[i];
+        t->types[i].hist = typetable_dup(src->types[i].hist, src->history,
+                                         sizeof(*src->types[i].hist));
+        t->n = i + 1;
+        if (!t->types[i].hist)
+            goto fail;
+    }
+    t->index_cap = src->index ? src->index_cap : 0;
+    if (src->index && !(t->index = typetable_dup(src->index, src->index_cap, sizeof(*t->index))))
+        goto fail;
+    if (src->fixed && !(t->fixed = typetable_dup(src->fixed, src->nfixed ? src->nfixed : 1,
+                                                 sizeof(*t->fixed))))
+        goto fail;
+    return t;
+fail:
+    typetable_free(t);
+    return NULL;
+}
+
 static size_t *typetable_probe(size_t *index, size_t cap, const struct typetable_type *types,
                                const char *name)
 {
@@ -265,13 +311,14 @@ static double typetable_rate(const struct typetable *t, const struct typetable_t
     return sxx > 0 ? sxy / sxx * 60.0 : 0;
 }
 
-static enum typetable_sort typetable_sort_key;
-
-static int typetable_cmp(const void *a, const void *b)
+/* qsort_r (glibc) carries the sort key: no global, so two tables can be
+ * sorted at once (the dashboard and a JSON writer). */
+static int typetable_cmp(const void *a, const void *b, void *ctx)
 {
     const struct typetable_row *x = a, *y = b;
+    enum typetable_sort key = *(const enum typetable_sort *)ctx;
     int c = 0;
-    switch (typetable_sort_key) {
+    switch (key) {
     case TYPETABLE_BY_COUNT:
         c = x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
         break;
@@ -331,8 +378,8 @@ size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const
         r->rate_per_min = typetable_rate(t, ty);
         r->suspect = ty->streak >= t->window;
     }
-    typetable_sort_key = sort; /* qsort has no context argument in C11 */
-    qsort(all, n, sizeof(*all), typetable_cmp);
+    if (n)
+        qsort_r(all, n, sizeof(*all), typetable_cmp, &sort);
     size_t w = n < cap ? n : cap;
     memcpy(out, all, w * sizeof(*out));
     free(all);

@@ -34,6 +34,8 @@ struct typetable;
  * history: censuses kept per type for the rate. NULL on no memory. */
 struct typetable *typetable_new(unsigned suspect_window, unsigned history);
 void typetable_free(struct typetable *t);
+/* A deep copy that shares nothing with src (a frozen screen); NULL on no memory. */
+struct typetable *typetable_clone(const struct typetable *src);
 /* Folds in a census of kind PM_CENSUS_KIND_CENSUS (other kinds ignored). A
  * type missing from a census (not truncated) counts as 0 at that time. */
 void typetable_update(struct typetable *t, const struct pm_census *c);

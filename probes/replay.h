@@ -17,6 +17,11 @@ struct replay_line {
 struct replay_point {
     uint64_t time_ns;
     double rss_kib, anon_kib, blocks, observer_ns;
+    /* What derive.c needs, at the agent's sample time as the live session
+     * has it (agent.sample_time_ns; time_ns in older recordings). */
+    uint64_t sample_ns;
+    double pymalloc_kib; /* < 0: unknown */
+    double collected[PM_GENERATIONS];
 };
 
 struct replay {

@@ -14,6 +14,8 @@
 #include "agent_link.h"
 #include "bootstrap.h"
 #include "carry.h"
+#include "commands.h"
+#include "derive.h"
 #include "proc_probe.h"
 #include "proto.h"
 
@@ -28,7 +30,6 @@
 #define SESSION_AGENT_ENTRY "pymemtop_agent_start_thread"
 #define SESSION_NATIVE_RETRY_MS 50
 #define SESSION_EVENTS 2000
-#define SESSION_GROWTH_WINDOW_NS 60000000000ull /* RSS slope for the growth alert */
 
 uint64_t session_now_ns(void)
 {
@@ -78,9 +79,10 @@ static int session_alive(pid_t pid)
 
 static int session_alloc(struct session *s, size_t history, unsigned suspect_window)
 {
-    if (series_init(&s->rss_kib, history) || series_init(&s->anon_kib, history) ||
-        series_init(&s->alloc_blocks, history) || series_init(&s->observer_ns, history))
-        return -ENOMEM;
+    struct series *all[] = SESSION_SERIES(s);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        if (series_init(all[i], history) < 0)
+            return -ENOMEM;
     s->inbox = calloc(1, sizeof(*s->inbox));
     s->types = typetable_new(suspect_window ? suspect_window : 5, 64);
     s->events = eventlog_new(SESSION_EVENTS);
@@ -378,6 +380,10 @@ static void session_on_sample(struct session *s, const struct pm_agent_sample *a
     if (a->alloc_blocks >= 0)
         series_push(&s->alloc_blocks, a->time_ns, (double)a->alloc_blocks);
     series_push(&s->observer_ns, a->time_ns, (double)a->observer_ns);
+    if (a->alloc.pymalloc_used_bytes >= 0)
+        series_push(&s->pymalloc_kib, a->time_ns, (double)a->alloc.pymalloc_used_bytes / 1024.0);
+    for (int g = 0; g < PM_GENERATIONS; g++)
+        series_push(&s->collected[g], a->time_ns, (double)a->collected[g]);
 }
 
 /* Counts feed the type table; a diff is kept whole (its types move here). */
@@ -456,7 +462,7 @@ static void session_growth_alert(struct session *s, uint64_t now_ns)
 {
     if (!(s->growth_alert_kib_per_min > 0) || series_len(&s->rss_kib) < 10)
         return;
-    double slope = series_slope_per_min(&s->rss_kib, SESSION_GROWTH_WINDOW_NS);
+    double slope = derive_growth_kib_per_min(&s->rss_kib);
     if (!s->growth_alerting && slope >= s->growth_alert_kib_per_min) {
         s->growth_alerting = true;
         eventlog_pushf(s->events, now_ns, EVENT_WARN,
@@ -516,10 +522,8 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
     s->last_command_ns = session_now_ns();
     s->command_pending = true;
     /* The argument only where it says something (generation, on/off, ms). */
-    int with_arg = !strcmp(name, "collect") || !strcmp(name, "diff") ||
-                   !strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook") ||
-                   !strcmp(name, "interval");
-    if (with_arg)
+    const struct command_def *def = commands_find(name);
+    if (def && def->log_arg)
         eventlog_pushf(s->events, s->last_command_ns, EVENT_COMMAND, "%s %lld", name,
                        (long long)arg);
     else
@@ -529,26 +533,6 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
     else
         session_status(s, "%s...", name);
     return (int64_t)id;
-}
-
-double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
-                               uint64_t window_ns)
-{
-    if (s->state == SESSION_REPLAY)
-        return gen >= 0 && gen < PM_GENERATIONS ? s->recorded.collected_per_s[gen] : 0;
-    double collected = 0;
-    for (size_t i = s->pause_len; i-- > 0;) {
-        const struct pm_gc_pause *p = session_pause_at(s, i);
-        if (p->end_ns + window_ns < now_ns)
-            break;
-        if (p->generation == gen && p->collected > 0)
-            collected += (double)p->collected;
-    }
-    /* Over the time actually observed when the session is younger. */
-    uint64_t span = s->attached_ns && now_ns - s->attached_ns < window_ns
-                        ? now_ns - s->attached_ns
-                        : window_ns;
-    return span ? collected / ((double)span / 1e9) : 0;
 }
 
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i)
@@ -603,10 +587,9 @@ void session_close(struct session *s)
         s->state = SESSION_DETACHED;
     proc_probe_free(s->probe);
     s->probe = NULL;
-    series_free(&s->rss_kib);
-    series_free(&s->anon_kib);
-    series_free(&s->alloc_blocks);
-    series_free(&s->observer_ns);
+    struct series *all[] = SESSION_SERIES(s);
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        series_free(all[i]);
     typetable_free(s->types);
     s->types = NULL;
     pm_census_free(&s->diff);

@@ -31,7 +31,6 @@ enum session_state {
 struct session_recorded {
     uint64_t p50_ns, p99_ns, last_ns;
     double wall_share;
-    double collected_per_s[PM_GENERATIONS];
     size_t index, count; /* sample shown, samples in the recording */
 };
 
@@ -66,7 +65,10 @@ struct session {
     struct pm_agent_sample agent; /* latest agent sample */
     uint64_t agent_samples;      /* how many received */
 
-    struct series rss_kib, anon_kib, alloc_blocks, observer_ns;
+    struct series rss_kib, anon_kib, alloc_blocks, observer_ns; /* listed in SESSION_SERIES */
+    /* Per agent sample, at its time: pymalloc's used KiB, and gc.get_stats()
+     * "collected" per generation (cumulative) for derive_freed_per_s. */
+    struct series pymalloc_kib, collected[PM_GENERATIONS];
     struct histogram pauses;     /* every pause received since attach */
     struct pm_gc_pause pause_ring[SESSION_PAUSE_RING]; /* newest last */
     size_t pause_head, pause_len;
@@ -105,6 +107,12 @@ struct session {
     uint64_t next_proc_ns;
 };
 
+/* Every series a session keeps, as an array initializer: init, free, clone
+ * and replay walk this one list. */
+#define SESSION_SERIES(s)                                                                  \
+    {&(s)->rss_kib, &(s)->anon_kib, &(s)->alloc_blocks, &(s)->observer_ns, &(s)->pymalloc_kib, \
+     &(s)->collected[0], &(s)->collected[1], &(s)->collected[2]}
+
 /* Inspects, reuses or injects the agent and waits for its HELLO. Returns
  * TARGET_OK or an error with a one- or two-line message for the user. */
 enum target_status session_open(struct session *s, int pid, const struct session_opts *o,
@@ -123,10 +131,6 @@ int64_t session_command(struct session *s, const char *name, int64_t arg);
  * "cache_demo.Session"); the answer lands in why / have_why. */
 int64_t session_command_text(struct session *s, const char *name, int64_t arg,
                              const char *text);
-/* Objects freed by the collector per second in generation gen, over the
- * pauses of the last window_ns. */
-double session_collected_per_s(const struct session *s, int gen, uint64_t now_ns,
-                               uint64_t window_ns);
 /* Pauses kept in the ring: i = 0 is the oldest. */
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */
@@ -139,6 +143,11 @@ double session_gc_share_since_start(const struct session *s);
  * figures in replay. */
 uint64_t session_pause_quantile(const struct session *s, double q);
 uint64_t session_pause_last(const struct session *s);
+/* A deep copy for a frozen screen: shares no pointer with s (series, type
+ * table, event log, diff rows) and has no agent link or /proc probe, so it
+ * stays as it was while s keeps sampling. NULL on no memory. */
+struct session *session_clone(const struct session *s);
+void session_clone_free(struct session *c);
 /* Detaches cleanly (the agent removes its GC hook and idles) and frees. */
 void session_close(struct session *s);
 

@@ -10,6 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
+
+/* The dashboard keys of a command as the help overlay labels them. */
+static void key_labels(const struct command_def *d, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int k = 0; k < COMMAND_KEYS_MAX && used < len; k++)
+        if (d->keys[k].label)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "",
+                                     d->keys[k].label);
+}
+
+/* --list-commands (for tests and scripts): one tab-separated line per
+ * --command: name, argument, dashboard keys, answer keys. */
+static void list_commands(void)
+{
+    for (int i = 0; i < CMD_COUNT; i++) {
+        const struct command_def *d = &commands[i];
+        char keys[64];
+        if (!d->cli)
+            continue;
+        key_labels(d, keys, sizeof(keys));
+        printf("%s\t%s\t%s\t%s\n", d->name, d->syntax, keys, d->answers);
+    }
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -20,10 +47,7 @@ static void usage(FILE *f)
             "  --once              take one sample (with a census), print it and exit\n"
             "  --json              with --once or --command: JSON on stdout (schema in README)\n"
             "  --command NAME[=ARG]  run a command in the target, print its result, exit;\n"
-            "                      repeat to run several in one attach, in order:\n"
-            "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
-            "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
-            "                      why=TYPE[:MS]  (who holds instances of TYPE; MS: time budget)\n"
+            "                      repeat to run several in one attach, in order (below)\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
             "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
             "                      plus event lines, until --duration, target exit or Ctrl-C\n"
@@ -42,7 +66,20 @@ static void usage(FILE *f)
             "  --agent PATH        agent shared object to load (default: next to the binary)\n"
             "  -h, --help          this help;  -V, --version  the version\n"
             "\n"
-            "Keys in the dashboard: c collect (full)  ? help  q detach and quit\n"
+            "Commands (--command NAME[=ARG]; dashboard key in brackets):\n");
+    for (int i = 0; i < CMD_COUNT; i++) {
+        const struct command_def *d = &commands[i];
+        char name[48], keys[64];
+        if (!d->cli)
+            continue;
+        snprintf(name, sizeof(name), "%s%s", d->name, d->syntax);
+        key_labels(d, keys, sizeof(keys));
+        fprintf(f, "  %-26s %s%s%s%s\n", name, d->help, keys[0] ? " [" : "", keys,
+                keys[0] ? "]" : "");
+    }
+    fprintf(f,
+            "\n"
+            "Keys in the dashboard: ? lists them all;  q detach and quit\n"
             "\n"
             "Exit codes: 0 ok, 1 internal error, 2 usage error, 3 attach refused\n"
             "(permissions, not CPython 3.8+, already traced or watched), 4 target gone,\n"
@@ -95,66 +132,18 @@ static int parse_rate(const char *s, double *kib_per_min)
     return 0;
 }
 
-/* NAME[=ARG] into a protocol command; -1 with a message when unknown. */
+/* NAME[=ARG] into a protocol command (lib/commands.c); -1 with a message. */
 static int parse_command(const char *spec, struct command *c)
 {
-    char name[32];
-    const char *eq = strchr(spec, '=');
-    const char *arg = eq ? eq + 1 : NULL;
-    size_t n = eq ? (size_t)(eq - spec) : strlen(spec);
-    if (n >= sizeof(name))
-        n = sizeof(name) - 1;
-    memcpy(name, spec, n);
-    name[n] = 0;
+    char err[512];
+    memset(c, 0, sizeof(*c));
     c->spec = spec;
-    snprintf(c->name, sizeof(c->name), "%s", name);
-    c->arg = 0;
-    c->text[0] = 0;
-    int on = arg && (!strcmp(arg, "on") || !strcmp(arg, "1"));
-    int off = arg && (!strcmp(arg, "off") || !strcmp(arg, "0"));
-    if (!strcmp(name, "collect")) {
-        if (arg && (strlen(arg) != 1 || arg[0] < '0' || arg[0] > '2'))
-            goto bad_arg;
-        c->arg = arg ? arg[0] - '0' : 2;
-    } else if (!strcmp(name, "census") || !strcmp(name, "snapshot") || !strcmp(name, "hunt")) {
-        if (arg)
-            goto bad_arg;
-    } else if (!strcmp(name, "diff")) {
-        if (arg && strcmp(arg, "previous") && strcmp(arg, "baseline"))
-            goto bad_arg;
-        c->arg = arg && !strcmp(arg, "baseline");
-    } else if (!strcmp(name, "why")) { /* why=TYPE[:BUDGET_MS] */
-        if (!arg || !arg[0])
-            goto bad_arg;
-        const char *colon = strrchr(arg, ':');
-        size_t tl = colon ? (size_t)(colon - arg) : strlen(arg);
-        if (!tl || tl >= sizeof(c->text))
-            goto bad_arg;
-        memcpy(c->text, arg, tl);
-        c->text[tl] = 0;
-        if (colon) {
-            char *end;
-            long ms = strtol(colon + 1, &end, 10);
-            if (*end || ms < 1 || ms > 10000)
-                goto bad_arg;
-            c->arg = ms; /* 0 = the agent's default budget */
-        }
-    } else if (!strcmp(name, "tracemalloc") || !strcmp(name, "alloc_hook")) {
-        if (!on && !off)
-            goto bad_arg;
-        c->arg = on;
-    } else {
-        fprintf(stderr,
-                "pymemtop: unknown command '%s'; commands: collect[=0|1|2] census snapshot "
-                "diff[=previous|baseline] tracemalloc=on|off hunt alloc_hook=on|off "
-                "why=TYPE[:MS]\n",
-                name);
+    if (commands_parse(spec, &c->def, &c->arg, c->text, sizeof(c->text), err, sizeof(err)) < 0) {
+        fprintf(stderr, "pymemtop: %s\n", err);
         return -1;
     }
+    snprintf(c->name, sizeof(c->name), "%s", c->def->name);
     return 0;
-bad_arg:
-    fprintf(stderr, "pymemtop: --command %s: bad argument; see pymemtop --help\n", spec);
-    return -1;
 }
 
 int cli_parse(int argc, char **argv, struct cli *c)
@@ -170,7 +159,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
-           O_REPLAY };
+           O_REPLAY, O_LIST_COMMANDS };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -190,6 +179,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"duration", required_argument, NULL, O_DURATION},
         {"max-growth", required_argument, NULL, O_MAXGROWTH},
         {"list", no_argument, NULL, O_LIST},
+        {"list-commands", no_argument, NULL, O_LIST_COMMANDS}, /* tests: README's table */
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -258,6 +248,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
             }
             break;
         case 'h': usage(stdout); exit(EXIT_OK);
+        case O_LIST_COMMANDS: list_commands(); exit(EXIT_OK);
         case 'V': printf("pymemtop %s\n", PYMEMTOP_VERSION); exit(EXIT_OK);
         default:
             fprintf(stderr, "Try 'pymemtop --help'.\n");

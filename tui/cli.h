@@ -23,10 +23,13 @@ enum {
 
 #define MAX_COMMANDS 16
 
+struct command_def;
+
 struct command {
     char text[PM_TYPE_NAME_MAX]; /* why: the type name */
     const char *spec; /* as given: "collect=1" */
     char name[32];    /* protocol name */
+    const struct command_def *def; /* its entry in lib/commands.c */
     int64_t arg;
 };
 

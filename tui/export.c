@@ -76,7 +76,7 @@ int export_write(const struct session *s, const struct history *h, size_t types_
     series_json(&j, "anon_kib", &s->anon_kib);
     series_json(&j, "alloc_blocks", &s->alloc_blocks);
     series_json(&j, "observer_ns", &s->observer_ns);
-    series_json(&j, "pymalloc_kib", &h->pymalloc_kib);
+    series_json(&j, "pymalloc_kib", &s->pymalloc_kib);
     series_json(&j, "malloc_kib", &h->malloc_kib);
     series_json(&j, "traced_kib", &h->traced_kib);
     json_array_begin(&j, "freed_per_s");
@@ -111,6 +111,13 @@ int export_write(const struct session *s, const struct history *h, size_t types_
         int e = errno;
         snprintf(err, err_len, "writing %s: %s", path, strerror(e));
         return -e;
+    }
+    /* The user needs to find it: say where from anywhere. */
+    char cwd[4096];
+    if (path[0] != '/' && getcwd(cwd, sizeof cwd) && strlen(cwd) + 1 + strlen(path) < path_len) {
+        memmove(path + strlen(cwd) + 1, path, strlen(path) + 1);
+        memcpy(path, cwd, strlen(cwd));
+        path[strlen(cwd)] = '/';
     }
     return 0;
 }

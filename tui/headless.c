@@ -9,8 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "diagnose.h"
 #include "json.h"
+#include "json_keys.h"
 #include "series.h"
 #include "session_json.h"
 
@@ -90,23 +92,35 @@ static void print_command_json(const struct session *s, const struct command *c,
                                    ? s->last_reply.message
                                    : (rc == EXIT_GONE ? "target exited" : "no answer from the agent"));
     json_uint(&j, "pause_ns", s->last_reply.pause_ns);
+    /* The keys each command adds are listed in its lib/commands.c entry. */
     if (rc == EXIT_OK) {
-        if (!strcmp(c->name, "collect"))
+        switch (c->def->id) {
+        case CMD_COLLECT:
             json_int(&j, "collected", s->last_reply.value);
-        else if (!strcmp(c->name, "census") || !strcmp(c->name, "snapshot"))
+            break;
+        case CMD_SNAPSHOT:
+        case CMD_CENSUS:
             session_json_types(&j, s, types_cap);
-        else if (!strcmp(c->name, "hunt") && s->have_hunt)
-            session_json_hunt_fields(&j, &s->hunt);
-        else if (!strcmp(c->name, "why") && s->have_why)
-            session_json_why_fields(&j, &s->why);
-        if (!strcmp(c->name, "snapshot") && s->have_sites_top)
-            session_json_sites(&j, "sites", &s->sites_top);
-        if (!strcmp(c->name, "diff")) {
+            if (c->def->id == CMD_SNAPSHOT && s->have_sites_top)
+                session_json_sites(&j, "sites", &s->sites_top);
+            break;
+        case CMD_HUNT:
+            if (s->have_hunt)
+                session_json_hunt_fields(&j, &s->hunt);
+            break;
+        case CMD_WHY:
+            if (s->have_why)
+                session_json_why_fields(&j, &s->why);
+            break;
+        case CMD_DIFF:
             json_string(&j, "against", c->arg ? "baseline" : "previous");
             if (s->have_diff)
                 session_json_diff_types(&j, &s->diff, types_cap);
             if (s->have_sites_diff)
                 session_json_sites(&j, "sites", &s->sites_diff);
+            break;
+        default:
+            break;
         }
     }
     json_object_end(&j);
@@ -121,7 +135,7 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
     for (int i = 0; i < cli->n_commands; i++) {
         const struct command *c = &cli->commands[i];
         int64_t arg = c->arg;
-        if (!strcmp(c->name, "tracemalloc") && arg)
+        if (c->def->id == CMD_TRACEMALLOC && arg)
             arg = tm_frames;
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
         s->have_why = false;
@@ -258,12 +272,12 @@ static void watch_pause_event(FILE *f, const struct pm_gc_pause *p)
     struct json j;
     json_init(&j, f);
     json_object_begin(&j, NULL);
-    json_string(&j, "event", "gc_pause");
-    json_uint(&j, "end_ns", p->end_ns);
-    json_int(&j, "generation", p->generation);
-    json_uint(&j, "pause_ns", p->pause_ns);
-    json_int(&j, "collected", p->collected);
-    json_int(&j, "uncollectable", p->uncollectable);
+    json_string(&j, JK_EVENT, JK_EVENT_GC_PAUSE);
+    json_uint(&j, JK_END_NS, p->end_ns);
+    json_int(&j, JK_GENERATION, p->generation);
+    json_uint(&j, JK_PAUSE_NS, p->pause_ns);
+    json_int(&j, JK_COLLECTED, p->collected);
+    json_int(&j, JK_UNCOLLECTABLE, p->uncollectable);
     json_object_end(&j);
     fputc('\n', f);
 }
@@ -405,7 +419,7 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
     bool exited = s->state == SESSION_TARGET_EXITED;
     if (w.out) {
         if (exited)
-            watch_simple_event(w.out, "target_exited", "the target exited; recording ends");
+            watch_simple_event(w.out, JK_EVENT_TARGET_EXITED, "the target exited; recording ends");
         if (w.out != stdout)
             fclose(w.out);
         else

@@ -1,6 +1,6 @@
-/* Series the views graph that the session does not keep: the allocator and
- * tracemalloc in KiB, and objects freed per second per generation, derived
- * from each new agent sample. No curses. */
+/* Series the views graph that the session does not keep: glibc malloc and
+ * tracemalloc in KiB, and objects freed per second per generation (as
+ * probes/derive.c defines it) at each new agent sample. No curses. */
 #ifndef PYMEMTOP_TUI_HISTORY_H
 #define PYMEMTOP_TUI_HISTORY_H
 
@@ -14,13 +14,10 @@
 struct session;
 
 struct history {
-    struct series pymalloc_kib; /* bytes in pymalloc blocks */
     struct series malloc_kib;   /* glibc in use */
     struct series traced_kib;   /* tracemalloc traced memory, while it is on */
-    struct series freed_per_s[PM_GENERATIONS]; /* from gc.get_stats() deltas */
+    struct series freed_per_s[PM_GENERATIONS]; /* derive_freed_per_s() at each sample */
     uint64_t seen_samples;      /* the session's agent_samples at the last update */
-    uint64_t last_ns;
-    int64_t last_collected[PM_GENERATIONS];
 };
 
 int history_init(struct history *h, size_t cap); /* 0 or -ENOMEM */
@@ -29,6 +26,5 @@ void history_free(struct history *h);
 void history_update(struct history *h, const struct session *s);
 /* Deep copies (for a frozen screen); 0 or -ENOMEM. dst is initialised. */
 int history_clone(struct history *dst, const struct history *src);
-int history_series_clone(struct series *dst, const struct series *src);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "derive.h"
 #include "format.h"
 #include "graph.h"
 #include "view.h"
@@ -37,7 +38,7 @@ static void draw_numbers(struct ui *u, WINDOW *w, const struct alloc_layout *l)
             u->th.dim);
     struct rect r = l->nums;
     int64_t used = al->pymalloc_used_bytes, fr = al->pymalloc_free_bytes;
-    double frag = used >= 0 && fr >= 0 && used + fr > 0 ? (double)fr / (double)(used + fr) : -1;
+    double frag = derive_fragmentation(al);
     if (!l->wide) {
         struct field f[5];
         int n = 0;

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "derive.h"
 #include "format.h"
 #include "graph.h"
 #include "view.h"
@@ -29,7 +30,7 @@ static void draw_stats(struct ui *u, WINDOW *w, struct rect r)
     int n = 0;
     static const char *const names[3] = {"freed per second  gen0", "gen1", "gen2"};
     for (int g = 0; g < PM_GENERATIONS; g++) {
-        double rate = series_len(&u->h->freed_per_s[g]) ? series_last(&u->h->freed_per_s[g]) : -1;
+        double rate = have ? derive_freed_per_s(s, g) : -1;
         format_count(v, sizeof v, rate >= 0 ? (int64_t)llround(rate) : -1);
         field_set(&f[n++], names[g], u->th.value, 9 - g, v);
     }
@@ -39,9 +40,7 @@ static void draw_stats(struct ui *u, WINDOW *w, struct rect r)
     if (r.h < 2)
         return;
     n = 0;
-    int64_t unc = 0;
-    for (int g = 0; g < PM_GENERATIONS; g++)
-        unc += a->uncollectable[g];
+    int64_t unc = derive_uncollectable_total(a);
     format_count(v, sizeof v, have ? unc : -1);
     field_set(&f[n++], "uncollectable", unc > 0 ? u->th.bad : u->th.value, 9, v);
     format_count(v, sizeof v, have ? a->garbage_len : -1);

@@ -45,19 +45,25 @@ const char *view_objects_filter(void)
     return ob.filter;
 }
 
-static const struct typetable_row *g_rows;
-static const struct pm_type_count *g_diff;
+/* What a comparator needs, passed through qsort_r (glibc) instead of globals. */
+struct sort_ctx {
+    const struct typetable_row *rows; /* or */
+    const struct pm_type_count *diff;
+    enum col col;
+    bool reverse;
+};
 
 static int cmp_num(double a, double b)
 {
     return a < b ? 1 : a > b ? -1 : 0; /* descending */
 }
 
-static int cmp_rows(const void *pa, const void *pb)
+static int cmp_rows(const void *pa, const void *pb, void *ctx)
 {
-    const struct typetable_row *a = &g_rows[*(const size_t *)pa], *b = &g_rows[*(const size_t *)pb];
+    const struct sort_ctx *k = ctx;
+    const struct typetable_row *a = &k->rows[*(const size_t *)pa], *b = &k->rows[*(const size_t *)pb];
     int c = 0;
-    switch (ob.sort) {
+    switch (k->col) {
     case COL_NAME: c = strcmp(a->name, b->name); break;
     case COL_COUNT: c = cmp_num((double)a->count, (double)b->count); break;
     case COL_ATTACH: c = cmp_num((double)a->delta_attach, (double)b->delta_attach); break;
@@ -74,21 +80,22 @@ static int cmp_rows(const void *pa, const void *pb)
         c = cmp_num((double)a->count, (double)b->count);
     if (!c)
         c = strcmp(a->name, b->name);
-    return ob.reverse ? -c : c;
+    return k->reverse ? -c : c;
 }
 
-static int cmp_diff(const void *pa, const void *pb)
+static int cmp_diff(const void *pa, const void *pb, void *ctx)
 {
-    const struct pm_type_count *a = &g_diff[*(const size_t *)pa], *b = &g_diff[*(const size_t *)pb];
+    const struct sort_ctx *k = ctx;
+    const struct pm_type_count *a = &k->diff[*(const size_t *)pa], *b = &k->diff[*(const size_t *)pb];
     int c = 0;
-    switch (ob.sort) {
+    switch (k->col) {
     case COL_NAME: c = strcmp(a->name, b->name); break;
     case COL_COUNT: c = cmp_num((double)a->count, (double)b->count); break;
     default: c = cmp_num((double)a->delta, (double)b->delta); break;
     }
     if (!c)
         c = strcmp(a->name, b->name);
-    return ob.reverse ? -c : c;
+    return k->reverse ? -c : c;
 }
 
 static bool reserve(size_t n)
@@ -118,9 +125,9 @@ static void rebuild(const struct ui *u)
         for (size_t i = 0; i < d->n_types; i++)
             if ((!ob.filter[0] || strcasestr(d->types[i].name, ob.filter)) && d->types[i].delta)
                 ob.idx[ob.n++] = i;
-        g_diff = d->types;
+        struct sort_ctx k = {.diff = d->types, .col = ob.sort, .reverse = ob.reverse};
         if (ob.n) /* qsort with a NULL base is undefined, even for 0 items */
-            qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_diff);
+            qsort_r(ob.idx, ob.n, sizeof ob.idx[0], cmp_diff, &k);
         return;
     }
     if (ob.idx_gen == tc->gen)
@@ -132,9 +139,9 @@ static void rebuild(const struct ui *u)
     for (size_t i = 0; i < tc->n; i++)
         if (!ob.filter[0] || strcasestr(tc->rows[i].name, ob.filter))
             ob.idx[ob.n++] = i;
-    g_rows = tc->rows;
+    struct sort_ctx k = {.rows = tc->rows, .col = ob.sort, .reverse = ob.reverse};
     if (ob.n)
-        qsort(ob.idx, ob.n, sizeof ob.idx[0], cmp_rows);
+        qsort_r(ob.idx, ob.n, sizeof ob.idx[0], cmp_rows, &k);
 }
 
 static void rate_str(char *buf, size_t len, double r)

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "derive.h"
 #include "format.h"
 #include "graph.h"
 #include "view.h"
 
-#define GROWTH_WINDOW_NS (60 * NS_PER_S) /* slopes over the last minute */
 #define SPARK_FLOOR_NS 1000.0            /* pauses below 1us share the lowest glyph */
 #define TOP_TYPES 32
 
@@ -126,14 +126,14 @@ static void draw_memory(struct ui *u, WINDOW *w, const struct overview_layout *l
     if (l->mem_stats.h >= 2) {
         n = 0;
         bool enough = series_len(&s->rss_kib) >= 2;
-        double slope = series_slope_per_min(&s->rss_kib, GROWTH_WINDOW_NS);
+        double slope = derive_growth_kib_per_min(&s->rss_kib);
         format_slope_kib(v, sizeof v, enough ? slope : NAN);
         double alert = u->growth_alert_kib_per_min > 0 ? u->growth_alert_kib_per_min : 10 * 1024;
         attr_t ga = slope >= alert ? u->th.bad : slope >= alert / 10 ? u->th.warn : u->th.value;
         field_set(&f[n++], "growth", ga, 9, v);
-        if (series_len(&h->pymalloc_kib) >= 2) {
+        if (series_len(&s->pymalloc_kib) >= 2) {
             format_slope_kib(v, sizeof v,
-                             series_slope_per_min(&h->pymalloc_kib, GROWTH_WINDOW_NS));
+                             derive_growth_kib_per_min(&s->pymalloc_kib));
             field_set(&f[n++], "pymalloc", u->th.value, 6, v);
         }
         bool known = s->agent_samples > 0 && s->agent.alloc_blocks >= 0;
@@ -162,7 +162,7 @@ static void draw_memory(struct ui *u, WINDOW *w, const struct overview_layout *l
         go.min_range = last * 0.02; /* wiggles under 2% of RSS are not news */
     struct graph_line lines[3] = {
         {&s->rss_kib, u->th.rss, '#'},
-        {&h->pymalloc_kib, u->th.alloc, '*'},
+        {&s->pymalloc_kib, u->th.alloc, '*'},
         {&h->traced_kib, u->th.traced, '+'},
     };
     int nl = 2 + (series_len(&h->traced_kib) > 0);

@@ -12,6 +12,7 @@
 #include "agent_state.h"
 #include "agent_tracemalloc.h"
 #include "agent_why.h"
+#include "commands.h"
 #include "proto.h"
 
 /* The share of wall time sys.getallocatedblocks() may take: from 3.9 on it
@@ -300,22 +301,24 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
     char msg[160];
     out->len = 0;
     out->failed = 0;
-    if (strcmp(c->name, "collect") == 0)
+    /* Names come from lib/commands.c, the table the monitor sends from. */
+    const struct command_def *def = commands_find(c->name);
+    switch (def ? def->id : CMD_COUNT) {
+    case CMD_COLLECT:
         return agent_cmd_collect(c, out);
-    if (strcmp(c->name, "census") == 0) {
+    case CMD_CENSUS: {
         uint64_t t0 = agent_now_ns();
         if (agent_census_run(out, 1) < 0)
             return -1;
         agent_reply(out, c->id, 0, "census taken", 0, agent_now_ns() - t0);
         return 0;
     }
-    if (strcmp(c->name, "snapshot") == 0) {
+    case CMD_SNAPSHOT:
         /* Census first (the agent keeps it), then tracemalloc if tracing. */
         if (agent_census_snapshot(out) < 0)
             return -1;
         return agent_run_with_gil(c, out, agent_cmd_snapshot);
-    }
-    if (strcmp(c->name, "diff") == 0) {
+    case CMD_DIFF: {
         int kind = c->arg ? PM_CENSUS_KIND_DIFF_BASELINE : PM_CENSUS_KIND_DIFF_PREVIOUS;
         if (agent_census_diff(out, kind, msg, sizeof(msg)) < 0) {
             agent_reply(out, c->id, -ENOENT, msg, 0, 0);
@@ -323,15 +326,15 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         }
         return agent_run_with_gil(c, out, agent_cmd_diff);
     }
-    if (strcmp(c->name, "hunt") == 0)
+    case CMD_HUNT:
         return agent_run_with_gil(c, out, agent_cmd_hunt);
-    if (strcmp(c->name, "why") == 0)
+    case CMD_WHY:
         return agent_run_with_gil(c, out, agent_cmd_why);
-    if (strcmp(c->name, "tracemalloc") == 0)
+    case CMD_TRACEMALLOC:
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
-    if (strcmp(c->name, "alloc_hook") == 0)
+    case CMD_ALLOC_HOOK:
         return agent_run_with_gil(c, out, agent_cmd_alloc_hook);
-    if (strcmp(c->name, "interval") == 0) {
+    case CMD_INTERVAL:
         if (c->arg < 100 || c->arg > 60000) {
             agent_reply(out, c->id, -EINVAL, "interval must be 100 to 60000 ms", 0, 0);
             return 0;
@@ -340,9 +343,9 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         snprintf(msg, sizeof(msg), "interval %lld ms", (long long)c->arg);
         agent_reply(out, c->id, 0, msg, c->arg, 0);
         return 0;
-    }
-    if (strcmp(c->name, "census_interval") == 0 || strcmp(c->name, "census_budget") == 0) {
-        bool interval = c->name[7] == 'i';
+    case CMD_CENSUS_INTERVAL:
+    case CMD_CENSUS_BUDGET: {
+        bool interval = def->id == CMD_CENSUS_INTERVAL;
         if (c->arg < 0 || c->arg > (interval ? 3600000 : 5000)) {
             agent_reply(out, c->id, -EINVAL,
                         interval ? "census interval must be 0 to 3600000 ms"
@@ -359,14 +362,15 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         agent_reply(out, c->id, 0, "census schedule set", c->arg, 0);
         return 0;
     }
-    if (strcmp(c->name, "ping") == 0) {
+    case CMD_PING:
         agent_reply(out, c->id, 0, "pong", 0, 0);
         return 0;
-    }
-    if (strcmp(c->name, "detach") == 0) {
+    case CMD_DETACH:
         *detach = 1;
         agent_reply(out, c->id, 0, "detached", 0, 0);
         return 0;
+    default:
+        break;
     }
     snprintf(msg, sizeof(msg), "unknown command '%.40s'", c->name);
     agent_reply(out, c->id, -ENOSYS, msg, 0, 0);

@@ -1,4 +1,5 @@
 """Modes that never attach (--check, --list) and the headless modes."""
+import glob
 import json
 import os
 import re
@@ -345,3 +346,43 @@ def test_replay_shows_the_recorded_numbers():
     open(bad, "w").write(open(rec).readline() + "{not json\n")
     p = pymemtop("--replay", bad, check=2)
     assert "bad.jsonl:2:" in p.stderr, p.stderr
+
+
+def _derived(doc):
+    """The numbers probes/derive.c computes, as a sample line carries them."""
+    return {
+        "collected_per_s": doc["cycles"]["collected_per_s"],
+        "uncollectable_total": doc["cycles"]["uncollectable_total"],
+        "fragmentation": doc["alloc"]["fragmentation"],
+        "pymalloc_kib_per_min": doc["growth"]["pymalloc_kib_per_min"],
+    }
+
+
+def test_replay_and_export_derive_what_was_recorded():
+    """--record writes the derived numbers; replaying the recording derives
+    them again from its samples, and the dashboard's export (e) over the
+    replay carries the same ones: at the last sample and at the first."""
+    py = next(p for p in find_pythons()[0] if p.path == "/usr/bin/python3")
+    t = Target(py)
+    d = common.tmpdir()
+    rec = d + "/rec.jsonl"
+    pymemtop("--record", rec, "--duration", "6", "--interval", "0.5", t.pid, check=0)
+    samples = [json.loads(x) for x in open(rec) if '"event"' not in x]
+    assert len(samples) >= 8, len(samples)
+    assert any(v > 0 for s in samples for v in s["cycles"]["collected_per_s"]), samples[-1]
+    tm = common.Tmux(["--replay", rec], 100, 30, env="cd %s &&" % d)
+    tm.wait_for(r"REPLAY")
+    for key, index in (("}", len(samples) - 1), ("{", 0)):
+        tm.send(key)
+        tm.wait_for(r"sample %d of %d" % (index + 1, len(samples)))
+        before = set(glob.glob(d + "/pymemtop-*.json"))
+        time.sleep(1.1)  # a new export file name (one per second)
+        tm.send("e")
+        tm.wait_for(r"exported to (\S+\.json)")
+        (path,) = set(glob.glob(d + "/pymemtop-*.json")) - before
+        exported = json.load(open(path))["state"]
+        assert _derived(exported) == _derived(samples[index]), (index, _derived(exported),
+                                                                _derived(samples[index]))
+    tm.send("q")
+    tm.wait_for(r"EXIT=0")
+    t.stop()

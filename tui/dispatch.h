@@ -1,0 +1,21 @@
+/* Sending commands from the dashboard's keys to the agent. */
+#ifndef PYMEMTOP_TUI_DISPATCH_H
+#define PYMEMTOP_TUI_DISPATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dash.h"
+
+/* Why no command can be sent now (target exited, replay, ...); NULL when
+ * one can. */
+const char *dispatch_refusal(const struct session *s);
+/* Sends name(arg[, text]) and shows progress on the status line; false (and
+ * an error on the status line) when it could not be sent. */
+bool dispatch_send(struct dash *d, const char *name, int64_t arg, const char *progress);
+bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const char *text,
+                        const char *progress);
+/* '+' (dir > 0: sample more often) and '-': the next step of the interval. */
+void dispatch_interval(struct dash *d, int dir);
+
+#endif
