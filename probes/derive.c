@@ -3,13 +3,8 @@
 
 #include <math.h>
 
-#include "session.h"
-
-double derive_freed_per_s(const struct session *s, int gen)
+double derive_freed_per_s(const struct series *c)
 {
-    if (gen < 0 || gen >= PM_GENERATIONS)
-        return 0;
-    const struct series *c = &s->collected[gen];
     size_t n = series_len(c);
     if (n < 2)
         return 0;

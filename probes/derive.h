@@ -10,8 +10,6 @@
 #include "model.h"
 #include "series.h"
 
-struct session;
-
 #define DERIVE_FREED_WINDOW_NS 10000000000ull  /* freed per second: the last 10 s */
 #define DERIVE_GROWTH_WINDOW_NS 60000000000ull /* growth slopes: the last minute */
 
@@ -21,9 +19,10 @@ struct session;
  * last two samples) divided by the time between them. Not from the pause
  * events: those can be dropped (ring overflow), a recording keeps only the
  * long ones, and a reused agent's events start at attach, while the counter
- * is exact, in every sample and so in every recording line. 0 with fewer
- * than two samples. */
-double derive_freed_per_s(const struct session *s, int gen);
+ * is exact, in every sample and so in every recording line. `collected`
+ * is one generation's series of that counter (session.collected[gen]).
+ * 0 with fewer than two samples. */
+double derive_freed_per_s(const struct series *collected);
 /* pymalloc's free bytes in pools and arenas over used + free, 0..1; -1
  * when the allocator walk has not run. */
 double derive_fragmentation(const struct pm_alloc *a);

@@ -242,7 +242,7 @@ static void session_json_cycles(struct json *j, const struct session *s)
     json_object_begin(j, JK_CYCLES);
     json_array_begin(j, JK_COLLECTED_PER_S);
     for (int g = 0; g < PM_GENERATIONS; g++)
-        json_double(j, NULL, derive_freed_per_s(s, g));
+        json_double(j, NULL, derive_freed_per_s(&s->collected[g]));
     json_array_end(j);
     json_int(j, JK_GARBAGE_LEN, s->agent.garbage_len);
     json_int(j, JK_UNCOLLECTABLE_TOTAL, derive_uncollectable_total(&s->agent));

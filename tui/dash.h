@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dashboard.h"
+#include "dashboard_opts.h"
 #include "frame_stats.h"
 #include "history.h"
 #include "layout.h"
@@ -45,7 +45,9 @@ struct dash {
     uint64_t next_play_ns;
 };
 
-/* Frees and remakes the windows for the terminal's size (dashboard.c). */
+/* Frees and remakes the windows for the terminal's size. */
 void dash_relayout(struct dash *d);
+/* Frees the windows (at exit, or before a relayout). */
+void dash_free_windows(struct dash *d);
 
 #endif

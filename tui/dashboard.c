@@ -23,54 +23,12 @@
 #include "replay_step.h"
 #include "statusline.h"
 
-const struct view_class *const dash_views[CONFIG_VIEWS] = {
-    &view_overview, &view_objects, &view_cycles, &view_alloc, &view_events,
-};
-
-static struct dash *g_dash; /* for dashboard_open_filter() */
 static volatile sig_atomic_t quit_flag;
 
 static void on_quit_signal(int sig)
 {
     (void)sig;
     quit_flag = 1;
-}
-
-void dashboard_open_filter(void)
-{
-    if (g_dash)
-        filter_open(g_dash);
-}
-
-static void free_windows(struct dash *d)
-{
-    WINDOW **ws[] = {&d->w_header, &d->w_tabs, &d->w_body, &d->w_status, &d->w_help};
-    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++)
-        if (*ws[i]) {
-            delwin(*ws[i]);
-            *ws[i] = NULL;
-        }
-}
-
-static WINDOW *win_for(struct rect r)
-{
-    return rect_empty(r) ? NULL : newwin(r.h, r.w, r.y, r.x);
-}
-
-void dash_relayout(struct dash *d)
-{
-    int rows, cols;
-    getmaxyx(stdscr, rows, cols);
-    free_windows(d);
-    layout_screen(&d->lay, cols, rows);
-    if (d->lay.too_small)
-        return;
-    d->w_header = win_for(d->lay.header);
-    d->w_tabs = win_for(d->lay.tabs);
-    d->w_body = win_for(d->lay.body);
-    d->w_status = win_for(d->lay.status);
-    for (int i = 0; i < CONFIG_VIEWS; i++)
-        dash_views[i]->on_resize(&d->ui, d->lay.body.h, d->lay.body.w);
 }
 
 static void draw_all(struct dash *d, uint64_t now)
@@ -222,7 +180,6 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
         return -ENOTTY;
     }
     set_term(scr);
-    g_dash = &d;
 
     struct ui *u = &d.ui;
     u->s = s;
@@ -341,7 +298,7 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     }
 
     freeze_release(&d);
-    free_windows(&d);
+    dash_free_windows(&d);
     endwin();
     delscreen(scr);
     stderr_release(&red);
@@ -353,6 +310,5 @@ int dashboard_run(struct session *s, const struct dashboard_opts *o)
     frame_stats_free(&d.fs);
     history_free(&d.hist);
     typecache_free(&d.types);
-    g_dash = NULL;
     return 0;
 }

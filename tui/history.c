@@ -45,7 +45,7 @@ void history_update(struct history *h, const struct session *s)
         series_push(&h->traced_kib, t, (double)a->traced_bytes / 1024.0);
     if (series_len(&s->collected[0]) >= 2)
         for (int g = 0; g < PM_GENERATIONS; g++)
-            series_push(&h->freed_per_s[g], t, derive_freed_per_s(s, g));
+            series_push(&h->freed_per_s[g], t, derive_freed_per_s(&s->collected[g]));
 }
 
 int history_clone(struct history *dst, const struct history *src)

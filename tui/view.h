@@ -22,9 +22,6 @@ struct view_class {
 
 extern const struct view_class view_overview, view_objects, view_cycles, view_alloc,
     view_events;
-
-/* For views that want the filter prompt opened (the dashboard owns input). */
-void dashboard_open_filter(void);
 /* Objects view: the filter text (the dashboard edits it). */
 void view_objects_set_filter(const char *text);
 const char *view_objects_filter(void);

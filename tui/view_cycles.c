@@ -30,7 +30,7 @@ static void draw_stats(struct ui *u, WINDOW *w, struct rect r)
     int n = 0;
     static const char *const names[3] = {"freed per second  gen0", "gen1", "gen2"};
     for (int g = 0; g < PM_GENERATIONS; g++) {
-        double rate = have ? derive_freed_per_s(s, g) : -1;
+        double rate = have ? derive_freed_per_s(&s->collected[g]) : -1;
         format_count(v, sizeof v, rate >= 0 ? (int64_t)llround(rate) : -1);
         field_set(&f[n++], names[g], u->th.value, 9 - g, v);
     }

@@ -101,19 +101,19 @@ static void test_freed_per_s_from_the_counter(void)
 {
     struct session s;
     CHECK_EQ_INT(replay_session_init(&s, 64), 0);
-    CHECK(derive_freed_per_s(&s, 0) == 0);
+    CHECK(derive_freed_per_s(&s.collected[0]) == 0);
     for (uint64_t i = 0; i <= 20; i++) /* 100 objects a second in gen 0, none in gen 2 */
         series_push(&s.collected[0], i * SEC, 100.0 * (double)i);
     for (uint64_t i = 0; i <= 20; i++)
         series_push(&s.collected[2], i * SEC, 7.0);
-    CHECK(derive_freed_per_s(&s, 0) == 100.0);
-    CHECK(derive_freed_per_s(&s, 2) == 0);
+    CHECK(derive_freed_per_s(&s.collected[0]) == 100.0);
+    CHECK(derive_freed_per_s(&s.collected[2]) == 0);
     /* A burst 5 s ago counts over the window, not the last interval. */
     series_push(&s.collected[1], 0, 0);
     series_push(&s.collected[1], 15 * SEC, 0);
     series_push(&s.collected[1], 16 * SEC, 1000);
     series_push(&s.collected[1], 20 * SEC, 1000);
-    CHECK(derive_freed_per_s(&s, 1) == 200.0); /* 1000 over 15 s .. 20 s */
+    CHECK(derive_freed_per_s(&s.collected[1]) == 200.0); /* 1000 over 15 s .. 20 s */
     s.agent.uncollectable[0] = 2;
     s.agent.uncollectable[2] = -1;
     CHECK_EQ_INT(derive_uncollectable_total(&s.agent), 2);
