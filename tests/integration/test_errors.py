@@ -61,8 +61,9 @@ def test_old_python():
     if not olds:
         raise Skip("no CPython < 3.8 on this machine")
     for py in olds:
-        t = Target(py, code="import time\nprint('ready', flush=True)\n"
-                   "while True:\n    time.sleep(0.1)\n")
+        # Python 2 too: no print(flush=True).
+        t = Target(py, code="import sys, time\nsys.stdout.write('ready\\n')\n"
+                   "sys.stdout.flush()\nwhile True:\n    time.sleep(0.1)\n")
         t.wait_output("ready")
         p = pymemtop("--once", t.pid, check=3)
         assert "3.8" in p.stderr, (py, p.stderr)
