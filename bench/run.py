@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """pymemtop benchmarks (`make bench`). Reports numbers; asserts nothing.
 
-Run: /usr/bin/python3 bench/run.py --build build [--quick] [--json FILE]
+Run: /usr/bin/python3 bench/run.py --build build [--quick] [--json FILE] [--parts 1234]
 
 Every Python found like the integration tests find them
 (/root/.pyenv/versions/3.*/bin/python3 for 3.8+, /usr/bin/python3, and
@@ -49,6 +49,22 @@ directory first, so a concurrent rebuild cannot change them mid-run.
    /proc/PID/stat) and RSS (VmRSS/VmHWM from /proc/PID/status) sampled every
    second; plus the CPU of the agent's thread inside the target.
 
+4. Blocked targets, per Python version: the timings the integration tests
+   (tests/integration/test_blocked.py, test_attach.py, test_harm.py) check
+   as behaviour only. A target whose main thread blocks for 2 s (BLOCKED
+   below) in time.sleep while two threads run Python ("sleep"), in
+   thread.join on such a thread ("join"), in time.sleep while the other
+   threads wait on an Event ("idle": no thread runs Python), or with no other
+   thread, attached with --attach-timeout 1 ("alone"). Once the main thread
+   is parked (state S with no voluntary context switch for 0.1 s), the wall
+   time of `pymemtop --once --json PID` to its JSON line, agent.attach_via,
+   agent.native_stop_ns, and how much longer than 2 s the interrupted wait
+   took (the target's own time.monotonic()). Medians of N runs per mode
+   (N = 3, 1 with --quick). Plus "monitor killed": the demo target
+   (tests/targets/demo.py --period 0.02) watched by `pymemtop --record`,
+   which gets SIGKILL; the time until the target's own len(gc.callbacks) is
+   back to 0 (read from its --state file, written every tick), N runs.
+
 Every process and tmux session (on a private tmux socket) started here is
 cleaned up on exit, Ctrl-C and SIGTERM.
 """
@@ -71,6 +87,7 @@ from benchlib import median, proc_cpu_ticks, proc_status_kib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IDLE_TARGET = os.path.join(HERE, "idle_target.py")
+DEMO_TARGET = os.path.join(os.path.dirname(HERE), "tests", "targets", "demo.py")
 GC_TARGET = os.path.join(HERE, "gc_loop.py")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -171,10 +188,10 @@ class Target:
             _targets.remove(self)
 
 
-def run_once(pid, timeout=20.0):
-    """`pymemtop --once --json PID`: (wall ns to the JSON line, parsed JSON or None, error)."""
+def run_once(pid, timeout=20.0, extra=()):
+    """`pymemtop --once --json [extra] PID`: (wall ns to the JSON line, parsed JSON or None, error)."""
     t0 = time.perf_counter_ns()
-    p = subprocess.Popen([BIN, "--once", "--json", str(pid)], stdout=subprocess.PIPE,
+    p = subprocess.Popen([BIN, "--once", "--json"] + list(extra) + [str(pid)], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     watchdog = threading.Timer(timeout, p.kill)
     watchdog.start()
@@ -567,6 +584,198 @@ def print_footprint(r):
     print("   (CPU from utime+stime, %d Hz ticks)" % CLK_TCK)
 
 
+# ---------------------------------------------------- 4. blocked targets --
+
+BLOCK_SECS = 2.0
+# argv: mode seconds. Prints "ready", blocks its main thread, prints how long.
+BLOCKED = r"""
+import signal, sys, threading, time
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+mode, secs = sys.argv[1], float(sys.argv[2])
+stop = threading.Event()
+def busy():
+    acc = 0
+    while not stop.is_set():
+        for i in range(2000):
+            acc = (acc * 31 + i * i) % 1000003
+workers = [] if mode == "alone" else \
+    [threading.Thread(target=stop.wait if mode == "idle" else busy) for _ in range(2)]
+for t in workers:
+    t.start()
+print("ready", flush=True)
+t0 = time.monotonic()
+if mode == "join":
+    threading.Timer(secs, stop.set).start()
+    workers[0].join()
+else:
+    time.sleep(secs)
+waited = time.monotonic() - t0
+stop.set()
+for t in workers:
+    t.join()
+print("waited %.6f" % waited, flush=True)
+"""
+BLOCK_MODES = [("sleep", ()), ("join", ()), ("idle", ()), ("alone", ("--attach-timeout", "1"))]
+
+
+def _task_sched(pid):
+    """(state, voluntary context switches) of pid's main thread."""
+    with open("/proc/%d/task/%d/stat" % (pid, pid)) as f:
+        state = f.read().rsplit(")", 1)[1].split()[0]
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if line.startswith("voluntary_ctxt_switches:"):
+                return state, int(line.split()[1])
+    return state, None
+
+
+def wait_parked(pid, quiet=0.1, timeout=15.0):
+    """Until pid's main thread has slept without a context switch for `quiet`
+    seconds (in its blocking call, not waiting for the GIL)."""
+    end = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < end:
+        now = _task_sched(pid)
+        t = time.monotonic()
+        if now[0] != "S" or now != last:
+            last, since = now, t
+        elif t - since >= quiet:
+            return
+        time.sleep(0.01)
+    raise RuntimeError("main thread of %d never parked (last %s)" % (pid, last))
+
+
+def _read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def bench_blocked(pythons, runs):
+    script = os.path.join(WORK, "blocked_target.py")
+    with open(script, "w") as f:
+        f.write(BLOCKED)
+    rows = []
+    for py in pythons:
+        row = {"python": py.label, "modes": {}, "errors": []}
+        for mode, extra in BLOCK_MODES:
+            m = {"attach_ms": [], "via": [], "native_stop_us": [], "overrun_ms": []}
+            for i in range(runs):
+                out = os.path.join(WORK, "blocked-%s-%s-%d.out" % (py.label, mode, i))
+                t = Target(py, script, [mode, str(BLOCK_SECS)], stdout_path=out)
+                try:
+                    t.wait_ready()
+                    wait_parked(t.pid)
+                    wall, doc, err = run_once(t.pid, extra=extra)
+                    if err:
+                        row["errors"].append("%s: %s" % (mode, err))
+                        continue
+                    m["attach_ms"].append(wall / 1e6)
+                    m["via"].append(doc["agent"].get("attach_via"))
+                    m["native_stop_us"].append(doc["agent"].get("native_stop_ns", 0) / 1e3)
+                    end = time.monotonic() + BLOCK_SECS + 15
+                    while "waited" not in _read_text(out):
+                        if t.proc.poll() is not None or time.monotonic() > end:
+                            raise RuntimeError("target never ended its wait")
+                        time.sleep(0.02)
+                    waited = float(_read_text(out).split("waited")[1].split()[0])
+                    m["overrun_ms"].append((waited - BLOCK_SECS) * 1e3)
+                except RuntimeError as e:
+                    row["errors"].append("%s: %s" % (mode, e))
+                finally:
+                    t.stop()
+            row["modes"][mode] = m
+        row["hook_gone_ms"] = []
+        for i in range(runs):
+            try:
+                row["hook_gone_ms"].append(_monitor_killed(py, i))
+            except RuntimeError as e:
+                row["errors"].append("monitor killed: %s" % e)
+        rows.append(row)
+        print("  %-14s done (%d errors)" % (py.label, len(row["errors"])), flush=True)
+    return rows
+
+
+def _demo_state(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_demo(path, pred, what, timeout=15.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        s = _demo_state(path)
+        if s and pred(s):
+            return s
+        time.sleep(0.005)
+    raise RuntimeError("demo target: %s never happened" % what)
+
+
+def _monitor_killed(py, i):
+    """ms from SIGKILL to a --record monitor until the target's hook is gone."""
+    state = os.path.join(WORK, "demo-%s-%d.json" % (py.label, i))
+    t = Target(py, DEMO_TARGET, ["--period", "0.02", "--quiet", "--state", state])
+    mon = None
+    try:
+        _wait_demo(state, lambda s: s["tick"] >= 2, "start")
+        mon = subprocess.Popen([BIN, "--record", os.path.join(WORK, "rec-%d.jsonl" % i),
+                                "--interval", "0.1", str(t.pid)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        _wait_demo(state, lambda s: s["callbacks"] == 1, "the monitor's GC hook")
+        t0 = time.monotonic()
+        mon.kill()
+        mon.wait()
+        tick = _demo_state(state)["tick"]
+        _wait_demo(state, lambda s: s["tick"] > tick and s["callbacks"] == 0, "hook removal")
+        return (time.monotonic() - t0) * 1e3
+    finally:
+        if mon and mon.poll() is None:
+            mon.kill()
+            mon.wait()
+        t.stop()
+
+
+def print_blocked(rows, runs):
+    print()
+    print("4. Blocked targets: main thread blocked %.0f s, `pymemtop --once --json PID` once it "
+          "is parked, %d run(s) each" % (BLOCK_SECS, runs))
+    print("   (what tests/integration/test_blocked.py and test_attach.py check as behaviour only)")
+    print()
+    hdr = "%-14s | %-6s | %9s %9s | %-24s | %9s | %11s %11s" % (
+        "python", "mode", "attach med", "max", "agent.attach_via", "stop med",
+        "overrun med", "max")
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        for mode, _ in BLOCK_MODES:
+            m = r["modes"].get(mode)
+            if not m or not m["attach_ms"]:
+                print("%-14s | %-6s | failed" % (r["python"], mode))
+                continue
+            vias = sorted(set(m["via"]))
+            native = [x for x, v in zip(m["native_stop_us"], m["via"]) if v == "native_thread"]
+            ov = m["overrun_ms"]
+            print("%-14s | %-6s | %8.0fms %7.0fms | %-24s | %9s | %9.0fms %9.0fms" % (
+                r["python"], mode, median(m["attach_ms"]), max(m["attach_ms"]), ",".join(vias),
+                "%.0fus" % median(native) if native else "-",
+                median(ov) if ov else float("nan"), max(ov) if ov else float("nan")))
+    print("   attach = start to the JSON line; stop = agent.native_stop_ns (native_thread runs);")
+    print("   overrun = how much longer than %.0f s the interrupted wait took in the target" %
+          BLOCK_SECS)
+    print()
+    print("   monitor killed (test_harm.py): SIGKILL to a --record monitor until the target's "
+          "own len(gc.callbacks) is 0")
+    for r in rows:
+        g = r["hook_gone_ms"]
+        print("   %-14s %s" % (r["python"], "median %.0f ms, max %.0f ms" % (median(g), max(g))
+                                  if g else "failed"))
+    for r in rows:
+        for e in sorted(set(r["errors"])):
+            print("   %s: %s (x%d)" % (r["python"], e, r["errors"].count(e)))
+
+
 # ------------------------------------------------------------------ main --
 
 def cleanup():
@@ -599,6 +808,8 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="also write all results as JSON to FILE")
     ap.add_argument("--slowdown-pythons", default="debian,3.8,3.12,3.13",
                     help="versions for the slowdown part, e.g. debian,3.8,3.13 (default: %(default)s)")
+    ap.add_argument("--parts", default="1234",
+                    help="which numbered parts to run, e.g. 4 (default: %(default)s)")
     args = ap.parse_args()
     benchlib.sid_namespace(os.path.abspath(args.build))
 
@@ -633,43 +844,59 @@ def main():
         report = {"binary_sha256_12": sha, "quick": args.quick, "cpus": os.cpu_count(),
                   "load_start": loadavg()}
 
-        print("\n[1/3] attach latency ...", flush=True)
-        lat = bench_latency(pythons, runs)
-        report["latency"] = lat
+        lat = slow = foot = blocked = None
+        if "1" in args.parts:
+            print("\n[1/4] attach latency ...", flush=True)
+            lat = bench_latency(pythons, runs)
+            report["latency"] = lat
 
-        wanted = [w.strip() for w in args.slowdown_pythons.split(",") if w.strip()]
-        if args.quick:
-            wanted = wanted[:1]
-        slow_pys = []
-        for w in wanted:
-            for p in pythons:
-                if (w == "debian" and p.path.startswith("/usr/bin")) or \
-                        (w != "debian" and not p.path.startswith("/usr/bin") and
-                         ".".join(p.version.split(".")[:2]) == w):
-                    slow_pys.append(p)
-                    break
-            else:
-                print("  (no Python %s for the slowdown part)" % w)
-        print("\n[2/3] target slowdown (%d phases x %.1f s per Python) ..." % (
-            1 + 4 * cycles, phase_secs), flush=True)
-        slow = []
-        for p in slow_pys:
-            try:
-                r = bench_slowdown(p, phase_secs, cycles)
-            except RuntimeError as e:
-                r = {"python": p.label, "errors": [str(e)]}
-            slow.append(r)
-            print("  %-14s done (%s)" % (p.label, "ok" if "wall" in r else "failed"), flush=True)
-        report["slowdown"] = slow
+        if "2" in args.parts:
+            wanted = [w.strip() for w in args.slowdown_pythons.split(",") if w.strip()]
+            if args.quick:
+                wanted = wanted[:1]
+            slow_pys = []
+            for w in wanted:
+                for p in pythons:
+                    if (w == "debian" and p.path.startswith("/usr/bin")) or \
+                            (w != "debian" and not p.path.startswith("/usr/bin") and
+                             ".".join(p.version.split(".")[:2]) == w):
+                        slow_pys.append(p)
+                        break
+                else:
+                    print("  (no Python %s for the slowdown part)" % w)
+            print("\n[2/4] target slowdown (%d phases x %.1f s per Python) ..." % (
+                1 + 4 * cycles, phase_secs), flush=True)
+            slow = []
+            for p in slow_pys:
+                try:
+                    r = bench_slowdown(p, phase_secs, cycles)
+                except RuntimeError as e:
+                    r = {"python": p.label, "errors": [str(e)]}
+                slow.append(r)
+                print("  %-14s done (%s)" % (p.label, "ok" if "wall" in r else "failed"), flush=True)
+            report["slowdown"] = slow
 
-        print("\n[3/3] monitor footprint (%d s) ..." % foot_secs, flush=True)
-        debian = [p for p in pythons if p.path.startswith("/usr/bin")] or pythons[-1:]
-        foot = bench_footprint(debian[0], foot_secs)
-        report["footprint"] = foot
+        if "3" in args.parts:
+            print("\n[3/4] monitor footprint (%d s) ..." % foot_secs, flush=True)
+            debian = [p for p in pythons if p.path.startswith("/usr/bin")] or pythons[-1:]
+            foot = bench_footprint(debian[0], foot_secs)
+            report["footprint"] = foot
 
-        print_latency(lat, runs, missing)
-        print_slowdown(slow, phase_secs, cycles)
-        print_footprint(foot)
+        block_runs = 1 if args.quick else 3
+        if "4" in args.parts:
+            print("\n[4/4] blocked targets (%d modes x %d run(s) per Python) ..." % (
+                len(BLOCK_MODES), block_runs), flush=True)
+            blocked = bench_blocked(pythons, block_runs)
+            report["blocked"] = blocked
+
+        if lat is not None:
+            print_latency(lat, runs, missing)
+        if slow is not None:
+            print_slowdown(slow, phase_secs, cycles)
+        if foot is not None:
+            print_footprint(foot)
+        if blocked is not None:
+            print_blocked(blocked, block_runs)
         report["load_end"] = loadavg()
         report["elapsed_s"] = time.monotonic() - t_begin
         print("\nload average at start %s, at end %s; total %.0f s" % (

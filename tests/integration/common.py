@@ -76,6 +76,76 @@ def old_pythons():
     return out
 
 
+def poll(pred, timeout=10, what="the expected state", interval=0.02, alive=None):
+    """Calls pred() until it returns something true and returns that value.
+    After timeout seconds raises AssertionError saying what it waited for
+    (what: a string, or a callable called then, e.g. to show the last state).
+    alive: a Target or Popen whose exit ends the wait at once (with its exit
+    code and, for a Target, its stderr). Waits in the tests go through here
+    (or Target.wait_state, Tmux.wait_for), never through a fixed sleep."""
+    end = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        proc = getattr(alive, "proc", alive)
+        if proc is not None and proc.poll() is not None:
+            got = pred()  # the state may have been reached just before the exit
+            if got:
+                return got
+            err = alive.stderr() if hasattr(alive, "stderr") and callable(alive.stderr) else ""
+            raise AssertionError("process %d exited with %s while waiting for %s%s" % (
+                proc.pid, proc.returncode, what() if callable(what) else what,
+                "; stderr: %s" % err if err else ""))
+        if time.monotonic() >= end:
+            raise AssertionError("waited %.1f s for %s" % (
+                timeout, what() if callable(what) else what))
+        time.sleep(interval)
+
+
+def _task_sched(pid, tid):
+    """(state letter, voluntary context switches) of one thread, None once gone."""
+    try:
+        with open("/proc/%d/task/%d/stat" % (pid, tid)) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open("/proc/%d/task/%d/status" % (pid, tid)) as f:
+            switches = next(int(l.split()[1]) for l in f if l.startswith("voluntary_ctxt_switches:"))
+    except (OSError, StopIteration):
+        return None
+    return state, switches
+
+
+def wait_blocked(target, tid=None, quiet=0.1, timeout=20):
+    """Until thread tid (default: the main thread) of target has slept (state
+    S) for `quiet` seconds without one voluntary context switch: parked in one
+    long blocking call (sleep, join, a wait), not starting up and not waiting
+    for the GIL (a GIL waiter wakes every switch interval, 5 ms)."""
+    pid = target.pid
+    tid = tid or pid
+    seen = {}
+
+    def parked():
+        now = _task_sched(pid, tid)
+        t = time.monotonic()
+        if now is None or now[0] != "S" or now[1] != seen.get("switches"):
+            seen.update(switches=now and now[1], since=t)
+            return False
+        return t - seen["since"] >= quiet
+
+    poll(parked, timeout, lambda: "thread %d of %d parked in a blocking call (last state, "
+         "switches: %s)" % (tid, pid, _task_sched(pid, tid)), interval=0.01, alive=target)
+
+
+def wait_threads(target, n, timeout=20):
+    """Until target runs at least n threads (its interpreter started them)."""
+    def count():
+        try:
+            return len(os.listdir("/proc/%d/task" % target.pid)) >= n
+        except OSError:
+            return False
+    poll(count, timeout, "%d threads in process %d" % (n, target.pid), alive=target)
+
+
 def tmpdir():
     d = tempfile.mkdtemp(prefix="pymemtop-test-")
     os.chmod(d, 0o755)
@@ -118,16 +188,17 @@ class Target:
             return None
 
     def wait_state(self, pred, timeout=20):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
+        def matched():
             s = self.state()
-            if s and pred(s):
-                return s
-            if self.proc.poll() is not None:
-                raise AssertionError("target exited with %s; stderr: %s"
-                                     % (self.proc.returncode, self.stderr()))
-            time.sleep(0.05)
-        raise AssertionError("target state never matched; last: %s" % self.state())
+            return s if s and pred(s) else None
+        return poll(matched, timeout, lambda: "the target's state to match; last: %s"
+                    % self.state(), interval=0.05, alive=self)
+
+    def wait_output(self, text, timeout=20):
+        """Until the target's stdout contains text; returns the stdout."""
+        return poll(lambda: text in self.stdout() and self.stdout(), timeout,
+                    lambda: "%r on the target's stdout; got %r" % (text, self.stdout()[-500:]),
+                    alive=self)
 
     def stdout(self):
         self.out.flush()
@@ -209,15 +280,24 @@ class Tmux:
                        check=True)
 
     def wait_for(self, pattern, timeout=10):
-        end = time.monotonic() + timeout
-        screen = ""
-        while time.monotonic() < end:
-            screen = self.capture()
-            m = re.search(pattern, screen)
-            if m:
-                return m, screen
-            time.sleep(0.1)
-        raise AssertionError("screen never showed /%s/; last screen:\n%s" % (pattern, screen))
+        last = [""]
+
+        def shown():
+            last[0] = self.capture()
+            m = re.search(pattern, last[0])
+            return m and (m, last[0])
+        return poll(shown, timeout, lambda: "the screen to show /%s/; last screen:\n%s"
+                    % (pattern, last[0]), interval=0.1)
+
+    def wait_screen(self, pred, timeout=10, what="the screen to change"):
+        """Until pred(screen) is true; returns that screen."""
+        last = [""]
+
+        def shown():
+            last[0] = self.capture()
+            return pred(last[0]) and last[0]
+        return poll(shown, timeout, lambda: "%s; last screen:\n%s" % (what, last[0]),
+                    interval=0.1)
 
     def kill(self):
         subprocess.run(["tmux", "kill-session", "-t", self.name], stderr=subprocess.DEVNULL)

@@ -13,7 +13,6 @@ import os
 import re
 import socket
 import struct
-import time
 
 import common
 from common import Target, once_json
@@ -175,18 +174,20 @@ class AgentClient:
 
     def __init__(self, pid, interval_ms=100):
         path = "\0" + _agent_name(pid)[1:]  # abstract: same network namespace as the target
-        end = time.monotonic() + 10
-        while True:  # BUSY until the agent has seen the previous monitor leave
+
+        def greeted():
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.settimeout(10)
             self.sock.connect(path)
             self.buf = b""
             self.cmd_id = 0
             typ, _ = self._frame()
-            if typ != BUSY or time.monotonic() > end:
-                break
-            self.sock.close()
-            time.sleep(0.05)
+            if typ == BUSY:  # until the agent has seen the previous monitor leave
+                self.sock.close()
+                return None
+            return typ
+        typ = common.poll(greeted, 10, "a greeting other than BUSY from the agent",
+                          interval=0.05)
         assert typ == HELLO, "expected HELLO, got %d" % typ
         if interval_ms:
             self.command("interval", interval_ms)

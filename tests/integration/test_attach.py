@@ -107,29 +107,29 @@ def test_gc_counts_match_target(py):
 
 def test_blocked_main_thread_attaches_and_sleep_resumes(py):
     # Main thread blocked in sleep, no other thread: the pending call cannot
-    # run, so the agent is loaded natively in the sleeping thread, within 2 s
-    # even with --attach-timeout 1.
+    # run, so the agent is loaded natively in the sleeping thread, and that
+    # even with --attach-timeout 1 (no exit 5 waiting for the pending call).
+    # How long it takes is a bench figure (bench/run.py, blocked targets).
     code = ("import time\nt0 = time.monotonic()\ntime.sleep(4)\n"
             "print('slept %.2f' % (time.monotonic() - t0), flush=True)\n"
             "while True:\n    time.sleep(0.05)\n")
     t = Target(py, code=code)
-    time.sleep(0.3)
-    t0 = time.monotonic()
+    common.wait_blocked(t)  # in its time.sleep(4)
     p = pymemtop("--once", "--json", "--attach-timeout", "1", t.pid, check=0)
-    assert time.monotonic() - t0 < 2, time.monotonic() - t0
     j = __import__("json").loads(p.stdout)
     assert j["agent"]["injected"] is True and j["python"] == py.version
     assert j["agent"]["attach_via"] == "native_thread", j["agent"]
     assert t.alive()
     # The queued bootstrap runs when the main thread wakes: it finds the agent
     # started and leaves it (the next run reuses it, no second injection).
-    time.sleep(4.5)
+    t.wait_output("slept")
     j = once_json(t.pid)
     assert j["agent"]["injected"] is False and j["python"] == py.version
     assert t.stderr() == ""
-    # The interrupted sleep resumed as if nothing happened: 4 s in total.
+    # The interrupted sleep resumed, not cut short: 4 s in total (how much
+    # longer it took is a bench figure: load lengthens it).
     slept = float(t.stdout().split()[1])
-    assert 3.99 <= slept < 4.3, slept
+    assert slept >= 3.99, slept
 
 
 def test_signals_during_injection_are_delivered(py):
@@ -148,11 +148,12 @@ def test_signals_during_injection_are_delivered(py):
             "    except BlockingIOError:\n        pass\n"
             "    print(n[0], flush=True)\n"
             "signal.signal(signal.SIGUSR2, report)\n"
+            "print('ready', flush=True)\n"
             "while True:\n    time.sleep(0.01)\n"
             "    try:\n        n[0] += os.read(r, 65536).count(bytes([signal.SIGRTMIN]))\n"
             "    except BlockingIOError:\n        pass\n")
     t = Target(py, code=code)
-    time.sleep(0.5)
+    t.wait_output("ready")
     sent = 0
     for _ in range(5):
         p = subprocess.Popen([common.BIN, "--once", "--json", str(t.pid)],
@@ -160,12 +161,14 @@ def test_signals_during_injection_are_delivered(py):
         while p.poll() is None:
             os.kill(t.pid, signal.SIGRTMIN)
             sent += 1
-            time.sleep(0.0005)
+            time.sleep(0.0005)  # the signals' pace during the attach (the test's subject)
         assert p.returncode == 0, p.stderr.read()
-    time.sleep(0.3)
+    # Every SIGRTMIN sent is queued before SIGUSR2; the report reads the
+    # wakeup fd, so it counts every one delivered.
     os.kill(t.pid, signal.SIGUSR2)
-    time.sleep(0.3)
-    assert t.stdout().split() == [str(sent)], (t.stdout(), sent)
+    out = common.poll(lambda: len(t.stdout().split()) >= 2 and t.stdout(), 10,
+                      "the target's report after SIGUSR2", alive=t)
+    assert out.split() == ["ready", str(sent)], (out, sent)
     assert t.alive() and t.stderr() == ""
 
 
@@ -191,7 +194,7 @@ def test_target_exits_during_attach(py):
     for delay in (0.05, 0.1, 0.15, 0.2, 0.3):
         code = "import time\nt = time.time()\nwhile time.time() - t < %r:\n    pass\n" % delay
         t = Target(py, code=code)
-        time.sleep(0.04)
+        time.sleep(0.04)  # attach at one moment of the target's short life: the test's subject
         p = pymemtop("--once", "--json", t.pid, timeout=20)
         assert p.returncode in (0, 4), (p.returncode, p.stderr)
         if p.returncode == 4:
@@ -223,7 +226,7 @@ def test_sampling_while_target_toggles_tracemalloc(py):
     d = common.tmpdir()
     go = os.path.join(d, "go")
     t = Target(py, [go], code=code)
-    time.sleep(0.5)
+    common.wait_threads(t, 4)  # its three workers run
     once_json(t.pid)  # the agent and its thread start before the toggling
     open(go, "w").close()
     p = pymemtop("--record", os.devnull, "--interval", "0.1", "--duration", "4", t.pid,
@@ -259,10 +262,7 @@ def test_attach_with_remote_debug_disabled(py):
         raise common.Skip("PEP 768 remote debugging exists from 3.14 on")
     for how in ("env", "xoption"):
         t = Target(py, args=[how], code=REMOTE_DEBUG_OFF)
-        end = time.monotonic() + 20
-        while "remote_debug_enabled" not in t.stdout():
-            assert t.alive() and time.monotonic() < end, t.stderr()
-            time.sleep(0.05)
+        t.wait_output("remote_debug_enabled")
         assert "remote_debug_enabled False" in t.stdout(), (how, t.stdout())
         p = pymemtop("--check", t.pid, check=0)
         assert "remote debugging disabled in the target (PEP 768): does not affect pymemtop" \

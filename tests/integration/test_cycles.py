@@ -7,7 +7,6 @@ young-generation threshold raised so that the collector leaves them for the
 hunt to find, and writes what it sees itself to state.json.
 """
 import json
-import subprocess
 
 from common import Target, pymemtop
 
@@ -182,10 +181,7 @@ def test_hunt_idle_target(py):
     code = ("import gc, time\ngc.collect()\nprint('ready', flush=True)\n"
             "while True:\n    time.sleep(0.05)\n")
     t = Target(py, code=code)
-    for _ in range(100):
-        if "ready" in t.stdout():
-            break
-        subprocess.run(["sleep", "0.05"])
+    t.wait_output("ready")
     j = hunt(t.pid)
     assert j["status"] == "ok", j
     assert j["truncated"] is False

@@ -1,6 +1,5 @@
 """The real dashboard under tmux against real targets, read as a user would."""
 import re
-import time
 
 from common import Target, Tmux
 
@@ -28,11 +27,8 @@ def test_attach_collect_help_quit(py):
     assert after >= before + 1
     # And the dashboard shows it after the next sample, with the pause counted.
     m, screen = tm.wait_for(r"pauses\s+([1-9]\d*)", timeout=5)
-    deadline = time.monotonic() + 5
-    while _gen2_row(screen) <= shown_before and time.monotonic() < deadline:
-        time.sleep(0.2)
-        screen = tm.capture()
-    assert _gen2_row(screen) > shown_before, screen
+    screen = tm.wait_screen(lambda sc: _gen2_row(sc) > shown_before, 5,
+                            "the generation 2 row to count the collection")
     assert re.search(r"max\s+[\d.]+(ns|us|ms|s)", screen), screen
     tm.send("?")
     _, screen = tm.wait_for(r"help")

@@ -49,7 +49,8 @@ def test_no_such_process():
 def test_not_python():
     t = subprocess.Popen(["sleep", "60"])
     common._procs.append(t)
-    time.sleep(0.2)
+    common.poll(lambda: os.path.basename(os.readlink("/proc/%d/exe" % t.pid)) == "sleep", 10,
+                "process %d to run sleep" % t.pid)
     p = pymemtop("--once", t.pid, check=3)
     assert "not a CPython" in p.stderr or "not CPython" in p.stderr, p.stderr
     assert t.poll() is None, "the non-Python process was harmed"
@@ -60,8 +61,10 @@ def test_old_python():
     if not olds:
         raise Skip("no CPython < 3.8 on this machine")
     for py in olds:
-        t = Target(py, code="import time\nwhile True:\n    time.sleep(0.1)\n")
-        time.sleep(0.5)
+        # Python 2 too: no print(flush=True).
+        t = Target(py, code="import sys, time\nsys.stdout.write('ready\\n')\n"
+                   "sys.stdout.flush()\nwhile True:\n    time.sleep(0.1)\n")
+        t.wait_output("ready")
         p = pymemtop("--once", t.pid, check=3)
         assert "3.8" in p.stderr, (py, p.stderr)
         assert t.alive()
@@ -90,10 +93,13 @@ def test_free_threaded_refused_before_writing():
     d = common.tmpdir()
     ft = os.path.join(d, "python%st" % minor)
     shutil.copy(real, ft)
-    t = subprocess.Popen([ft, "-c", "import time\nwhile True:\n    time.sleep(0.05)\n"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out = os.path.join(d, "stdout")
+    with open(out, "w") as o:
+        t = subprocess.Popen([ft, "-c", "import time\nprint('ready', flush=True)\n"
+                              "while True:\n    time.sleep(0.05)\n"],
+                             stdout=o, stderr=subprocess.DEVNULL)
     common._procs.append(t)
-    time.sleep(0.5)
+    common.poll(lambda: "ready" in open(out).read(), 20, "%s to print ready" % ft, alive=t)
     with open("/proc/%d/maps" % t.pid) as f:
         maps_before = f.read()
     p = pymemtop("--once", "--json", t.pid, check=3)
@@ -146,7 +152,7 @@ def test_already_traced():
     if not shutil.which("strace"):
         raise AssertionError("strace is not installed (make deps installs it)")
     t = Target(_py(), wrapper=["strace", "-o", "/dev/null"], wait_state=False)
-    time.sleep(1.0)
+    t.wait_state(lambda s: s["tick"] >= 2)  # written by strace's child, the demo
     # The Python process is strace's child.
     kids = open("/proc/%d/task/%d/children" % (t.pid, t.pid)).read().split()
     assert kids, "strace started no child"

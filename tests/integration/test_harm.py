@@ -77,30 +77,26 @@ def _agent_name(pid):
 
 
 def _wait_file(path, timeout=20, proc=None):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if os.path.exists(path):
-            return
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("target exited with %s while waiting for %s"
-                                 % (proc.returncode, path))
-        time.sleep(0.02)
-    raise AssertionError("%s never appeared" % path)
+    common.poll(lambda: os.path.exists(path), timeout, "%s to appear" % path, alive=proc)
+
+
+def _wait_ready(p, timeout=20):
+    """Until a target started by _spawn has written DIR/ready: its
+    interpreter runs the script's main loop (the harm_* targets write it)."""
+    _wait_file(os.path.join(p.dir, "ready"), timeout, proc=p)
 
 
 def _json_file(path, pred=lambda s: True, timeout=20):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
+    last = [None]
+
+    def matched():
         try:
             with open(path) as f:
-                last = json.load(f)
-            if pred(last):
-                return last
+                last[0] = json.load(f)
         except (OSError, ValueError):
-            pass
-        time.sleep(0.02)
-    raise AssertionError("%s never matched; last: %s" % (path, last))
+            return None
+        return last[0] if pred(last[0]) else None
+    return common.poll(matched, timeout, lambda: "%s to match; last: %s" % (path, last[0]))
 
 
 def _touch(path, content=""):
@@ -132,8 +128,7 @@ def _descendants(pid):
 
 def _monitor_pid(tm, timeout=10):
     """The pymemtop process running in a Tmux session."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
+    def found():
         pane = subprocess.run(["tmux", "list-panes", "-t", tm.name, "-F", "#{pane_pid}"],
                               stdout=subprocess.PIPE, text=True).stdout.split()
         for p in ([int(pane[0])] + _descendants(int(pane[0]))) if pane else []:
@@ -142,8 +137,9 @@ def _monitor_pid(tm, timeout=10):
                     return p
             except OSError:
                 pass
-        time.sleep(0.05)
-    raise AssertionError("no pymemtop process in tmux session %s" % tm.name)
+        return None
+    return common.poll(found, timeout, "a pymemtop process in tmux session %s" % tm.name,
+                       interval=0.05)
 
 
 def _proc_state(pid):
@@ -230,12 +226,8 @@ def _start_record(pid, interval="0.1", duration=None):
     p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
     common._procs.append(p)
     p.rec, p.err_path = rec, os.path.join(d, "stderr")
-    end = time.monotonic() + 15
-    while not _samples(rec):
-        if p.poll() is not None or time.monotonic() > end:
-            raise AssertionError("--record never sampled (exit %s): %s"
-                                 % (p.poll(), _read(p.err_path)))
-        time.sleep(0.05)
+    common.poll(lambda: _samples(rec), 15, lambda: "--record's first sample; stderr: %s"
+                % _read(p.err_path), interval=0.05, alive=p)
     return p
 
 
@@ -243,13 +235,10 @@ def _assert_growing(mon, what, by=3, timeout=5):
     """The monitor behind mon (a --record run) keeps receiving samples. The
     recording is written through stdio buffering, so allow some time."""
     n = len(_samples(mon.rec))
-    end = time.monotonic() + timeout
-    while len(_samples(mon.rec)) < n + by:
-        assert mon.poll() is None, "%s: the monitor died (exit %s): %s" % (
-            what, mon.returncode, _read(mon.err_path))
-        assert time.monotonic() < end, "%s: the monitor stopped receiving samples (%d)" % (
-            what, len(_samples(mon.rec)))
-        time.sleep(0.05)
+    common.poll(lambda: len(_samples(mon.rec)) >= n + by, timeout,
+                lambda: "%s: %d more samples (%d of %d so far); stderr: %s" % (
+                    what, by, len(_samples(mon.rec)) - n, by, _read(mon.err_path)),
+                interval=0.05, alive=mon)
 
 
 # --- under load -------------------------------------------------------------
@@ -318,34 +307,15 @@ def test_harm_cycles_under_load(py):
 
 # --- faults while the dashboard watches ----------------------------------
 
-def _claim_pid(pid, spawn, tries=60):
-    """Start a process (spawn()) with this exact PID by steering
-    /proc/sys/kernel/ns_last_pid; None when other processes keep taking it."""
-    for _ in range(tries):
-        if os.path.exists("/proc/%d" % pid):
-            return None
-        try:
-            with open("/proc/sys/kernel/ns_last_pid", "w") as f:
-                f.write(str(pid - 1))
-        except OSError:
-            return None
-        p = spawn()
-        if p.pid == pid:
-            return p
-        p.kill()
-        p.wait()
-    return None
-
-
 def _fault_once(py, how):
     d = common.tmpdir()
     go = os.path.join(d, "go")
     t = _spawn(py, FAULT, [go])
-    time.sleep(0.3)
+    _wait_ready(t)
     tm = Tmux([t.pid], 100, 30)
     tm.wait_for(r"PID %d" % t.pid, timeout=15)
     mon = _monitor_pid(tm)
-    time.sleep(0.5)
+    tm.wait_for(r"LIVE", timeout=15)  # the dashboard has its samples flowing
     if how == "kill":
         t.kill()
     else:
@@ -384,7 +354,7 @@ def test_harm_faults_under_dashboard(py):
 def _stale_socket_then_attach(py):
     # A crashed agent leaves nothing: its name was abstract, gone with it.
     t = _spawn(py, FAULT, [os.path.join(common.tmpdir(), "never")])
-    time.sleep(0.3)
+    _wait_ready(t)
     once_json(t.pid)
     pid = t.pid
     name = _agent_name(pid)
@@ -396,7 +366,7 @@ def _stale_socket_then_attach(py):
     p = pymemtop("--once", "--json", pid, timeout=30)
     assert p.returncode == 4, (p.returncode, p.stderr)
     t2 = _spawn(py, FAULT, [os.path.join(common.tmpdir(), "never")])
-    time.sleep(0.3)
+    _wait_ready(t2)
     assert once_json(t2.pid)["agent"]["injected"] is True
     t2.kill()
     t2.wait()
@@ -428,10 +398,11 @@ def test_harm_monitor_sigkill(py):
         t_kill = time.monotonic()
         os.kill(mon, signal.SIGKILL)
         delay, s = _wait_hook_gone(t, t_kill)
+        # The agent noticed the monitor died and removed its hook by itself
+        # (within _wait_hook_gone's deadline); the delay is reported here and
+        # measured by `make bench` (bench/run.py, blocked targets), not asserted.
         note("harm monitor SIGKILL [%s] %s: hook gone %.3f s after the kill"
              % (py.label, kind, delay))
-        assert delay <= 1.0, "%s: the agent took %.2f s to notice the monitor died" % (
-            kind, delay)
         assert t.alive()
         j = once_json(t.pid)
         assert j["agent"]["injected"] is False, (kind, j["agent"])
@@ -504,7 +475,7 @@ def _fork_run(py, attached):
         _touch(os.path.join(ref_dir, f))
     ref = _reference(py, FORK, [ref_dir], cwd=ref_dir)
     t = _spawn(py, FORK, [d])
-    time.sleep(0.4)
+    _wait_ready(t)
     once_json(t.pid)
     mon = _start_record(t.pid) if attached else None
     report, problems = {}, []
@@ -519,11 +490,9 @@ def _fork_run(py, attached):
         else:
             _assert_growing(mon, "after the %s child started" % kind)
         _touch(os.path.join(d, "release-" + kind))
-        end = time.monotonic() + 20
-        while ("%s child exit" % kind).encode() not in _read(t.out_path):
-            assert time.monotonic() < end and t.poll() is None, (
-                kind, _read(t.out_path), _read(t.err_path))
-            time.sleep(0.05)
+        common.poll(lambda: ("%s child exit" % kind).encode() in _read(t.out_path), 20,
+                    lambda: "the parent to report the %s child's exit; stdout %r stderr %r"
+                    % (kind, _read(t.out_path), _read(t.err_path)), interval=0.05, alive=t)
     if mon is not None:
         mon.send_signal(signal.SIGINT)
         assert mon.wait(10) == 0, _read(mon.err_path)
@@ -564,17 +533,15 @@ def test_harm_shutdown(py):
             d = common.tmpdir()
             go = os.path.join(d, "go")
             t = _spawn(py, EXIT, [how, go])
-            time.sleep(0.3)
+            _wait_ready(t)
             once_json(t.pid)
             mon = _start_record(t.pid) if attached else None
             _touch(go)
-            t0 = time.monotonic()
             try:
-                rc = t.wait(20)
+                rc = t.wait(15)
             except subprocess.TimeoutExpired:
                 raise AssertionError("%s (monitor %s): the target hangs at exit" % (
                     how, "attached" if attached else "detached"))
-            took = time.monotonic() - t0
             got = (rc, _read(t.out_path), _read(t.err_path))
             what = "%s, monitor %s" % (how, "attached" if attached else "not attached")
             assert got == ref, "%s: monitored run differs:\n%s\nunmonitored:\n%s" % (
@@ -591,7 +558,6 @@ def test_harm_shutdown(py):
             left[what] = os.path.exists(sock)
             if how != "os._exit":
                 assert not left[what], "%s: %s left behind" % (what, sock)
-            assert took < 15, (what, took)
     note("harm shutdown [%s]: socket file left after %s" % (
         py.label, [w for w, v in left.items() if v] or "none"))
 
@@ -660,8 +626,8 @@ def test_harm_no_tcp_listener(py):
     t = Target(py)
     before = _socket_inodes(t.pid)
     once_json(t.pid)
-    mon = _start_record(t.pid)
-    time.sleep(0.3)
+    idle = _socket_inodes(t.pid)  # the idle agent's
+    mon = _start_record(t.pid)  # returns once samples flow
     for when in ("attached", "detached"):
         fds = _socket_inodes(t.pid)
         listen = _tcp_listeners(t.pid) & fds
@@ -672,7 +638,10 @@ def test_harm_no_tcp_listener(py):
         if when == "attached":
             mon.send_signal(signal.SIGINT)
             assert mon.wait(10) == 0
-            time.sleep(0.3)
+            # The agent has seen the monitor leave: back to its idle sockets.
+            common.poll(lambda: _socket_inodes(t.pid) == idle, 10,
+                        lambda: "the agent to close the monitor's connection (sockets %s, idle %s)"
+                        % (_socket_inodes(t.pid), idle), alive=t)
     assert t.alive()
 
 
@@ -685,14 +654,15 @@ def test_harm_monitor_signalled_during_attach(py):
     # injection first. The signal is sent the moment the target's main thread
     # is seen in ptrace stop ("t"). (SIGKILL cannot be deferred and is not
     # tested here.)
-    code = ("import time\nwhile True:\n    [bytes(10) for _ in range(100)]\n"
+    code = ("import time\nn = 0\nwhile True:\n    [bytes(10) for _ in range(100)]\n"
+            "    n += 1\n    if n % 20 == 1:\n        print(n, flush=True)\n"
             "    time.sleep(0.001)\n")
     runs = int(os.environ.get("PYMEMTOP_HARM_SIGNAL_RUNS", "8"))
     deaths, seen = [], 0
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         for i in range(runs):
             t = Target(py, code=code)
-            time.sleep(0.3)
+            t.wait_output("\n")  # its loop runs
             stat_path = "/proc/%d/task/%d/stat" % (t.pid, t.pid)
             m = subprocess.Popen([common.BIN, "--once", "--json", str(t.pid)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -709,7 +679,11 @@ def test_harm_monitor_signalled_during_attach(py):
             if m.poll() is None:
                 m.send_signal(sig)
             m.wait(10)
-            time.sleep(0.3)
+            # The target's main thread runs Python again after the monitor
+            # is gone (or the target died of it).
+            lines = t.stdout().count("\n")
+            common.poll(lambda: not t.alive() or t.stdout().count("\n") > lines, 10,
+                        "the target to run its loop after the monitor ended")
             if not t.alive():
                 deaths.append("%s run %d: target killed by signal %d (monitor exit %s)"
                               % (signal.Signals(sig).name, i, -t.proc.returncode, m.returncode))

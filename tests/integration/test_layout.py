@@ -2,10 +2,8 @@
 reports them: every build tested here has a row, the generation lists and
 frame locals are proved on it, and from 3.13 on the interpreter's own
 _Py_DebugOffsets are decoded. A path that is off must say why."""
-import os
-import time
 
-from common import Target, once_json
+from common import Target, once_json, wait_threads
 
 TARGET = r'''
 import threading, time
@@ -24,10 +22,7 @@ while True:
 def test_layout_row_and_raw_paths(py):
     t = Target(py, code=TARGET)
     # Attach once the interpreter runs: its worker thread exists.
-    end = time.monotonic() + 20
-    while len(os.listdir("/proc/%d/task" % t.pid)) < 2:
-        assert time.monotonic() < end and t.alive(), "target never started its thread"
-        time.sleep(0.05)
+    wait_threads(t, 2)
     j = once_json(t.pid)
     a = j["agent"]
     assert a["layout"], a

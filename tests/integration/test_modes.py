@@ -48,7 +48,7 @@ def test_check_refusals():
     p = pymemtop("--check", t.pid, user=user, check=3)
     assert "[FAIL] user" in p.stdout and "root" in p.stdout, p.stdout
     t2 = Target(py, wrapper=["strace", "-o", "/dev/null"], wait_state=False)
-    time.sleep(1.0)
+    t2.wait_state(lambda s: s["tick"] >= 2)  # written by strace's child, the demo
     kid = open("/proc/%d/task/%d/children" % (t2.pid, t2.pid)).read().split()[0]
     p = pymemtop("--check", kid, check=3)
     assert "[FAIL] tracer" in p.stdout and "strace" in p.stdout, p.stdout
@@ -71,20 +71,23 @@ def test_list_shows_python_processes():
     assert sleeper.pid not in rows
 
 
+# Both print "ready" after their loop's first round (warmed up).
 STEADY = ("import gc, time\nkeep = []\n"
           "while True:\n"
           "    churn = [{'i': i} for i in range(3000)]\n"
           "    a, b = [], []\n    a.append(b); b.append(a)\n"
+          "    if not keep:\n        print('ready', flush=True)\n        keep.append(1)\n"
           "    time.sleep(0.05)\n")
 # About 30 MiB/min of Python objects: far over the limit below.
 LEAKY = ("import time\nclass Blob:\n    def __init__(self):\n        self.data = [0] * 1000\n"
          "kept = []\nwhile True:\n    kept.extend(Blob() for _ in range(60))\n"
+         "    if len(kept) == 60:\n        print('ready', flush=True)\n"
          "    time.sleep(0.1)\n")
 
 
 def test_leak_gate_fails_on_a_leak_and_passes_a_steady_target(py):
     leak = Target(py, code=LEAKY)
-    time.sleep(1.0)
+    leak.wait_output("ready")
     p = pymemtop("--max-growth", "10MiB/min", "--duration", "8", "--json", leak.pid, timeout=30,
                  check=7)
     assert "leak gate FAILED" in p.stderr, p.stderr
@@ -93,7 +96,7 @@ def test_leak_gate_fails_on_a_leak_and_passes_a_steady_target(py):
     assert verdict["gate"]["passed"] is False and verdict["gate"]["rss_kib_per_min"] > 10240
     assert any(t["name"].endswith("Blob") for t in verdict["types"])
     steady = Target(py, code=STEADY)
-    time.sleep(1.0)
+    steady.wait_output("ready")
     p = pymemtop("--max-growth", "10MiB/min", "--duration", "8", steady.pid, timeout=30,
                  check=0)
     assert "leak gate passed" in p.stderr, p.stderr
@@ -105,10 +108,13 @@ def test_record_writes_flushed_json_lines_until_exit(py):
     out = common.tmpdir() + "/rec.jsonl"
     p = subprocess.Popen([common.BIN, "--record", out, "--interval", "0.5", str(t.pid)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.0)
-    # Each line is on disk as soon as it is sampled.
-    lines = open(out).read().splitlines()
-    assert len(lines) >= 2, lines
+    # Each line is on disk as soon as it is sampled: two while it still runs.
+    def two_lines():
+        try:
+            return len(open(out).read().splitlines()) >= 2
+        except OSError:
+            return False
+    common.poll(two_lines, 10, "two lines in %s while --record runs" % out, alive=p)
     p.wait(20)
     assert p.returncode == 0, p.stderr
     records = [json.loads(line) for line in open(out)]
@@ -158,7 +164,7 @@ APP = ("import os, sys, time\n"
        "print('args', sys.argv[1:], flush=True)\n"
        "sys.stderr.write('to stderr\\n')\n"
        "keep = [dict(i=i) for i in range(50000)]\n"
-       "time.sleep(2.5)\n"
+       "time.sleep(2.5)\n"  # a life long enough to be sampled: the test's subject
        "print('child PYTHONPATH', os.environ.get('PYTHONPATH'), flush=True)\n"
        "sys.exit(int(os.environ.get('APP_EXIT', '3')))\n")
 
@@ -204,6 +210,7 @@ def test_run_mode_chains_the_programs_sitecustomize():
     d = common.tmpdir()
     open(os.path.join(d, "sitecustomize.py"), "w").write("import builtins\nbuiltins.SC_RAN = 42\n")
     app = os.path.join(d, "app.py")
+    # The sleep gives the run a life long enough to be sampled.
     open(app, "w").write("import builtins, sys, time\ntime.sleep(1.5)\n"
                          "print(getattr(builtins, 'SC_RAN', None), "
                          "sys.modules['sitecustomize'].__file__)\n")

@@ -7,10 +7,14 @@ import os
 import re
 import time
 
+import common
 from common import Target, Tmux, pymemtop, tmpdir
 from test_errors import _py
 
 FAST_CENSUS = "[census]\nsuspect_window = 2\n"
+# Each view's title, by the key that shows it.
+TITLES = {"1": r"─ Memory", "2": r"─ Objects", "3": r"─ Freed by the collector",
+          "4": r"─ Allocators", "5": r"─ Events"}
 
 
 def _config(text):
@@ -36,9 +40,7 @@ def test_views_tabs_and_help(py):
     t = Target(py)
     tm = Tmux([t.pid], 80, 24)
     tm.wait_for(r"Python %s" % re.escape(py.version))
-    titles = {"1": r"─ Memory", "2": r"─ Objects", "3": r"─ Freed by the collector",
-              "4": r"─ Allocators", "5": r"─ Events"}
-    for key, title in titles.items():
+    for key, title in TITLES.items():
         tm.send(key)
         _, screen = tm.wait_for(title)
         _lines_fit(screen, 80)
@@ -66,10 +68,8 @@ def test_collect_keys_show_in_overview():
     before = _gen2_collections(screen)
     tm.send("c")
     tm.wait_for(r"collect: \d+ objects freed")
-    deadline = time.monotonic() + 6
-    while _gen2_collections(tm.capture()) <= before and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert _gen2_collections(tm.capture()) > before, tm.capture()
+    tm.wait_screen(lambda sc: _gen2_collections(sc) > before, 6,
+                   "the GC panel to count the full collection")
     tm.send("g")
     tm.wait_for(r"collect which generation\?")
     tm.send("1")
@@ -131,7 +131,8 @@ def test_snapshot_diff_and_tracemalloc():
     tm.wait_for(r"pauses\s+\d+")
     tm.send("s")
     tm.wait_for(r"snapshot: \d+ objects")
-    time.sleep(1)
+    tick = t.state()["tick"]
+    t.wait_state(lambda s: s["tick"] >= tick + 2)  # more Sessions leaked since the snapshot
     tm.send("s")
     tm.wait_for(r"snapshot: \d+ objects of \d+ types, GIL held [\d.]+ ms; ")
     tm.send("d")
@@ -169,6 +170,8 @@ def test_interval_freeze_export_and_exit():
     tm.send("p")
     _, frozen = tm.wait_for(r"FROZEN")
     up = re.search(r"up (\S+)", frozen).group(1)
+    # The screen stays as it was for a while although the uptime it shows
+    # moves on every second: "nothing changes for 2.5 s" is the test's subject.
     time.sleep(2.5)
     screen = tm.capture()
     assert re.search(r"up (\S+)", screen).group(1) == up, screen
@@ -186,7 +189,10 @@ def test_interval_freeze_export_and_exit():
     assert re.search(r"RSS\s+[\d.]+ [KMG]iB", screen), screen  # data kept
     tm.send("c")
     tm.wait_for(r"target exited: its data stays on screen")
-    time.sleep(1.1)  # a second file name
+    # A second file name: files are named by the local time's second.
+    first = re.search(r"-(\d{8}-\d{6})\.json$", files[0]).group(1)
+    common.poll(lambda: time.strftime("%Y%m%d-%H%M%S") > first, 5,
+                "the clock to pass the first export's second %s" % first)
     tm.send("e")
     tm.wait_for(r"exported to")
     files = glob.glob(os.path.join(d, "pymemtop-%d-*.json" % t.pid))
@@ -205,13 +211,15 @@ def test_every_view_at_every_size():
     t = Target(_py())
     tm = Tmux([t.pid], 80, 24)
     tm.wait_for(r"pauses\s+\d+")
+    # Every key below switches the view (each size starts on view 5), so a
+    # view's title on screen means the dashboard drew it after the resize.
+    tm.send("5")
+    tm.wait_for(TITLES["5"])
     for w, h in [(40, 12), (80, 24), (120, 40), (200, 60)]:
         tm.resize(w, h)
-        time.sleep(0.5)
         for key in "12345":
             tm.send(key)
-            time.sleep(0.4)
-            screen = tm.capture()
+            _, screen = tm.wait_for(TITLES[key])
             _lines_fit(screen, w)
             assert "PID %d" % t.pid in screen, screen
             assert len(screen.splitlines()) <= h

@@ -7,7 +7,6 @@ before and after (seen from the target itself) and they can still be freed.
 import re
 import json
 import os
-import time
 
 from common import Target, pymemtop
 
@@ -179,24 +178,23 @@ class Node:
 class Res:
     def __del__(self):
         pass
-print("ready", flush=True)
+rounds = 0
 while True:
     for _ in range(50):
         root = Node()
         Node(root)
         r = Res()
         r.me = r
+    rounds += 1
+    if rounds == 5:  # cycles made and left for the collector
+        print("ready", flush=True)
     time.sleep(0.02)
 '''
 
 
 def test_hunt_advice_names_back_edge(py):
     t = Target(py, code=CYCLES)
-    for _ in range(100):
-        if "ready" in t.stdout():
-            break
-        time.sleep(0.05)
-    time.sleep(0.3)
+    t.wait_output("ready")
     p = pymemtop("--json", "--command", "hunt", t.pid, check=0, timeout=60)
     j = json.loads(p.stdout.splitlines()[0])
     shapes = {s["path"]: s for s in j["shapes"]}

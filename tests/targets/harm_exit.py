@@ -7,7 +7,9 @@ some work; once GO_FILE exists the main thread does a burst of GC work and
 ends by HOW: "normal" (end of the script), "sys.exit" (sys.exit(3)),
 "raise" (an unhandled exception: exit 1, traceback on stderr), "os._exit"
 (os._exit(4), no atexit, no finalization). stdout and stderr do not depend on
-timing, so a test can compare them with an unmonitored run."""
+timing, so a test can compare them with an unmonitored run. Once its
+threads run it creates the file "ready" in its working directory, for tests
+to wait on."""
 import atexit
 import gc
 import os
@@ -44,6 +46,7 @@ atexit.register(at_exit)
 for _ in range(2):
     threading.Thread(target=churn, daemon=True).start()
 worker = threading.Thread(target=lambda: [gc.collect(1) for _ in range(50)])
+open("ready", "w").close()
 while not os.path.exists(go):
     [bytes(100) for _ in range(100)]
     time.sleep(0.005)

@@ -1,7 +1,8 @@
 """Target for test_harm: works (allocating, building cycles) until the file
 given as argv[1] exists, then ends the way that file says: "exit" (normal end,
 exit 0), "abort" (os.abort, SIGABRT), "segv" (a NULL read through ctypes,
-SIGSEGV); "wait" keeps working until killed."""
+SIGSEGV); "wait" keeps working until killed. Once its loop runs it creates
+the file "ready" in its working directory, for tests to wait on."""
 import gc
 import os
 import sys
@@ -18,6 +19,8 @@ while True:
     keep.append({"n": n, "payload": [n] * 20})
     del keep[:-500]
     n += 1
+    if n == 1:
+        open("ready", "w").close()
     if n % 50 == 0:
         gc.collect(0)
     try:

@@ -7,7 +7,8 @@ exists, starts a multiprocessing child with the fork start method. Each child
 writes its PID (and len(gc.callbacks), for the report) to DIR/KIND.pid, waits
 for DIR/release-KIND, prints and exits with its own code (5 and 7). The parent
 prints the children's exit codes and ends when DIR/stop exists. stdout does
-not depend on timing."""
+not depend on timing. It creates the file "ready" in its working directory
+once it works, for tests to wait on."""
 import gc
 import json
 import multiprocessing
@@ -54,6 +55,7 @@ def work(until):
 
 
 if __name__ == "__main__":
+    open("ready", "w").close()
     work("go-fork")
     pid = os.fork()
     if pid == 0:
