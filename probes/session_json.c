@@ -122,6 +122,12 @@ static void session_json_census(struct json *j, const struct session *s)
     json_string(j, "method", s->census.method == PM_CENSUS_GC_LISTS ? "gc_lists" : "get_objects");
     json_uint(j, "interval_ms", s->agent.census_interval_ms);
     json_uint(j, "snapshots", s->census.snapshots);
+    /* Sliced (agent_census_walk.c): cost_ns is the GIL held in all, wall_ns
+     * the census from first slice to last, max_slice_ns its longest hold. */
+    json_uint(j, "wall_ns", s->census.wall_ns);
+    json_uint(j, "max_slice_ns", s->census.max_slice_ns);
+    json_uint(j, "slices", s->census.slices);
+    json_uint(j, "restarts", s->census.restarts);
     /* How much of the heap the table explains: tracked objects against all
      * allocated blocks (str, bytes, numbers and buffers are not tracked). */
     if (s->agent.alloc_blocks > 0 && s->census.objects)
@@ -306,6 +312,7 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     json_uint(&j, "interval_ms", s->interval_ms);
     json_uint(&j, "samples", s->agent_samples);
     json_uint(&j, "observer_ns", s->agent.observer_ns);
+    json_uint(&j, "max_pause_1min_ns", session_max_hold_ns(s, now, 60000000000ull));
     json_uint(&j, "attach_ns", s->attached_ns - s->attach_begin_ns);
     json_uint(&j, "target_stop_ns", s->attach.stop_ns);
     json_string(&j, "attach_via", !s->injected            ? "reused"

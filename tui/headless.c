@@ -90,6 +90,9 @@ static void print_command_json(const struct session *s, const struct command *c,
                                    ? s->last_reply.message
                                    : (rc == EXIT_GONE ? "target exited" : "no answer from the agent"));
     json_uint(&j, "pause_ns", s->last_reply.pause_ns);
+    json_uint(&j, "max_pause_ns", s->last_reply.max_hold_ns);
+    if (s->last_reply.predict_ns)
+        json_uint(&j, "predicted_pause_ns", s->last_reply.predict_ns);
     if (rc == EXIT_OK) {
         if (!strcmp(c->name, "collect"))
             json_int(&j, "collected", s->last_reply.value);

@@ -37,6 +37,8 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
     Py_ssize_t phase_len = PyUnicode_Check(phase) ? PyUnicode_GetLength(phase) : -1;
     if (phase_len == 5) {
         agent.gc_start_ns = now;
+        long gen = agent_gc_info_long(info, key_generation);
+        agent.gc_started[gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1]++;
         Py_RETURN_NONE;
     }
     if (phase_len != 4 || !agent.gc_start_ns) {
@@ -101,10 +103,21 @@ void agent_gc_install(void)
     agent.gc_start_ns = 0;
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
     if (list && PyList_Check(list) && agent_gc_find(list) < 0 &&
-        PyList_Append(list, agent.gc_callback) == 0)
+        PyList_Append(list, agent.gc_callback) == 0) {
         agent.hook_installed = 1;
+        if (!agent.gc_callbacks) { /* the collector's own list: kept for agent_gc_hooked() */
+            Py_INCREF(list);
+            agent.gc_callbacks = list;
+        }
+    }
     Py_XDECREF(list);
     PyErr_Clear();
+}
+
+int agent_gc_hooked(void)
+{
+    return agent.hook_installed && agent.gc_callbacks && PyList_Check(agent.gc_callbacks) &&
+           agent_gc_find(agent.gc_callbacks) >= 0;
 }
 
 void agent_gc_remove(void)

@@ -8,5 +8,9 @@
 int agent_gc_init(void);
 void agent_gc_install(void);
 void agent_gc_remove(void);
+/* Our entry is in the list the collector calls, so agent.gc_started counts
+ * every collection (a program may clear gc.callbacks). No allocation, no
+ * Python code. */
+int agent_gc_hooked(void);
 
 #endif

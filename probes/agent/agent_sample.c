@@ -151,6 +151,7 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_i64(out, TAG_TRACED_PEAK, s->traced_peak_bytes);
     proto_put_u64(out, TAG_CENSUS_COST_NS, s->census_cost_ns);
     proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
+    proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max_ns);
     for (uint32_t i = 0; i < s->n_pauses; i++)
         proto_put_pause(out, &s->pauses[i]);
     proto_end(out);
@@ -176,6 +177,9 @@ int agent_sample_encode(struct proto_buf *out)
     agent_tracemalloc_read(&s);
     s.census_cost_ns = agent.census_cost_ns;
     s.census_interval_ms = agent.census_interval_ms;
+    /* This sample's own hold ends after the read: the next sample reports it. */
+    s.hold_max_ns = agent.hold_max_ns;
+    agent.hold_max_ns = 0;
     /* Drain the pause ring, oldest first; what does not fit waits. */
     s.n_pauses = 0;
     while (agent.ring_len && s.n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
@@ -204,6 +208,7 @@ static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, cons
     proto_put_str(out, TAG_MESSAGE, msg);
     proto_put_i64(out, TAG_VALUE, value);
     proto_put_u64(out, TAG_PAUSE_NS, pause_ns);
+    proto_put_u64(out, TAG_MAX_HOLD_NS, agent.op_max_hold_ns);
     proto_end(out);
 }
 
@@ -300,6 +305,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
     char msg[160];
     out->len = 0;
     out->failed = 0;
+    agent_op_begin();
     if (strcmp(c->name, "collect") == 0)
         return agent_cmd_collect(c, out);
     if (strcmp(c->name, "census") == 0) {
@@ -357,6 +363,21 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
             budget_bp = (unsigned)c->arg;
         agent_census_configure(floor_ms, budget_bp);
         agent_reply(out, c->id, 0, "census schedule set", c->arg, 0);
+        return 0;
+    }
+    if (strcmp(c->name, "max_pause") == 0 || strcmp(c->name, "confirm_pause") == 0) {
+        bool mp = c->name[0] == 'm';
+        if (c->arg < (mp ? 1 : 0) || c->arg > (mp ? 1000 : 600000)) {
+            agent_reply(out, c->id, -EINVAL,
+                        mp ? "max_pause must be 1 to 1000 ms" : "confirm_pause must be 0 to 600000 ms",
+                        0, 0);
+            return 0;
+        }
+        if (mp)
+            atomic_store(&agent.max_pause_us, (unsigned)c->arg * 1000u);
+        else
+            agent.confirm_pause_ms = (unsigned)c->arg;
+        agent_reply(out, c->id, 0, mp ? "max pause set" : "confirm pause set", c->arg, 0);
         return 0;
     }
     if (strcmp(c->name, "ping") == 0) {
