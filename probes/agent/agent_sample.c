@@ -294,10 +294,20 @@ static int agent_cmd_alloc_hook(const struct proto_command *c, struct proto_buf 
     return agent_alloc_hook(c->arg != 0, msg, msg_len);
 }
 
-static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out, char *msg,
-                         size_t msg_len)
+/* why lets the GIL go between its slices: the pause is what it held. */
+static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out)
 {
-    return agent_why(out, c->text, c->arg, msg, msg_len);
+    char msg[200] = "";
+    if (!agent_gil_enter())
+        return -1;
+    int rc = agent_why(out, c->text, c->arg, msg, sizeof(msg));
+    if (rc == -ESHUTDOWN)
+        return -1; /* Python is going away: the GIL is not ours */
+    PyErr_Clear();
+    agent_gil_exit();
+    agent.observer_ns += agent.op_held_ns;
+    agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
+    return 0;
 }
 
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
@@ -332,7 +342,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
     if (strcmp(c->name, "hunt") == 0)
         return agent_run_with_gil(c, out, agent_cmd_hunt);
     if (strcmp(c->name, "why") == 0)
-        return agent_run_with_gil(c, out, agent_cmd_why);
+        return agent_cmd_why(c, out);
     if (strcmp(c->name, "tracemalloc") == 0)
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
     if (strcmp(c->name, "alloc_hook") == 0)

@@ -14,12 +14,19 @@
  * upwards with gc.get_referrers while the budget lasts.
  *
  * The search is one multi-source breadth-first walk forward from the roots
- * over tp_traverse, in C, with borrowed pointers: no Python code runs from its
- * first step to its last (nothing can be freed under it). It stops when every
- * sampled instance is reached, or at the object or time budget. Then, with
- * strong references to the few objects on the chains only, edges are labelled
- * (which may run Python code: reprs, attribute lookups). Every reference taken
- * is dropped before the answer: the target's refcounts are as they were.
+ * over tp_traverse, in C. It stops when every sampled instance is reached, or
+ * at the object or time budget (total time, hand-overs included). It runs in
+ * slices of at most a share of [agent] max_pause_ms, letting the GIL go
+ * between them (why_breathe), so every object it has met is held by a strong
+ * reference (nothing can be freed under it, no address is reused) and a
+ * node's tp_traverse is looked up again each time it is traversed (its
+ * __class__ may have been reassigned meanwhile). A container too big to
+ * traverse in one slice is traversed again in the next, skipping the edges
+ * already seen (approximate if it changed meanwhile: the chains are a
+ * sample, and the map keeps every object to one node). Then, with strong
+ * references to the objects on the chains, edges are labelled (which may run
+ * Python code: reprs, attribute lookups). Every reference taken is dropped
+ * before the answer, in slices too: the target's refcounts are as they were.
  *
  * Working memory is libc malloc: ~40 bytes per object visited. */
 #include "agent_why.h"
@@ -48,6 +55,11 @@
 #define WHY_MAX_HOPS 256            /* longer chains are not labelled (shown cut) */
 #define WHY_NAME_MAX 96
 #define WHY_MAX_LOCALS 512          /* fast locals looked at per frame */
+#define WHY_SLICE_PCT 60            /* of max_pause: the rest covers the hand-over */
+#define WHY_HEAD_WINDOW 1024        /* list heads sit together (agent_census_walk.c) */
+/* gc.get_referrers walks the whole heap in one piece: only on heaps whose
+ * allocated blocks, at this many ns each, fit in one pause. */
+#define WHY_REFERRERS_NS_PER_BLOCK 10
 
 /* PyTypeObject offsets from lib/pylayout.h, used only where the limited API
  * hides the slot (static types before 3.10: the row's static_type_slots) and
@@ -59,8 +71,8 @@
 /* ---- the search's state ---- */
 
 struct why_node {
-    PyObject *obj;        /* borrowed: valid while no Python code runs */
-    traverseproc trav;    /* NULL: holds nothing we follow */
+    PyObject *obj;        /* strong: held until why_free */
+    uint64_t done;        /* edges already followed (a traversal cut by a hand-over) */
     uint32_t parent;      /* UINT32_MAX for roots */
     int32_t root;         /* index in roots[] for roots, -1 otherwise */
 };
@@ -92,6 +104,9 @@ struct why {
     uint32_t cur;                   /* node being traversed */
     uint64_t visits;                /* edges seen */
     int capped, timed_out, oom, exhausted;
+    int gone;                       /* Python is going away: the GIL is not held */
+    int cut;                        /* a traversal stopped for a hand-over */
+    uint64_t skip, node_visits;     /* the node being traversed: edges to skip, seen */
     uint64_t deadline_ns;
     int slots_ok;                   /* tp_* offsets verified (before 3.10) */
     struct why_chain_acc groups[PM_WHY_MAX_CHAINS];
@@ -114,6 +129,22 @@ static void why_fmt(char *buf, size_t n, const char *fmt, ...)
 static int why_late(const struct why *w)
 {
     return agent_now_ns() > w->deadline_ns;
+}
+
+/* Lets the target run when this hold has lasted its share of max_pause.
+ * 0, or -1 when Python is going away (w->gone: the GIL is not held, Python
+ * must not be touched again). */
+static int why_breathe(struct why *w)
+{
+    if (w->gone)
+        return -1;
+    if (!agent_gil_slice_over(WHY_SLICE_PCT))
+        return 0;
+    if (!agent_gil_yield()) {
+        w->gone = 1;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- slots the limited API hides before 3.10 ---- */
@@ -176,8 +207,7 @@ static traverseproc why_traverse_of(const struct why *w, PyObject *o)
 
 /* ---- the walk ---- */
 
-static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t parent,
-                        int32_t root)
+static int why_add_node(struct why *w, PyObject *o, uint32_t parent, int32_t root)
 {
     if (w->n_nodes == w->cap_nodes) {
         size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 65536;
@@ -194,8 +224,9 @@ static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t 
         return -1;
     }
     struct why_node *nd = &w->nodes[w->n_nodes++];
+    Py_INCREF(o); /* held across hand-overs; no code runs on an increment */
     nd->obj = o;
-    nd->trav = trav;
+    nd->done = 0;
     nd->parent = parent;
     nd->root = root;
     return 0;
@@ -214,10 +245,21 @@ static int why_visit(PyObject *o, void *arg)
     struct why *w = arg;
     if (!o || w->oom)
         return 0;
-    if ((++w->visits & 16383) == 0 && why_late(w)) {
-        w->timed_out = 1;
-        return 1; /* stops this traversal */
+    if (w->skip) { /* followed before a hand-over cut this traversal */
+        w->skip--;
+        return 0;
     }
+    if ((++w->visits & 1023) == 0) {
+        if (why_late(w)) {
+            w->timed_out = 1;
+            return 1; /* stops this traversal */
+        }
+        if (agent_gil_slice_over(WHY_SLICE_PCT)) {
+            w->cut = 1; /* o is followed when the traversal is taken up again */
+            return 1;
+        }
+    }
+    w->node_visits++;
     int si = why_sample_index(w, o);
     if (si < 0 && w->n_nodes >= w->max_nodes) {
         w->capped = 1; /* from here on only the instances are looked for */
@@ -230,7 +272,7 @@ static int why_visit(PyObject *o, void *arg)
         return 0; /* holds nothing: str, int, ... */
     if (agent_ptrmap_get(&w->map, o) >= 0)
         return 0;
-    if (why_add_node(w, o, trav, w->cur, -1) < 0)
+    if (why_add_node(w, o, w->cur, -1) < 0)
         return 1;
     if (si >= 0 && w->found[si] < 0) {
         w->found[si] = (int64_t)w->n_nodes - 1;
@@ -247,10 +289,21 @@ static void why_walk(struct why *w)
             w->timed_out = 1;
             return;
         }
-        struct why_node *nd = &w->nodes[head];
-        w->cur = (uint32_t)head++;
-        if (nd->trav)
-            nd->trav(nd->obj, why_visit, w);
+        if (why_breathe(w) < 0)
+            return;
+        w->cur = (uint32_t)head;
+        /* Looked up now: the object may have changed class since it was met. */
+        traverseproc trav = why_traverse_of(w, w->nodes[head].obj);
+        w->skip = w->nodes[head].done;
+        w->node_visits = w->nodes[head].done;
+        w->cut = 0;
+        if (trav)
+            trav(w->nodes[head].obj, why_visit, w);
+        if (w->cut) { /* the slice ended inside this traversal: again, later */
+            w->nodes[head].done = w->node_visits;
+            continue;
+        }
+        head++;
     }
     w->exhausted = head >= w->n_nodes && !w->capped && !w->timed_out;
 }
@@ -285,7 +338,7 @@ static void why_add_root(struct why *w, PyObject *o, int kind, const char *label
     }
     why_fmt(r->label, sizeof(r->label), "%s", label);
     int si = why_sample_index(w, o);
-    if (why_add_node(w, o, why_traverse_of(w, o), UINT32_MAX, (int32_t)w->n_roots) < 0)
+    if (why_add_node(w, o, UINT32_MAX, (int32_t)w->n_roots) < 0)
         return;
     w->n_roots++;
     if (si >= 0 && w->found[si] < 0) {
@@ -495,31 +548,60 @@ static int why_sample_get_objects(struct why *w, const char *want, char *type_ou
  * objects). The list layout is proven first, as agent_census.c does. */
 
 /* Newest instances of `type` from the lists (strong references into
- * w->samples). -1 when a list looks inconsistent (nothing taken). */
+ * w->samples), in slices: the position is an object we hold (its links are
+ * valid whenever we hold the GIL; untracked meanwhile, the generation is
+ * walked again from its tail), no slice starts mid-collection, and a step
+ * onto any list head ends the generation (a collection may have moved the
+ * position to an older list: a sample may then be missed or met twice, which
+ * only changes which instances are sampled). -1 when a list looks
+ * inconsistent (nothing taken), -2 when Python is going away. */
 static int why_walk_lists(struct why *w, uintptr_t head, PyObject *type)
 {
     uint64_t left = (uint64_t)1 << 32; /* no list is longer */
-    int n = 0;
-    PyObject *got[WHY_SAMPLES];
-    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
+    int n = 0, rc = 0;
+    PyObject *cursor = NULL;
+    unsigned steps = 0;
+    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES && !rc; gen++) {
         uintptr_t h = AGENT_GC_GEN_HEAD(head, gen);
         uintptr_t p = AGENT_GC_PREV(h);
         while (p != h && n < WHY_SAMPLES) {
-            if (AGENT_GC_NODE_BAD(p) || !left--)
-                return -1;
+            if (AGENT_GC_NODE_BAD(p) || !left--) {
+                rc = -1;
+                break;
+            }
+            if (p + WHY_HEAD_WINDOW > head && p < head + WHY_HEAD_WINDOW)
+                break; /* another list's head */
             PyObject *o = AGENT_GC_NODE_OBJ(p);
-            if ((PyObject *)Py_TYPE(o) == type)
-                got[n++] = o;
+            if ((PyObject *)Py_TYPE(o) == type && why_sample_index(w, o) < 0) {
+                Py_INCREF(o);
+                w->samples[n] = o;
+                w->found[n] = -1;
+                w->n_samples = ++n;
+            }
+            if ((++steps & 63) == 0 && agent_gil_slice_over(WHY_SLICE_PCT)) {
+                PyObject *old = cursor;
+                Py_INCREF(o);
+                cursor = o;
+                Py_XDECREF(old);
+                do {
+                    if (!agent_gil_yield()) {
+                        w->gone = 1;
+                        return -2; /* references are left alone */
+                    }
+                } while (agent_gclist_collecting());
+                if (((const struct agent_gc_head *)p)->next == 0)
+                    p = h; /* untracked meanwhile: this generation again */
+            }
             p = AGENT_GC_PREV(p);
         }
     }
-    for (int i = 0; i < n; i++) {
-        Py_INCREF(got[i]);
-        w->samples[i] = got[i];
-        w->found[i] = -1;
+    Py_XDECREF(cursor);
+    if (rc < 0) {
+        for (int i = 0; i < n; i++)
+            Py_CLEAR(w->samples[i]);
+        w->n_samples = 0;
     }
-    w->n_samples = n;
-    return 0;
+    return rc;
 }
 
 /* `want` as a type: "mod.qual" through sys.modules and attributes, a
@@ -610,7 +692,10 @@ static int why_sample(struct why *w, const char *want, char *type_out, size_t ty
     if (rc < 0)
         return rc;
     uintptr_t head = type ? agent_gclist_head() : 0;
-    if (!type || !head || why_walk_lists(w, head, type) < 0) {
+    int wr = type && head ? why_walk_lists(w, head, type) : -1;
+    if (wr == -2)
+        return -ESHUTDOWN;
+    if (wr < 0) {
         Py_XDECREF(type);
         return why_sample_get_objects(w, want, type_out, type_len, msg, msg_len);
     }
@@ -775,6 +860,15 @@ static int why_chain_found(struct why *w, int s, struct why_elem *el, int cap)
     return ne;
 }
 
+/* gc.get_referrers visits every tracked object in one piece: allowed only
+ * where the heap's allocated blocks bound that under one pause. */
+static int why_referrers_fit(void)
+{
+    uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+    return agent.blocks_last > 0 &&
+           (uint64_t)agent.blocks_last * WHY_REFERRERS_NS_PER_BLOCK <= max_ns;
+}
+
 /* No root reaches sample s: follow gc.get_referrers upwards while the budget
  * lasts. The top is the untracked world when nothing tracked refers to it. */
 static int why_chain_untracked(struct why *w, int s, struct why_elem *el, int cap)
@@ -783,7 +877,8 @@ static int why_chain_untracked(struct why *w, int s, struct why_elem *el, int ca
     int n = 0, top = 0;
     objs[n++] = w->samples[s];
     Py_INCREF(objs[0]);
-    PyObject *get = PyObject_GetAttrString(agent.gc_module, "get_referrers");
+    PyObject *get = why_referrers_fit() ? PyObject_GetAttrString(agent.gc_module, "get_referrers")
+                                        : NULL;
     while (get && n <= WHY_UP_LEVELS && !why_late(w)) {
         PyObject *refs = PyObject_CallFunctionObjArgs(get, objs[n - 1], NULL);
         if (!refs || !PyList_Check(refs)) {
@@ -839,15 +934,24 @@ static void why_join(const struct why_chain_acc *a, char *buf, size_t n)
     }
 }
 
+/* Drops every reference taken, in slices (a release may free an object and
+ * run its finalizer); once Python is going away they are left alone. */
 static void why_free(struct why *w)
 {
-    for (int i = 0; i < w->n_samples; i++)
+    while (!w->gone && w->n_nodes) {
+        Py_DECREF(w->nodes[--w->n_nodes].obj);
+        if ((w->n_nodes & 255) == 0)
+            why_breathe(w);
+    }
+    for (int i = 0; i < w->n_samples && !w->gone; i++)
         Py_CLEAR(w->samples[i]);
-    Py_CLEAR(w->hold);
+    if (!w->gone)
+        Py_CLEAR(w->hold);
     free(w->roots);
     free(w->nodes);
     agent_ptrmap_free(&w->map);
 }
+
 
 int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
               size_t msg_len)
@@ -877,7 +981,7 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     int rc = why_sample(&w, type_name, type_full, sizeof(type_full), msg, msg_len);
     if (rc < 0) {
         why_free(&w);
-        return rc;
+        return rc; /* -ESHUTDOWN: the GIL is not held */
     }
     /* Before 3.10 static types' slots come from the type's memory: proven
      * on the sampled type (or abc.ABC, a class every interpreter has). */
@@ -909,8 +1013,12 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     why_thread_roots(&w);
     uint64_t t_walk = agent_now_ns();
 
-    /* From here to the end of the walk no Python code runs. */
+    /* Python code runs only between the walk's slices (why_breathe). */
     why_walk(&w);
+    if (w.gone) {
+        why_free(&w);
+        return -ESHUTDOWN;
+    }
     uint64_t walk_ns = agent_now_ns() - t_walk;
     size_t visited = w.n_nodes;
     /* The walk's pointers are dead from here on: only the chains count. */
@@ -918,6 +1026,10 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     int unreached = 0, untracked = 0;
     for (int s = 0; s < w.n_samples; s++) {
         int ne = 0;
+        if (why_breathe(&w) < 0) {
+            why_free(&w);
+            return -ESHUTDOWN;
+        }
         if (w.found[s] >= 0) {
             ne = why_chain_found(&w, s, el, WHY_MAX_HOPS);
         } else if (w.exhausted && !w.oom) {
@@ -933,7 +1045,10 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     qsort(w.groups, (size_t)w.n_groups, sizeof(w.groups[0]), why_group_cmp);
     uint64_t now = agent_now_ns();
 
-    uint64_t pause = now - t0;
+    /* What the target noticed: the longest single hold, this one included. */
+    uint64_t pause = now - agent.gil_since_ns;
+    if (agent.op_max_hold_ns > pause)
+        pause = agent.op_max_hold_ns;
 
     char first[400];
     if (w.n_groups)

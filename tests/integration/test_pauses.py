@@ -193,3 +193,24 @@ def test_sliced_census_survives_churn(py):
 
 def test_sliced_census_survives_freeze(py):
     _churn_rounds(py, True, 4)
+
+
+def test_why_sliced_on_churning_heap(py):
+    """why walks and samples in slices (1 ms here) while the target churns:
+    it still names the module global that holds the instances, every time,
+    and the target survives."""
+    t = _target(py, CHURN, 200000, "0")
+    try:
+        ini = _config(1)
+        for _ in range(4):
+            (j,) = _commands(t.pid, ini, "why=__main__.Stable:2000")
+            assert j["status"] == "ok", j
+            assert j["chains"], j
+            top = j["chains"][0]
+            assert top["path"][0] == "module __main__ .stable", top
+            assert top["path"][-1] == "Stable", top
+            assert 0 < j["max_pause_ns"] <= j["pause_ns"], j
+            assert t.alive(), t.stderr()
+        assert t.stderr() == "", t.stderr()
+    finally:
+        t.stop()
