@@ -347,6 +347,13 @@ static void session_on_reply(struct session *s, const struct pm_reply *r)
         return; /* a setting sent at open, or the detach */
     s->last_reply = *r;
     s->command_pending = false;
+    if (r->status == -EAGAIN && r->predict_ns) {
+        /* A stop-the-world command that asks first (agent_stw_refused). */
+        session_status(s, "%s would stop the target for ~%.2f s: press the key again to run it",
+                       s->last_command, r->predict_ns / 1e9);
+        eventlog_push(s->events, s->status_ns, EVENT_WARN, s->status);
+        return;
+    }
     if (r->status != 0) {
         session_status(s, "%s failed: %s", s->last_command, r->message);
         eventlog_push(s->events, s->status_ns, EVENT_ERROR, s->status);
@@ -528,7 +535,7 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
     }
     static uint64_t next_id = 1;
     uint64_t id = next_id++;
-    int r = agent_link_send_text(s->link, id, name, arg, text);
+    int r = agent_link_send_flags(s->link, id, name, arg, text, s->force ? PROTO_CMD_FORCE : 0);
     if (r < 0) {
         session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
         return r;

@@ -92,6 +92,11 @@ struct session {
     uint64_t hold_t[SESSION_HOLD_RING], hold_ns[SESSION_HOLD_RING];
     size_t hold_head, hold_len;
 
+    /* Send the next commands with PROTO_CMD_FORCE: a stop-the-world command
+     * runs whatever pause it predicts (--force; the dashboard's second key
+     * press). */
+    bool force;
+
     struct pm_reply last_reply;  /* answer to the latest command */
     char last_command[32];
     uint64_t last_command_ns;    /* when it was sent; 0 = none */

@@ -24,6 +24,8 @@ static void usage(FILE *f)
             "                      collect[=0|1|2]  census  snapshot  diff[=previous|baseline]\n"
             "                      tracemalloc=on|off  hunt  alloc_hook=on|off\n"
             "                      why=TYPE[:MS]  (who holds instances of TYPE; MS: time budget)\n"
+            "  --force             run hunt and collect=2 even when their predicted pause is over\n"
+            "                      [agent] confirm_pause_ms (else they fail, exit 6)\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
             "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
             "                      plus event lines, until --duration, target exit or Ctrl-C\n"
@@ -170,7 +172,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
-           O_REPLAY };
+           O_REPLAY, O_FORCE };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -190,6 +192,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"duration", required_argument, NULL, O_DURATION},
         {"max-growth", required_argument, NULL, O_MAXGROWTH},
         {"list", no_argument, NULL, O_LIST},
+        {"force", no_argument, NULL, O_FORCE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -204,6 +207,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         switch (o) {
         case O_ONCE: c->once = true; break;
         case O_JSON: c->json = true; break;
+        case O_FORCE: c->force = true; break;
         case O_ASCII: c->ascii = true; break;
         case O_NOCOLOR: c->no_color = true; break;
         case O_CONFIG: c->config_path = optarg; break;

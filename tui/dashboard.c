@@ -581,6 +581,25 @@ static bool send_command(struct dash *d, const char *name, int64_t arg, const ch
     return send_command_text(d, name, arg, NULL, progress);
 }
 
+/* A stop-the-world command (hunt, full collection): the agent refuses it
+ * when its predicted pause is over [agent] confirm_pause_ms, and the status
+ * line shows that prediction; the same key again within CONFIRM_WINDOW_NS
+ * confirms it. */
+#define CONFIRM_WINDOW_NS 15000000000ull
+static bool send_stw_command(struct dash *d, const char *name, int64_t arg, const char *progress,
+                             uint64_t now)
+{
+    const struct session *s = d->s;
+    bool confirm = s->last_reply.status == -EAGAIN && s->last_reply.predict_ns &&
+                   !strcmp(s->last_command, name) && now - s->last_command_ns < CONFIRM_WINDOW_NS;
+    d->s->force = confirm;
+    bool sent = send_command(d, name, arg, progress);
+    d->s->force = false;
+    if (sent && confirm)
+        memset(&d->s->last_reply, 0, sizeof(d->s->last_reply)); /* one press, one run */
+    return sent;
+}
+
 static void switch_view(struct dash *d, int v)
 {
     d->ui.view = (enum config_view)((v + CONFIG_VIEWS) % CONFIG_VIEWS);
@@ -741,7 +760,10 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
         if (ch >= '0' && ch <= '2') {
             char p[64];
             snprintf(p, sizeof p, "collecting generation %c...", ch);
-            send_command(d, "collect", ch - '0', p);
+            if (ch == '2')
+                send_stw_command(d, "collect", 2, p, now);
+            else
+                send_command(d, "collect", ch - '0', p);
         } else {
             ui_msg(u, "no collection");
         }
@@ -772,7 +794,7 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
         switch_view(d, ch - '1');
         return false;
     case 'c':
-        send_command(d, "collect", 2, "collecting all generations...");
+        send_stw_command(d, "collect", 2, "collecting all generations...", now);
         return false;
     case 'g':
         if (no_target_reason(d->s))
@@ -809,7 +831,7 @@ static bool on_key(struct dash *d, int ch, uint64_t now)
                                                 : "starting tracemalloc (slows allocations)...");
         return false;
     case 'y':
-        if (send_command(d, "hunt", 0, "hunting cycles (a full collection)..."))
+        if (send_stw_command(d, "hunt", 0, "hunting cycles (a full collection)...", now))
             u->view = CONFIG_VIEW_CYCLES;
         return false;
     case 'w': {

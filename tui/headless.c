@@ -121,6 +121,7 @@ static void print_command_json(const struct session *s, const struct command *c,
 int headless_commands(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
     wait_for(s, 5000000000ull, have_sample, 0);
+    s->force = cli->force;
     for (int i = 0; i < cli->n_commands; i++) {
         const struct command *c = &cli->commands[i];
         int64_t arg = c->arg;

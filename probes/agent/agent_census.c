@@ -533,6 +533,10 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     agent.observer_ns += agent.op_held_ns;
     census_stats.max_slice_ns = agent.op_max_hold_ns;
     census_wall_ns = t1 - t0;
+    if (rc == 0) { /* what a full collection would cost (agent_gc_predict_full_ns) */
+        agent.census_objects = census_stats.objects ? census_stats.objects : *objects;
+        agent.census_held_ns = census_stats.held_ns ? census_stats.held_ns : *cost_ns;
+    }
     /* The budget is on the target's time, which the held time measures. */
     census_schedule(*cost_ns, t1);
     if (rc < 0)

@@ -9,6 +9,7 @@
 #include "agent_alloc.h"
 #include "agent_census.h"
 #include "agent_cycles.h"
+#include "agent_gc.h"
 #include "agent_state.h"
 #include "agent_tracemalloc.h"
 #include "agent_why.h"
@@ -199,6 +200,20 @@ int agent_sample_encode(struct proto_buf *out)
     return 0;
 }
 
+static void agent_reply_predicted(struct proto_buf *out, uint64_t id, int64_t status,
+                                  const char *msg, uint64_t pause_ns, uint64_t predict_ns)
+{
+    proto_append(out, PROTO_REPLY);
+    proto_put_u64(out, TAG_CMD_ID, id);
+    proto_put_i64(out, TAG_STATUS, status);
+    proto_put_str(out, TAG_MESSAGE, msg);
+    proto_put_i64(out, TAG_VALUE, 0);
+    proto_put_u64(out, TAG_PAUSE_NS, pause_ns);
+    proto_put_u64(out, TAG_MAX_HOLD_NS, agent.op_max_hold_ns);
+    proto_put_u64(out, TAG_PREDICT_NS, predict_ns);
+    proto_end(out);
+}
+
 static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, const char *msg,
                         int64_t value, uint64_t pause_ns)
 {
@@ -310,12 +325,42 @@ static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out)
     return 0;
 }
 
+/* A command that stops the world for a full collection (hunt, collect=2):
+ * its pause is predicted first and, over [agent] confirm_pause_ms, it is
+ * refused (-EAGAIN, the prediction in the reply) unless forced. A first
+ * such command without any census takes one (in slices) to learn the
+ * heap's size. 1 refused (answered), 0 go on, -1 Python is going away. */
+static int agent_stw_refused(const struct proto_command *c, struct proto_buf *out)
+{
+    if (c->flags & PROTO_CMD_FORCE)
+        return 0;
+    if (!agent.census_objects && agent_census_run(out, 1) < 0)
+        return -1;
+    uint64_t predict = agent_gc_predict_full_ns();
+    if (!predict || predict <= (uint64_t)agent.confirm_pause_ms * 1000000u)
+        return 0;
+    char msg[240];
+    snprintf(msg, sizeof(msg),
+             "%s would stop the target for ~%.2f s (a full collection of %llu objects, %s); "
+             "that is over [agent] confirm_pause_ms = %u ms: confirm it, or run it with --force",
+             c->name, (double)predict / 1e9, (unsigned long long)agent.census_objects,
+             agent.full_gc_ns_per_kobj ? "at the cost measured in this process"
+                                       : "estimated from the census",
+             agent.confirm_pause_ms);
+    agent_reply_predicted(out, c->id, -EAGAIN, msg, 0, predict);
+    return 1;
+}
+
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
 {
     char msg[160];
     out->len = 0;
     out->failed = 0;
     agent_op_begin();
+    int stw = strcmp(c->name, "hunt") == 0 || (strcmp(c->name, "collect") == 0 && c->arg == 2);
+    int refused = stw ? agent_stw_refused(c, out) : 0;
+    if (refused)
+        return refused < 0 ? -1 : 0;
     if (strcmp(c->name, "collect") == 0)
         return agent_cmd_collect(c, out);
     if (strcmp(c->name, "census") == 0) {

@@ -109,6 +109,11 @@ struct agent_state {
     /* [agent] confirm_pause_ms: stop-the-world commands predicted longer are
      * refused unless forced (agent thread only). */
     unsigned confirm_pause_ms;
+    /* What a full collection would cost here: the latest census's objects
+     * and GIL time (agent_census.c), and a full collection's measured cost
+     * per 1000 of those objects (our hook; 0 none seen yet). */
+    uint64_t census_objects, census_held_ns;
+    uint64_t full_gc_ns_per_kobj;
 };
 
 extern struct agent_state agent;

@@ -214,3 +214,62 @@ def test_why_sliced_on_churning_heap(py):
         assert t.stderr() == "", t.stderr()
     finally:
         t.stop()
+
+
+def _confirm_config(ms):
+    d = tmpdir()
+    ini = os.path.join(d, "pymemtop.ini")
+    with open(ini, "w") as f:
+        f.write("[agent]\nconfirm_pause_ms = %d\n" % ms)
+    return ini
+
+
+def test_stop_the_world_commands_ask_first_headless(py):
+    """Over [agent] confirm_pause_ms (0 here: every prediction is over it) a
+    hunt and collect=2 fail with exit 6 and a line naming the predicted pause
+    and --force; with --force they run; collect=0 never asks."""
+    t = _target(py, STEADY, 50000)
+    try:
+        ini = _confirm_config(0)
+        for spec in ("hunt", "collect=2"):
+            p = pymemtop("--config", ini, "--json", "--command", spec, t.pid, timeout=120)
+            assert p.returncode == 6, (p.returncode, p.stdout, p.stderr)
+            j = json.loads(p.stdout.splitlines()[-1])
+            assert j["status"] == "error" and j["predicted_pause_ns"] > 0, j
+            assert "would stop the target for ~" in j["message"], j
+            assert "--force" in j["message"] and "--force" in p.stderr, (j, p.stderr)
+            p = pymemtop("--config", ini, "--json", "--force", "--command", spec, t.pid,
+                         timeout=120)
+            assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+            j = json.loads(p.stdout.splitlines()[-1])
+            assert j["status"] == "ok" and "predicted_pause_ns" not in j, j
+            # The whole command's pause, collection included, is reported.
+            assert j["pause_ns"] > 0, j
+        (j,) = _commands(t.pid, ini, "collect=0")
+        assert j["status"] == "ok", j
+        assert t.alive()
+    finally:
+        t.stop()
+
+
+def test_big_hunt_asks_first_in_dashboard():
+    """y shows the predicted pause and waits; y again runs the hunt."""
+    import re
+    from common import Tmux, find_pythons
+    pys, _ = find_pythons()
+    py = next((p for p in pys if p.path == "/usr/bin/python3"), pys[0])
+    t = Target(py)
+    ini = _confirm_config(0)
+    tm = Tmux(["--config", ini, t.pid], 100, 30)
+    try:
+        tm.wait_for(r"pauses\s+\d+")
+        tm.send("y")
+        tm.wait_for(r"hunt would stop the target for ~[0-9.]+ s: press the key again", timeout=30)
+        assert "Node -.child-> Node" not in tm.capture()
+        tm.send("y")
+        tm.wait_for(r"Node -\.child-> Node", timeout=30)
+        tm.send("q")
+        tm.wait_for(r"EXIT=0")
+    finally:
+        tm.kill()
+        t.stop()
