@@ -249,7 +249,7 @@ static int why_visit(PyObject *o, void *arg)
         w->skip--;
         return 0;
     }
-    if ((++w->visits & 1023) == 0) {
+    if ((++w->visits & 255) == 0) {
         if (why_late(w)) {
             w->timed_out = 1;
             return 1; /* stops this traversal */
@@ -281,6 +281,39 @@ static int why_visit(PyObject *o, void *arg)
     return 0;
 }
 
+/* The big containers, taken up again where a hand-over cut them (by index;
+ * tp_traverse could only start over): node_visits is the position. */
+static void why_walk_container(struct why *w, PyObject *o)
+{
+    if (PyDict_CheckExact(o)) {
+        Py_ssize_t pos = (Py_ssize_t)w->node_visits;
+        PyObject *k, *v;
+        for (;;) {
+            Py_ssize_t at = pos;
+            if (!PyDict_Next(o, &pos, &k, &v))
+                break;
+            w->node_visits = (uint64_t)at; /* a cut takes this entry again */
+            if (why_visit(k, w) || why_visit(v, w))
+                return;
+            w->node_visits = (uint64_t)pos;
+        }
+        return;
+    }
+    int list = PyList_CheckExact(o);
+    Py_ssize_t n = list ? PyList_Size(o) : PyTuple_Size(o);
+    for (Py_ssize_t i = (Py_ssize_t)w->node_visits; i < n; i++) {
+        PyObject *item = list ? PyList_GetItem(o, i) : PyTuple_GetItem(o, i);
+        if (!item)
+            break;
+        if (why_visit(item, w)) {
+            w->node_visits = (uint64_t)i; /* why_visit counted it: not followed yet */
+            return;
+        }
+        w->node_visits = (uint64_t)i + 1;
+    }
+    PyErr_Clear();
+}
+
 static void why_walk(struct why *w)
 {
     size_t head = 0;
@@ -292,13 +325,19 @@ static void why_walk(struct why *w)
         if (why_breathe(w) < 0)
             return;
         w->cur = (uint32_t)head;
-        /* Looked up now: the object may have changed class since it was met. */
-        traverseproc trav = why_traverse_of(w, w->nodes[head].obj);
-        w->skip = w->nodes[head].done;
+        PyObject *o = w->nodes[head].obj;
         w->node_visits = w->nodes[head].done;
         w->cut = 0;
-        if (trav)
-            trav(w->nodes[head].obj, why_visit, w);
+        w->skip = 0;
+        if (PyList_CheckExact(o) || PyTuple_CheckExact(o) || PyDict_CheckExact(o)) {
+            why_walk_container(w, o);
+        } else {
+            /* Looked up now: the object may have changed class since it was met. */
+            traverseproc trav = why_traverse_of(w, o);
+            w->skip = w->nodes[head].done;
+            if (trav)
+                trav(o, why_visit, w);
+        }
         if (w->cut) { /* the slice ended inside this traversal: again, later */
             w->nodes[head].done = w->node_visits;
             continue;
@@ -947,9 +986,25 @@ static void why_free(struct why *w)
         Py_CLEAR(w->samples[i]);
     if (!w->gone)
         Py_CLEAR(w->hold);
+    /* Unmapping tens of MiB of node table and map takes milliseconds: not
+     * with the GIL held. */
+    if (!w->gone)
+        agent_gil_exit();
     free(w->roots);
     free(w->nodes);
     agent_ptrmap_free(&w->map);
+    w->roots = NULL;
+    w->nodes = NULL;
+    if (!w->gone && !agent_gil_enter())
+        w->gone = 1;
+}
+
+/* Frees the search and passes rc on, or -ESHUTDOWN when Python went away
+ * meanwhile (the GIL is then not held). */
+static int why_done(struct why *w, int rc)
+{
+    why_free(w);
+    return w->gone ? -ESHUTDOWN : rc;
 }
 
 
@@ -979,10 +1034,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
         w.max_nodes = WHY_MAX_NODES;
     char type_full[PM_TYPE_NAME_MAX];
     int rc = why_sample(&w, type_name, type_full, sizeof(type_full), msg, msg_len);
-    if (rc < 0) {
-        why_free(&w);
-        return rc; /* -ESHUTDOWN: the GIL is not held */
-    }
+    if (rc < 0)
+        return why_done(&w, rc); /* -ESHUTDOWN: the GIL is not held */
     /* Before 3.10 static types' slots come from the type's memory: proven
      * on the sampled type (or abc.ABC, a class every interpreter has). */
     if (agent.layout && agent.layout->static_type_slots) {
@@ -1005,9 +1058,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
         map_cap <<= 1; /* sized for the budget: no rehash in the walk */
     if (!w.hold || agent_ptrmap_init(&w.map, map_cap) < 0) {
         PyErr_Clear();
-        why_free(&w);
         why_fmt(msg, msg_len, "why: out of memory");
-        return -ENOMEM;
+        return why_done(&w, -ENOMEM);
     }
     why_module_roots(&w);
     why_thread_roots(&w);
@@ -1015,10 +1067,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
 
     /* Python code runs only between the walk's slices (why_breathe). */
     why_walk(&w);
-    if (w.gone) {
-        why_free(&w);
-        return -ESHUTDOWN;
-    }
+    if (w.gone)
+        return why_done(&w, -ESHUTDOWN);
     uint64_t walk_ns = agent_now_ns() - t_walk;
     size_t visited = w.n_nodes;
     /* The walk's pointers are dead from here on: only the chains count. */
@@ -1026,10 +1076,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     int unreached = 0, untracked = 0;
     for (int s = 0; s < w.n_samples; s++) {
         int ne = 0;
-        if (why_breathe(&w) < 0) {
-            why_free(&w);
-            return -ESHUTDOWN;
-        }
+        if (why_breathe(&w) < 0)
+            return why_done(&w, -ESHUTDOWN);
         if (w.found[s] >= 0) {
             ne = why_chain_found(&w, s, el, WHY_MAX_HOPS);
         } else if (w.exhausted && !w.oom) {
@@ -1091,7 +1139,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     }
     proto_end(out);
     (void)untracked;
-    why_free(&w);
-    PyErr_Clear();
-    return 0;
+    rc = why_done(&w, 0);
+    if (rc == 0)
+        PyErr_Clear();
+    return rc;
 }
