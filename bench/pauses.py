@@ -13,6 +13,7 @@ main thread sleeps and whose ticker thread wakes every millisecond and logs
 every oversleep over 1 ms with its time (CLOCK_MONOTONIC, shared with us).
 Against it, one after the other:
 
+  - idle:   5 s with nothing attached (the machine's own noise);
   - stw:    --once with [agent] max_pause_ms = 1000: the census in one piece,
             what every census was before slicing;
   - once:   --once with the default 5 ms slices;
@@ -122,6 +123,10 @@ def measure(py, binary, agent, n, kind, record_s, tmp):
         stw_ini = config(tmp, "stw.ini", "[agent]\nmax_pause_ms = 1000\n")
         rec_ini = config(tmp, "rec.ini", "[census]\npause_budget = 50\n")
         out = {}
+        # The machine's own noise: the ticker's worst stall with nothing attached.
+        t0 = time.monotonic_ns()
+        time.sleep(5)
+        out["idle"] = {"stall_ns": worst_stall(state, t0, time.monotonic_ns())}
         for op, ini in (("stw", stw_ini), ("once", None), ("stw2", stw_ini), ("once2", None)):
             t0 = time.monotonic_ns()
             d = json.loads(run_pm(binary, agent, *(["--config", ini] if ini else []),
@@ -193,7 +198,7 @@ def main():
     sizes = [1_000_000] if args.quick else [int(x) for x in args.sizes.split(",")]
     record_s = 10 if args.quick and args.record_s == 60 else args.record_s
     hdr = ("%-14s %-5s %4s | %8s %8s %6s | %8s %8s %7s %8s | %8s %8s | %8s %8s | %8s %8s" % (
-        "python", "heap", "size", "stw held", "stw stal", "",
+        "python", "heap", "size", "stw held", "stw stal", "idle",
         "sl held", "sl wall", "ratio", "sl stall", "why hold", "why stal",
         "rec hold", "rec stal", "max hold", "worst"))
     print("times in ms; stw = census in one piece; sl = sliced census (--once); "
@@ -223,7 +228,7 @@ def main():
                     print("%-14s %-5s %3dM | %8s %8s %6s | %8s %8s %6.2fx %8s | %8s %8s | "
                           "%8s %8s | %8s %8s" % (
                               py.label, kind, n // 1000000, ms(r["stw"]["held_ns"]),
-                              ms(r["stw"]["stall_ns"]), "",
+                              ms(r["stw"]["stall_ns"]), ms(r["idle"]["stall_ns"]),
                               ms(r["once"]["held_ns"]), ms(r["once"]["wall_ns"]), r["ratio"],
                               ms(r["once"]["stall_ns"]), ms(r["why"]["max_hold_ns"]),
                               ms(r["why"]["stall_ns"]), ms(rec["max_hold_ns"]),
