@@ -274,11 +274,21 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
     return 0;
 }
 
-static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out, char *msg,
-                          size_t msg_len)
+/* The hunt's analysis lets the GIL go between slices: the pause reported is
+ * what it held, both collections included. */
+static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out)
 {
-    (void)c;
-    return agent_cycles_hunt(out, msg, msg_len);
+    char msg[200] = "";
+    if (!agent_gil_enter())
+        return -1;
+    int rc = agent_cycles_hunt(out, msg, sizeof(msg));
+    if (rc == -ESHUTDOWN)
+        return -1; /* Python is going away: the GIL is not ours */
+    PyErr_Clear();
+    agent_gil_exit();
+    agent.observer_ns += agent.op_held_ns;
+    agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
+    return 0;
 }
 
 static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf *out, char *msg,
@@ -336,14 +346,17 @@ static int agent_stw_refused(const struct proto_command *c, struct proto_buf *ou
         return 0;
     if (!agent.census_objects && agent_census_run(out, 1) < 0)
         return -1;
-    uint64_t predict = agent_gc_predict_full_ns();
+    /* A hunt collects twice: to find the garbage, and to free it after. */
+    int hunt = c->name[0] == 'h';
+    uint64_t predict = agent_gc_predict_full_ns() * (hunt ? 2u : 1u);
     if (!predict || predict <= (uint64_t)agent.confirm_pause_ms * 1000000u)
         return 0;
     char msg[240];
     snprintf(msg, sizeof(msg),
-             "%s would stop the target for ~%.2f s (a full collection of %llu objects, %s); "
+             "%s would stop the target for ~%.2f s (%s of %llu objects, %s); "
              "that is over [agent] confirm_pause_ms = %u ms: confirm it, or run it with --force",
-             c->name, (double)predict / 1e9, (unsigned long long)agent.census_objects,
+             c->name, (double)predict / 1e9, hunt ? "two full collections" : "a full collection",
+             (unsigned long long)agent.census_objects,
              agent.full_gc_ns_per_kobj ? "at the cost measured in this process"
                                        : "estimated from the census",
              agent.confirm_pause_ms);
@@ -385,7 +398,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         return agent_run_with_gil(c, out, agent_cmd_diff);
     }
     if (strcmp(c->name, "hunt") == 0)
-        return agent_run_with_gil(c, out, agent_cmd_hunt);
+        return agent_cmd_hunt(c, out);
     if (strcmp(c->name, "why") == 0)
         return agent_cmd_why(c, out);
     if (strcmp(c->name, "tracemalloc") == 0)
