@@ -46,6 +46,12 @@ const struct command_def commands[CMD_COUNT] = {
                              "periodic census floor (0: adaptive)", "", false, false, {{0}}},
     [CMD_CENSUS_BUDGET] = {CMD_CENSUS_BUDGET, "census_budget", COMMAND_ARG_NUMBER, "=BP",
                            "census share of wall time, basis points", "", false, false, {{0}}},
+    [CMD_MAX_PAUSE] = {CMD_MAX_PAUSE, "max_pause", COMMAND_ARG_NUMBER, "=MS",
+                       "longest GIL hold per slice of agent work ([agent] max_pause_ms)", "",
+                       false, false, {{0}}},
+    [CMD_CONFIRM_PAUSE] = {CMD_CONFIRM_PAUSE, "confirm_pause", COMMAND_ARG_NUMBER, "=MS",
+                           "stop-the-world commands predicted longer ask first "
+                           "([agent] confirm_pause_ms)", "", false, false, {{0}}},
     [CMD_PING] = {CMD_PING, "ping", COMMAND_ARG_NONE, "", "liveness", "", false, false, {{0}}},
     [CMD_DETACH] = {CMD_DETACH, "detach", COMMAND_ARG_NONE, "", "the monitor leaves", "", false,
                     false, {{0}}},

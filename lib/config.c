@@ -24,6 +24,8 @@ void config_defaults(struct config *c)
     c->census_interval_ms = 0;
     c->census_budget_pct = 1.0;
     c->pause_alert_ms = 100;
+    c->max_pause_ms = 5;
+    c->confirm_pause_ms = 200;
     c->growth_alert_mib_per_min = 10.0;
     c->default_view = CONFIG_VIEW_OVERVIEW;
     static const int colors[CONFIG_COLOR_ROLES] = {6, 6, 5, 3, 2, 3, 1};
@@ -167,6 +169,14 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 0.1, 50, &d))
             return 0;
         c->census_budget_pct = d;
+    } else if (!strcmp(section, "agent") && !strcmp(name, "max_pause_ms")) {
+        if (!config_number(p, key, value, 1, 1000, &d))
+            return 0;
+        c->max_pause_ms = (unsigned)lround(d);
+    } else if (!strcmp(section, "agent") && !strcmp(name, "confirm_pause_ms")) {
+        if (!config_number(p, key, value, 0, 600000, &d))
+            return 0;
+        c->confirm_pause_ms = (unsigned)lround(d);
     } else if (!strcmp(section, "alerts") && !strcmp(name, "pause_ms")) {
         if (!config_number(p, key, value, 0, 60000, &d))
             return 0;

@@ -37,6 +37,9 @@ struct config {
     unsigned census_interval_ms; /* [census] interval (seconds in the file); 0: adaptive */
     double census_budget_pct;    /* [census] pause_budget: % of wall time censuses may take */
     unsigned pause_alert_ms;     /* [alerts] pause_ms; 0: off */
+    unsigned max_pause_ms;       /* [agent] max_pause_ms: longest GIL hold of sliced work */
+    unsigned confirm_pause_ms;   /* [agent] confirm_pause_ms: stop-the-world commands
+                                    predicted longer ask first; 0: always ask */
     double growth_alert_mib_per_min; /* [alerts] growth_mib_per_min; 0: off */
     enum config_view default_view;   /* [display] default_view */
     int colors[CONFIG_COLOR_ROLES];  /* [display] color_* : 0..7 or CONFIG_COLOR_DEFAULT */

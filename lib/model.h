@@ -79,6 +79,7 @@ struct pm_agent_sample {
     int64_t traced_bytes, traced_peak_bytes; /* tracemalloc.get_traced_memory() */
     uint64_t census_cost_ns;  /* the last census's pause; 0 none yet */
     uint64_t census_interval_ms; /* current adaptive census interval */
+    uint64_t hold_max_ns;     /* the agent's longest GIL hold since the last sample */
     uint32_t n_pauses;
     struct pm_gc_pause pauses[PM_MAX_PAUSES_PER_SAMPLE];
 };
@@ -97,7 +98,10 @@ struct pm_type_count {
     char name[PM_TYPE_NAME_MAX];
 };
 struct pm_census {
-    uint64_t time_ns, cost_ns; /* cost: how long the GIL was held */
+    uint64_t time_ns, cost_ns; /* cost: how long the GIL was held, all slices */
+    uint64_t wall_ns;          /* first slice to last (0: not sent) */
+    uint64_t max_slice_ns;     /* the longest single hold */
+    uint32_t slices, restarts; /* holds taken; restarts after full collections */
     uint64_t objects;          /* tracked objects counted */
     uint8_t method;            /* PM_CENSUS_* */
     uint8_t kind;              /* PM_CENSUS_KIND_* */
@@ -196,6 +200,8 @@ struct pm_reply {
     char message[256];
     int64_t value;     /* command-specific: objects collected, new interval ... */
     uint64_t pause_ns; /* time the command held the GIL */
+    uint64_t max_hold_ns; /* its longest single hold (sliced work); 0 unknown */
+    uint64_t predict_ns;  /* refused (-EAGAIN): the pause it predicted; 0 none */
 };
 
 #endif

@@ -435,6 +435,8 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         return get_u64(v, len, &s->census_cost_ns, why);
     case TAG_CENSUS_INTERVAL_MS:
         return get_u64(v, len, &s->census_interval_ms, why);
+    case TAG_HOLD_MAX_NS:
+        return get_u64(v, len, &s->hold_max_ns, why);
     case TAG_PAUSE: {
         if (want_len(len, PROTO_PAUSE_BYTES, why) < 0)
             return -1;
@@ -494,6 +496,8 @@ static int command_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len
         return get_i64(v, len, &c->arg, why);
     case TAG_CMD_TEXT:
         return get_str(v, len, c->text, sizeof(c->text), why);
+    case TAG_CMD_FLAGS:
+        return get_u64(v, len, &c->flags, why);
     default:
         return 0;
     }
@@ -526,6 +530,10 @@ static int reply_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, 
         return get_i64(v, len, &r->value, why);
     case TAG_PAUSE_NS:
         return get_u64(v, len, &r->pause_ns, why);
+    case TAG_MAX_HOLD_NS:
+        return get_u64(v, len, &r->max_hold_ns, why);
+    case TAG_PREDICT_NS:
+        return get_u64(v, len, &r->predict_ns, why);
     default:
         return 0;
     }
@@ -597,6 +605,20 @@ static int census_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         if (get_u64(v, len, &u, why) < 0)
             return -1;
         c->types_total = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
+    case TAG_WALL_NS:
+        return get_u64(v, len, &c->wall_ns, why);
+    case TAG_MAX_SLICE_NS:
+        return get_u64(v, len, &c->max_slice_ns, why);
+    case TAG_SLICES:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->slices = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
+    case TAG_RESTARTS:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->restarts = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
         return 0;
     case TAG_TYPE: {
         if (c->n_types == cc->cap) {

@@ -65,6 +65,13 @@
  *           A command's result messages (CENSUS, HUNT, SITES, WHY) come before
  *           its REPLY.
  *   REPLY   agent -> monitor: CMD_ID, STATUS, MESSAGE, VALUE, PAUSE_NS
+ *
+ * Added for bounded pauses (all optional, absent = 0): CENSUS WALL_NS,
+ * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS; REPLY MAX_HOLD_NS and
+ * PREDICT_NS (a stop-the-world command refused with -EAGAIN because its
+ * predicted pause is over the confirmation threshold: run it again with
+ * COMMAND CMD_FLAGS PROTO_CMD_FORCE); COMMAND "max_pause" (ms) and
+ * "confirm_pause" (ms) set [agent] max_pause_ms and confirm_pause_ms.
  */
 #ifndef PYMEMTOP_LIB_PROTO_H
 #define PYMEMTOP_LIB_PROTO_H
@@ -173,7 +180,21 @@ enum proto_tag {
     TAG_VISITED = 84,
     TAG_BUDGET_MS = 85,
     TAG_COMPLETE = 86,
+
+    /* Bounded pauses (issue 15); numbered from 100 to stay clear of other work. */
+    TAG_WALL_NS = 100,      /* CENSUS: first slice to last, ns */
+    TAG_MAX_SLICE_NS = 101, /* CENSUS: the longest single GIL hold, ns */
+    TAG_SLICES = 102,       /* CENSUS: GIL holds it took */
+    TAG_RESTARTS = 103,     /* CENSUS: restarts after full collections mid-census */
+    TAG_HOLD_MAX_NS = 104,  /* SAMPLE: the agent's longest GIL hold since the last sample */
+    TAG_MAX_HOLD_NS = 105,  /* REPLY: the command's longest single GIL hold */
+    TAG_PREDICT_NS = 106,   /* REPLY: predicted pause of a stop-the-world command */
+    TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
 };
+
+/* COMMAND flags. FORCE: run a stop-the-world command even when its predicted
+ * pause is over the confirmation threshold. */
+#define PROTO_CMD_FORCE 1u
 
 /* A growable encode buffer. Allocation failure sets `failed`; every later put
  * is a no-op, so callers check once at the end. */
@@ -197,6 +218,7 @@ struct proto_command {
     char name[PROTO_CMD_NAME_MAX];
     int64_t arg;
     char text[PM_TYPE_NAME_MAX]; /* CMD_TEXT, "" when absent */
+    uint64_t flags;              /* CMD_FLAGS, PROTO_CMD_*; 0 when absent */
 };
 
 void proto_buf_init(struct proto_buf *b);

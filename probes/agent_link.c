@@ -359,6 +359,12 @@ int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t
 int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
                          const char *text)
 {
+    return agent_link_send_flags(l, id, name, arg, text, 0);
+}
+
+int agent_link_send_flags(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
+                          const char *text, uint64_t flags)
+{
     if (l->closed)
         return -EPIPE;
     if (text && strlen(text) >= PM_TYPE_NAME_MAX)
@@ -369,6 +375,8 @@ int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, in
     proto_put_i64(&l->out, TAG_CMD_ARG, arg);
     if (text)
         proto_put_str(&l->out, TAG_CMD_TEXT, text);
+    if (flags) /* older agents skip the unknown tag */
+        proto_put_u64(&l->out, TAG_CMD_FLAGS, flags);
     if (proto_end(&l->out) < 0)
         return -ENOMEM;
     return proto_send(l->fd, &l->out);

@@ -67,6 +67,9 @@ int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t
 /* The same with a string argument (CMD_TEXT), e.g. "why" and its type name. */
 int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
                          const char *text);
+/* The same with COMMAND flags (PROTO_CMD_FORCE ...). */
+int agent_link_send_flags(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
+                          const char *text, uint64_t flags);
 /* Sends "detach" when asked (the agent also detaches on EOF) and frees. */
 void agent_link_close(struct agent_link *l, int send_detach);
 

@@ -290,6 +290,9 @@ enum target_status session_open(struct session *s, int pid, const struct session
      * that a reused agent forgets the previous monitor's settings. */
     agent_link_send(s->link, 0, "census_interval", o->census_interval_ms);
     agent_link_send(s->link, 0, "census_budget", (int64_t)(o->census_budget_pct * 100 + 0.5));
+    if (o->max_pause_ms)
+        agent_link_send(s->link, 0, "max_pause", o->max_pause_ms);
+    agent_link_send(s->link, 0, "confirm_pause", o->confirm_pause_ms);
     session_status(s, "%s agent in PID %d (Python %s)",
                    s->injected ? "loaded the" : "reusing the", (int)s->target.pid,
                    hello.python);
@@ -324,12 +327,44 @@ static void session_add_pauses(struct session *s, const struct pm_agent_sample *
     }
 }
 
+static void session_note_hold(struct session *s, uint64_t hold_ns)
+{
+    if (!hold_ns)
+        return;
+    size_t at = (s->hold_head + s->hold_len) % SESSION_HOLD_RING;
+    if (s->hold_len == SESSION_HOLD_RING)
+        s->hold_head = (s->hold_head + 1) % SESSION_HOLD_RING;
+    else
+        s->hold_len++;
+    s->hold_t[at] = session_now_ns();
+    s->hold_ns[at] = hold_ns;
+}
+
+uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns)
+{
+    uint64_t m = 0;
+    for (size_t i = 0; i < s->hold_len; i++) {
+        size_t at = (s->hold_head + i) % SESSION_HOLD_RING;
+        if (s->hold_t[at] + window_ns >= now_ns && s->hold_ns[at] > m)
+            m = s->hold_ns[at];
+    }
+    return m;
+}
+
 static void session_on_reply(struct session *s, const struct pm_reply *r)
 {
+    session_note_hold(s, r->max_hold_ns);
     if (r->id == 0)
         return; /* a setting sent at open, or the detach */
     s->last_reply = *r;
     s->command_pending = false;
+    if (r->status == -EAGAIN && r->predict_ns) {
+        /* A stop-the-world command that asks first (agent_stw_refused). */
+        session_status(s, "%s would stop the target for ~%.2f s: press the key again to run it",
+                       s->last_command, r->predict_ns / 1e9);
+        eventlog_push(s->events, s->status_ns, EVENT_WARN, s->status);
+        return;
+    }
     if (r->status != 0) {
         session_status(s, "%s failed: %s", s->last_command, r->message);
         eventlog_push(s->events, s->status_ns, EVENT_ERROR, s->status);
@@ -376,6 +411,7 @@ static void session_on_sample(struct session *s, const struct pm_agent_sample *a
 {
     s->agent = *a;
     s->agent_samples++;
+    session_note_hold(s, a->hold_max_ns);
     session_add_pauses(s, a);
     if (a->alloc_blocks >= 0)
         series_push(&s->alloc_blocks, a->time_ns, (double)a->alloc_blocks);
@@ -390,6 +426,7 @@ static void session_on_sample(struct session *s, const struct pm_agent_sample *a
 static void session_on_census(struct session *s, struct pm_census *c)
 {
     if (c->kind == PM_CENSUS_KIND_CENSUS) {
+        session_note_hold(s, c->max_slice_ns);
         typetable_update(s->types, c);
         s->censuses++;
         pm_census_free(c);
@@ -513,7 +550,7 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
     }
     static uint64_t next_id = 1;
     uint64_t id = next_id++;
-    int r = agent_link_send_text(s->link, id, name, arg, text);
+    int r = agent_link_send_flags(s->link, id, name, arg, text, s->force ? PROTO_CMD_FORCE : 0);
     if (r < 0) {
         session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
         return r;

@@ -18,6 +18,7 @@
 #include "typetable.h"
 
 #define SESSION_PAUSE_RING 4096
+#define SESSION_HOLD_RING 1024 /* a minute of samples at 100 ms, and then some */
 
 enum session_state {
     SESSION_LIVE,           /* agent connected, samples flowing */
@@ -44,6 +45,8 @@ struct session_opts {
     double census_budget_pct;    /* share of wall time a census may take; 0: agent default */
     unsigned pause_alert_ms;     /* log collections longer than this; 0: never */
     double growth_alert_mib_per_min; /* warn when RSS grows faster; 0: never */
+    unsigned max_pause_ms;       /* [agent] max_pause_ms; 0: the agent's default (5) */
+    unsigned confirm_pause_ms;   /* [agent] confirm_pause_ms */
 };
 
 struct agent_link;
@@ -88,6 +91,16 @@ struct session {
 
     struct session_recorded recorded; /* SESSION_REPLAY only */
 
+    /* The agent's GIL holds as reported (samples, censuses, commands), for
+     * "the longest pause the monitor caused in the last minute". */
+    uint64_t hold_t[SESSION_HOLD_RING], hold_ns[SESSION_HOLD_RING];
+    size_t hold_head, hold_len;
+
+    /* Send the next commands with PROTO_CMD_FORCE: a stop-the-world command
+     * runs whatever pause it predicts (--force; the dashboard's second key
+     * press). */
+    bool force;
+
     struct pm_reply last_reply;  /* answer to the latest command */
     char last_command[32];
     uint64_t last_command_ns;    /* when it was sent; 0 = none */
@@ -131,6 +144,8 @@ int64_t session_command(struct session *s, const char *name, int64_t arg);
  * "cache_demo.Session"); the answer lands in why / have_why. */
 int64_t session_command_text(struct session *s, const char *name, int64_t arg,
                              const char *text);
+/* The longest GIL hold the agent reported within the last window_ns. */
+uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns);
 /* Pauses kept in the ring: i = 0 is the oldest. */
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */

@@ -125,6 +125,12 @@ static void session_json_census(struct json *j, const struct session *s)
     json_string(j, JK_METHOD, s->census.method == PM_CENSUS_GC_LISTS ? "gc_lists" : "get_objects");
     json_uint(j, JK_INTERVAL_MS, s->agent.census_interval_ms);
     json_uint(j, JK_SNAPSHOTS, s->census.snapshots);
+    /* Sliced (agent_census_walk.c): cost_ns is the GIL held in all, wall_ns
+     * the census from first slice to last, max_slice_ns its longest hold. */
+    json_uint(j, JK_WALL_NS, s->census.wall_ns);
+    json_uint(j, JK_MAX_SLICE_NS, s->census.max_slice_ns);
+    json_uint(j, JK_SLICES, s->census.slices);
+    json_uint(j, JK_RESTARTS, s->census.restarts);
     /* How much of the heap the table explains: tracked objects against all
      * allocated blocks (str, bytes, numbers and buffers are not tracked). */
     if (s->agent.alloc_blocks > 0 && s->census.objects)
@@ -322,6 +328,7 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     json_uint(&j, JK_INTERVAL_MS, s->interval_ms);
     json_uint(&j, JK_SAMPLES, s->agent_samples);
     json_uint(&j, JK_OBSERVER_NS, s->agent.observer_ns);
+    json_uint(&j, JK_MAX_PAUSE_1MIN_NS, session_max_hold_ns(s, now, 60000000000ull));
     json_uint(&j, JK_ATTACH_NS, s->attached_ns - s->attach_begin_ns);
     json_uint(&j, JK_TARGET_STOP_NS, s->attach.stop_ns);
     json_string(&j, JK_ATTACH_VIA, !s->injected            ? "reused"

@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "  --json              with --once or --command: JSON on stdout (schema in README)\n"
             "  --command NAME[=ARG]  run a command in the target, print its result, exit;\n"
             "                      repeat to run several in one attach, in order (below)\n"
+            "  --force             run hunt and collect=2 even when their predicted pause is over\n"
+            "                      [agent] confirm_pause_ms (else they fail, exit 6)\n"
             "  --tracemalloc-frames N  frames per allocation for tracemalloc=on (default 1)\n"
             "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
             "                      plus event lines, until --duration, target exit or Ctrl-C\n"
@@ -159,7 +161,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
-           O_REPLAY, O_LIST_COMMANDS };
+           O_REPLAY, O_LIST_COMMANDS, O_FORCE };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -180,6 +182,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"max-growth", required_argument, NULL, O_MAXGROWTH},
         {"list", no_argument, NULL, O_LIST},
         {"list-commands", no_argument, NULL, O_LIST_COMMANDS}, /* tests: README's table */
+        {"force", no_argument, NULL, O_FORCE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -194,6 +197,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         switch (o) {
         case O_ONCE: c->once = true; break;
         case O_JSON: c->json = true; break;
+        case O_FORCE: c->force = true; break;
         case O_ASCII: c->ascii = true; break;
         case O_NOCOLOR: c->no_color = true; break;
         case O_CONFIG: c->config_path = optarg; break;

@@ -36,6 +36,7 @@ struct command {
 struct cli {
     int pid;
     bool once, json, ascii, no_color;
+    bool force; /* --force: stop-the-world commands run whatever pause they predict */
     const char *config_path;
     const char *agent_path;
     double interval_s, attach_timeout_s; /* <0: not given */

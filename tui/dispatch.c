@@ -3,6 +3,7 @@
  * the spinner runs until the reply replaces the message. */
 #include "dispatch.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,6 +51,26 @@ bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const cha
 bool dispatch_send(struct dash *d, const char *name, int64_t arg, const char *progress)
 {
     return dispatch_send_text(d, name, arg, NULL, progress);
+}
+
+/* The agent refuses a stop-the-world command whose predicted pause is over
+ * [agent] confirm_pause_ms and the status line shows that prediction; the
+ * same command again within DISPATCH_CONFIRM_WINDOW_NS confirms it. */
+#define DISPATCH_CONFIRM_WINDOW_NS 15000000000ull
+
+bool dispatch_send_stw(struct dash *d, const char *name, int64_t arg, const char *progress,
+                       uint64_t now)
+{
+    const struct session *s = d->s;
+    bool confirm = s->last_reply.status == -EAGAIN && s->last_reply.predict_ns &&
+                   !strcmp(s->last_command, name) &&
+                   now - s->last_command_ns < DISPATCH_CONFIRM_WINDOW_NS;
+    d->s->force = confirm;
+    bool sent = dispatch_send(d, name, arg, progress);
+    d->s->force = false;
+    if (sent && confirm)
+        memset(&d->s->last_reply, 0, sizeof(d->s->last_reply)); /* one press, one run */
+    return sent;
 }
 
 void dispatch_interval(struct dash *d, int dir)

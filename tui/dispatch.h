@@ -15,6 +15,11 @@ const char *dispatch_refusal(const struct session *s);
 bool dispatch_send(struct dash *d, const char *name, int64_t arg, const char *progress);
 bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const char *text,
                         const char *progress);
+/* A stop-the-world command (hunt, collect=2): sent as dispatch_send, with
+ * --force's meaning when the agent just refused the same command for its
+ * predicted pause (a second press confirms). */
+bool dispatch_send_stw(struct dash *d, const char *name, int64_t arg, const char *progress,
+                       uint64_t now);
 /* '+' (dir > 0: sample more often) and '-': the next step of the interval. */
 void dispatch_interval(struct dash *d, int dir);
 

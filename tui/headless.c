@@ -92,6 +92,9 @@ static void print_command_json(const struct session *s, const struct command *c,
                                    ? s->last_reply.message
                                    : (rc == EXIT_GONE ? "target exited" : "no answer from the agent"));
     json_uint(&j, "pause_ns", s->last_reply.pause_ns);
+    json_uint(&j, "max_pause_ns", s->last_reply.max_hold_ns);
+    if (s->last_reply.predict_ns)
+        json_uint(&j, "predicted_pause_ns", s->last_reply.predict_ns);
     /* The keys each command adds are listed in its lib/commands.c entry. */
     if (rc == EXIT_OK) {
         switch (c->def->id) {
@@ -132,6 +135,7 @@ static void print_command_json(const struct session *s, const struct command *c,
 int headless_commands(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
     wait_for(s, 5000000000ull, have_sample, 0);
+    s->force = cli->force;
     for (int i = 0; i < cli->n_commands; i++) {
         const struct command *c = &cli->commands[i];
         int64_t arg = c->arg;

@@ -35,14 +35,15 @@ static void do_export(struct dash *d)
 
 /* A key bound to a command in lib/commands.c: what it sends depends on the
  * state (toggles, the selected row, the binding). */
-static void command_key(struct dash *d, const struct command_def *c, int binding, int ch)
+static void command_key(struct dash *d, const struct command_def *c, int binding, int ch,
+                        uint64_t now)
 {
     struct ui *u = &d->ui;
     const struct pm_agent_sample *a = &d->s->agent;
     switch (c->id) {
     case CMD_COLLECT:
         if (binding == 0)
-            dispatch_send(d, c->name, 2, "collecting all generations...");
+            dispatch_send_stw(d, c->name, 2, "collecting all generations...", now);
         else if (dispatch_refusal(d->s))
             ui_err(u, "%s", dispatch_refusal(d->s));
         else
@@ -75,7 +76,7 @@ static void command_key(struct dash *d, const struct command_def *c, int binding
                                         : "starting tracemalloc (slows allocations)...");
         return;
     case CMD_HUNT:
-        if (dispatch_send(d, c->name, 0, "hunting cycles (a full collection)..."))
+        if (dispatch_send_stw(d, c->name, 0, "hunting cycles (a full collection)...", now))
             u->view = CONFIG_VIEW_CYCLES;
         return;
     case CMD_WHY: {
@@ -127,7 +128,10 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
         if (ch >= '0' && ch <= '2') {
             char p[64];
             snprintf(p, sizeof p, "collecting generation %c...", ch);
-            dispatch_send(d, commands[CMD_COLLECT].name, ch - '0', p);
+            if (ch == '2')
+                dispatch_send_stw(d, commands[CMD_COLLECT].name, 2, p, now);
+            else
+                dispatch_send(d, commands[CMD_COLLECT].name, ch - '0', p);
         } else {
             ui_msg(u, "no collection");
         }
@@ -193,7 +197,7 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
     int binding;
     const struct command_def *cmd = commands_for_key(ch, &binding);
     if (cmd) {
-        command_key(d, cmd, binding, ch);
+        command_key(d, cmd, binding, ch, now);
         return false;
     }
     if (dash_views[u->view]->on_key(u, ch))

@@ -214,6 +214,8 @@ int main(int argc, char **argv)
         .census_budget_pct = cfg.census_budget_pct,
         .pause_alert_ms = cfg.pause_alert_ms,
         .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
+        .max_pause_ms = cfg.max_pause_ms,
+        .confirm_pause_ms = cfg.confirm_pause_ms,
     };
     if (cli.run_argv)
         return run_program(&cli, &cfg, agent_path, &so,

@@ -255,7 +255,7 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
     const struct pm_gc_pause *lastp = s->pause_len ? session_pause_at(s, s->pause_len - 1) : NULL;
     uint64_t p50 = session_pause_quantile(s, 0.50);
     uint64_t p99 = session_pause_quantile(s, 0.99);
-    struct field f[8];
+    struct field f[9];
     int n = 0;
     bool two = l->gc_pauses.h >= 2;
     int y = l->gc_pauses.y, x = l->gc_pauses.x, wd = l->gc_pauses.w;
@@ -292,6 +292,10 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
             snprintf(v, sizeof v, "%u", a->pauses_dropped);
             field_set(&f[n++], "not carried", u->th.warn, 1, v);
         }
+        /* What the target noticed of us: our longest GIL hold lately. */
+        uint64_t ours = session_max_hold_ns(s, u->now_ns, 60000000000ull);
+        format_duration(v, sizeof v, ours);
+        field_set(&f[n++], "pymemtop max 1m", ui_pause_attr(u, ours), 2, v);
     } else {
         format_duration(v, sizeof v, p99);
         field_set(&f[n++], "p99", ui_pause_attr(u, p99), 7, v);

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_gclist.h"
+#include "agent_census_walk.h"
 #include "agent_state.h"
 #include "agent_util.h"
 #include "proto.h"
@@ -41,26 +41,20 @@
 #define CENSUS_FIRST_DELAY_NS 1000000000u
 #define CENSUS_CHEAP_NS 50000000u
 
-/* The type of the object behind a generation-list node (agent_gclist.h). */
-#define CENSUS_NODE_TYPE(p) ((PyObject *)Py_TYPE(AGENT_GC_NODE_OBJ(p)))
-
-/* Counts per type object, open addressing; reused between censuses. */
-struct census_slot {
-    PyObject *type;
-    uint64_t count;
-};
-static struct census_slot *census_slots;
-static size_t census_cap, census_used;
-static struct census_slot *census_last; /* the previous object's type: runs are common */
-static int census_oom;
+/* Counts per type of the latest census (types held by the walk's module
+ * until census_walk_release()). */
+static struct census_table census_counts;
+/* How the latest census went (agent_census_walk.h). */
+static struct census_walk_stats census_stats;
+static uint64_t census_wall_ns;
 
 /* One census row, names resolved: no pointer into the target survives. */
 struct census_entry {
     char name[PM_TYPE_NAME_MAX];
     uint64_t count;
     int64_t delta;
-    PyObject *type; /* only while the GIL is held */
-    int held;       /* we took a reference to keep it alive while naming */
+    PyObject *type; /* only while the walk holds it (agent_census_walk.h) */
+    int held;       /* not in the name cache: to be named */
 };
 static struct census_entry *census_rows;
 static size_t census_rows_cap;
@@ -96,149 +90,12 @@ static uint32_t snap_count;
 /* Schedule (agent thread only). */
 static int census_attached;
 static uint64_t census_next_ns, census_last_end_ns;
-static uintptr_t census_head; /* validated generation-0 head, 0 unknown */
 
 static inline size_t census_hash(const void *p, size_t mask)
 {
     uint64_t x = (uint64_t)(uintptr_t)p;
     x = (x >> 4) * 0x9E3779B97F4A7C15ull;
     return (size_t)(x >> 40) & mask;
-}
-
-static int census_table_reset(void)
-{
-    if (!census_slots) {
-        census_cap = 4096;
-        census_slots = calloc(census_cap, sizeof(*census_slots));
-        if (!census_slots)
-            return -1;
-    } else {
-        memset(census_slots, 0, census_cap * sizeof(*census_slots));
-    }
-    census_used = 0;
-    census_last = NULL;
-    census_oom = 0;
-    return 0;
-}
-
-static int census_table_grow(void)
-{
-    size_t cap = census_cap * 2;
-    struct census_slot *s = calloc(cap, sizeof(*s));
-    if (!s)
-        return -1;
-    for (size_t i = 0; i < census_cap; i++) {
-        if (!census_slots[i].type)
-            continue;
-        size_t j = census_hash(census_slots[i].type, cap - 1);
-        while (s[j].type)
-            j = (j + 1) & (cap - 1);
-        s[j] = census_slots[i];
-    }
-    free(census_slots);
-    census_slots = s;
-    census_cap = cap;
-    census_last = NULL;
-    return 0;
-}
-
-static struct census_slot *census_slot_of(PyObject *type)
-{
-    size_t mask = census_cap - 1, j = census_hash(type, mask);
-    while (census_slots[j].type && census_slots[j].type != type)
-        j = (j + 1) & mask;
-    if (!census_slots[j].type) {
-        if ((census_used + 1) * 2 > census_cap) {
-            if (census_table_grow() < 0) {
-                census_oom = 1;
-                return NULL;
-            }
-            return census_slot_of(type);
-        }
-        census_slots[j].type = type;
-        census_used++;
-    }
-    return &census_slots[j];
-}
-
-static inline void census_count(PyObject *type, uint64_t n)
-{
-    if (census_last && census_last->type == type) {
-        census_last->count += n;
-        return;
-    }
-    struct census_slot *s = census_slot_of(type);
-    if (s) {
-        s->count += n;
-        census_last = s;
-    }
-}
-
-/* The address space bounds any real list: a tracked object takes at least
- * 32 bytes (its GC header and object header). */
-static uint64_t census_object_cap(void)
-{
-    uint64_t cap = (uint64_t)1 << 36;
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return cap;
-    char buf[128];
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n > 0) {
-        buf[n] = 0;
-        unsigned long long pages = strtoull(buf, NULL, 10);
-        long psz = sysconf(_SC_PAGESIZE);
-        if (pages && psz > 0)
-            cap = pages * (uint64_t)psz / 32 + 1024;
-    }
-    return cap;
-}
-
-/* Walks one generation from both ends at once: two independent pointer
- * chains keep two cache misses in flight on an aged heap. -1 when the list
- * is inconsistent or longer than *budget allows. */
-static int census_walk_gen(uintptr_t head, uint64_t *budget, uint64_t *objects)
-{
-    uintptr_t f = AGENT_GC_NEXT(head), b = AGENT_GC_PREV(head);
-    if (AGENT_GC_NODE_BAD(f) || AGENT_GC_NODE_BAD(b))
-        return -1;
-    if (f == head || b == head)
-        return f == b ? 0 : -1;
-    uint64_t n = 0, left = *budget;
-    for (;;) {
-        PyObject *tf = CENSUS_NODE_TYPE(f);
-        if (f == b) {
-            census_count(tf, 1);
-            n++;
-            break;
-        }
-        PyObject *tb = CENSUS_NODE_TYPE(b);
-        uintptr_t fn = AGENT_GC_NEXT(f);
-        uintptr_t bp = AGENT_GC_PREV(b);
-        census_count(tf, 1);
-        census_count(tb, 1);
-        n += 2;
-        if (fn == b)
-            break;
-        if (n >= left || AGENT_GC_NODE_BAD(fn) || AGENT_GC_NODE_BAD(bp) || fn == head ||
-            bp == head)
-            return -1;
-        f = fn;
-        b = bp;
-    }
-    *budget = left > n ? left - n : 0;
-    *objects += n;
-    return census_oom ? -1 : 0;
-}
-
-static int census_walk_lists(uintptr_t head, uint64_t *objects)
-{
-    uint64_t budget = census_object_cap();
-    for (int i = 0; i < PM_GENERATIONS; i++)
-        if (census_walk_gen(AGENT_GC_GEN_HEAD(head, i), &budget, objects) < 0)
-            return -1;
-    return 0;
 }
 
 /* The fallback: count over gc.get_objects() (which omits its own list). */
@@ -254,12 +111,12 @@ static int census_count_get_objects(uint64_t *objects)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o = PyList_GetItem(all, i);
         if (o)
-            census_count((PyObject *)Py_TYPE(o), 1);
+            census_table_add(&census_counts, (PyObject *)Py_TYPE(o), 1);
     }
     Py_DECREF(all);
     PyErr_Clear();
     *objects = (uint64_t)n;
-    return census_oom ? -1 : 0;
+    return census_counts.oom ? -1 : 0;
 }
 
 /* --- names --- */
@@ -351,11 +208,9 @@ static void census_uncount_own(void)
         PyObject *w = names[i].weakref;
         if (!w || Py_REFCNT(w) != 1)
             continue;
-        size_t mask = census_cap - 1, j = census_hash(Py_TYPE(w), mask);
-        while (census_slots[j].type && census_slots[j].type != (PyObject *)Py_TYPE(w))
-            j = (j + 1) & mask;
-        if (census_slots[j].type && census_slots[j].count)
-            census_slots[j].count--;
+        struct census_slot *s = census_table_find(&census_counts, (PyObject *)Py_TYPE(w));
+        if (s && s->count)
+            s->count--;
     }
 }
 
@@ -395,13 +250,12 @@ static void census_resolve_name(PyObject *type, char *dst, size_t cap)
     dst[len] = 0;
 }
 
-/* Rows from the count table, named. Types not in the cache are kept alive
- * by a reference while Python runs to name them (naming allocates, which can
- * start a collection and run finalizers). GIL held. */
-static int census_collect_rows(size_t *n_out)
+/* Rows from the count table, with the names the cache knows; *unnamed
+ * counts the rows still to name. GIL held; no Python code runs. */
+static int census_collect_rows(size_t *n_out, size_t *unnamed)
 {
-    if (census_used > census_rows_cap) {
-        size_t cap = census_used + 256;
+    if (census_counts.used > census_rows_cap) {
+        size_t cap = census_counts.used + 256;
         struct census_entry *r = realloc(census_rows, cap * sizeof(*r));
         if (!r)
             return -1;
@@ -409,12 +263,14 @@ static int census_collect_rows(size_t *n_out)
         census_rows_cap = cap;
     }
     size_t n = 0;
-    for (size_t i = 0; i < census_cap; i++) {
-        if (!census_slots[i].type || !census_slots[i].count)
+    *unnamed = 0;
+    for (size_t i = 0; i < census_counts.cap; i++) {
+        const struct census_slot *sl = &census_counts.slots[i];
+        if (!sl->type || !sl->count)
             continue;
         struct census_entry *e = &census_rows[n++];
-        e->type = census_slots[i].type;
-        e->count = census_slots[i].count;
+        e->type = sl->type;
+        e->count = sl->count;
         e->delta = 0;
         e->held = 0;
         struct census_name *c = census_name_slot(e->type);
@@ -422,26 +278,35 @@ static int census_collect_rows(size_t *n_out)
             memcpy(e->name, c->name, sizeof(e->name));
         } else {
             e->name[0] = 0;
-            Py_INCREF(e->type);
-            e->held = 1;
+            e->held = 1; /* to name: the walk holds the type until the census ends */
+            (*unnamed)++;
         }
     }
-    /* No Python code has run since the walk: every type above was alive. */
-    for (size_t i = 0; i < n; i++) {
-        struct census_entry *e = &census_rows[i];
-        if (!e->held)
-            continue;
-        census_resolve_name(e->type, e->name, sizeof(e->name));
-        PyObject *w = PyWeakref_NewRef(e->type, NULL);
-        if (w)
-            census_names_insert(e->type, w, e->name);
-        PyErr_Clear();
-    }
-    for (size_t i = 0; i < n; i++)
-        if (census_rows[i].held)
-            Py_DECREF(census_rows[i].type);
-    PyErr_Clear();
     *n_out = n;
+    return 0;
+}
+
+/* Names the rows the cache did not know, in slices: naming runs Python code
+ * (attribute lookups, weak references), and the first census of a process
+ * names thousands of types. 0, -1 Python is going away. */
+static int census_name_rows(size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (!agent_gil_enter())
+            return -1;
+        for (; i < n && !agent_gil_slice_over(60); i++) {
+            struct census_entry *e = &census_rows[i];
+            if (!e->held)
+                continue;
+            census_resolve_name(e->type, e->name, sizeof(e->name));
+            PyObject *w = PyWeakref_NewRef(e->type, NULL);
+            if (w)
+                census_names_insert(e->type, w, e->name);
+            PyErr_Clear();
+        }
+        agent_gil_exit();
+    }
     return 0;
 }
 
@@ -589,6 +454,12 @@ static void census_encode(struct proto_buf *out, const struct census_entry *rows
     proto_put_u64(out, TAG_SNAPSHOTS, snap_count);
     proto_put_u64(out, TAG_TYPES_TOTAL, total);
     proto_put_u64(out, TAG_TRUNCATED, total > send);
+    if (kind == PM_CENSUS_KIND_CENSUS) { /* how the census paused the target */
+        proto_put_u64(out, TAG_WALL_NS, census_wall_ns);
+        proto_put_u64(out, TAG_MAX_SLICE_NS, census_stats.max_slice_ns);
+        proto_put_u64(out, TAG_SLICES, census_stats.slices);
+        proto_put_u64(out, TAG_RESTARTS, census_stats.restarts);
+    }
     for (size_t i = 0; i < send; i++)
         proto_put_record(out, TAG_TYPE, (const uint64_t[]){rows[i].count, (uint64_t)rows[i].delta},
                          2, rows[i].name);
@@ -619,42 +490,54 @@ static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
     census_next_ns = end_ns + interval_ms * 1000000u;
 }
 
-/* Takes a census into census_rows (named, merged, sorted by name); the GIL
- * is held for the walk and the naming only. 0, -1 Python is going away,
- * -2 no memory. */
+/* Takes a census into census_rows (named, merged, sorted by name), the GIL
+ * held in slices of at most [agent] max_pause_ms (agent_census_walk.c); the
+ * get_objects fallback is one piece. 0, -1 Python is going away, -2 no
+ * memory. */
 static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint64_t *objects,
                        uint8_t *method)
 {
-    if (!agent_gil_enter())
-        return -1;
     uint64_t t0 = agent_now_ns();
+    agent_op_begin();
     int rc = 0;
-    size_t n = 0;
+    size_t n = 0, unnamed = 0;
     *objects = 0;
     *method = PM_CENSUS_GC_LISTS;
-    census_names_purge();
-    /* No head mid-collection (the lists are being rearranged) or when the
-     * layout is not proven: ask the collector for the objects instead. */
-    census_head = agent_gclist_head();
-    if (census_table_reset() < 0) {
-        rc = -2;
-    } else if (!census_head || census_walk_lists(census_head, objects) < 0) {
+    int wr = census_walk(&census_counts, &census_stats);
+    if (wr == -1)
+        return -1;
+    if (!agent_gil_enter())
+        return -1;
+    /* No list head mid-collection (the lists are being rearranged) or when
+     * the layout is not proven: ask the collector for the objects instead. */
+    if (wr < 0) {
         *method = PM_CENSUS_GET_OBJECTS;
-        *objects = 0;
-        if (census_table_reset() < 0 || census_count_get_objects(objects) < 0)
+        if (census_table_reset(&census_counts) < 0 || census_count_get_objects(objects) < 0)
             rc = -2;
     }
+    census_names_purge();
     if (rc == 0) {
         census_uncount_own();
-        if (census_collect_rows(&n) < 0)
+        if (census_collect_rows(&n, &unnamed) < 0)
             rc = -2;
     }
     PyErr_Clear();
-    uint64_t t1 = agent_now_ns();
-    agent.observer_ns += t1 - t0;
     agent_gil_exit();
+    if (rc == 0 && unnamed && census_name_rows(n) < 0)
+        return -1;
+    if (census_walk_release() < 0)
+        return -1;
+    uint64_t t1 = agent_now_ns();
     *time_ns = t0;
-    *cost_ns = t1 - t0;
+    *cost_ns = agent.op_held_ns;
+    agent.observer_ns += agent.op_held_ns;
+    census_stats.max_slice_ns = agent.op_max_hold_ns;
+    census_wall_ns = t1 - t0;
+    if (rc == 0) { /* what a full collection would cost (agent_gc_predict_full_ns) */
+        agent.census_objects = census_stats.objects ? census_stats.objects : *objects;
+        agent.census_held_ns = census_stats.held_ns ? census_stats.held_ns : *cost_ns;
+    }
+    /* The budget is on the target's time, which the held time measures. */
     census_schedule(*cost_ns, t1);
     if (rc < 0)
         return rc;

@@ -84,8 +84,28 @@ struct hunt {
     uint64_t deadline_ns;
     uint64_t cycles;
     int truncated;
+    int gone; /* Python is going away: the GIL is not held */
     PyObject *get_referents, *getsizeof;
 };
+
+/* The analysis after the collection runs in slices of at most this share
+ * of [agent] max_pause_ms: every object analysed is held (h->objs), so the
+ * target may run between them; their edges are read once, as they were. */
+#define HUNT_SLICE_PCT 60
+
+/* 0, or -1 when Python went away during the hand-over (h->gone). */
+static int hunt_breathe(struct hunt *h)
+{
+    if (h->gone)
+        return -1;
+    if (!agent_gil_slice_over(HUNT_SLICE_PCT))
+        return 0;
+    if (!agent_gil_yield()) {
+        h->gone = 1;
+        return -1;
+    }
+    return 0;
+}
 
 
 static int hunt_over_budget(const struct hunt *h)
@@ -173,6 +193,8 @@ static void hunt_edges(struct hunt *h)
             h->truncated = 1;
             continue;
         }
+        if (hunt_breathe(h) < 0)
+            return;
         PyObject *o = PyList_GetItem(h->objs, i);
         traverseproc trav = hunt_traverse_of(o);
         if (trav) {
@@ -766,6 +788,8 @@ static int hunt_components(struct hunt *h)
             stop = h->truncated = 1;
         if (stop)
             continue; /* counted, not described */
+        if (hunt_breathe(h) < 0)
+            return -1;
         hunt_describe(h, (int32_t)c, path);
         uint64_t bytes = 0;
         for (uint32_t k = 0; k < size; k++)
@@ -835,7 +859,16 @@ static int hunt_analyse(struct hunt *h)
         h->dist[i] = -1;
     }
     hunt_edges(h);
-    if (hunt_scc(h) < 0)
+    if (h->gone)
+        return -1;
+    /* Tarjan's algorithm touches only our arrays: without the GIL. */
+    agent_gil_exit();
+    int scc = hunt_scc(h);
+    if (!agent_gil_enter()) {
+        h->gone = 1;
+        return -1;
+    }
+    if (scc < 0)
         return -1;
     return hunt_components(h);
 }
@@ -966,6 +999,13 @@ int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len)
     h.truncated = n_added > (Py_ssize_t)HUNT_MAX_OBJECTS;
     h.objs = h.n == n_added ? (Py_INCREF(added), added) : PyList_GetSlice(added, 0, h.n);
     int rc = h.objs ? hunt_analyse(&h) : -1;
+    if (h.gone) { /* the GIL is not ours: leave every reference alone */
+        h.get_referents = h.getsizeof = NULL;
+        for (uint32_t i = 0; i < h.n_types; i++)
+            h.tinfo[i].attr = NULL;
+        hunt_free(&h);
+        return -ESHUTDOWN;
+    }
     PyErr_Clear();
     if (rc == 0 && h.n_groups)
         qsort(h.groups, h.n_groups, sizeof(*h.groups), group_cmp);

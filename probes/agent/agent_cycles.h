@@ -8,7 +8,11 @@
 struct proto_buf;
 
 int64_t agent_cycles_garbage_len(void);
-/* Appends a HUNT frame; restores gc debug flags exactly. 0 ok, -errno. */
+/* Appends a HUNT frame; restores gc debug flags exactly. Two full
+ * collections stop the world (the one that finds the garbage and the one
+ * that frees it); the analysis between them lets the GIL go between slices.
+ * 0 ok, -errno; -ESHUTDOWN when Python went away meanwhile (the GIL is then
+ * not held). */
 int agent_cycles_hunt(struct proto_buf *out, char *msg, size_t msg_len);
 
 #endif

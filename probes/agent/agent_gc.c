@@ -10,6 +10,9 @@
  * cost more than the rest of the callback together. */
 static PyObject *key_generation, *key_collected, *key_uncollectable;
 
+#define GC_FULL_PER_WALK 10u
+#define GC_FULL_MIN_NS_PER_KOBJ 50000u
+
 static long agent_gc_info_long(PyObject *info, PyObject *key)
 {
     PyObject *v = PyDict_GetItem(info, key); /* borrowed; no exception set */
@@ -37,6 +40,8 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
     Py_ssize_t phase_len = PyUnicode_Check(phase) ? PyUnicode_GetLength(phase) : -1;
     if (phase_len == 5) {
         agent.gc_start_ns = now;
+        long gen = agent_gc_info_long(info, key_generation);
+        agent.gc_started[gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1]++;
         Py_RETURN_NONE;
     }
     if (phase_len != 4 || !agent.gc_start_ns) {
@@ -52,6 +57,8 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
     long gen = agent_gc_info_long(info, key_generation);
     p.generation = (uint8_t)(gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1);
     agent.gc_start_ns = 0;
+    if (p.generation == PM_GENERATIONS - 1 && agent.census_objects)
+        agent.full_gc_ns_per_kobj = p.pause_ns * 1000u / agent.census_objects;
     agent.pause_count++;
     agent.pause_total_ns += p.pause_ns;
     if (p.pause_ns > agent.pause_max_ns)
@@ -101,10 +108,38 @@ void agent_gc_install(void)
     agent.gc_start_ns = 0;
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
     if (list && PyList_Check(list) && agent_gc_find(list) < 0 &&
-        PyList_Append(list, agent.gc_callback) == 0)
+        PyList_Append(list, agent.gc_callback) == 0) {
         agent.hook_installed = 1;
+        if (!agent.gc_callbacks) { /* the collector's own list: kept for agent_gc_hooked() */
+            Py_INCREF(list);
+            agent.gc_callbacks = list;
+        }
+    }
     Py_XDECREF(list);
     PyErr_Clear();
+}
+
+uint64_t agent_gc_predict_full_ns(void)
+{
+    if (!agent.census_objects)
+        return 0;
+    uint64_t per_kobj = agent.full_gc_ns_per_kobj;
+    if (!per_kobj) {
+        /* Not measured yet: from the census's own cost per object. A full
+         * collection traverses every object and its references, which
+         * measured 7-10x a census walk on fresh and aged heaps alike
+         * (shared/notes/perf.md); never under 50 ns an object. */
+        per_kobj = agent.census_held_ns * 1000u / agent.census_objects * GC_FULL_PER_WALK;
+        if (per_kobj < GC_FULL_MIN_NS_PER_KOBJ)
+            per_kobj = GC_FULL_MIN_NS_PER_KOBJ;
+    }
+    return agent.census_objects * per_kobj / 1000u;
+}
+
+int agent_gc_hooked(void)
+{
+    return agent.hook_installed && agent.gc_callbacks && PyList_Check(agent.gc_callbacks) &&
+           agent_gc_find(agent.gc_callbacks) >= 0;
 }
 
 void agent_gc_remove(void)

@@ -36,7 +36,7 @@ static uintptr_t gclist_published_head(void)
 /* The collector is running (a finalizer or callback it called let the GIL
  * go): exact where the debug offsets publish the flag, else our own hook's
  * word for it. */
-static int gclist_collecting(void)
+int agent_gclist_collecting(void)
 {
     if (agent.dbg_ok) {
         int collecting;
@@ -56,7 +56,7 @@ uintptr_t agent_gclist_head(void)
      * incremental spaces, not a version we have no row for). */
     if (!agent.layout || agent.layout->gc != PYLAYOUT_GC_GENERATIONS3)
         return 0;
-    if (gclist_collecting())
+    if (agent_gclist_collecting())
         return 0;
     uintptr_t published = gclist_published_head();
     for (int attempt = 0; attempt < GCLIST_VALIDATE_TRIES; attempt++) {

@@ -37,4 +37,8 @@ _Static_assert(sizeof(struct agent_gc_gen) == 24, "struct gc_generation is 24 by
  * rearranged). GIL held. */
 uintptr_t agent_gclist_head(void);
 
+/* A collection is under way (a finalizer or callback it ran let the GIL go):
+ * the lists are being rearranged and must not be walked. No allocation. */
+int agent_gclist_collecting(void);
+
 #endif

@@ -9,6 +9,7 @@
 #include "agent_alloc.h"
 #include "agent_census.h"
 #include "agent_cycles.h"
+#include "agent_gc.h"
 #include "agent_state.h"
 #include "agent_tracemalloc.h"
 #include "agent_why.h"
@@ -152,6 +153,7 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_i64(out, TAG_TRACED_PEAK, s->traced_peak_bytes);
     proto_put_u64(out, TAG_CENSUS_COST_NS, s->census_cost_ns);
     proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
+    proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max_ns);
     for (uint32_t i = 0; i < s->n_pauses; i++)
         proto_put_pause(out, &s->pauses[i]);
     proto_end(out);
@@ -177,6 +179,9 @@ int agent_sample_encode(struct proto_buf *out)
     agent_tracemalloc_read(&s);
     s.census_cost_ns = agent.census_cost_ns;
     s.census_interval_ms = agent.census_interval_ms;
+    /* This sample's own hold ends after the read: the next sample reports it. */
+    s.hold_max_ns = agent.hold_max_ns;
+    agent.hold_max_ns = 0;
     /* Drain the pause ring, oldest first; what does not fit waits. */
     s.n_pauses = 0;
     while (agent.ring_len && s.n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
@@ -196,6 +201,20 @@ int agent_sample_encode(struct proto_buf *out)
     return 0;
 }
 
+static void agent_reply_predicted(struct proto_buf *out, uint64_t id, int64_t status,
+                                  const char *msg, uint64_t pause_ns, uint64_t predict_ns)
+{
+    proto_append(out, PROTO_REPLY);
+    proto_put_u64(out, TAG_CMD_ID, id);
+    proto_put_i64(out, TAG_STATUS, status);
+    proto_put_str(out, TAG_MESSAGE, msg);
+    proto_put_i64(out, TAG_VALUE, 0);
+    proto_put_u64(out, TAG_PAUSE_NS, pause_ns);
+    proto_put_u64(out, TAG_MAX_HOLD_NS, agent.op_max_hold_ns);
+    proto_put_u64(out, TAG_PREDICT_NS, predict_ns);
+    proto_end(out);
+}
+
 static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, const char *msg,
                         int64_t value, uint64_t pause_ns)
 {
@@ -205,6 +224,7 @@ static void agent_reply(struct proto_buf *out, uint64_t id, int64_t status, cons
     proto_put_str(out, TAG_MESSAGE, msg);
     proto_put_i64(out, TAG_VALUE, value);
     proto_put_u64(out, TAG_PAUSE_NS, pause_ns);
+    proto_put_u64(out, TAG_MAX_HOLD_NS, agent.op_max_hold_ns);
     proto_end(out);
 }
 
@@ -255,11 +275,21 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
     return 0;
 }
 
-static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out, char *msg,
-                          size_t msg_len)
+/* The hunt's analysis lets the GIL go between slices: the pause reported is
+ * what it held, both collections included. */
+static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out)
 {
-    (void)c;
-    return agent_cycles_hunt(out, msg, msg_len);
+    char msg[200] = "";
+    if (!agent_gil_enter())
+        return -1;
+    int rc = agent_cycles_hunt(out, msg, sizeof(msg));
+    if (rc == -ESHUTDOWN)
+        return -1; /* Python is going away: the GIL is not ours */
+    PyErr_Clear();
+    agent_gil_exit();
+    agent.observer_ns += agent.op_held_ns;
+    agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
+    return 0;
 }
 
 static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf *out, char *msg,
@@ -290,10 +320,49 @@ static int agent_cmd_alloc_hook(const struct proto_command *c, struct proto_buf 
     return agent_alloc_hook(c->arg != 0, msg, msg_len);
 }
 
-static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out, char *msg,
-                         size_t msg_len)
+/* why lets the GIL go between its slices: the pause is what it held. */
+static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out)
 {
-    return agent_why(out, c->text, c->arg, msg, msg_len);
+    char msg[200] = "";
+    if (!agent_gil_enter())
+        return -1;
+    int rc = agent_why(out, c->text, c->arg, msg, sizeof(msg));
+    if (rc == -ESHUTDOWN)
+        return -1; /* Python is going away: the GIL is not ours */
+    PyErr_Clear();
+    agent_gil_exit();
+    agent.observer_ns += agent.op_held_ns;
+    agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
+    return 0;
+}
+
+/* A command that stops the world for a full collection (hunt, collect=2):
+ * its pause is predicted first and, over [agent] confirm_pause_ms, it is
+ * refused (-EAGAIN, the prediction in the reply) unless forced. A first
+ * such command without any census takes one (in slices) to learn the
+ * heap's size. 1 refused (answered), 0 go on, -1 Python is going away. */
+static int agent_stw_refused(const struct proto_command *c, struct proto_buf *out)
+{
+    if (c->flags & PROTO_CMD_FORCE)
+        return 0;
+    if (!agent.census_objects && agent_census_run(out, 1) < 0)
+        return -1;
+    /* A hunt collects twice: to find the garbage, and to free it after. */
+    int hunt = c->name[0] == 'h';
+    uint64_t predict = agent_gc_predict_full_ns() * (hunt ? 2u : 1u);
+    if (!predict || predict <= (uint64_t)agent.confirm_pause_ms * 1000000u)
+        return 0;
+    char msg[240];
+    snprintf(msg, sizeof(msg),
+             "%s would stop the target for ~%.2f s (%s of %llu objects, %s); "
+             "that is over [agent] confirm_pause_ms = %u ms: confirm it, or run it with --force",
+             c->name, (double)predict / 1e9, hunt ? "two full collections" : "a full collection",
+             (unsigned long long)agent.census_objects,
+             agent.full_gc_ns_per_kobj ? "at the cost measured in this process"
+                                       : "estimated from the census",
+             agent.confirm_pause_ms);
+    agent_reply_predicted(out, c->id, -EAGAIN, msg, 0, predict);
+    return 1;
 }
 
 int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
@@ -301,9 +370,15 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
     char msg[160];
     out->len = 0;
     out->failed = 0;
+    agent_op_begin();
     /* Names come from lib/commands.c, the table the monitor sends from. */
     const struct command_def *def = commands_find(c->name);
-    switch (def ? def->id : CMD_COUNT) {
+    enum command_id id = def ? def->id : CMD_COUNT;
+    int stw = id == CMD_HUNT || (id == CMD_COLLECT && c->arg == 2);
+    int refused = stw ? agent_stw_refused(c, out) : 0;
+    if (refused)
+        return refused < 0 ? -1 : 0;
+    switch (id) {
     case CMD_COLLECT:
         return agent_cmd_collect(c, out);
     case CMD_CENSUS: {
@@ -327,9 +402,9 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         return agent_run_with_gil(c, out, agent_cmd_diff);
     }
     case CMD_HUNT:
-        return agent_run_with_gil(c, out, agent_cmd_hunt);
+        return agent_cmd_hunt(c, out);
     case CMD_WHY:
-        return agent_run_with_gil(c, out, agent_cmd_why);
+        return agent_cmd_why(c, out);
     case CMD_TRACEMALLOC:
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
     case CMD_ALLOC_HOOK:
@@ -360,6 +435,22 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
             budget_bp = (unsigned)c->arg;
         agent_census_configure(floor_ms, budget_bp);
         agent_reply(out, c->id, 0, "census schedule set", c->arg, 0);
+        return 0;
+    }
+    case CMD_MAX_PAUSE:
+    case CMD_CONFIRM_PAUSE: {
+        bool mp = id == CMD_MAX_PAUSE;
+        if (c->arg < (mp ? 1 : 0) || c->arg > (mp ? 1000 : 600000)) {
+            agent_reply(out, c->id, -EINVAL,
+                        mp ? "max_pause must be 1 to 1000 ms" : "confirm_pause must be 0 to 600000 ms",
+                        0, 0);
+            return 0;
+        }
+        if (mp)
+            atomic_store(&agent.max_pause_us, (unsigned)c->arg * 1000u);
+        else
+            agent.confirm_pause_ms = (unsigned)c->arg;
+        agent_reply(out, c->id, 0, mp ? "max pause set" : "confirm pause set", c->arg, 0);
         return 0;
     }
     case CMD_PING:

@@ -4,7 +4,16 @@
 
 #include <time.h>
 
-struct agent_state agent = {.listen_fd = -1, .spare_fd = -1, .client_fd = -1};
+struct agent_state agent = {.listen_fd = -1, .spare_fd = -1, .client_fd = -1,
+                             .max_pause_us = AGENT_DEFAULT_MAX_PAUSE_US,
+                             .confirm_pause_ms = AGENT_DEFAULT_CONFIRM_PAUSE_MS};
+
+/* How long the GIL stays free between two slices of work. A thread that
+ * waits for the GIL sleeps on a condition variable that our release signals;
+ * it needs a few tens of microseconds to be scheduled and take it, and a
+ * release followed at once by our own re-acquisition would usually win the
+ * race and starve it. 100 us is 2-3 % of a 3 ms slice. */
+#define AGENT_YIELD_NS 100000
 
 uint64_t agent_now_ns(void)
 {
@@ -23,10 +32,37 @@ int agent_gil_enter(void)
         PyEval_SaveThread();
         return 0;
     }
+    agent.gil_since_ns = agent_now_ns();
     return 1;
 }
 
 void agent_gil_exit(void)
 {
+    uint64_t held = agent_now_ns() - agent.gil_since_ns;
+    if (held > agent.hold_max_ns)
+        agent.hold_max_ns = held;
+    if (held > agent.op_max_hold_ns)
+        agent.op_max_hold_ns = held;
+    agent.op_held_ns += held;
     PyEval_SaveThread();
+}
+
+int agent_gil_yield(void)
+{
+    agent_gil_exit();
+    struct timespec ts = {0, AGENT_YIELD_NS};
+    nanosleep(&ts, NULL);
+    return agent_gil_enter();
+}
+
+int agent_gil_slice_over(unsigned share_pct)
+{
+    uint64_t budget_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 10u * share_pct;
+    return agent_now_ns() - agent.gil_since_ns >= budget_ns;
+}
+
+void agent_op_begin(void)
+{
+    agent.op_held_ns = 0;
+    agent.op_max_hold_ns = 0;
 }

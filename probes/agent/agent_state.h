@@ -92,6 +92,34 @@ struct agent_state {
     /* Set by agent_census.c, reported in every sample. */
     uint64_t census_cost_ns;
     uint64_t census_interval_ms;
+
+    /* Collections begun, per generation, counted by our gc.callbacks entry
+     * ("start" phase) since the agent loaded; GIL-guarded. A walk that lets
+     * the GIL go between slices compares them to learn whether the lists
+     * were rearranged meanwhile (agent_census_walk.c). */
+    uint64_t gc_started[PM_GENERATIONS];
+    /* The list the collector calls (gcstate->callbacks, whatever gc.callbacks
+     * is rebound to later), held from the hook's install: our entry must be
+     * in it for gc_started to be complete. */
+    PyObject *gc_callbacks;
+
+    /* Every hold of the GIL by the agent thread, timed in agent_gil_exit():
+     * the target notices the agent through these stalls. hold_max_ns: the
+     * longest since the last sample (the sampler reads and resets it);
+     * op_*: since agent_op_begin() (one command or census). */
+    uint64_t gil_since_ns;
+    uint64_t hold_max_ns;
+    uint64_t op_held_ns, op_max_hold_ns;
+    /* [agent] max_pause_ms: the longest one hold sliced work may take. */
+    atomic_uint max_pause_us;
+    /* [agent] confirm_pause_ms: stop-the-world commands predicted longer are
+     * refused unless forced (agent thread only). */
+    unsigned confirm_pause_ms;
+    /* What a full collection would cost here: the latest census's objects
+     * and GIL time (agent_census.c), and a full collection's measured cost
+     * per 1000 of those objects (our hook; 0 none seen yet). */
+    uint64_t census_objects, census_held_ns;
+    uint64_t full_gc_ns_per_kobj;
 };
 
 extern struct agent_state agent;
@@ -103,5 +131,17 @@ uint64_t agent_now_ns(void);
  * interpreter is going away (then 0: do not touch Python). */
 int agent_gil_enter(void);
 void agent_gil_exit(void);
+
+/* Agent thread, GIL held: lets the target's threads run (the GIL released
+ * for a moment) and takes it back. 0 when Python is going away: the GIL is
+ * then not held and Python must not be touched again. */
+int agent_gil_yield(void);
+/* True when the current hold has lasted `share_pct` % of max_pause: sliced
+ * work checks it every few dozen steps. */
+int agent_gil_slice_over(unsigned share_pct);
+/* Starts timing one operation's holds (op_held_ns, op_max_hold_ns). */
+void agent_op_begin(void);
+#define AGENT_DEFAULT_MAX_PAUSE_US 5000u
+#define AGENT_DEFAULT_CONFIRM_PAUSE_MS 200u
 
 #endif

@@ -14,12 +14,19 @@
  * upwards with gc.get_referrers while the budget lasts.
  *
  * The search is one multi-source breadth-first walk forward from the roots
- * over tp_traverse, in C, with borrowed pointers: no Python code runs from its
- * first step to its last (nothing can be freed under it). It stops when every
- * sampled instance is reached, or at the object or time budget. Then, with
- * strong references to the few objects on the chains only, edges are labelled
- * (which may run Python code: reprs, attribute lookups). Every reference taken
- * is dropped before the answer: the target's refcounts are as they were.
+ * over tp_traverse, in C. It stops when every sampled instance is reached, or
+ * at the object or time budget (total time, hand-overs included). It runs in
+ * slices of at most a share of [agent] max_pause_ms, letting the GIL go
+ * between them (why_breathe), so every object it has met is held by a strong
+ * reference (nothing can be freed under it, no address is reused) and a
+ * node's tp_traverse is looked up again each time it is traversed (its
+ * __class__ may have been reassigned meanwhile). A container too big to
+ * traverse in one slice is traversed again in the next, skipping the edges
+ * already seen (approximate if it changed meanwhile: the chains are a
+ * sample, and the map keeps every object to one node). Then, with strong
+ * references to the objects on the chains, edges are labelled (which may run
+ * Python code: reprs, attribute lookups). Every reference taken is dropped
+ * before the answer, in slices too: the target's refcounts are as they were.
  *
  * Working memory is libc malloc: ~40 bytes per object visited. */
 #include "agent_why.h"
@@ -32,11 +39,11 @@
 
 #include "agent_edges.h"
 #include "agent_frames.h"
-#include "agent_gclist.h"
+#include "agent_why_sample.h"
 #include "agent_state.h"
 #include "proto.h"
 
-#define WHY_SAMPLES 5               /* instances followed, newest first */
+#define WHY_SAMPLES AGENT_WHY_SAMPLES
 #define WHY_DEFAULT_BUDGET_MS 90    /* whole command: under 100 ms paused on 1M objects */
 #define WHY_MAX_BUDGET_MS 10000
 #define WHY_NODES_PER_MS 4000       /* object budget: 240k objects at the default; the
@@ -48,6 +55,10 @@
 #define WHY_MAX_HOPS 256            /* longer chains are not labelled (shown cut) */
 #define WHY_NAME_MAX 96
 #define WHY_MAX_LOCALS 512          /* fast locals looked at per frame */
+#define WHY_SLICE_PCT 60            /* of max_pause: the rest covers the hand-over */
+/* gc.get_referrers walks the whole heap in one piece: only on heaps whose
+ * allocated blocks, at this many ns each, fit in one pause. */
+#define WHY_REFERRERS_NS_PER_BLOCK 10
 
 /* PyTypeObject offsets from lib/pylayout.h, used only where the limited API
  * hides the slot (static types before 3.10: the row's static_type_slots) and
@@ -59,8 +70,8 @@
 /* ---- the search's state ---- */
 
 struct why_node {
-    PyObject *obj;        /* borrowed: valid while no Python code runs */
-    traverseproc trav;    /* NULL: holds nothing we follow */
+    PyObject *obj;        /* strong: held until why_free */
+    uint64_t done;        /* edges already followed (a traversal cut by a hand-over) */
     uint32_t parent;      /* UINT32_MAX for roots */
     int32_t root;         /* index in roots[] for roots, -1 otherwise */
 };
@@ -92,6 +103,9 @@ struct why {
     uint32_t cur;                   /* node being traversed */
     uint64_t visits;                /* edges seen */
     int capped, timed_out, oom, exhausted;
+    int gone;                       /* Python is going away: the GIL is not held */
+    int cut;                        /* a traversal stopped for a hand-over */
+    uint64_t skip, node_visits;     /* the node being traversed: edges to skip, seen */
     uint64_t deadline_ns;
     int slots_ok;                   /* tp_* offsets verified (before 3.10) */
     struct why_chain_acc groups[PM_WHY_MAX_CHAINS];
@@ -114,6 +128,22 @@ static void why_fmt(char *buf, size_t n, const char *fmt, ...)
 static int why_late(const struct why *w)
 {
     return agent_now_ns() > w->deadline_ns;
+}
+
+/* Lets the target run when this hold has lasted its share of max_pause.
+ * 0, or -1 when Python is going away (w->gone: the GIL is not held, Python
+ * must not be touched again). */
+static int why_breathe(struct why *w)
+{
+    if (w->gone)
+        return -1;
+    if (!agent_gil_slice_over(WHY_SLICE_PCT))
+        return 0;
+    if (!agent_gil_yield()) {
+        w->gone = 1;
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- slots the limited API hides before 3.10 ---- */
@@ -176,8 +206,7 @@ static traverseproc why_traverse_of(const struct why *w, PyObject *o)
 
 /* ---- the walk ---- */
 
-static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t parent,
-                        int32_t root)
+static int why_add_node(struct why *w, PyObject *o, uint32_t parent, int32_t root)
 {
     if (w->n_nodes == w->cap_nodes) {
         size_t cap = w->cap_nodes ? w->cap_nodes * 2 : 65536;
@@ -194,8 +223,9 @@ static int why_add_node(struct why *w, PyObject *o, traverseproc trav, uint32_t 
         return -1;
     }
     struct why_node *nd = &w->nodes[w->n_nodes++];
+    Py_INCREF(o); /* held across hand-overs; no code runs on an increment */
     nd->obj = o;
-    nd->trav = trav;
+    nd->done = 0;
     nd->parent = parent;
     nd->root = root;
     return 0;
@@ -214,10 +244,21 @@ static int why_visit(PyObject *o, void *arg)
     struct why *w = arg;
     if (!o || w->oom)
         return 0;
-    if ((++w->visits & 16383) == 0 && why_late(w)) {
-        w->timed_out = 1;
-        return 1; /* stops this traversal */
+    if (w->skip) { /* followed before a hand-over cut this traversal */
+        w->skip--;
+        return 0;
     }
+    if ((++w->visits & 255) == 0) {
+        if (why_late(w)) {
+            w->timed_out = 1;
+            return 1; /* stops this traversal */
+        }
+        if (agent_gil_slice_over(WHY_SLICE_PCT)) {
+            w->cut = 1; /* o is followed when the traversal is taken up again */
+            return 1;
+        }
+    }
+    w->node_visits++;
     int si = why_sample_index(w, o);
     if (si < 0 && w->n_nodes >= w->max_nodes) {
         w->capped = 1; /* from here on only the instances are looked for */
@@ -230,13 +271,46 @@ static int why_visit(PyObject *o, void *arg)
         return 0; /* holds nothing: str, int, ... */
     if (agent_ptrmap_get(&w->map, o) >= 0)
         return 0;
-    if (why_add_node(w, o, trav, w->cur, -1) < 0)
+    if (why_add_node(w, o, w->cur, -1) < 0)
         return 1;
     if (si >= 0 && w->found[si] < 0) {
         w->found[si] = (int64_t)w->n_nodes - 1;
         w->n_found++;
     }
     return 0;
+}
+
+/* The big containers, taken up again where a hand-over cut them (by index;
+ * tp_traverse could only start over): node_visits is the position. */
+static void why_walk_container(struct why *w, PyObject *o)
+{
+    if (PyDict_CheckExact(o)) {
+        Py_ssize_t pos = (Py_ssize_t)w->node_visits;
+        PyObject *k, *v;
+        for (;;) {
+            Py_ssize_t at = pos;
+            if (!PyDict_Next(o, &pos, &k, &v))
+                break;
+            w->node_visits = (uint64_t)at; /* a cut takes this entry again */
+            if (why_visit(k, w) || why_visit(v, w))
+                return;
+            w->node_visits = (uint64_t)pos;
+        }
+        return;
+    }
+    int list = PyList_CheckExact(o);
+    Py_ssize_t n = list ? PyList_Size(o) : PyTuple_Size(o);
+    for (Py_ssize_t i = (Py_ssize_t)w->node_visits; i < n; i++) {
+        PyObject *item = list ? PyList_GetItem(o, i) : PyTuple_GetItem(o, i);
+        if (!item)
+            break;
+        if (why_visit(item, w)) {
+            w->node_visits = (uint64_t)i; /* why_visit counted it: not followed yet */
+            return;
+        }
+        w->node_visits = (uint64_t)i + 1;
+    }
+    PyErr_Clear();
 }
 
 static void why_walk(struct why *w)
@@ -247,10 +321,27 @@ static void why_walk(struct why *w)
             w->timed_out = 1;
             return;
         }
-        struct why_node *nd = &w->nodes[head];
-        w->cur = (uint32_t)head++;
-        if (nd->trav)
-            nd->trav(nd->obj, why_visit, w);
+        if (why_breathe(w) < 0)
+            return;
+        w->cur = (uint32_t)head;
+        PyObject *o = w->nodes[head].obj;
+        w->node_visits = w->nodes[head].done;
+        w->cut = 0;
+        w->skip = 0;
+        if (PyList_CheckExact(o) || PyTuple_CheckExact(o) || PyDict_CheckExact(o)) {
+            why_walk_container(w, o);
+        } else {
+            /* Looked up now: the object may have changed class since it was met. */
+            traverseproc trav = why_traverse_of(w, o);
+            w->skip = w->nodes[head].done;
+            if (trav)
+                trav(o, why_visit, w);
+        }
+        if (w->cut) { /* the slice ended inside this traversal: again, later */
+            w->nodes[head].done = w->node_visits;
+            continue;
+        }
+        head++;
     }
     w->exhausted = head >= w->n_nodes && !w->capped && !w->timed_out;
 }
@@ -285,7 +376,7 @@ static void why_add_root(struct why *w, PyObject *o, int kind, const char *label
     }
     why_fmt(r->label, sizeof(r->label), "%s", label);
     int si = why_sample_index(w, o);
-    if (why_add_node(w, o, why_traverse_of(w, o), UINT32_MAX, (int32_t)w->n_roots) < 0)
+    if (why_add_node(w, o, UINT32_MAX, (int32_t)w->n_roots) < 0)
         return;
     w->n_roots++;
     if (si >= 0 && w->found[si] < 0) {
@@ -364,264 +455,6 @@ static void why_thread_roots(struct why *w)
         why_add_root(w, v[i].value, WHY_ROOT_LOCAL, label);
     }
     agent_frames_free(v, n);
-}
-
-/* ---- sampling: the newest tracked instances of the type ---- */
-
-/* "module.qualname", builtins bare: the census's naming. */
-static void why_type_names(PyObject *t, char *full, size_t n, char *qual, size_t qn, char *name,
-                           size_t nn)
-{
-    char mod[WHY_NAME_MAX];
-    agent_attr_str(t, "__qualname__", qual, qn);
-    agent_attr_str(t, "__name__", name, nn);
-    agent_attr_str(t, "__module__", mod, sizeof(mod));
-    if (!qual[0])
-        why_fmt(qual, qn, "%s", name[0] ? name : "?");
-    if (!mod[0] || strcmp(mod, "builtins") == 0)
-        why_fmt(full, n, "%s", qual);
-    else
-        why_fmt(full, n, "%s.%s", mod, qual);
-}
-
-/* Match kinds per type: 0 no, 1 bare name or qualname, 2 the full name. */
-struct why_match {
-    struct agent_ptrmap seen; /* type -> kind */
-    PyObject *types[8];  /* matching types (borrowed: instances hold them) */
-    int kinds[8];
-    char full[8][PM_TYPE_NAME_MAX];
-    int n_types;
-};
-
-static int why_type_kind(struct why_match *m, PyObject *t, const char *want)
-{
-    int64_t k = agent_ptrmap_get(&m->seen, t);
-    if (k >= 0)
-        return (int)k;
-    char full[PM_TYPE_NAME_MAX], qual[PM_TYPE_NAME_MAX], name[PM_TYPE_NAME_MAX];
-    why_type_names(t, full, sizeof(full), qual, sizeof(qual), name, sizeof(name));
-    int kind = !strcmp(full, want) ? 2 : (!strcmp(qual, want) || !strcmp(name, want)) ? 1 : 0;
-    if (agent_ptrmap_put(&m->seen, t, (uint32_t)kind) < 0)
-        return 0;
-    if (kind && m->n_types < 8) {
-        m->types[m->n_types] = t;
-        m->kinds[m->n_types] = kind;
-        why_fmt(m->full[m->n_types], PM_TYPE_NAME_MAX, "%s", full);
-        m->n_types++;
-    }
-    return kind;
-}
-
-/* Fills w->samples (strong references), newest first: the young generation
- * from its tail, then the older ones. 0, -ENOENT none, -EINVAL ambiguous
- * (msg says), -EIO. type_out gets the full name. */
-static int why_sample_get_objects(struct why *w, const char *want, char *type_out,
-                                  size_t type_len, char *msg, size_t msg_len)
-{
-    struct why_match m;
-    memset(&m, 0, sizeof(m));
-    if (agent_ptrmap_init(&m.seen, 1024) < 0) {
-        agent_ptrmap_free(&m.seen);
-        return -ENOMEM;
-    }
-    PyObject *cand[WHY_SAMPLES];
-    int n = 0, exact = 0;
-    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
-        PyObject *all = PyObject_CallMethod(agent.gc_module, "get_objects", "i", gen);
-        if (!all || !PyList_Check(all)) {
-            Py_XDECREF(all);
-            PyErr_Clear();
-            continue;
-        }
-        for (Py_ssize_t i = PyList_Size(all) - 1; i >= 0 && n < WHY_SAMPLES; i--) {
-            PyObject *o = PyList_GetItem(all, i);
-            if (!o || o == all)
-                continue;
-            int kind = why_type_kind(&m, (PyObject *)Py_TYPE(o), want);
-            if (!kind || (exact && kind < 2))
-                continue;
-            if (kind == 2 && !exact) { /* the full name wins over bare matches */
-                for (int k = 0; k < n; k++)
-                    Py_DECREF(cand[k]);
-                n = 0;
-                exact = 1;
-            }
-            Py_INCREF(o);
-            cand[n++] = o;
-        }
-        Py_DECREF(all);
-        PyErr_Clear();
-    }
-    int rc = 0;
-    const char *full = NULL;
-    for (int i = 0; i < m.n_types; i++) {
-        if (exact && m.kinds[i] < 2)
-            continue;
-        if (full && strcmp(full, m.full[i]) != 0 && !exact) {
-            why_fmt(msg, msg_len, "why: '%s' is ambiguous: %s, %s, ...; give the module name",
-                     want, full, m.full[i]);
-            rc = -EINVAL;
-            break;
-        }
-        if (!full)
-            full = m.full[i];
-    }
-    if (!rc && !n) {
-        why_fmt(msg, msg_len,
-                 "why: no tracked instance of '%s' (name it as the census does: "
-                 "module.Class, or a bare class name)", want);
-        rc = -ENOENT;
-    }
-    if (rc) {
-        for (int k = 0; k < n; k++)
-            Py_DECREF(cand[k]);
-        n = 0;
-    }
-    why_fmt(type_out, type_len, "%s", full ? full : want);
-    for (int k = 0; k < n; k++) {
-        w->samples[k] = cand[k];
-        w->found[k] = -1;
-    }
-    w->n_samples = n;
-    agent_ptrmap_free(&m.seen);
-    return rc;
-}
-
-/* The fast way: the type found by name (module attribute, builtins, or a
- * class of that name in some module's globals), then the collector's own
- * generation lists walked from their young ends, newest first, in C with no
- * Python code running: it stops at the WHY_SAMPLES-th instance instead of
- * copying the whole heap into a list as gc.get_objects() does (~50 ms at 1M
- * objects). The list layout is proven first, as agent_census.c does. */
-
-/* Newest instances of `type` from the lists (strong references into
- * w->samples). -1 when a list looks inconsistent (nothing taken). */
-static int why_walk_lists(struct why *w, uintptr_t head, PyObject *type)
-{
-    uint64_t left = (uint64_t)1 << 32; /* no list is longer */
-    int n = 0;
-    PyObject *got[WHY_SAMPLES];
-    for (int gen = 0; gen < PM_GENERATIONS && n < WHY_SAMPLES; gen++) {
-        uintptr_t h = AGENT_GC_GEN_HEAD(head, gen);
-        uintptr_t p = AGENT_GC_PREV(h);
-        while (p != h && n < WHY_SAMPLES) {
-            if (AGENT_GC_NODE_BAD(p) || !left--)
-                return -1;
-            PyObject *o = AGENT_GC_NODE_OBJ(p);
-            if ((PyObject *)Py_TYPE(o) == type)
-                got[n++] = o;
-            p = AGENT_GC_PREV(p);
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        Py_INCREF(got[i]);
-        w->samples[i] = got[i];
-        w->found[i] = -1;
-    }
-    w->n_samples = n;
-    return 0;
-}
-
-/* `want` as a type: "mod.qual" through sys.modules and attributes, a
- * builtin, or a bare class name among the module globals (unambiguous).
- * New reference or NULL; -EINVAL in *rc (msg set) when ambiguous. */
-static PyObject *why_resolve(const char *want, int *rc, char *msg, size_t msg_len)
-{
-    *rc = 0;
-    PyObject *mods = PyObject_GetAttrString(agent.sys_module, "modules");
-    if (!mods || !PyDict_Check(mods)) {
-        Py_XDECREF(mods);
-        PyErr_Clear();
-        return NULL;
-    }
-    char buf[PM_TYPE_NAME_MAX];
-    why_fmt(buf, sizeof(buf), "%s", want);
-    PyObject *found = NULL;
-    /* Longest module prefix, then attributes. */
-    for (char *dot = strrchr(buf, '.'); dot && !found; dot = strrchr(buf, '.')) {
-        *dot = 0;
-        PyObject *m = PyDict_GetItemString(mods, buf);
-        if (m) {
-            PyObject *o = m;
-            Py_INCREF(o);
-            for (char *part = dot + 1; o && part;) {
-                char *next = strchr(part, '.');
-                if (next)
-                    *next = 0;
-                PyObject *a = PyObject_GetAttrString(o, part);
-                Py_DECREF(o);
-                o = a;
-                part = next ? next + 1 : NULL;
-            }
-            PyErr_Clear();
-            if (o && PyType_Check(o))
-                found = o;
-            else
-                Py_XDECREF(o);
-            break;
-        }
-    }
-    if (!found && !strchr(want, '.')) {
-        PyObject *b = PyDict_GetItemString(mods, "builtins");
-        PyObject *o = b ? PyObject_GetAttrString(b, want) : NULL;
-        PyErr_Clear();
-        if (o && PyType_Check(o))
-            found = o;
-        else
-            Py_XDECREF(o);
-        /* A class of that name in some module's globals. */
-        PyObject *vals = found ? NULL : PyDict_Values(mods);
-        for (Py_ssize_t i = 0; vals && i < PyList_Size(vals) && !*rc; i++) {
-            PyObject *m = PyList_GetItem(vals, i);
-            PyObject *d = m && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
-            PyObject *c = d ? PyDict_GetItemString(d, want) : NULL;
-            if (!c || !PyType_Check(c) || c == found)
-                continue;
-            char nm[PM_TYPE_NAME_MAX];
-            agent_attr_str(c, "__name__", nm, sizeof(nm));
-            if (strcmp(nm, want) != 0)
-                continue;
-            if (found) {
-                char a[PM_TYPE_NAME_MAX], q[PM_TYPE_NAME_MAX], x[PM_TYPE_NAME_MAX];
-                char b2[PM_TYPE_NAME_MAX];
-                why_type_names(found, a, sizeof(a), q, sizeof(q), x, sizeof(x));
-                why_type_names(c, b2, sizeof(b2), q, sizeof(q), x, sizeof(x));
-                why_fmt(msg, msg_len, "why: '%s' is ambiguous: %s, %s, ...; give the module name",
-                        want, a, b2);
-                *rc = -EINVAL;
-                Py_CLEAR(found);
-                break;
-            }
-            Py_INCREF(c);
-            found = c;
-        }
-        Py_XDECREF(vals);
-    }
-    Py_DECREF(mods);
-    PyErr_Clear();
-    return found;
-}
-
-static int why_sample(struct why *w, const char *want, char *type_out, size_t type_len,
-                      char *msg, size_t msg_len)
-{
-    int rc;
-    PyObject *type = why_resolve(want, &rc, msg, msg_len);
-    if (rc < 0)
-        return rc;
-    uintptr_t head = type ? agent_gclist_head() : 0;
-    if (!type || !head || why_walk_lists(w, head, type) < 0) {
-        Py_XDECREF(type);
-        return why_sample_get_objects(w, want, type_out, type_len, msg, msg_len);
-    }
-    char q[PM_TYPE_NAME_MAX], x[PM_TYPE_NAME_MAX];
-    why_type_names(type, type_out, type_len, q, sizeof(q), x, sizeof(x));
-    Py_DECREF(type);
-    if (!w->n_samples) {
-        why_fmt(msg, msg_len, "why: no tracked instance of %s", type_out);
-        return -ENOENT;
-    }
-    return 0;
 }
 
 /* ---- chains: objects, rendering, grouping ---- */
@@ -775,6 +608,15 @@ static int why_chain_found(struct why *w, int s, struct why_elem *el, int cap)
     return ne;
 }
 
+/* gc.get_referrers visits every tracked object in one piece: allowed only
+ * where the heap's allocated blocks bound that under one pause. */
+static int why_referrers_fit(void)
+{
+    uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+    return agent.blocks_last > 0 &&
+           (uint64_t)agent.blocks_last * WHY_REFERRERS_NS_PER_BLOCK <= max_ns;
+}
+
 /* No root reaches sample s: follow gc.get_referrers upwards while the budget
  * lasts. The top is the untracked world when nothing tracked refers to it. */
 static int why_chain_untracked(struct why *w, int s, struct why_elem *el, int cap)
@@ -783,7 +625,8 @@ static int why_chain_untracked(struct why *w, int s, struct why_elem *el, int ca
     int n = 0, top = 0;
     objs[n++] = w->samples[s];
     Py_INCREF(objs[0]);
-    PyObject *get = PyObject_GetAttrString(agent.gc_module, "get_referrers");
+    PyObject *get = why_referrers_fit() ? PyObject_GetAttrString(agent.gc_module, "get_referrers")
+                                        : NULL;
     while (get && n <= WHY_UP_LEVELS && !why_late(w)) {
         PyObject *refs = PyObject_CallFunctionObjArgs(get, objs[n - 1], NULL);
         if (!refs || !PyList_Check(refs)) {
@@ -839,15 +682,40 @@ static void why_join(const struct why_chain_acc *a, char *buf, size_t n)
     }
 }
 
+/* Drops every reference taken, in slices (a release may free an object and
+ * run its finalizer); once Python is going away they are left alone. */
 static void why_free(struct why *w)
 {
-    for (int i = 0; i < w->n_samples; i++)
+    while (!w->gone && w->n_nodes) {
+        Py_DECREF(w->nodes[--w->n_nodes].obj);
+        if ((w->n_nodes & 255) == 0)
+            why_breathe(w);
+    }
+    for (int i = 0; i < w->n_samples && !w->gone; i++)
         Py_CLEAR(w->samples[i]);
-    Py_CLEAR(w->hold);
+    if (!w->gone)
+        Py_CLEAR(w->hold);
+    /* Unmapping tens of MiB of node table and map takes milliseconds: not
+     * with the GIL held. */
+    if (!w->gone)
+        agent_gil_exit();
     free(w->roots);
     free(w->nodes);
     agent_ptrmap_free(&w->map);
+    w->roots = NULL;
+    w->nodes = NULL;
+    if (!w->gone && !agent_gil_enter())
+        w->gone = 1;
 }
+
+/* Frees the search and passes rc on, or -ESHUTDOWN when Python went away
+ * meanwhile (the GIL is then not held). */
+static int why_done(struct why *w, int rc)
+{
+    why_free(w);
+    return w->gone ? -ESHUTDOWN : rc;
+}
+
 
 int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, char *msg,
               size_t msg_len)
@@ -874,11 +742,17 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     if (w.max_nodes > WHY_MAX_NODES)
         w.max_nodes = WHY_MAX_NODES;
     char type_full[PM_TYPE_NAME_MAX];
-    int rc = why_sample(&w, type_name, type_full, sizeof(type_full), msg, msg_len);
-    if (rc < 0) {
-        why_free(&w);
-        return rc;
+    static struct agent_why_samples ws;
+    memset(&ws, 0, sizeof(ws));
+    int rc = agent_why_sample(&ws, type_name, type_full, sizeof(type_full), msg, msg_len);
+    w.gone = ws.gone;
+    for (int i = 0; i < ws.n_samples; i++) {
+        w.samples[i] = ws.samples[i];
+        w.found[i] = -1;
     }
+    w.n_samples = ws.n_samples;
+    if (rc < 0)
+        return why_done(&w, rc); /* -ESHUTDOWN: the GIL is not held */
     /* Before 3.10 static types' slots come from the type's memory: proven
      * on the sampled type (or abc.ABC, a class every interpreter has). */
     if (agent.layout && agent.layout->static_type_slots) {
@@ -901,16 +775,17 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
         map_cap <<= 1; /* sized for the budget: no rehash in the walk */
     if (!w.hold || agent_ptrmap_init(&w.map, map_cap) < 0) {
         PyErr_Clear();
-        why_free(&w);
         why_fmt(msg, msg_len, "why: out of memory");
-        return -ENOMEM;
+        return why_done(&w, -ENOMEM);
     }
     why_module_roots(&w);
     why_thread_roots(&w);
     uint64_t t_walk = agent_now_ns();
 
-    /* From here to the end of the walk no Python code runs. */
+    /* Python code runs only between the walk's slices (why_breathe). */
     why_walk(&w);
+    if (w.gone)
+        return why_done(&w, -ESHUTDOWN);
     uint64_t walk_ns = agent_now_ns() - t_walk;
     size_t visited = w.n_nodes;
     /* The walk's pointers are dead from here on: only the chains count. */
@@ -918,6 +793,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     int unreached = 0, untracked = 0;
     for (int s = 0; s < w.n_samples; s++) {
         int ne = 0;
+        if (why_breathe(&w) < 0)
+            return why_done(&w, -ESHUTDOWN);
         if (w.found[s] >= 0) {
             ne = why_chain_found(&w, s, el, WHY_MAX_HOPS);
         } else if (w.exhausted && !w.oom) {
@@ -933,7 +810,10 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     qsort(w.groups, (size_t)w.n_groups, sizeof(w.groups[0]), why_group_cmp);
     uint64_t now = agent_now_ns();
 
-    uint64_t pause = now - t0;
+    /* What the target noticed: the longest single hold, this one included. */
+    uint64_t pause = now - agent.gil_since_ns;
+    if (agent.op_max_hold_ns > pause)
+        pause = agent.op_max_hold_ns;
 
     char first[400];
     if (w.n_groups)
@@ -976,7 +856,8 @@ int agent_why(struct proto_buf *out, const char *type_name, int64_t budget_ms, c
     }
     proto_end(out);
     (void)untracked;
-    why_free(&w);
-    PyErr_Clear();
-    return 0;
+    rc = why_done(&w, 0);
+    if (rc == 0)
+        PyErr_Clear();
+    return rc;
 }

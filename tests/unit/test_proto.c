@@ -293,6 +293,64 @@ static void test_command_text_round_trip(void)
     proto_buf_free(&b);
 }
 
+/* Bounded pauses (tags from 100): census slices, a reply's longest hold and
+ * predicted pause, a command's force flag; absent, they read as 0. */
+static void test_pause_fields_round_trip(void)
+{
+    struct proto_buf b;
+    const char *why = NULL;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_CENSUS);
+    proto_put_u64(&b, TAG_TIME_NS, 7);
+    proto_put_u64(&b, TAG_COST_NS, 900);
+    proto_put_u64(&b, TAG_WALL_NS, 1500);
+    proto_put_u64(&b, TAG_MAX_SLICE_NS, 300);
+    proto_put_u64(&b, TAG_SLICES, 4);
+    proto_put_u64(&b, TAG_RESTARTS, 1);
+    CHECK(proto_end(&b) == 0);
+    struct pm_census c;
+    CHECK(proto_decode_census(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) == 0);
+    CHECK(c.wall_ns == 1500 && c.max_slice_ns == 300 && c.slices == 4 && c.restarts == 1);
+    pm_census_free(&c);
+
+    proto_begin(&b, PROTO_REPLY);
+    proto_put_u64(&b, TAG_CMD_ID, 3);
+    proto_put_i64(&b, TAG_STATUS, -11);
+    proto_put_u64(&b, TAG_MAX_HOLD_NS, 4000);
+    proto_put_u64(&b, TAG_PREDICT_NS, 2900000000ull);
+    CHECK(proto_end(&b) == 0);
+    struct pm_reply r;
+    CHECK(proto_decode_reply(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &r,
+                             &why) == 0);
+    CHECK(r.max_hold_ns == 4000 && r.predict_ns == 2900000000ull && r.status == -11);
+
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_u64(&b, TAG_CMD_ID, 4);
+    proto_put_str(&b, TAG_CMD_NAME, "hunt");
+    CHECK(proto_end(&b) == 0);
+    struct proto_command cmd;
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &cmd,
+                               &why) == 0);
+    CHECK(cmd.flags == 0);
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_u64(&b, TAG_CMD_ID, 4);
+    proto_put_str(&b, TAG_CMD_NAME, "hunt");
+    proto_put_u64(&b, TAG_CMD_FLAGS, PROTO_CMD_FORCE);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &cmd,
+                               &why) == 0);
+    CHECK(cmd.flags == PROTO_CMD_FORCE);
+    /* A wrong length is refused like any integer field's. */
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_str(&b, TAG_CMD_NAME, "hunt");
+    proto_put_str(&b, TAG_CMD_FLAGS, "x");
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &cmd,
+                               &why) < 0);
+    proto_buf_free(&b);
+}
+
 static void test_fuzz_decoders(void)
 {
     struct proto_buf b;
@@ -396,6 +454,7 @@ int main(void)
     RUN(test_fuzz_decoders);
     RUN(test_why_round_trip_and_truncations);
     RUN(test_command_text_round_trip);
+    RUN(test_pause_fields_round_trip);
     RUN(test_reader_reassembles_split_frames);
     RUN(test_reader_caps_payload);
     return HARNESS_END();

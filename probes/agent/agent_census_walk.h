@@ -1,0 +1,51 @@
+/* The census's count of GC-tracked objects by type: the collector's
+ * generation lists walked in slices of at most a share of [agent]
+ * max_pause_ms, the GIL released between them, so that a census of a big heap
+ * never stalls the target for long; agent_census_walk.c says how it stays
+ * correct while the program runs. Agent thread only. */
+#ifndef PYMEMTOP_PROBES_AGENT_AGENT_CENSUS_WALK_H
+#define PYMEMTOP_PROBES_AGENT_AGENT_CENSUS_WALK_H
+
+#include "agent_state.h"
+
+/* Counts per type object, open addressing. Every type a table has a slot for
+ * is held (a strong reference, dropped by census_walk_release()): types may
+ * die between slices, and a dead type's address could be reused. */
+struct census_slot {
+    PyObject *type;
+    uint64_t count;
+};
+struct census_table {
+    struct census_slot *slots;
+    size_t cap, used;
+    struct census_slot *last; /* the previous object's type: runs are common */
+    int oom;
+};
+
+/* Empties t (its types stay held until census_walk_release). 0 or -1. */
+int census_table_reset(struct census_table *t);
+/* GIL held; no Python code runs. */
+void census_table_add(struct census_table *t, PyObject *type, uint64_t n);
+/* The slot of type, NULL when it has none. */
+struct census_slot *census_table_find(const struct census_table *t, PyObject *type);
+
+struct census_walk_stats {
+    uint64_t objects;      /* counted */
+    uint64_t held_ns;      /* GIL held, all slices together */
+    uint64_t max_slice_ns; /* the longest single hold */
+    uint32_t slices, restarts;
+};
+
+/* Counts every object of the three generations into `out` (reset first),
+ * taking and releasing the GIL itself (call without it). 0; -1 Python is
+ * going away; -2 the lists cannot be walked (layout not proven, a list that
+ * does not hold together): nothing counted, the caller falls back. */
+int census_walk(struct census_table *out, struct census_walk_stats *st);
+
+/* Keeps o alive until census_walk_release() (GIL held; no code runs). */
+void census_walk_hold(PyObject *o);
+/* Drops every reference the census took, in slices (GIL not held). -1 when
+ * Python is going away (they are then left alone). */
+int census_walk_release(void);
+
+#endif
