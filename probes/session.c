@@ -157,7 +157,6 @@ static enum target_status session_inject(struct session *s, const struct session
      * we need to be able to read the file; it must still be ours or root's. */
     if (bootstrap_check_agent(o->agent_path, geteuid(), msg, msg_len) < 0)
         return TARGET_AGENT_ERROR;
-    carry_init(&s->carry, &s->target, o->agent_path);
     enum target_status st = attach_pending_call(&s->target, carry_prepare, &s->carry,
                                                 SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
     if (st == TARGET_OK)
@@ -236,6 +235,9 @@ enum target_status session_open(struct session *s, int pid, const struct session
                                 char *msg, size_t msg_len)
 {
     memset(s, 0, sizeof(*s));
+    /* Before any way out: carry_cleanup runs on every path and must find
+     * no descriptor (a zeroed one is 0, our stdin). */
+    carry_init(&s->carry, &s->target, o->agent_path);
     s->attach_begin_ns = session_now_ns();
     if (session_alloc(s, o->history ? o->history : 600, o->suspect_window) < 0) {
         snprintf(msg, msg_len, "out of memory");

@@ -307,8 +307,19 @@ def test_install_into_destdir_and_uninstall():
     p = subprocess.run([binary, "--once", "--json", str(t.pid)], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True, timeout=30)
     assert p.returncode == 0 and json.loads(p.stdout)["pid"] == t.pid, p.stderr
-    maps = open("/proc/%d/maps" % t.pid).read()
-    assert agent in maps, "the target did not load the installed agent"
+    # The agent is carried in through a memfd (README, Containers): the bytes
+    # the target holds must be the installed file's.
+    with open(agent, "rb") as f:
+        installed = f.read()
+    carried = []
+    for fd in os.listdir("/proc/%d/fd" % t.pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (t.pid, fd)).startswith("/memfd:pymemtop-agent"):
+                with open("/proc/%d/fd/%s" % (t.pid, fd), "rb") as f:
+                    carried.append(f.read())
+        except OSError:
+            continue
+    assert installed in carried, "the target did not load the installed agent"
     # An agent others could write is refused before anything is injected.
     os.chmod(agent, 0o666)
     t2 = Target(py)
