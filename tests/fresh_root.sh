@@ -104,7 +104,11 @@ chown -R root:root "$dst"
 # login-like environment, /bin/sh. Its exit code goes to $W/NAME.rc.
 cat >"$W/inner.sh" <<'EOF'
 R=$1 W=$2 what=$3
-if mount -t proc proc "$R/proc" && mount --rbind /sys "$R/sys" && mount --rbind /dev "$R/dev"
+# The root is made a mount point first, as / is on any installed system: the
+# suite's runner makes / private in a mount namespace of its own (for the sid
+# chroot), which fails with EINVAL when / is a plain directory.
+if mount --bind "$R" "$R" && mount -t proc proc "$R/proc" && mount --rbind /sys "$R/sys" &&
+   mount --rbind /dev "$R/dev"
 then
     chroot "$R" /usr/bin/env -i HOME=/root USER=root LOGNAME=root TERM="${TERM:-dumb}" \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -163,8 +167,11 @@ if grep -q '^NOTE .*not tested' "$W/check.log"; then
     grep '^NOTE .*not tested' "$W/check.log" | sed 's/^NOTE /  /'
 fi
 sed -n '/^Failed:$/,$p' "$W/check.log" | grep '^  ' | sed 's/^/fresh-check: failed: /'
+# README promises sid's Pythons to root: a fresh root has no pyenv builds,
+# but it must have those.
+sid_missing=$(grep -c '^NOTE .*(Debian sid root).*not tested' "$W/check.log")
 
-if [ "$demo_ok" = 1 ] && [ "$demo_rc" = 0 ] && [ "$check_rc" = 0 ] &&
+if [ "$demo_ok" = 1 ] && [ "$demo_rc" = 0 ] && [ "$check_rc" = 0 ] && [ "$sid_missing" = 0 ] &&
    [[ "$summary" =~ ^[0-9]+\ passed,\ 0\ failed$ ]]; then
     say "ok: README's set-up lines work verbatim on a fresh Debian 12"
     exit 0
