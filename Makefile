@@ -35,20 +35,14 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BIN       := $(BUILD)/pymemtop
 AGENT     := $(BUILD)/pymemtop_agent.so
 
-DEB_PKGS  := build-essential pkg-config libncurses-dev libproc2-dev libinih-dev \
-             python3-dev tmux strace procps util-linux passwd systemd-container
-
-.PHONY: all deps pythons demo check test unit asan check-asan bench clean install uninstall
+.PHONY: all deps pythons demo check fresh-check test unit asan check-asan bench clean \
+        install uninstall
 all: $(BIN) $(AGENT) $(UNIT_BIN)
 
-# Installs only what is missing; through sudo when not root.
+# Installs only what is missing; through sudo when not root. The list is in
+# the script, which README's set-up lines also run before make exists.
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing:" $$missing; \
-	  if [ "$$(id -u)" -eq 0 ]; then S=; else S=sudo; fi; \
-	  $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@sh tests/deps.sh
 
 # Current CPythons for the suite: a Debian sid root with python3.14, python3.15
 # and python3.14-dbg in $$PYMEMTOP_SID_ROOT (default /var/cache/pymemtop/sid-root),
@@ -97,6 +91,14 @@ test: all
 check: deps pythons
 	@$(MAKE) --no-print-directory all
 	@$(PYTHON) tests/run.py --build $(BUILD)
+
+# README's two set-up lines, copied from README.md, run as root in a fresh
+# Debian 12 minbase root (debootstrap from this machine's apt mirror) holding a
+# copy of this checkout under /root: the demo must open, the suite must end
+# "N passed, 0 failed". Takes as long as the suite; needs root and the mirror
+# (says so and exits 0 without them).
+fresh-check:
+	@tests/fresh_root.sh
 
 # Sanitizer build of the monitor and unit tests; the agent stays uninstrumented
 # because it is loaded into a Python that was not built with ASan.

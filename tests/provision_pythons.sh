@@ -28,31 +28,8 @@ runs_all() {
     done
 }
 
-# The URI of the apt source whose suites include the base Debian suite
-# ("bookworm", not "bookworm-updates" or "bookworm-security").
-apt_mirror() {
-    local f
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        awk '
-            function flush() {
-                if (deb && uri != "" && base) { print uri; found = 1; exit }
-                deb = 0; uri = ""; base = 0
-            }
-            /^[ \t]*$/ { flush(); next }
-            /^[ \t]*#/ { next }
-            tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-            tolower($1) == "uris:" { uri = $2 }
-            tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i !~ /[-\/]/) base = 1 }
-            END { if (!found) flush() }
-        ' "$f"
-    done | head -n1 | grep . && return 0
-    [ -f /etc/apt/sources.list ] || return 1
-    awk '$1 == "deb" {
-            i = 2; if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
-            if ($(i + 1) !~ /[-\/]/) { print $i; exit }
-         }' /etc/apt/sources.list | grep .
-}
+# shellcheck source=tests/debian.sh
+. "$(dirname "$0")/debian.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
     say "needs root (debootstrap, chroot): no Debian sid Pythons provisioned; the suite skips 3.14/3.15/3.14-dbg"
@@ -70,13 +47,9 @@ if [ -z "$MIRROR" ]; then
     exit 0
 fi
 
-if ! command -v debootstrap >/dev/null 2>&1; then
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 &&
-       ! { apt-get update -qq >/dev/null 2>&1 &&
-           DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1; }; then
-        say "could not install debootstrap (no network or mirror at $MIRROR?): no sid Pythons provisioned"
-        exit 0
-    fi
+if ! ensure_debootstrap; then
+    say "could not install debootstrap (no network or mirror at $MIRROR?): no sid Pythons provisioned"
+    exit 0
 fi
 
 parent=$(dirname "$ROOT")
@@ -91,15 +64,7 @@ fi
 
 tmp=$(mktemp -d "$ROOT.tmp.XXXXXX")
 log=$(mktemp /tmp/pymemtop-debootstrap.XXXXXX.log)
-cleanup() {
-    # --one-file-system: never descend into a /proc or /sys debootstrap left mounted.
-    [ -n "${tmp:-}" ] && [ -d "$tmp" ] && {
-        awk -v t="$tmp" 'index($2, t "/") == 1 { print $2 }' /proc/mounts | sort -r |
-            while read -r m; do umount -l "$m" 2>/dev/null; done
-        rm -rf --one-file-system "$tmp"
-    }
-}
-trap cleanup EXIT
+trap 'remove_root "${tmp:-}"' EXIT
 
 say "building a Debian sid root with $PKGS from $MIRROR into $ROOT (log: $log)"
 start=$(date +%s)

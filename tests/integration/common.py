@@ -5,6 +5,7 @@ import json
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ WANTED = ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 _procs = []
 _tmux = []
 _tmpdirs = []
+_build_copy = None
 
 
 class Skip(Exception):
@@ -153,6 +155,27 @@ def tmpdir():
     return d
 
 
+def build_copy():
+    """The directory of a copy of the binary and the agent (0755, in a fresh
+    0755 directory under /tmp) for running pymemtop as another user: that
+    user may not be able to reach the checkout (a clone under /root is behind
+    a 0700 directory), and the binary looks for its agent next to itself.
+    One copy per test, removed with its tmpdir."""
+    global _build_copy
+    if _build_copy is None:
+        d = tmpdir()
+        for name in ("pymemtop", "pymemtop_agent.so"):
+            shutil.copyfile(os.path.join(BUILD, name), os.path.join(d, name))
+            os.chmod(os.path.join(d, name), 0o755)
+        _build_copy = d
+    return _build_copy
+
+
+def as_user(user, argv):
+    """argv run as user (a name), with that user's groups."""
+    return ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--"] + list(argv)
+
+
 class Target:
     """A real Python process running the demo target (or any code)."""
 
@@ -167,14 +190,22 @@ class Target:
                 f.write(code)
             argv = [script] + list(args)
         else:
-            argv = [DEMO, "--state", self.state_path] + list(args)
+            demo = DEMO
+            if user:
+                # The other user may not reach the checkout: run a copy.
+                demo = os.path.join(self.dir, "demo.py")
+                shutil.copyfile(DEMO, demo)
+            argv = [demo, "--state", self.state_path] + list(args)
         if user:
             os.chown(self.dir, pwd.getpwnam(user).pw_uid, -1)
         cmd = list(wrapper) + py.argv(*argv, user=user)
         self.out = open(self.out_path, "w")
         self.err = open(self.err_path, "w")
+        # Another user's process starts in a directory it can read, not in
+        # the runner's (maybe the checkout, maybe unreachable for it).
         self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err,
-                                     stdin=subprocess.DEVNULL, env=env)
+                                     stdin=subprocess.DEVNULL, env=env,
+                                     cwd=self.dir if user else None)
         _procs.append(self.proc)
         self.pid = self.proc.pid
         if code is None and wait_state:
@@ -225,11 +256,15 @@ class Target:
 
 
 def pymemtop(*args, timeout=30, user=None, check=None):
+    """Runs the binary; as user (a name) if given, then from build_copy() and
+    started in that directory, so where the checkout lives never matters."""
     cmd = [BIN] + [str(a) for a in args]
+    cwd = None
     if user:
-        cmd = ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--"] + cmd
+        cwd = build_copy()
+        cmd = as_user(user, [os.path.join(cwd, "pymemtop")] + cmd[1:])
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout, stdin=subprocess.DEVNULL)
+                       timeout=timeout, stdin=subprocess.DEVNULL, cwd=cwd)
     if check is not None:
         assert p.returncode == check, "pymemtop %s: exit %d, expected %d\nstdout: %s\nstderr: %s" % (
             " ".join(cmd[1:]), p.returncode, check, p.stdout, p.stderr)
@@ -262,9 +297,11 @@ class Tmux:
             raise AssertionError("tmux is not installed (make deps installs it)")
         Tmux.count += 1
         self.name = "pymemtop-test-%d-%d" % (os.getpid(), Tmux.count)
-        cmd = "%s %s %s; echo EXIT=$?; sleep 30" % (env, BIN, " ".join(str(a) for a in args))
+        # Quoted: the checkout's path (the binary's) may hold spaces or quotes.
+        cmd = "%s %s; echo EXIT=$?; sleep 30" % (
+            env, " ".join(shlex.quote(str(a)) for a in [BIN] + list(args)))
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width),
-                        "-y", str(height), "env LANG=C.UTF-8 sh -c '%s'" % cmd],
+                        "-y", str(height), "env LANG=C.UTF-8 sh -c " + shlex.quote(cmd)],
                        check=True)
         _tmux.append(self.name)
 
@@ -304,6 +341,8 @@ class Tmux:
 
 
 def cleanup():
+    global _build_copy
+    _build_copy = None
     while _tmux:
         subprocess.run(["tmux", "kill-session", "-t", _tmux.pop()], stderr=subprocess.DEVNULL)
     while _procs:

@@ -583,9 +583,9 @@ except OSError as e:
 
 
 def _client_as(user, path):
-    p = subprocess.run(["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups", "--",
-                        "/usr/bin/python3", "-c", CLIENT, path], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True, timeout=30)
+    p = subprocess.run(common.as_user(user, ["/usr/bin/python3", "-c", CLIENT, path]),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=30,
+                       cwd="/")
     assert p.returncode == 0, p.stderr
     return p.stdout.strip()
 
