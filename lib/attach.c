@@ -62,6 +62,7 @@ struct attach_ctx {
     pid_t pid;              /* the thread we trace (ptrace works per thread) */
     pid_t tgid;             /* its process, for tgkill */
     const char *call_name;  /* the remote function being called, for messages */
+    bool call_faulted;      /* that call faulted (the signal was not delivered) */
     unsigned watchdog_ms;
     struct attach_stats *st;
     char *msg;
@@ -185,11 +186,13 @@ static enum target_status attach_resume_until(struct attach_ctx *c, int req, enu
             return attach_fail(c, TARGET_INJECT_FAILED,
                                "PID %d (%s): a seccomp filter forbids mmap in the target.",
                                (int)c->pid, c->t->comm);
-        if (want == ATTACH_STOP_CALL && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL))
+        if (want == ATTACH_STOP_CALL && (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL)) {
+            c->call_faulted = true;
             return attach_fail(c, TARGET_INJECT_FAILED,
                                "PID %d (%s): the call to %s faulted (signal %d);"
                                " registers were restored.",
                                (int)c->pid, c->t->comm, c->call_name, sig);
+        }
         attach_remember_signal(c, sig);
     }
 }
@@ -368,8 +371,29 @@ static enum target_status attach_queue(struct attach_ctx *c, uint64_t page)
 /* The page: the code from its start, the scratch area in its last KiB. */
 static enum target_status attach_inject(struct attach_ctx *c, attach_prepare_fn prepare, void *arg)
 {
+    /* A pending call queued while the interpreter is still starting runs at
+     * the first bytecode of its start-up, before importlib is ready: a debug
+     * 3.14 aborted on it (about 1 attach in 40 right after exec). Py_IsInitialized
+     * only reads one field of _PyRuntime; before it says 1, nothing is written. */
+    uint64_t ready = 1;
+    enum target_status s;
+    if (c->t->addr_is_initialized) {
+        s = attach_call(c, "Py_IsInitialized", c->t->addr_is_initialized, NULL, 0, 0, &ready);
+        /* Right after exec the loader may not have relocated libpython yet:
+         * the call faults on its GOT (the signal is not delivered, registers
+         * are restored). That is a process still starting too. */
+        if (s == TARGET_INJECT_FAILED && c->call_faulted)
+            ready = 0;
+        else if (s != TARGET_OK)
+            return s;
+    }
+    if ((int)ready == 0)
+        return attach_fail(c, TARGET_STARTING,
+                           "PID %d (%s): its interpreter is not running yet (or any more): "
+                           "Py_IsInitialized() is 0.",
+                           (int)c->pid, c->t->comm);
     uint64_t page = 0;
-    enum target_status s = attach_remote_mmap(c, ATTACH_PAGE_BYTES, &page);
+    s = attach_remote_mmap(c, ATTACH_PAGE_BYTES, &page);
     if (s != TARGET_OK)
         return s;
     c->scratch = page + ATTACH_PAGE_BYTES - ATTACH_SCRATCH_BYTES;

@@ -44,6 +44,7 @@ const char *target_status_name(enum target_status s)
     case TARGET_NO_SAFE_POINT: return "no_safe_point";
     case TARGET_BUSY: return "busy";
     case TARGET_AGENT_ERROR: return "agent_error";
+    case TARGET_STARTING: return "starting";
     case TARGET_UNSUPPORTED_BUILD: return "unsupported_build";
     }
     return "unknown";
@@ -383,6 +384,8 @@ static enum target_status target_read_symbols(struct target_info *t,
     if (elfsym_lookup(ef, "PyRun_SimpleString", &v) != 0)
         return target_not_python(t, msg, len);
     t->addr_run_simple_string = t->load_bias + v;
+    if (elfsym_lookup(ef, "Py_IsInitialized", &v) == 0)
+        t->addr_is_initialized = t->load_bias + v;
     target_version_from_name(pm->path, &t->py_major, &t->py_minor);
     target_version_from_memory(t, ef);
     struct pylayout_judgement j;

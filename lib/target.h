@@ -25,6 +25,7 @@ enum target_status {
                              was parked where the agent could be loaded natively */
     TARGET_BUSY,          /* another monitor holds the agent */
     TARGET_AGENT_ERROR,   /* agent file unusable, or the agent misbehaved */
+    TARGET_STARTING,      /* Py_IsInitialized() is 0: the interpreter is still starting */
     TARGET_UNSUPPORTED_BUILD, /* free-threaded build, or a version lib/pylayout.c has no
                                  row for: refused before anything is written */
 };
@@ -43,6 +44,7 @@ struct target_info {
     /* Absolute addresses in the target. */
     uint64_t addr_add_pending_call;
     uint64_t addr_run_simple_string;
+    uint64_t addr_is_initialized; /* Py_IsInitialized; 0 if not exported */
     uint64_t addr_syscall_insn; /* a "syscall" (0f 05) in an r-xp libc mapping */
     bool version_exact;         /* py_minor read from the target's Py_Version (3.11+) */
     uint64_t py_hexversion;     /* that exact PY_VERSION_HEX, 0 before 3.11 */

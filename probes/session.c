@@ -150,6 +150,8 @@ static enum target_status session_vanished(struct session *s, enum target_status
     return TARGET_GONE;
 }
 
+#define SESSION_STARTING_POLL_MS 20
+
 static enum target_status session_inject(struct session *s, const struct session_opts *o,
                                          char *msg, size_t msg_len)
 {
@@ -157,8 +159,18 @@ static enum target_status session_inject(struct session *s, const struct session
      * we need to be able to read the file; it must still be ours or root's. */
     if (bootstrap_check_agent(o->agent_path, geteuid(), msg, msg_len) < 0)
         return TARGET_AGENT_ERROR;
-    enum target_status st = attach_pending_call(&s->target, carry_prepare, &s->carry,
-                                                SESSION_WATCHDOG_MS, &s->attach, msg, msg_len);
+    /* A target still starting its interpreter is left alone and asked
+     * again every SESSION_STARTING_POLL_MS until the attach timeout. */
+    uint64_t end = session_now_ns() + (uint64_t)o->attach_timeout_ms * 1000000u;
+    enum target_status st;
+    for (;;) {
+        st = attach_pending_call(&s->target, carry_prepare, &s->carry, SESSION_WATCHDOG_MS,
+                                 &s->attach, msg, msg_len);
+        if (st != TARGET_STARTING || session_now_ns() >= end)
+            break;
+        struct timespec ts = {0, SESSION_STARTING_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (st == TARGET_OK)
         s->injected = true;
     return st;

@@ -55,6 +55,7 @@ static int exit_code_for(enum target_status st)
     case TARGET_NO_PROCESS:
     case TARGET_GONE: return EXIT_GONE;
     case TARGET_NO_SAFE_POINT:
+    case TARGET_STARTING:
     case TARGET_TIMEOUT: return EXIT_TIMEOUT;
     case TARGET_AGENT_ERROR:
     case TARGET_INJECT_FAILED: return EXIT_INTERNAL;

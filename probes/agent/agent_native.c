@@ -37,6 +37,8 @@ __attribute__((visibility("default"))) int pymemtop_agent_start_thread(void)
 {
     if (atomic_load(&agent.started) && agent.pid == getpid())
         return 0; /* the bootstrap got there first */
+    if (!Py_IsInitialized())
+        return -EAGAIN; /* still starting (or finalizing): no thread may take the GIL yet */
     sigset_t all, old;
     sigfillset(&all);
     pthread_attr_t attr;

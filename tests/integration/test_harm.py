@@ -697,3 +697,41 @@ def test_harm_monitor_signalled_during_attach(py):
     note("harm signal during attach [%s]: caught the ptrace stop in %d of %d runs"
          % (py.label, seen, 3 * runs))
     assert not deaths, "the target died:\n" + "\n".join(deaths)
+
+
+# --- attaching while the interpreter starts -----------------------------------
+
+STARTING = r'''
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:  # short sleeps: the main thread reaches safe points often
+    time.sleep(0.01)
+print("done", flush=True)
+'''
+
+
+def test_harm_attach_while_interpreter_starts(py):
+    # pymemtop run the instant after exec: a pending call queued before the
+    # interpreter has finished starting would run during its start-up, before
+    # importlib is ready (a debug 3.14 aborted on it). pymemtop must wait for
+    # Py_IsInitialized() and then attach normally; the target must finish
+    # with its own output.
+    d = common.tmpdir()
+    script = os.path.join(d, "starting.py")
+    with open(script, "w") as f:
+        f.write(STARTING)
+    for i in range(6):
+        p = _spawn(py, script, ["1.5"])
+        # Interpreters in a chroot start as chroot(8), which execs Python: the
+        # instant that matters is after that exec.
+        common.poll(lambda: "python" in os.path.basename(os.readlink("/proc/%d/exe" % p.pid)),
+                    10, "the target to exec Python", interval=0.001)
+        r = pymemtop("--once", "--json", p.pid, timeout=60)
+        assert r.returncode == 0, "try %d: exit %d: %s; target %s, stderr %r" % (
+            i, r.returncode, r.stderr, "running" if p.poll() is None else "exit %s" % p.returncode,
+            _read(p.err_path)[-600:])
+        assert json.loads(r.stdout)["pid"] == p.pid
+        assert p.wait(30) == 0, "try %d: target exit %s, stderr: %s" % (
+            i, p.returncode, _read(p.err_path))
+        assert _read(p.out_path) == b"done\n", _read(p.out_path)
+        assert _read(p.err_path) == b"", _read(p.err_path)
