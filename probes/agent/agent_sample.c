@@ -277,12 +277,18 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
 
 /* The hunt's analysis lets the GIL go between slices: the pause reported is
  * what it held, both collections included. */
-static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out)
+/* hunt and why let the GIL go between their slices (they take it
+ * themselves, through agent_gil_enter): the pause is what they held. */
+typedef int (*agent_sliced_fn)(const struct proto_command *c, struct proto_buf *out, char *msg,
+                               size_t msg_len);
+
+static int agent_run_sliced(const struct proto_command *c, struct proto_buf *out,
+                            agent_sliced_fn fn)
 {
     char msg[200] = "";
     if (!agent_gil_enter())
         return -1;
-    int rc = agent_cycles_hunt(out, msg, sizeof(msg));
+    int rc = fn(c, out, msg, sizeof(msg));
     if (rc == -ESHUTDOWN)
         return -1; /* Python is going away: the GIL is not ours */
     PyErr_Clear();
@@ -290,6 +296,13 @@ static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out)
     agent.observer_ns += agent.op_held_ns;
     agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
     return 0;
+}
+
+static int agent_cmd_hunt(const struct proto_command *c, struct proto_buf *out, char *msg,
+                          size_t msg_len)
+{
+    (void)c;
+    return agent_cycles_hunt(out, msg, msg_len);
 }
 
 static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf *out, char *msg,
@@ -320,20 +333,10 @@ static int agent_cmd_alloc_hook(const struct proto_command *c, struct proto_buf 
     return agent_alloc_hook(c->arg != 0, msg, msg_len);
 }
 
-/* why lets the GIL go between its slices: the pause is what it held. */
-static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out)
+static int agent_cmd_why(const struct proto_command *c, struct proto_buf *out, char *msg,
+                         size_t msg_len)
 {
-    char msg[200] = "";
-    if (!agent_gil_enter())
-        return -1;
-    int rc = agent_why(out, c->text, c->arg, msg, sizeof(msg));
-    if (rc == -ESHUTDOWN)
-        return -1; /* Python is going away: the GIL is not ours */
-    PyErr_Clear();
-    agent_gil_exit();
-    agent.observer_ns += agent.op_held_ns;
-    agent_reply(out, c->id, rc, msg, 0, agent.op_held_ns);
-    return 0;
+    return agent_why(out, c->text, c->arg, msg, msg_len);
 }
 
 /* A command that stops the world for a full collection (hunt, collect=2):
@@ -402,9 +405,9 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         return agent_run_with_gil(c, out, agent_cmd_diff);
     }
     case CMD_HUNT:
-        return agent_cmd_hunt(c, out);
+        return agent_run_sliced(c, out, agent_cmd_hunt);
     case CMD_WHY:
-        return agent_cmd_why(c, out);
+        return agent_run_sliced(c, out, agent_cmd_why);
     case CMD_TRACEMALLOC:
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
     case CMD_ALLOC_HOOK:

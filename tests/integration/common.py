@@ -78,6 +78,19 @@ def old_pythons():
     return out
 
 
+def socket_inodes(pid):
+    """Inodes of the sockets process pid holds open (from /proc/PID/fd)."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(int(link[8:-1]))
+    return inodes
+
+
 def poll(pred, timeout=10, what="the expected state", interval=0.02, alive=None):
     """Calls pred() until it returns something true and returns that value.
     After timeout seconds raises AssertionError saying what it waited for

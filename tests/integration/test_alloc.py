@@ -152,14 +152,7 @@ SAMPLE_TAGS = {
 
 def _agent_name(pid):
     """The agent's abstract listening name ('@pymemtop.PID.RANDOM')."""
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(int(link[8:-1]))
+    inodes = common.socket_inodes(pid)
     with open("/proc/%d/net/unix" % pid) as f:
         for line in f:
             p = line.split()

@@ -65,7 +65,7 @@ def _sock_path(pid, uid=0):
 def _agent_name(pid):
     """'@pymemtop.PID.RANDOM': the agent's abstract listening name, if one of
     pid's sockets has it (/proc/PID/net/unix, matched by inode)."""
-    inodes = _socket_inodes(pid)
+    inodes = common.socket_inodes(pid)
     with open("/proc/%d/net/unix" % pid) as f:
         next(f)
         for line in f:
@@ -152,18 +152,6 @@ def _proc_state(pid):
 
 def _zombie_children(pid):
     return [c for c in _children(pid) if _proc_state(c) == "Z"]
-
-
-def _socket_inodes(pid):
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(int(link[8:-1]))
-    return inodes
 
 
 def _unix_sockets():
@@ -443,7 +431,7 @@ def _check_child(kind, d, problems):
         problems.append("%s child has an agent thread: %s" % (kind, comms))
     unix = _unix_sockets()
     ours = {ino: path for ino, path in unix.items() if path.startswith("@pymemtop.")}
-    inherited = _socket_inodes(child) & set(ours)
+    inherited = common.socket_inodes(child) & set(ours)
     if inherited:
         problems.append("%s child %d holds agent socket(s) %s" % (
             kind, child, {i: ours[i] for i in inherited}))
@@ -624,12 +612,12 @@ def test_harm_other_uid_refused():
 
 def test_harm_no_tcp_listener(py):
     t = Target(py)
-    before = _socket_inodes(t.pid)
+    before = common.socket_inodes(t.pid)
     once_json(t.pid)
-    idle = _socket_inodes(t.pid)  # the idle agent's
+    idle = common.socket_inodes(t.pid)  # the idle agent's
     mon = _start_record(t.pid)  # returns once samples flow
     for when in ("attached", "detached"):
-        fds = _socket_inodes(t.pid)
+        fds = common.socket_inodes(t.pid)
         listen = _tcp_listeners(t.pid) & fds
         assert not listen, "%s: the target listens on TCP (inodes %s)" % (when, listen)
         unix = _unix_sockets()
@@ -642,9 +630,9 @@ def test_harm_no_tcp_listener(py):
             # The agent has seen the monitor leave: that connection is closed
             # and it is back to as many sockets as when idle (its listener and
             # a spare; the spare is new after each monitor, so inodes differ).
-            common.poll(lambda: len(_socket_inodes(t.pid)) == len(idle), 10,
+            common.poll(lambda: len(common.socket_inodes(t.pid)) == len(idle), 10,
                         lambda: "the agent to close the monitor's connection (sockets %s, idle %s)"
-                        % (_socket_inodes(t.pid), idle), alive=t)
+                        % (common.socket_inodes(t.pid), idle), alive=t)
     assert t.alive()
 
 
