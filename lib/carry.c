@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/sendfile.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bootstrap.h"
@@ -206,8 +208,14 @@ static enum target_status carry_file(struct carry *cr, char *msg, size_t msg_len
 {
     const struct target_info *t = cr->t;
     char tried[400] = "";
-    snprintf(cr->file_name, sizeof(cr->file_name), ".pymemtop-agent.%d.so",
-             (int)(t->ns_pid ? t->ns_pid : t->pid));
+    /* A name nobody can guess: a link planted in advance cannot be at it, and
+     * a file left by a monitor killed mid-attach never blocks a later
+     * process that gets the same PID (PIDs are reused within minutes). */
+    uint32_t nonce = 0;
+    if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
+        nonce = (uint32_t)t->pid ^ (uint32_t)time(NULL);
+    snprintf(cr->file_name, sizeof(cr->file_name), ".pymemtop-agent.%d.%08x.so",
+             (int)(t->ns_pid ? t->ns_pid : t->pid), nonce);
     for (size_t i = 0; i < sizeof(carry_dirs) / sizeof(carry_dirs[0]); i++) {
         const char *dir = carry_dirs[i];
         size_t used = strlen(tried);

@@ -271,8 +271,10 @@ enum target_status session_open(struct session *s, int pid, const struct session
             return st;
         uint64_t deadline = session_now_ns() + (uint64_t)o->attach_timeout_ms * 1000000u;
         st = session_inject(s, o, msg, msg_len);
-        if (st != TARGET_OK)
+        if (st != TARGET_OK) {
+            carry_cleanup(&s->carry); /* a file carried in before the failure goes */
             return session_vanished(s, st, msg, msg_len);
+        }
         unsigned fast = o->attach_timeout_ms < SESSION_FAST_WAIT_MS ? o->attach_timeout_ms
                                                                     : SESSION_FAST_WAIT_MS;
         r = session_wait_agent(s, fast, &hello, lmsg, sizeof(lmsg));
