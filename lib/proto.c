@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -957,4 +958,13 @@ int proto_send(int fd, const struct proto_buf *b)
         off += (size_t)n;
     }
     return 0;
+}
+
+socklen_t proto_abstract_addr(struct sockaddr_un *sa, const char *name)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
+    memcpy(sa->sun_path + 1, name, n);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 }

@@ -78,6 +78,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include "model.h"
 
@@ -281,5 +283,10 @@ int proto_reader_next(struct proto_reader *r, struct proto_header *h, const uint
                       const char **why);
 /* Writes a whole frame (MSG_NOSIGNAL); 0 or -errno. */
 int proto_send(int fd, const struct proto_buf *b);
+
+/* The agent's address: an abstract unix name (no file: it lives in the
+ * target's network namespace), `name` without its leading NUL. Both the
+ * agent (bind) and the monitor (connect) build it here. Returns its length. */
+socklen_t proto_abstract_addr(struct sockaddr_un *sa, const char *name);
 
 #endif

@@ -127,15 +127,6 @@ int agent_link_find(const struct target_info *t, struct agent_addr *a)
     return r < 0 ? r : a->found ? 0 : -ENOENT;
 }
 
-static socklen_t link_abstract(struct sockaddr_un *sa, const char *name)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
-    memcpy(sa->sun_path + 1, name, n);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
 static bool link_same_netns(pid_t pid)
 {
     char path[64];
@@ -154,7 +145,7 @@ static int link_connect(const struct target_info *t, const struct agent_addr *a,
                         size_t how_len)
 {
     struct sockaddr_un sa;
-    socklen_t sl = link_abstract(&sa, a->name);
+    socklen_t sl = proto_abstract_addr(&sa, a->name);
     int err = ENOENT;
     if (a->spare_fd >= 0) {
         int pfd = (int)syscall(SYS_pidfd_open, t->pid, 0);

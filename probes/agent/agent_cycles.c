@@ -96,15 +96,7 @@ struct hunt {
 /* 0, or -1 when Python went away during the hand-over (h->gone). */
 static int hunt_breathe(struct hunt *h)
 {
-    if (h->gone)
-        return -1;
-    if (!agent_gil_slice_over(HUNT_SLICE_PCT))
-        return 0;
-    if (!agent_gil_yield()) {
-        h->gone = 1;
-        return -1;
-    }
-    return 0;
+    return agent_gil_breathe(&h->gone, HUNT_SLICE_PCT);
 }
 
 

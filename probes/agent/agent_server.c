@@ -29,15 +29,6 @@
  * into a (possibly read-only) container, no directory can be hijacked, and
  * nothing is left behind when the process dies. The random part keeps a
  * process of the namespace from taking the name first. */
-static socklen_t agent_abstract(struct sockaddr_un *sa, const char *name)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    size_t n = strnlen(name, sizeof(sa->sun_path) - 1);
-    memcpy(sa->sun_path + 1, name, n);
-    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
-}
-
 static int agent_listen(void)
 {
     unsigned long long r = 0;
@@ -49,7 +40,7 @@ static int agent_listen(void)
     if (fd < 0)
         return -1;
     struct sockaddr_un sa;
-    socklen_t len = agent_abstract(&sa, agent.listen_name);
+    socklen_t len = proto_abstract_addr(&sa, agent.listen_name);
     if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 4) < 0) {
         close(fd);
         return -1;
@@ -74,7 +65,7 @@ static void agent_spare_renew(void)
     char name[80];
     snprintf(name, sizeof(name), "%s.%u", agent.listen_name, ++agent.spare_seq);
     struct sockaddr_un sa;
-    socklen_t len = agent_abstract(&sa, name);
+    socklen_t len = proto_abstract_addr(&sa, name);
     if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
         close(fd);
         return;

@@ -61,6 +61,19 @@ int agent_gil_slice_over(unsigned share_pct)
     return agent_now_ns() - agent.gil_since_ns >= budget_ns;
 }
 
+int agent_gil_breathe(int *gone, unsigned share_pct)
+{
+    if (*gone)
+        return -1;
+    if (!agent_gil_slice_over(share_pct))
+        return 0;
+    if (!agent_gil_yield()) {
+        *gone = 1;
+        return -1;
+    }
+    return 0;
+}
+
 void agent_op_begin(void)
 {
     agent.op_held_ns = 0;

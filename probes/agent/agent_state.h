@@ -139,6 +139,10 @@ int agent_gil_yield(void);
 /* True when the current hold has lasted `share_pct` % of max_pause: sliced
  * work checks it every few dozen steps. */
 int agent_gil_slice_over(unsigned share_pct);
+/* Sliced work's step: when the hold has lasted its share, lets the target
+ * run. 0, or -1 when Python is going away (*gone set: the GIL is not held
+ * and Python must not be touched again; also -1 at once if *gone was set). */
+int agent_gil_breathe(int *gone, unsigned share_pct);
 /* Starts timing one operation's holds (op_held_ns, op_max_hold_ns). */
 void agent_op_begin(void);
 #define AGENT_DEFAULT_MAX_PAUSE_US 5000u

@@ -54,18 +54,10 @@
 #define WHY_UP_LEVELS 6             /* referrers followed up from an unreached instance */
 #define WHY_MAX_HOPS 256            /* longer chains are not labelled (shown cut) */
 #define WHY_NAME_MAX 96
-#define WHY_MAX_LOCALS 512          /* fast locals looked at per frame */
 #define WHY_SLICE_PCT 60            /* of max_pause: the rest covers the hand-over */
 /* gc.get_referrers walks the whole heap in one piece: only on heaps whose
  * allocated blocks, at this many ns each, fit in one pause. */
 #define WHY_REFERRERS_NS_PER_BLOCK 10
-
-/* PyTypeObject offsets from lib/pylayout.h, used only where the limited API
- * hides the slot (static types before 3.10: the row's static_type_slots) and
- * only after they are checked against PyType_GetFlags / PyType_GetSlot. */
-#define WHY_TP_FLAGS_OFF PYLAYOUT_TP_FLAGS_OFF
-#define WHY_TP_TRAVERSE_OFF PYLAYOUT_TP_TRAVERSE_OFF
-#define WHY_TP_IS_GC_OFF PYLAYOUT_TP_IS_GC_OFF
 
 /* ---- the search's state ---- */
 
@@ -135,15 +127,7 @@ static int why_late(const struct why *w)
  * must not be touched again). */
 static int why_breathe(struct why *w)
 {
-    if (w->gone)
-        return -1;
-    if (!agent_gil_slice_over(WHY_SLICE_PCT))
-        return 0;
-    if (!agent_gil_yield()) {
-        w->gone = 1;
-        return -1;
-    }
-    return 0;
+    return agent_gil_breathe(&w->gone, WHY_SLICE_PCT);
 }
 
 /* ---- slots the limited API hides before 3.10 ---- */
@@ -162,19 +146,19 @@ static int why_check_offsets(PyTypeObject *heap)
     PyTypeObject *stat[] = {&PyDict_Type, &PyList_Type, &PyTuple_Type, &PyType_Type};
     for (size_t i = 0; i < sizeof(stat) / sizeof(stat[0]); i++) {
         unsigned long fl;
-        memcpy(&fl, (const char *)stat[i] + WHY_TP_FLAGS_OFF, sizeof(fl));
-        if (fl != PyType_GetFlags(stat[i]) || !why_type_word(stat[i], WHY_TP_TRAVERSE_OFF))
+        memcpy(&fl, (const char *)stat[i] + PYLAYOUT_TP_FLAGS_OFF, sizeof(fl));
+        if (fl != PyType_GetFlags(stat[i]) || !why_type_word(stat[i], PYLAYOUT_TP_TRAVERSE_OFF))
             return 0;
     }
     if (!heap || !(PyType_GetFlags(heap) & Py_TPFLAGS_HEAPTYPE))
         return 0;
     unsigned long fl;
-    memcpy(&fl, (const char *)heap + WHY_TP_FLAGS_OFF, sizeof(fl));
+    memcpy(&fl, (const char *)heap + PYLAYOUT_TP_FLAGS_OFF, sizeof(fl));
     void *trav = PyType_GetSlot(heap, Py_tp_traverse);
     void *isgc = PyType_GetSlot(heap, Py_tp_is_gc);
     PyErr_Clear();
-    return fl == PyType_GetFlags(heap) && trav == why_type_word(heap, WHY_TP_TRAVERSE_OFF) &&
-           isgc == why_type_word(heap, WHY_TP_IS_GC_OFF);
+    return fl == PyType_GetFlags(heap) && trav == why_type_word(heap, PYLAYOUT_TP_TRAVERSE_OFF) &&
+           isgc == why_type_word(heap, PYLAYOUT_TP_IS_GC_OFF);
 }
 
 /* tp_traverse of o when the collector would traverse it (what
@@ -194,8 +178,8 @@ static traverseproc why_traverse_of(const struct why *w, PyObject *o)
         trav = PyType_GetSlot(tp, Py_tp_traverse);
         isgc = PyType_GetSlot(tp, Py_tp_is_gc);
     } else if (w->slots_ok) {
-        trav = why_type_word(tp, WHY_TP_TRAVERSE_OFF);
-        isgc = why_type_word(tp, WHY_TP_IS_GC_OFF);
+        trav = why_type_word(tp, PYLAYOUT_TP_TRAVERSE_OFF);
+        isgc = why_type_word(tp, PYLAYOUT_TP_IS_GC_OFF);
     } else {
         return NULL;
     }
