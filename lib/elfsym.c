@@ -178,3 +178,36 @@ int elfsym_lookup(struct elf_file *e, const char *name, uint64_t *value)
         elf_symtab_load(e, &e->sym, SHT_SYMTAB);
     return elf_symtab_find(&e->sym, name, value);
 }
+
+/* DT_NEEDED entries come from the SHT_DYNAMIC section and the string table it
+ * links to (.dynstr); both are read bounded like the symbol tables. */
+bool elfsym_needs(struct elf_file *e, const char *prefix)
+{
+    if (!e->shdrs)
+        return false;
+    size_t prefix_len = strlen(prefix);
+    for (unsigned i = 0; i < e->eh.e_shnum; i++) {
+        const Elf64_Shdr *sh = &e->shdrs[i];
+        if (sh->sh_type != SHT_DYNAMIC || sh->sh_link >= e->eh.e_shnum)
+            continue;
+        const Elf64_Shdr *strsh = &e->shdrs[sh->sh_link];
+        int err;
+        Elf64_Dyn *dyn = elf_read_alloc(e, sh->sh_size, sh->sh_offset, &err);
+        char *strs = elf_read_alloc(e, strsh->sh_size, strsh->sh_offset, &err);
+        bool found = false;
+        for (uint64_t k = 0; dyn && strs && k < sh->sh_size / sizeof(Elf64_Dyn); k++) {
+            if (dyn[k].d_tag == DT_NULL)
+                break;
+            uint64_t off = dyn[k].d_un.d_val;
+            if (dyn[k].d_tag == DT_NEEDED && off < strsh->sh_size &&
+                strsh->sh_size - off > prefix_len && memcmp(strs + off, prefix, prefix_len) == 0) {
+                found = true;
+                break;
+            }
+        }
+        free(dyn);
+        free(strs);
+        return found;
+    }
+    return false;
+}

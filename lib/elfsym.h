@@ -34,4 +34,9 @@ int elfsym_first_load_vaddr(const struct elf_file *e, uint64_t *vaddr);
 /* Value of a defined symbol, from .dynsym then .symtab. 0 or -ENOENT. */
 int elfsym_lookup(struct elf_file *e, const char *name, uint64_t *value);
 
+/* True when the file's dynamic section names a needed library whose name
+ * starts with `prefix` (e.g. "libpython"): such a program is still being
+ * loaded by ld.so while that library is not in its maps yet. */
+bool elfsym_needs(struct elf_file *e, const char *prefix);
+
 #endif

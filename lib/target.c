@@ -260,6 +260,21 @@ static uint64_t target_exe_inode(pid_t pid)
     return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
+/* Right after exec, a python linked against libpython runs ld.so before
+ * libpython is mapped: the process is a CPython that is starting, not
+ * something else. */
+static bool target_exe_awaits_libpython(pid_t pid)
+{
+    char path[64];
+    struct elf_file ef;
+    snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+    if (elfsym_open(&ef, path) != 0)
+        return false;
+    bool needs = elfsym_needs(&ef, "libpython");
+    elfsym_close(&ef);
+    return needs;
+}
+
 static enum target_status target_not_python(const struct target_info *t, char *msg, size_t len)
 {
     return target_fail(TARGET_NOT_PYTHON, msg, len,
@@ -423,7 +438,12 @@ static enum target_status target_inspect_maps(struct target_info *t, char *msg, 
     bool is_old = false;
     struct elf_file ef;
     const struct procmaps_entry *pm = procmaps_find_pymod(&m, target_exe_inode(t->pid));
-    if (!pm || target_open_module(t->pid, t, pm, &ef) != 0)
+    if ((!pm || !procmaps_is_libpython(pm->path)) && target_exe_awaits_libpython(t->pid))
+        s = target_fail(TARGET_STARTING, msg, len,
+                        "PID %d (%s) is still loading its libraries (libpython is not mapped "
+                        "yet); try again in a moment.",
+                        (int)t->pid, t->comm);
+    else if (!pm || target_open_module(t->pid, t, pm, &ef) != 0)
         s = target_not_python(t, msg, len);
     if (s == TARGET_OK) {
         snprintf(t->pymod_path, sizeof(t->pymod_path), "%s", pm->path);

@@ -255,7 +255,15 @@ enum target_status session_open(struct session *s, int pid, const struct session
         snprintf(msg, msg_len, "out of memory");
         return TARGET_AGENT_ERROR;
     }
-    enum target_status st = target_inspect(pid, &s->target, msg, msg_len);
+    /* A process that has just exec'ed a python is still loading libpython:
+     * asked again, like a starting interpreter, until the attach timeout. */
+    uint64_t start_end = s->attach_begin_ns + (uint64_t)o->attach_timeout_ms * 1000000u;
+    enum target_status st;
+    while ((st = target_inspect(pid, &s->target, msg, msg_len)) == TARGET_STARTING &&
+           session_now_ns() < start_end) {
+        struct timespec ts = {0, SESSION_STARTING_POLL_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     /* An agent that is already loaded needs no ptrace: a traced target, or
      * one we may not ptrace, can still be watched through it. */
     int reusable = st == TARGET_OK || st == TARGET_TRACED;

@@ -723,3 +723,55 @@ def test_harm_attach_while_interpreter_starts(py):
             i, p.returncode, _read(p.err_path))
         assert _read(p.out_path) == b"done\n", _read(p.out_path)
         assert _read(p.err_path) == b"", _read(p.err_path)
+
+
+# An ld.so audit module that holds the dynamic loader for a moment just before
+# it maps libpython: the process has exec'ed a python but is not one yet.
+SLOW_LOADER_C = r'''
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+unsigned int la_version(unsigned int v) { return v; }
+char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag)
+{
+    (void)cookie; (void)flag;
+    if (strstr(name, "libpython"))
+        usleep(1500000);
+    return (char *)name;
+}
+'''
+
+
+def _needs_libpython(path):
+    r = subprocess.run(["readelf", "-d", os.path.realpath(path)], stdout=subprocess.PIPE,
+                       stderr=subprocess.DEVNULL, text=True)
+    return "libpython" in r.stdout
+
+
+def test_harm_attach_while_libpython_loads(py):
+    # Seen in CI: attached in the instant between exec and ld.so mapping
+    # libpython, pymemtop said "not a CPython process". A python that links
+    # libpython is starting there: pymemtop must wait and attach.
+    if py.root or not _needs_libpython(py.path):
+        raise common.Skip("%s has libpython built in" % py.label)
+    d = common.tmpdir()
+    audit = os.path.join(d, "slow_loader.so")
+    src = os.path.join(d, "slow_loader.c")
+    with open(src, "w") as f:
+        f.write(SLOW_LOADER_C)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", audit, src], check=True)
+    script = os.path.join(d, "starting.py")
+    with open(script, "w") as f:
+        f.write(STARTING)
+    env = dict(os.environ, LD_AUDIT=audit)
+    p = _spawn(py, script, ["1.0"], env=env)
+    common.poll(lambda: any(audit in line for line in open("/proc/%d/maps" % p.pid)),
+                10, "the loader to start the target")
+    with open("/proc/%d/maps" % p.pid) as f:
+        assert "libpython" not in f.read(), "libpython was mapped already: the test proves nothing"
+    r = pymemtop("--once", "--json", p.pid, timeout=60)
+    assert r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr)
+    assert json.loads(r.stdout)["pid"] == p.pid
+    assert p.wait(30) == 0, _read(p.err_path)
+    assert _read(p.out_path) == b"done\n", _read(p.out_path)
+    assert _read(p.err_path) == b"", _read(p.err_path)

@@ -236,6 +236,28 @@ static void test_procmaps_self(void)
     CHECK_EQ_INT(procmaps_load(-5, &m), -ENOENT);
 }
 
+/* A python linked against libpython names it in DT_NEEDED: target_inspect
+ * reads that to tell "starting" (ld.so has not mapped it yet) from "not
+ * Python". Debian's python3 carries libpython inside; both need libc. */
+#define SHARED_PY "/root/.pyenv/versions/3.11.7/bin/python3.11"
+static void test_elf_needed_libraries(void)
+{
+    struct elf_file e;
+    if (have_file(SHARED_PY)) {
+        CHECK_EQ_INT(elfsym_open(&e, SHARED_PY), 0);
+        CHECK(elfsym_needs(&e, "libpython3.11"));
+        CHECK(elfsym_needs(&e, "libc.so"));
+        CHECK(!elfsym_needs(&e, "libpython3.12"));
+        elfsym_close(&e);
+    }
+    if (have_file(STATIC_PY)) {
+        CHECK_EQ_INT(elfsym_open(&e, STATIC_PY), 0);
+        CHECK(!elfsym_needs(&e, "libpython"));
+        CHECK(elfsym_needs(&e, "libc.so"));
+        elfsym_close(&e);
+    }
+}
+
 static void test_target_early_exits(void)
 {
     struct target_info t;
@@ -290,6 +312,7 @@ int main(void)
     RUN(test_elf_truncated_files);
     RUN(test_elf_hostile_header);
     RUN(test_elf_not_elf);
+    RUN(test_elf_needed_libraries);
     RUN(test_procmaps_parse_line);
     RUN(test_procmaps_is_libpython);
     RUN(test_procmaps_self);
