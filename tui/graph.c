@@ -256,15 +256,30 @@ void graph_multi(WINDOW *win, int y, int x, int h, int w, const struct graph_lin
         }
     }
 
-    /* Time axis labels over the bottom line. */
+    /* Time axis labels over the bottom line. While the history is shorter
+     * than the width, the left label marks where the data starts (its age)
+     * instead of the empty window's edge, and the middle one is dropped. */
     char left_l[24], mid_l[24];
-    age_label(left_l, sizeof left_l, (uint64_t)pw * sub_x * step);
-    age_label(mid_l, sizeof mid_l, (uint64_t)pw * sub_x * step / 2);
+    int left_x = 0;
+    uint64_t span_ns = (uint64_t)pw * sub_x * step;
+    uint64_t data_ns = series_len(s0) ? t_end - series_time_at(s0, 0) : 0;
+    bool partial = data_ns + step < span_ns;
+    if (partial) {
+        uint64_t col = data_ns / ((uint64_t)sub_x * step);
+        left_x = pw - 1 - (int)col;
+        age_label(left_l, sizeof left_l, data_ns);
+    } else {
+        age_label(left_l, sizeof left_l, span_ns);
+    }
+    age_label(mid_l, sizeof mid_l, span_ns / 2);
     int ll = (int)strlen(left_l), ml = (int)strlen(mid_l);
-    put_str(win, y + ph, px, pw, left_l, o->axis_attr);
+    if (left_x > pw - 3 - 1 - ll)
+        left_x = pw - 3 - 1 - ll; /* keep it clear of "now" */
+    if (left_x >= 0)
+        put_str(win, y + ph, px + left_x, pw - left_x, left_l, o->axis_attr);
     if (pw >= ll + 3 + 2)
         put_str(win, y + ph, px + pw - 3, 3, "now", o->axis_attr);
-    if (pw >= ll + ml + 3 + 6)
+    if (!partial && pw >= ll + ml + 3 + 6)
         put_str(win, y + ph, px + pw / 2 - ml / 2, ml, mid_l, o->axis_attr);
 }
 
