@@ -41,6 +41,10 @@ struct pm_alloc {
     int64_t pymalloc_used_bytes; /* bytes in allocated blocks */
     int64_t pymalloc_free_bytes; /* bytes free in pools and arenas */
     uint64_t pymalloc_time_ns, pymalloc_cost_ns;
+    /* Predicted hold of a pymalloc walk the agent left out because it would
+     * exceed [agent] max_pause_ms (the numbers above are then stale); 0 when
+     * the last due walk ran. */
+    uint64_t pymalloc_skip_ns;
     int64_t malloc_used_bytes;   /* glibc mallinfo2: uordblks + hblkhd */
     int64_t malloc_free_bytes;   /* fordblks */
     int64_t mmap_bytes;          /* hblkhd */

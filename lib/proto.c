@@ -436,6 +436,8 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         return get_u64(v, len, &s->census_cost_ns, why);
     case TAG_CENSUS_INTERVAL_MS:
         return get_u64(v, len, &s->census_interval_ms, why);
+    case TAG_PYMALLOC_SKIP_NS:
+        return get_u64(v, len, &s->alloc.pymalloc_skip_ns, why);
     case TAG_HOLD_MAX_NS:
         return get_u64(v, len, &s->hold_max_ns, why);
     case TAG_PAUSE: {

@@ -70,7 +70,9 @@
  * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS; REPLY MAX_HOLD_NS and
  * PREDICT_NS (a stop-the-world command refused with -EAGAIN because its
  * predicted pause is over the confirmation threshold: run it again with
- * COMMAND CMD_FLAGS PROTO_CMD_FORCE); COMMAND "max_pause" (ms) and
+ * COMMAND CMD_FLAGS PROTO_CMD_FORCE); SAMPLE PYMALLOC_SKIP_NS (the pymalloc
+ * walk was due but would hold the GIL longer than max_pause: left out, its
+ * figures keep their PYMALLOC_TIME_NS); COMMAND "max_pause" (ms) and
  * "confirm_pause" (ms) set [agent] max_pause_ms and confirm_pause_ms.
  */
 #ifndef PYMEMTOP_LIB_PROTO_H
@@ -192,6 +194,7 @@ enum proto_tag {
     TAG_MAX_HOLD_NS = 105,  /* REPLY: the command's longest single GIL hold */
     TAG_PREDICT_NS = 106,   /* REPLY: predicted pause of a stop-the-world command */
     TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
+    TAG_PYMALLOC_SKIP_NS = 108, /* SAMPLE: predicted hold of a pymalloc walk left out */
 };
 
 /* COMMAND flags. FORCE: run a stop-the-world command even when its predicted

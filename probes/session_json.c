@@ -167,6 +167,11 @@ static void session_json_alloc(struct json *j, const struct session *s)
     json_int(j, JK_MALLOC_FREE_BYTES, a->malloc_free_bytes);
     json_int(j, JK_MMAP_BYTES, a->mmap_bytes);
     json_uint(j, JK_PYMALLOC_COST_NS, a->pymalloc_cost_ns);
+    json_uint(j, JK_PYMALLOC_SKIP_NS, a->pymalloc_skip_ns);
+    /* How old the pymalloc figures are (both times on the agent's clock). */
+    json_int(j, JK_PYMALLOC_AGE_NS,
+             a->pymalloc_time_ns && s->agent.time_ns >= a->pymalloc_time_ns
+                 ? (int64_t)(s->agent.time_ns - a->pymalloc_time_ns) : -1);
     json_uint(j, JK_BLOCKS_COST_NS, a->blocks_cost_ns);
     json_object_begin(j, JK_HOOK);
     json_bool(j, JK_ON, a->hook_on);

@@ -123,8 +123,11 @@ static void draw_numbers(struct ui *u, WINDOW *w, const struct alloc_layout *l)
     kib_of_bytes(v, sizeof v, (int64_t)pr->vsz_kib * 1024, hp);
     cell(u, w, y, x2, cw, "VSZ", v, u->th.value);
     y++;
-    format_duration(v, sizeof v, al->pymalloc_cost_ns);
-    cell(u, w, y, x0, cw, "walk cost", v, u->th.dim);
+    /* A walk left out because it would pause the target too long: its
+     * predicted cost in warning colour, the figures above are stale. */
+    format_duration(v, sizeof v, al->pymalloc_skip_ns ? al->pymalloc_skip_ns : al->pymalloc_cost_ns);
+    cell(u, w, y, x0, cw, al->pymalloc_skip_ns ? "walk skipped" : "walk cost", v,
+         al->pymalloc_skip_ns ? u->th.warn : u->th.dim);
     kib_of_bytes(v, sizeof v, al->hook_on ? (int64_t)bytes : -1, true);
     cell(u, w, y, x1, cw, "bytes allocated", v, u->th.value);
     format_count(v, sizeof v, hp ? (int64_t)pr->minflt : -1);

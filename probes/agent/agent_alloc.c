@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "agent_state.h"
 
@@ -89,6 +90,8 @@ static int hook_atfork_set;
 
 static struct {
     uint64_t next_ns, time_ns, cost_ns;
+    uint64_t rss_at_walk;  /* resident bytes when the last walk ran */
+    uint64_t skip_ns;      /* predicted hold of a walk left out; 0 when it ran */
     int64_t arenas, arenas_hw, used, free;
 } pym = {.arenas = -1, .arenas_hw = -1, .used = -1, .free = -1};
 
@@ -447,22 +450,60 @@ static int pym_walk(int64_t out[4])
     return rc;
 }
 
+/* Peak resident bytes (getrusage: no /proc needed, which a container's
+ * root may lack); an upper bound of what pymalloc's pools can cover now. */
+static uint64_t pym_rss_bytes(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0 ? (uint64_t)ru.ru_maxrss * 1024u : 0;
+}
+
+/* The walk visits every pool of every arena: its cost follows the heap's
+ * resident size, not the number of live blocks. Before the first walk it is
+ * predicted from peak RSS (an upper bound of pymalloc's pools) at
+ * PYM_NS_PER_POOL (a cache miss per pool header: 20-110 ns measured on
+ * 1.5 GB heaps, 3.8 to 3.15); after, from the last walk scaled by growth. */
+#define PYM_NS_PER_POOL 60u
+static uint64_t pym_predict_ns(uint64_t rss)
+{
+    if (pym.time_ns) {
+        if (pym.rss_at_walk && rss > pym.rss_at_walk)
+            return pym.cost_ns * rss / pym.rss_at_walk;
+        return pym.cost_ns;
+    }
+    /* 4 KiB pools before 3.10, 16 KiB from 3.10 on (64-bit builds). */
+    uint64_t pool = agent.hexversion >= 0x030a0000 ? 16384u : 4096u;
+    return rss / pool * PYM_NS_PER_POOL;
+}
+
 static void pym_read(uint64_t now)
 {
     if (!_PyObject_DebugMallocStats || now < pym.next_ns)
         return;
+    /* [agent] max_pause_ms bounds every hold: a walk that would take longer
+     * is left out (its numbers keep their age) and the prediction is sent,
+     * so the monitor can say why pymalloc's figures are stale. */
+    uint64_t rss = pym_rss_bytes();
+    uint64_t predict = pym_predict_ns(rss);
+    uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+    if (max_ns && predict > max_ns) {
+        pym.skip_ns = predict; /* asked again next sample: a prediction costs ~1 us */
+        return;
+    }
     int64_t v[4];
     uint64_t t0 = agent_now_ns();
     int rc = pym_walk(v);
     uint64_t cost = agent_now_ns() - t0;
     pym.next_ns = now + cost * ALLOC_BUDGET_DIVISOR;
+    pym.skip_ns = 0;
+    pym.rss_at_walk = rss;
     if (rc < 0)
         return; /* keep the last numbers; their time says how old they are */
     pym.arenas = v[0];
     pym.arenas_hw = v[1];
     pym.used = v[2];
     pym.free = v[3];
-    pym.time_ns = t0;
+    pym.time_ns = now; /* the sample's time: its age is 0 in this sample */
     pym.cost_ns = cost;
 }
 
@@ -498,6 +539,7 @@ void agent_alloc_read(struct pm_alloc *a, uint64_t now_ns)
     a->pymalloc_free_bytes = pym.free;
     a->pymalloc_time_ns = pym.time_ns;
     a->pymalloc_cost_ns = pym.cost_ns;
+    a->pymalloc_skip_ns = pym.skip_ns;
 
     mal_read(now_ns);
     a->malloc_used_bytes = mal.used;

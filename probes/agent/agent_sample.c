@@ -139,6 +139,8 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_i64(out, TAG_PYMALLOC_FREE, a->pymalloc_free_bytes);
     proto_put_u64(out, TAG_PYMALLOC_TIME_NS, a->pymalloc_time_ns);
     proto_put_u64(out, TAG_PYMALLOC_COST_NS, a->pymalloc_cost_ns);
+    if (a->pymalloc_skip_ns)
+        proto_put_u64(out, TAG_PYMALLOC_SKIP_NS, a->pymalloc_skip_ns);
     proto_put_i64(out, TAG_MALLOC_USED, a->malloc_used_bytes);
     proto_put_i64(out, TAG_MALLOC_FREE, a->malloc_free_bytes);
     proto_put_i64(out, TAG_MMAP_BYTES, a->mmap_bytes);

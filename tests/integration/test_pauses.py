@@ -7,7 +7,7 @@ of the objects that stay alive."""
 import json
 import os
 
-from common import Target, pymemtop, tmpdir
+from common import Target, poll, pymemtop, tmpdir
 
 # A steady heap: made, collected once, then only sleeps.
 STEADY = r'''
@@ -272,4 +272,51 @@ def test_big_hunt_asks_first_in_dashboard():
         tm.wait_for(r"EXIT=0")
     finally:
         tm.kill()
+        t.stop()
+
+
+# ~1.5 GB in pymalloc blocks (bytes of 400: size class 448): walking its
+# pools takes a few ms, more than a 1 ms [agent] max_pause_ms allows.
+BIG_PYMALLOC = r'''
+import json, os, sys, time
+state = sys.argv[1]
+blobs = [bytes(400) for _ in range(%(n)d)]
+with open(state + ".tmp", "w") as f:
+    json.dump({"phase": "ready"}, f)
+os.replace(state + ".tmp", state)
+while True:
+    time.sleep(0.05)
+'''
+
+
+def test_pymalloc_walk_left_out_over_max_pause(py):
+    """A pymalloc walk that would hold the GIL longer than max_pause_ms is
+    left out and says so (alloc.pymalloc_skipped_predict_ns); with a
+    generous max_pause the same heap is walked and its size seen."""
+    # Pools are 4 KiB before 3.10, 16 KiB after: the same number of pools
+    # (the walk's cost) from a quarter of the bytes.
+    small_pools = py.minor < (3, 10)
+    t = _target(py, BIG_PYMALLOC, 850000 if small_pools else 3400000)
+    try:
+        tight, loose = _config(1), _config(1000)
+        want = 0.33e9 if small_pools else 1.3e9
+        seen = {}
+
+        def skipped():
+            a = _once(t.pid, tight)["alloc"]
+            seen["tight"] = a
+            return a["pymalloc_skipped_predict_ns"] > 1000000
+
+        def walked():
+            a = _once(t.pid, loose)["alloc"]
+            seen["loose"] = a
+            return a["pymalloc_skipped_predict_ns"] == 0 and a["pymalloc_used_bytes"] > want
+
+        poll(walked, 60, "a pymalloc walk with max_pause_ms 1000", interval=0.5)
+        poll(skipped, 60, "the walk left out at max_pause_ms 1", interval=0.5)
+        # Left out, the figures are the last walk's, and say how old they are.
+        a = seen["tight"]
+        assert a["pymalloc_used_bytes"] > want and a["pymalloc_age_ns"] > 0, a
+        assert t.alive() and t.stderr() == "", t.stderr()
+    finally:
         t.stop()
