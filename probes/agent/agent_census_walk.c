@@ -80,7 +80,6 @@
 #include "agent_gc.h"
 #include "agent_gclist.h"
 
-#define CW_TYPE(p) ((PyObject *)Py_TYPE(AGENT_GC_NODE_OBJ(p)))
 #define CW_MAX_RESTARTS 8
 /* A slice walks for this share of max_pause: the rest covers the slice's
  * bookkeeping and the hand-over of the GIL. */
@@ -151,6 +150,7 @@ int census_table_reset(struct census_table *t)
     t->used = 0;
     t->last = NULL;
     t->oom = 0;
+    t->bytes = census_bytes_on();
     return 0;
 }
 
@@ -185,7 +185,9 @@ struct census_slot *census_table_find(const struct census_table *t, PyObject *ty
     return t->slots[j].type ? &t->slots[j] : NULL;
 }
 
-static struct census_slot *cw_slot(struct census_table *t, PyObject *type)
+/* The slot of type, made (and its type classified, `first` its first
+ * instance or NULL) when new. */
+static struct census_slot *cw_slot(struct census_table *t, PyObject *type, PyObject *first)
 {
     size_t mask = t->cap - 1, j = cw_hash(type, mask);
     while (t->slots[j].type && t->slots[j].type != type)
@@ -197,35 +199,48 @@ static struct census_slot *cw_slot(struct census_table *t, PyObject *type)
             t->oom = 1;
             return NULL;
         }
-        return cw_slot(t, type);
+        return cw_slot(t, type, first);
     }
     if (cw_hold(type) < 0) { /* a type we cannot keep alive is not counted */
         t->oom = 1;
         return NULL;
     }
     t->slots[j].type = type;
+    if (t->bytes)
+        census_bytes_classify(type, first, &t->slots[j].cls);
     t->used++;
     return &t->slots[j];
 }
 
-static inline void cw_count(struct census_table *t, PyObject *type)
+/* The hot path: a fixed-size type (the common case) costs one test of its
+ * kind more than counting alone; its bytes are count x unit at the end. */
+static inline void cw_count(struct census_table *t, PyObject *o)
 {
-    if (t->last && t->last->type == type) {
-        t->last->count++;
-        return;
-    }
-    struct census_slot *s = cw_slot(t, type);
-    if (s) {
-        s->count++;
+    PyObject *type = (PyObject *)Py_TYPE(o);
+    struct census_slot *s = t->last;
+    if (!s || s->type != type) {
+        s = cw_slot(t, type, o);
+        if (!s)
+            return;
         t->last = s;
     }
+    s->count++;
+    if (s->cls.kind)
+        s->extra += census_bytes_extra(&s->cls, o);
 }
 
-void census_table_add(struct census_table *t, PyObject *type, uint64_t n)
+void census_table_count(struct census_table *t, PyObject *o)
 {
-    struct census_slot *s = cw_slot(t, type);
-    if (s)
+    cw_count(t, o);
+}
+
+void census_table_add(struct census_table *t, PyObject *type, uint64_t n, uint64_t extra)
+{
+    struct census_slot *s = cw_slot(t, type, NULL);
+    if (s) {
         s->count += n;
+        s->extra += extra;
+    }
 }
 
 /* ---- the walk's state (agent thread only) ---- */
@@ -308,7 +323,7 @@ static int cw_gen_begin(int g)
         return CW_ANOMALY;
     cw.tmark = cw.bb = t;
     cw.phase = CW_TWO_ENDS;
-    cw_count(&cw.tab[g], CW_TYPE(t));
+    cw_count(&cw.tab[g], AGENT_GC_NODE_OBJ(t));
     cw.walked++;
     return 0;
 }
@@ -344,13 +359,13 @@ static int cw_walk(int one_piece)
                 if (AGENT_GC_NODE_BAD(f) || cw_near_heads(f))
                     return CW_ANOMALY;
                 uintptr_t b = AGENT_GC_PREV(bb);
-                cw_count(t, CW_TYPE(f));
+                cw_count(t, AGENT_GC_NODE_OBJ(f));
                 ff = f;
                 if (b == ff)
                     break;
                 if (AGENT_GC_NODE_BAD(b) || cw_near_heads(b))
                     return CW_ANOMALY;
-                cw_count(t, CW_TYPE(b));
+                cw_count(t, AGENT_GC_NODE_OBJ(b));
                 bb = b;
                 cw.walked += 2;
                 if (cw.walked > cw.cap)
@@ -372,7 +387,7 @@ static int cw_walk(int one_piece)
                 break;
             if (AGENT_GC_NODE_BAD(nx) || cw_near_heads(nx) || ++cw.walked > cw.cap)
                 return CW_ANOMALY;
-            cw_count(t, CW_TYPE(nx));
+            cw_count(t, AGENT_GC_NODE_OBJ(nx));
             cur = nx;
             if (CW_PAUSE_DUE()) {
                 cw.cur = cur;
@@ -468,7 +483,8 @@ static int cw_merge(struct census_table *out, struct census_walk_stats *st)
     for (int g = 0; g < PM_GENERATIONS; g++)
         for (size_t i = 0; i < cw.tab[g].cap; i++)
             if (cw.tab[g].slots[i].type && cw.tab[g].slots[i].count) {
-                census_table_add(out, cw.tab[g].slots[i].type, cw.tab[g].slots[i].count);
+                census_table_add(out, cw.tab[g].slots[i].type, cw.tab[g].slots[i].count,
+                                 cw.tab[g].slots[i].extra);
                 st->objects += cw.tab[g].slots[i].count;
             }
     return out->oom ? -2 : 0;
