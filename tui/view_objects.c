@@ -210,10 +210,15 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
                      share >= 0 ? " (" : "", share >= 0 ? ui_trim(pct) : "",
                      share >= 0 ? " of heap)" : "");
         }
+        /* The "N-M of K" pager takes the rule's right end: on a narrow
+         * screen the census age gives it room. */
+        char age_part[32] = "";
+        if (!(ob.n > (size_t)(h - 2) && wd < 110))
+            snprintf(age_part, sizeof age_part, ", census %s ago", ui_trim(ago));
         if (s->censuses)
-            snprintf(extra, sizeof extra, "%zu types, %s objects%s, census %s ago%s%s%s",
-                     tc->types_total, ui_trim(v), bytes_part, ui_trim(ago),
-                     ob.filter[0] ? ", filter '" : "", ob.filter, ob.filter[0] ? "'" : "");
+            snprintf(extra, sizeof extra, "%zu types, %s objects%s%s%s%s%s", tc->types_total,
+                     ui_trim(v), bytes_part, age_part, ob.filter[0] ? ", filter '" : "",
+                     ob.filter, ob.filter[0] ? "'" : "");
         else
             snprintf(extra, sizeof extra, "waiting for the first census (n: count now)");
         ui_rule(u, w, title, "Objects", extra, u->th.dim);
