@@ -165,13 +165,23 @@ exec(compile(boot, "<boot>", "exec"), {})
 # Connects to the agent's socket; frame() reads one frame as {tag: [bytes]},
 # command() sends a COMMAND frame.
 TARGET_CLIENT = r'''
-path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), os.getpid())
+# The agent listens on an abstract name, "@pymemtop.PID.RANDOM" (its spare
+# sockets add ".SEQ"): found in our own /proc/net/unix.
+def agent_name():
+    prefix = "@pymemtop.%d." % os.getpid()
+    with open("/proc/self/net/unix") as f:
+        for line in f:
+            p = line.split()
+            if len(p) >= 8 and p[7].startswith(prefix) and p[7].count(".") == 2:
+                return "\0" + p[7][1:]
+    return None
+
 sock = socket.socket(socket.AF_UNIX)
 for _ in range(200):
     try:
-        sock.connect(path)
+        sock.connect(agent_name())
         break
-    except OSError:
+    except (OSError, TypeError):
         time.sleep(0.01)
 
 def recvn(n):

@@ -121,6 +121,7 @@ static int census_count_get_objects(uint64_t *objects)
         if (o)
             census_table_count(&census_counts, o);
     }
+    census_table_flush(&census_counts);
     Py_DECREF(all);
     PyErr_Clear();
     *objects = (uint64_t)n;

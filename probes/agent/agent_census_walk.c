@@ -151,6 +151,7 @@ int census_table_reset(struct census_table *t)
     t->last = NULL;
     t->oom = 0;
     t->bytes = census_bytes_on();
+    t->pend_n = t->pend_head = 0;
     return 0;
 }
 
@@ -195,6 +196,7 @@ static struct census_slot *cw_slot(struct census_table *t, PyObject *type, PyObj
     if (t->slots[j].type)
         return &t->slots[j];
     if ((t->used + 1) * 2 > t->cap) {
+        census_table_flush(t); /* pending entries point into the slots */
         if (cw_table_grow(t) < 0) {
             t->oom = 1;
             return NULL;
@@ -212,6 +214,32 @@ static struct census_slot *cw_slot(struct census_table *t, PyObject *type, PyObj
     return &t->slots[j];
 }
 
+void census_table_flush(struct census_table *t)
+{
+    while (t->pend_n) {
+        unsigned i = t->pend_head;
+        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
+        t->pend_head = (i + 1) % CENSUS_PEND;
+        t->pend_n--;
+    }
+}
+
+/* A dict: its keys line is prefetched now and read CENSUS_PEND dicts later. */
+static inline void cw_defer_dict(struct census_table *t, struct census_slot *s, PyObject *o)
+{
+    __builtin_prefetch(*(const char *const *)((const char *)o + 32));
+    if (t->pend_n == CENSUS_PEND) {
+        unsigned i = t->pend_head;
+        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
+        t->pend_head = (i + 1) % CENSUS_PEND;
+        t->pend_n--;
+    }
+    unsigned j = (t->pend_head + t->pend_n) % CENSUS_PEND;
+    t->pend[j].slot = s;
+    t->pend[j].o = o;
+    t->pend_n++;
+}
+
 /* The hot path: a fixed-size type (the common case) costs one test of its
  * kind more than counting alone; its bytes are count x unit at the end. */
 static inline void cw_count(struct census_table *t, PyObject *o)
@@ -225,7 +253,9 @@ static inline void cw_count(struct census_table *t, PyObject *o)
         t->last = s;
     }
     s->count++;
-    if (s->cls.kind)
+    if (s->cls.kind == CB_DICT)
+        cw_defer_dict(t, s, o);
+    else if (s->cls.kind)
         s->extra += census_bytes_extra(&s->cls, o);
 }
 
@@ -506,6 +536,8 @@ int census_walk(struct census_table *out, struct census_walk_stats *st)
     }
     while (rc == 0) {
         int r = cw_walk(one_piece);
+        for (int g = 0; g < PM_GENERATIONS; g++) /* before the GIL goes: objects may die */
+            census_table_flush(&cw.tab[g]);
         if (r == CW_DONE) {
             rc = cw_merge(out, st);
             break;
