@@ -165,15 +165,23 @@ exec(compile(boot, "<boot>", "exec"), {})
 # Connects to the agent's socket; frame() reads one frame as {tag: [bytes]},
 # command() sends a COMMAND frame.
 TARGET_CLIENT = r'''
-# The agent listens on an abstract name, "@pymemtop.PID.RANDOM" (its spare
-# sockets add ".SEQ"): found in our own /proc/net/unix.
+# The agent listens on an abstract name, "pymemtop.PID.RANDOM" (its spare
+# sockets add ".SEQ"), on one of our own fds: asked of each socket (no /proc
+# needed: sid's chroot has none).
 def agent_name():
-    prefix = "@pymemtop.%d." % os.getpid()
-    with open("/proc/self/net/unix") as f:
-        for line in f:
-            p = line.split()
-            if len(p) >= 8 and p[7].startswith(prefix) and p[7].count(".") == 2:
-                return "\0" + p[7][1:]
+    prefix = b"\0pymemtop.%d." % os.getpid()
+    for fd in range(3, 1024):
+        try:
+            s = socket.fromfd(fd, socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        try:
+            name = s.getsockname()
+        except OSError:
+            name = None
+        s.close()
+        if isinstance(name, bytes) and name.startswith(prefix) and name.count(b".") == 2:
+            return name
     return None
 
 sock = socket.socket(socket.AF_UNIX)
