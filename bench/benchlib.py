@@ -165,13 +165,31 @@ exec(compile(boot, "<boot>", "exec"), {})
 # Connects to the agent's socket; frame() reads one frame as {tag: [bytes]},
 # command() sends a COMMAND frame.
 TARGET_CLIENT = r'''
-path = "/tmp/.pymemtop-%d/%d.sock" % (os.geteuid(), os.getpid())
+# The agent listens on an abstract name, "pymemtop.PID.RANDOM" (its spare
+# sockets add ".SEQ"), on one of our own fds: asked of each socket (no /proc
+# needed: sid's chroot has none).
+def agent_name():
+    prefix = b"\0pymemtop.%d." % os.getpid()
+    for fd in range(3, 1024):
+        try:
+            s = socket.fromfd(fd, socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        try:
+            name = s.getsockname()
+        except OSError:
+            name = None
+        s.close()
+        if isinstance(name, bytes) and name.startswith(prefix) and name.count(b".") == 2:
+            return name
+    return None
+
 sock = socket.socket(socket.AF_UNIX)
 for _ in range(200):
     try:
-        sock.connect(path)
+        sock.connect(agent_name())
         break
-    except OSError:
+    except (OSError, TypeError):
         time.sleep(0.01)
 
 def recvn(n):

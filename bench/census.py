@@ -23,6 +23,10 @@ CPython >= 3.8 found) and each heap (100k, 1M, 5M tracked objects; 5M only on
     held) is the pause; median taken;
   - times Counter(map(type, gc.get_objects())) (the fastest pure Python)
     3 times in the same process (median);
+  - the agent's censuses alternate with and without bytes per type
+    (PYMEMTOP_CENSUS_BYTES=0 in the target's environment turns them off):
+    "no bytes" is today's census, "+bytes" what bytes add per object
+    (budget: +3 ns/object on a fresh heap);
   - on /usr/bin/python3 also objgraph.show_growth() (Debian python3-objgraph),
     one warm-up call and one timed call.
 ns/object = time / tracked objects (len(gc.get_objects())). The ratio is
@@ -85,13 +89,20 @@ def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
 
-agent = []
+# Censuses with bytes per type (the default) and without (the agent reads
+# PYMEMTOP_CENSUS_BYTES=0 from our environment per census), interleaved, in
+# one process over one heap; the first census (it names every type) is a
+# warm-up.
+census(100)
+agent, agent_nb = [], []
 method = None
-for i in range(3):
+for i in range(6):
+    os.environ["PYMEMTOP_CENSUS_BYTES"] = "0" if i % 2 else "1"
     f = census(i + 1)
-    agent.append(u64(f, 70))
+    (agent_nb if i % 2 else agent).append(u64(f, 70))
     method = u64(f, 72)
     agent_objects = u64(f, 71)
+os.environ.pop("PYMEMTOP_CENSUS_BYTES")
 sock.close()
 
 objects = len(gc.get_objects())
@@ -111,7 +122,9 @@ if OBJGRAPH:
     og = time.perf_counter_ns() - t0
 
 print(json.dumps({"objects": objects, "agent_objects": agent_objects, "method": method,
-                  "agent_ns": median(agent), "agent_all_ns": agent, "counter_ns": median(py),
+                  "agent_ns": median(agent), "agent_all_ns": agent,
+                  "agent_nobytes_ns": median(agent_nb), "agent_nobytes_all_ns": agent_nb,
+                  "counter_ns": median(py),
                   "objgraph_ns": og, "build_s": t_build,
                   "dict_tracked_at_creation": gc.is_tracked({})}))
 '''
@@ -161,9 +174,9 @@ def main():
               if args.all or p.path == benchlib.SYSTEM_PYTHON or p.version.startswith("3.13.")}
     results = []
     t_start = time.monotonic()
-    hdr = "%-16s %-5s %5s %9s %7s %11s %11s %7s %11s %7s" % (
-        "python", "heap", "size", "objects", "method", "agent ns/o", "Counter ns/o", "ratio",
-        "objgraph", "ratio")
+    hdr = "%-16s %-5s %5s %9s %7s %11s %9s %7s %11s %7s %11s %7s" % (
+        "python", "heap", "size", "objects", "method", "agent ns/o", "no bytes", "+bytes",
+        "Counter ns/o", "ratio", "objgraph", "ratio")
     print(hdr)
     print("-" * len(hdr), flush=True)
     try:
@@ -184,15 +197,17 @@ def main():
                         continue
                     objs = r["objects"]
                     a = r["agent_ns"] / objs
+                    nb = r["agent_nobytes_ns"] / objs
                     c = r["counter_ns"] / objs
                     o = r["objgraph_ns"] / objs if r["objgraph_ns"] else None
                     r.update(python=label, path=path, heap=kind, size=n, agent_ns_per_obj=a,
+                             agent_nobytes_ns_per_obj=nb, bytes_cost_ns_per_obj=a - nb,
                              counter_ns_per_obj=c, objgraph_ns_per_obj=o, ratio=c / a,
                              objgraph_ratio=(o / a) if o else None)
                     results.append(r)
-                    print("%-16s %-5s %5s %9d %7s %11.1f %11.1f %6.1fx %11s %7s" % (
+                    print("%-16s %-5s %5s %9d %7s %11.1f %9.1f %+7.1f %11.1f %6.1fx %11s %7s" % (
                         label, kind, fmt_size(n), objs,
-                        "lists" if r["method"] == 0 else "get_obj", a, c, c / a,
+                        "lists" if r["method"] == 0 else "get_obj", a, nb, a - nb, c, c / a,
                         "%.1f" % o if o else "-", "%.0fx" % (o / a) if o else "-"), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -206,6 +221,18 @@ def main():
                       kind, min(r["agent_ns_per_obj"] for r in rs),
                       max(r["agent_ns_per_obj"] for r in rs), worst["ratio"],
                       max(r["ratio"] for r in rs), goal, worst["python"], fmt_size(worst["size"])))
+    for kind in ("fresh", "aged"):
+        rs = [r for r in results if r["heap"] == kind]
+        if rs:
+            worst = max(rs, key=lambda r: r["bytes_cost_ns_per_obj"])
+            line = ("bytes per type, %s: %+.1f to %+.1f ns/object over the census without them "
+                    "(worst %s %s)" % (kind, min(r["bytes_cost_ns_per_obj"] for r in rs),
+                                       worst["bytes_cost_ns_per_obj"], worst["python"],
+                                       fmt_size(worst["size"])))
+            if kind == "fresh":
+                line += " (budget +3: %s)" % (
+                    "met" if worst["bytes_cost_ns_per_obj"] <= 3 else "MISSED")
+            print(line)
     unaged = sorted({r["python"] for r in results if r["heap"] == "aged"
                      and r.get("dict_tracked_at_creation")})
     if unaged:

@@ -99,6 +99,9 @@ enum { PM_CENSUS_KIND_CENSUS = 0, PM_CENSUS_KIND_DIFF_PREVIOUS = 1,
 struct pm_type_count {
     uint64_t count;
     int64_t delta;
+    uint64_t bytes;      /* shallow bytes of all instances (has_bytes) */
+    int64_t bytes_delta; /* like delta, for bytes */
+    uint8_t bytes_approx; /* basicsize only: no proved formula for the type */
     char name[PM_TYPE_NAME_MAX];
 };
 struct pm_census {
@@ -112,6 +115,9 @@ struct pm_census {
     uint8_t truncated;         /* more types than the agent sends; counted in objects */
     uint32_t snapshots;        /* snapshots the agent holds (0: no delta yet) */
     uint32_t types_total;      /* distinct types, including any not sent */
+    uint8_t has_bytes;         /* the agent sent bytes per type (TYPE_BYTES) */
+    uint64_t bytes_total;      /* every type's bytes, when has_bytes */
+    char bytes_note[160];      /* why some bytes are approximate, "" none */
     uint32_t n_types;
     struct pm_type_count *types; /* heap: freed with pm_census_free() (proto.h) */
 };

@@ -640,9 +640,37 @@ static int census_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
             return -1;
         tc->count = n[0];
         tc->delta = (int64_t)n[1];
+        tc->bytes = 0;
+        tc->bytes_delta = 0;
+        tc->bytes_approx = 0;
         c->n_types++;
         return 0;
     }
+    case TAG_TYPE_BYTES: {
+        uint64_t n[3];
+        char none[1];
+        if (len != 24) {
+            *why = "type bytes field is not 24 bytes";
+            return -1;
+        }
+        if (!c->n_types) {
+            *why = "type bytes before any type";
+            return -1;
+        }
+        if (get_record(v, len, n, 3, none, sizeof(none), 1, why) < 0)
+            return -1;
+        struct pm_type_count *tc = &c->types[c->n_types - 1];
+        tc->bytes = n[0];
+        tc->bytes_delta = (int64_t)n[1];
+        tc->bytes_approx = (n[2] & PROTO_TYPE_BYTES_APPROX) != 0;
+        c->has_bytes = 1;
+        return 0;
+    }
+    case TAG_BYTES_TOTAL:
+        c->has_bytes = 1;
+        return get_u64(v, len, &c->bytes_total, why);
+    case TAG_BYTES_NOTE:
+        return get_str(v, len, c->bytes_note, sizeof(c->bytes_note), why);
     default:
         return 0;
     }

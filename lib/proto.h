@@ -74,6 +74,16 @@
  * walk was due but would hold the GIL longer than max_pause: left out, its
  * figures keep their PYMALLOC_TIME_NS); COMMAND "max_pause" (ms) and
  * "confirm_pause" (ms) set [agent] max_pause_ms and confirm_pause_ms.
+ *
+ * Added for bytes per type (tags 120-129, all optional): CENSUS BYTES_TOTAL
+ * (u64, every type's bytes, sent types or not), BYTES_NOTE (str, why some
+ * kind's bytes fell back to approximate), and after each TYPE record a
+ * TYPE_BYTES record (u64 bytes, i64 bytes_delta, u64 flags
+ * PROTO_TYPE_BYTES_*, no string) for that type: shallow bytes as
+ * sys.getsizeof sums them, and their change like TYPE's delta. Absent when
+ * the agent computed no bytes (an older agent, PYMEMTOP_CENSUS_BYTES=0 in
+ * the target, a version with no size layout): the monitor shows none. A
+ * TYPE_BYTES with no TYPE before it is an error.
  */
 #ifndef PYMEMTOP_LIB_PROTO_H
 #define PYMEMTOP_LIB_PROTO_H
@@ -195,7 +205,17 @@ enum proto_tag {
     TAG_PREDICT_NS = 106,   /* REPLY: predicted pause of a stop-the-world command */
     TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
     TAG_PYMALLOC_SKIP_NS = 108, /* SAMPLE: predicted hold of a pymalloc walk left out */
+
+    /* Bytes per type (issue 13): 120-129. */
+    TAG_TYPE_BYTES = 120,  /* CENSUS: u64 bytes, i64 bytes_delta, u64 flags; the TYPE before it */
+    TAG_BYTES_TOTAL = 121, /* CENSUS: bytes of every type counted */
+    TAG_BYTES_NOTE = 122,  /* CENSUS: why some bytes are approximate */
 };
+
+/* TYPE_BYTES flags. APPROX: no proved formula for the type (its own C
+ * __sizeof__, or one written in Python, which the census never calls):
+ * bytes are basicsize + headers per instance. */
+#define PROTO_TYPE_BYTES_APPROX 1u
 
 /* COMMAND flags. FORCE: run a stop-the-world command even when its predicted
  * pause is over the confirmation threshold. */

@@ -87,6 +87,29 @@ void pylayout_known_range(char *buf, size_t n)
     snprintf(buf, n, "%u.%u-%u.%u", lo >> 24, (lo >> 16) & 0xff, hi >> 24, (hi >> 16) & 0xff);
 }
 
+/* ---- object sizes ---- */
+
+/* Py_TPFLAGS_MANAGED_WEAKREF (1 << 3, 3.12+) and _MANAGED_DICT (1 << 4, 3.11+). */
+static const struct {
+    uint32_t hex_min, hex_max;
+    struct pylayout_sizes s;
+} pylayout_size_rows[] = {
+    {HEX(3, 8, 0), HEX_END(3, 10), {0, 0}},
+    {HEX(3, 11, 0), HEX_END(3, 11), {1, 1u << 4}},
+    {HEX(3, 12, 0), HEX_END(3, 15), {1, (1u << 3) | (1u << 4)}},
+};
+
+int pylayout_sizes_find(uint64_t hexversion, struct pylayout_sizes *out)
+{
+    for (size_t i = 0; i < sizeof(pylayout_size_rows) / sizeof(pylayout_size_rows[0]); i++)
+        if (hexversion >= pylayout_size_rows[i].hex_min &&
+            hexversion <= pylayout_size_rows[i].hex_max) {
+            *out = pylayout_size_rows[i].s;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- preflight ---- */
 
 void pylayout_abiflags(const char *path, char *flags, size_t n)

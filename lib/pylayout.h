@@ -91,6 +91,23 @@ void pylayout_version_str(uint64_t hexversion, char *buf, size_t n);
 /* "3.8-3.15": the minor versions the table has rows for, into buf. */
 void pylayout_known_range(char *buf, size_t n);
 
+/* ---- object sizes (the census's bytes per type) ---- */
+
+/* What sys.getsizeof() counts on each version, beyond tp_basicsize: the
+ * dict keys object's shape, and which type flags put a pre-header before
+ * the object (managed dict / weakref pointers). Every formula built on these
+ * is still proved on the running interpreter (agent_census_bytes.c). */
+struct pylayout_sizes {
+    uint8_t dict_shape;       /* 0: 3.8-3.10 keys {refcnt, size, lookup, usable,
+                                 nentries, indices at 40}; 1: 3.11+ {refcnt,
+                                 log2_size, log2_index_bytes, kind, version,
+                                 usable at 16, nentries at 24, indices at 32} */
+    uint32_t preheader_flags; /* tp_flags bits that add 2 pointers (3.11: managed
+                                 dict; 3.12+: managed dict or weakref) */
+};
+/* 0, or -1 for a version with no row (the census then sends no bytes). */
+int pylayout_sizes_find(uint64_t hexversion, struct pylayout_sizes *out);
+
 /* ---- whether a target can be attached at all (the monitor's preflight) ---- */
 
 /* ABI flags of a module file name: "t" for python3.14t and

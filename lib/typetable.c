@@ -14,7 +14,10 @@
  * - rate_per_min: least-squares slope of count over time across the last
  *   `history` known points, per minute; 0 with fewer than two points.
  * - suspect: the count grew at each of the last K censuses (K increases in
- *   a row, so K + 1 known points). */
+ *   a row, so K + 1 known points), or the bytes did (a few containers
+ *   that keep growing leak memory with a flat count).
+ * - bytes follow the same rules as counts (deltas, rate, streak); they are
+ *   known only while censuses carry them (an agent without bytes: none). */
 #include "typetable.h"
 
 #include <errno.h>
@@ -24,6 +27,7 @@
 struct typetable_point {
     uint64_t time_ns;
     uint64_t count;
+    uint64_t bytes;
 };
 
 struct typetable_type {
@@ -35,12 +39,19 @@ struct typetable_type {
     uint32_t snap_id;      /* snapshots the agent held when snap_base was learnt */
     bool snap_known;
     unsigned streak;       /* consecutive increases ending at the latest census */
+    unsigned bytes_streak; /* the same for bytes */
+    uint64_t bytes, attach_bytes, snap_base_bytes;
+    int64_t bytes_delta_snapshot;
+    bool bytes_approx;
     struct typetable_point *hist; /* ring of `history` points */
     unsigned hist_len, hist_head;
     /* Per update: what this census says (sums duplicate names). */
     unsigned seen_seq;
     uint64_t seen_count;
     int64_t seen_delta;
+    uint64_t seen_bytes;
+    int64_t seen_bytes_delta;
+    bool seen_approx;
 };
 
 struct typetable {
@@ -51,6 +62,8 @@ struct typetable {
     size_t index_cap;
     unsigned censuses;
     uint64_t objects;
+    uint64_t bytes_total;
+    bool has_bytes;
     bool have_snapshot;
     bool first_complete;
     bool prev_complete;
@@ -194,21 +207,23 @@ static struct typetable_type *typetable_get(struct typetable *t, const char *nam
 }
 
 static void typetable_push(struct typetable *t, struct typetable_type *ty, uint64_t time_ns,
-                           uint64_t count)
+                           uint64_t count, uint64_t bytes)
 {
     if (ty->hist_len) {
         const struct typetable_point *last =
             &ty->hist[(ty->hist_head + ty->hist_len - 1) % t->history];
         ty->streak = count > last->count ? ty->streak + 1 : 0;
+        ty->bytes_streak = bytes > last->bytes ? ty->bytes_streak + 1 : 0;
     }
     if (ty->hist_len == t->history) {
         ty->hist_head = (ty->hist_head + 1) % t->history;
         ty->hist_len--;
     }
     ty->hist[(ty->hist_head + ty->hist_len) % t->history] =
-        (struct typetable_point){time_ns, count};
+        (struct typetable_point){time_ns, count, bytes};
     ty->hist_len++;
     ty->count = count;
+    ty->bytes = bytes;
 }
 
 void typetable_update(struct typetable *t, const struct pm_census *c)
@@ -228,37 +243,52 @@ void typetable_update(struct typetable *t, const struct pm_census *c)
             continue;
         if (created) {
             if (!first && t->prev_complete)
-                typetable_push(t, ty, t->prev_time_ns, 0); /* it had none then */
+                typetable_push(t, ty, t->prev_time_ns, 0, 0); /* it had none then */
             ty->attach_count = first || t->first_complete ? 0 : tc->count;
+            ty->attach_bytes = first || t->first_complete ? 0 : tc->bytes;
         }
         if (ty->seen_seq == seq) {
             ty->seen_count += tc->count;
             ty->seen_delta += tc->delta;
+            ty->seen_bytes += tc->bytes;
+            ty->seen_bytes_delta += tc->bytes_delta;
+            ty->seen_approx |= tc->bytes_approx;
         } else {
             ty->seen_seq = seq;
             ty->seen_count = tc->count;
             ty->seen_delta = tc->delta;
+            ty->seen_bytes = tc->bytes;
+            ty->seen_bytes_delta = tc->bytes_delta;
+            ty->seen_approx = tc->bytes_approx;
         }
     }
     for (size_t i = 0; i < t->n; i++) {
         struct typetable_type *ty = &t->types[i];
         if (ty->seen_seq == seq) {
-            typetable_push(t, ty, c->time_ns, ty->seen_count);
-            if (first)
+            typetable_push(t, ty, c->time_ns, ty->seen_count, ty->seen_bytes);
+            if (first) {
                 ty->attach_count = ty->seen_count;
+                ty->attach_bytes = ty->seen_bytes;
+            }
             ty->delta_snapshot = c->snapshots ? ty->seen_delta : 0;
+            ty->bytes_delta_snapshot = c->snapshots ? ty->seen_bytes_delta : 0;
             ty->snap_known = c->snapshots != 0;
             ty->snap_base = (uint64_t)((int64_t)ty->seen_count - ty->seen_delta);
+            ty->snap_base_bytes = (uint64_t)((int64_t)ty->seen_bytes - ty->seen_bytes_delta);
             ty->snap_id = c->snapshots;
+            ty->bytes_approx = ty->seen_approx;
         } else if (complete) {
-            typetable_push(t, ty, c->time_ns, 0);
-            ty->delta_snapshot = c->snapshots && ty->snap_known && ty->snap_id == c->snapshots
-                                     ? -(int64_t)ty->snap_base
-                                     : 0;
+            typetable_push(t, ty, c->time_ns, 0, 0);
+            bool same = c->snapshots && ty->snap_known && ty->snap_id == c->snapshots;
+            ty->delta_snapshot = same ? -(int64_t)ty->snap_base : 0;
+            ty->bytes_delta_snapshot = same ? -(int64_t)ty->snap_base_bytes : 0;
         } else {
             ty->streak = 0; /* unknown this time: growth must be seen again */
-            if (!c->snapshots || !ty->snap_known || ty->snap_id != c->snapshots)
+            ty->bytes_streak = 0;
+            if (!c->snapshots || !ty->snap_known || ty->snap_id != c->snapshots) {
                 ty->delta_snapshot = 0;
+                ty->bytes_delta_snapshot = 0;
+            }
         }
     }
     if (first)
@@ -266,6 +296,8 @@ void typetable_update(struct typetable *t, const struct pm_census *c)
     t->prev_complete = complete;
     t->prev_time_ns = c->time_ns;
     t->objects = c->objects;
+    t->has_bytes = c->has_bytes;
+    t->bytes_total = c->bytes_total;
     t->have_snapshot = c->snapshots != 0;
     t->censuses = seq;
 }
@@ -285,12 +317,29 @@ unsigned typetable_censuses(const struct typetable *t)
     return t ? t->censuses : 0;
 }
 
+bool typetable_bytes_total(const struct typetable *t, uint64_t *bytes)
+{
+    *bytes = t && t->has_bytes ? t->bytes_total : 0;
+    return t && t->has_bytes;
+}
+
+bool typetable_grows_by_bytes(const struct typetable_row *r)
+{
+    if (!r->bytes_known || r->bytes_rate_per_min <= 0 || !r->bytes)
+        return false;
+    if (r->rate_per_min <= 0 || !r->count)
+        return true;
+    return r->bytes_rate_per_min / (double)r->bytes > r->rate_per_min / (double)r->count;
+}
+
 bool typetable_have_snapshot(const struct typetable *t)
 {
     return t && t->have_snapshot;
 }
 
-static double typetable_rate(const struct typetable *t, const struct typetable_type *ty)
+/* Least-squares slope per minute of count (bytes = false) or bytes. */
+static double typetable_rate(const struct typetable *t, const struct typetable_type *ty,
+                             bool bytes)
 {
     if (ty->hist_len < 2)
         return 0;
@@ -299,13 +348,13 @@ static double typetable_rate(const struct typetable *t, const struct typetable_t
     for (unsigned i = 0; i < ty->hist_len; i++) {
         const struct typetable_point *p = &ty->hist[(ty->hist_head + i) % t->history];
         sx += ((double)p->time_ns - (double)last->time_ns) / 1e9;
-        sy += (double)p->count;
+        sy += (double)(bytes ? p->bytes : p->count);
     }
     double mx = sx / ty->hist_len, my = sy / ty->hist_len, sxy = 0, sxx = 0;
     for (unsigned i = 0; i < ty->hist_len; i++) {
         const struct typetable_point *p = &ty->hist[(ty->hist_head + i) % t->history];
         double x = ((double)p->time_ns - (double)last->time_ns) / 1e9 - mx;
-        sxy += x * ((double)p->count - my);
+        sxy += x * ((double)(bytes ? p->bytes : p->count) - my);
         sxx += x * x;
     }
     return sxx > 0 ? sxy / sxx * 60.0 : 0;
@@ -333,6 +382,14 @@ static int typetable_cmp(const void *a, const void *b, void *ctx)
     case TYPETABLE_BY_RATE:
         c = x->rate_per_min < y->rate_per_min ? 1 : x->rate_per_min > y->rate_per_min ? -1 : 0;
         break;
+    case TYPETABLE_BY_BYTES:
+        c = x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+        break;
+    case TYPETABLE_BY_BYTES_RATE:
+        c = x->bytes_rate_per_min < y->bytes_rate_per_min    ? 1
+            : x->bytes_rate_per_min > y->bytes_rate_per_min ? -1
+                                                            : 0;
+        break;
     case TYPETABLE_BY_NAME:
         break;
     }
@@ -351,6 +408,12 @@ int typetable_load(struct typetable *t, const struct typetable_row *rows, size_t
     t->nfixed = n;
     t->objects = objects;
     return 0;
+}
+
+void typetable_load_bytes(struct typetable *t, bool has, uint64_t bytes_total)
+{
+    t->has_bytes = has;
+    t->bytes_total = bytes_total;
 }
 
 size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const char *filter,
@@ -375,8 +438,14 @@ size_t typetable_rows(const struct typetable *t, enum typetable_sort sort, const
         r->count = ty->count;
         r->delta_attach = (int64_t)ty->count - (int64_t)ty->attach_count;
         r->delta_snapshot = ty->delta_snapshot;
-        r->rate_per_min = typetable_rate(t, ty);
-        r->suspect = ty->streak >= t->window;
+        r->rate_per_min = typetable_rate(t, ty, false);
+        r->bytes_known = t->has_bytes;
+        r->bytes_approx = t->has_bytes && ty->bytes_approx;
+        r->bytes = t->has_bytes ? ty->bytes : 0;
+        r->bytes_delta_attach = t->has_bytes ? (int64_t)ty->bytes - (int64_t)ty->attach_bytes : 0;
+        r->bytes_delta_snapshot = t->has_bytes ? ty->bytes_delta_snapshot : 0;
+        r->bytes_rate_per_min = t->has_bytes ? typetable_rate(t, ty, true) : 0;
+        r->suspect = ty->streak >= t->window || (t->has_bytes && ty->bytes_streak >= t->window);
     }
     if (n)
         qsort_r(all, n, sizeof(*all), typetable_cmp, &sort);

@@ -17,7 +17,13 @@ struct typetable_row {
     int64_t delta_attach;
     int64_t delta_snapshot; /* 0 when the agent holds no snapshot */
     double rate_per_min;
-    bool suspect;
+    bool suspect;        /* count or bytes grew K censuses in a row */
+    bool bytes_known;    /* the latest census carried bytes (else all bytes_* are 0) */
+    bool bytes_approx;   /* basicsize only: no proved formula for the type */
+    uint64_t bytes;      /* shallow bytes of all instances (sys.getsizeof summed) */
+    int64_t bytes_delta_attach;
+    int64_t bytes_delta_snapshot;
+    double bytes_rate_per_min;
 };
 
 enum typetable_sort {
@@ -26,7 +32,15 @@ enum typetable_sort {
     TYPETABLE_BY_DELTA_SNAPSHOT,
     TYPETABLE_BY_RATE,
     TYPETABLE_BY_NAME,
+    TYPETABLE_BY_BYTES,
+    TYPETABLE_BY_BYTES_RATE,
 };
+
+/* A type grows "by bytes" rather than by count when its bytes grow faster,
+ * relatively, than its count: bytes_rate / bytes > rate / count (a count
+ * that is flat or falls while bytes rise included). The growing-types list
+ * and the leak gate rank such types by bytes. */
+bool typetable_grows_by_bytes(const struct typetable_row *r);
 
 struct typetable;
 
@@ -41,12 +55,16 @@ struct typetable *typetable_clone(const struct typetable *src);
 void typetable_update(struct typetable *t, const struct pm_census *c);
 size_t typetable_size(const struct typetable *t);   /* distinct types seen */
 uint64_t typetable_objects(const struct typetable *t); /* objects in the latest census */
+/* Bytes of every type in the latest census; false when it carried none. */
+bool typetable_bytes_total(const struct typetable *t, uint64_t *bytes);
 unsigned typetable_censuses(const struct typetable *t);
 bool typetable_have_snapshot(const struct typetable *t);
 /* Replay: replaces the table with recorded rows, shown verbatim (sorting and
  * filtering still apply); later updates are ignored. 0 or -ENOMEM. */
 int typetable_load(struct typetable *t, const struct typetable_row *rows, size_t n,
                    uint64_t objects);
+/* Replay: the recorded census bytes total (has: it was recorded). */
+void typetable_load_bytes(struct typetable *t, bool has, uint64_t bytes_total);
 
 /* Copies up to cap rows, sorted (descending for numbers, ascending by name),
  * keeping only names containing `filter` (NULL or "" = all). Returns rows

@@ -26,6 +26,14 @@ double derive_fragmentation(const struct pm_alloc *a)
            (double)(a->pymalloc_used_bytes + a->pymalloc_free_bytes);
 }
 
+double derive_bytes_share(uint64_t census_bytes, const struct pm_alloc *a)
+{
+    if (a->pymalloc_used_bytes < 0 || a->malloc_used_bytes < 0 ||
+        a->pymalloc_used_bytes + a->malloc_used_bytes <= 0)
+        return -1;
+    return (double)census_bytes / (double)(a->pymalloc_used_bytes + a->malloc_used_bytes);
+}
+
 int64_t derive_uncollectable_total(const struct pm_agent_sample *a)
 {
     int64_t total = 0;

@@ -26,6 +26,13 @@ double derive_freed_per_s(const struct series *collected);
 /* pymalloc's free bytes in pools and arenas over used + free, 0..1; -1
  * when the allocator walk has not run. */
 double derive_fragmentation(const struct pm_alloc *a);
+/* How much of the heap the type table's bytes explain: census bytes over
+ * pymalloc's used bytes plus malloc's (pymalloc arenas are mmapped, not
+ * malloc'd, so the two do not overlap), 0..; -1 when either is unknown. It
+ * can pass 1 a little: the census counts what each object asked for, the
+ * allocators round up; and tracked objects' buffers (str, bytes, numbers,
+ * NumPy arrays) are not in the census at all. */
+double derive_bytes_share(uint64_t census_bytes, const struct pm_alloc *a);
 /* Uncollectable objects since process start, all generations (unknown
  * generations, -1, count as 0). */
 int64_t derive_uncollectable_total(const struct pm_agent_sample *a);

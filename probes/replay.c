@@ -262,9 +262,19 @@ static void replay_types(struct session *s, const struct jv *root)
         row->delta_snapshot = jv_int(jv_get(t, JK_DELTA_SNAPSHOT), 0);
         row->rate_per_min = jv_num(jv_get(t, JK_RATE_PER_MIN), 0);
         row->suspect = jv_bool(jv_get(t, JK_SUSPECT), false);
+        const struct jv *b = jv_get(t, JK_BYTES);
+        row->bytes_known = b && b->type != JV_NULL;
+        row->bytes = (uint64_t)jv_int(b, 0);
+        row->bytes_delta_attach = jv_int(jv_get(t, JK_BYTES_DELTA_ATTACH), 0);
+        row->bytes_delta_snapshot = jv_int(jv_get(t, JK_BYTES_DELTA_SNAPSHOT), 0);
+        row->bytes_rate_per_min = jv_num(jv_get(t, JK_BYTES_RATE_PER_MIN), 0);
+        row->bytes_approx = jv_bool(jv_get(t, JK_BYTES_APPROX), false);
     }
     const struct jv *c = jv_get(root, JK_CENSUS);
     typetable_load(s->types, rows, k, (uint64_t)jv_int(jv_get(c, JK_OBJECTS), 0));
+    const struct jv *bt = jv_get(c, JK_BYTES_TOTAL);
+    typetable_load_bytes(s->types, bt && bt->type == JV_NUMBER,
+                         (uint64_t)jv_int(bt, 0));
     free(rows);
     s->census.objects = (uint64_t)jv_int(jv_get(c, JK_OBJECTS), 0);
     s->census.cost_ns = (uint64_t)jv_int(jv_get(c, JK_COST_NS), 0);

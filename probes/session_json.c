@@ -107,6 +107,13 @@ void session_json_types(struct json *j, const struct session *s, size_t cap)
         json_int(j, JK_DELTA_SNAPSHOT, rows[i].delta_snapshot);
         json_double(j, JK_RATE_PER_MIN, rows[i].rate_per_min);
         json_bool(j, JK_SUSPECT, rows[i].suspect);
+        if (rows[i].bytes_known) { /* absent: the agent sent no bytes */
+            json_uint(j, JK_BYTES, rows[i].bytes);
+            json_int(j, JK_BYTES_DELTA_ATTACH, rows[i].bytes_delta_attach);
+            json_int(j, JK_BYTES_DELTA_SNAPSHOT, rows[i].bytes_delta_snapshot);
+            json_double(j, JK_BYTES_RATE_PER_MIN, rows[i].bytes_rate_per_min);
+            json_bool(j, JK_BYTES_APPROX, rows[i].bytes_approx);
+        }
         json_object_end(j);
     }
     json_array_end(j);
@@ -138,6 +145,20 @@ static void session_json_census(struct json *j, const struct session *s)
                     (double)s->census.objects / (double)s->agent.alloc_blocks);
     else
         json_null(j, JK_TRACKED_SHARE_OF_BLOCKS);
+    /* The same question in bytes: census bytes over the allocators' used. */
+    uint64_t bytes;
+    double share = typetable_bytes_total(s->types, &bytes)
+                       ? derive_bytes_share(bytes, &s->agent.alloc)
+                       : -1;
+    if (typetable_bytes_total(s->types, &bytes))
+        json_uint(j, JK_BYTES_TOTAL, bytes);
+    else
+        json_null(j, JK_BYTES_TOTAL);
+    if (share >= 0)
+        json_double(j, JK_BYTES_SHARE_OF_ALLOCATED, share);
+    else
+        json_null(j, JK_BYTES_SHARE_OF_ALLOCATED);
+    json_string(j, JK_BYTES_NOTE, s->census.bytes_note);
     json_object_end(j);
 }
 
@@ -293,6 +314,10 @@ void session_json_diff_types(struct json *j, const struct pm_census *diff, size_
         json_string(j, JK_NAME, diff->types[i].name);
         json_uint(j, JK_COUNT, diff->types[i].count);
         json_int(j, JK_DELTA, diff->types[i].delta);
+        if (diff->has_bytes) {
+            json_uint(j, JK_BYTES, diff->types[i].bytes);
+            json_int(j, JK_BYTES_DELTA, diff->types[i].bytes_delta);
+        }
         json_object_end(j);
     }
     json_array_end(j);

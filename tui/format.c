@@ -49,6 +49,24 @@ size_t format_kib(char *buf, size_t len, uint64_t kib)
     return put_right(buf, len, FORMAT_SIZE_W, tmp);
 }
 
+size_t format_bytes(char *buf, size_t len, uint64_t bytes)
+{
+    char tmp[32];
+    if (bytes < 1024) {
+        snprintf(tmp, sizeof tmp, "%u B", (unsigned)bytes);
+        return put_right(buf, len, FORMAT_SIZE_W, tmp);
+    }
+    static const char *const units[] = {" KiB", " MiB", " GiB", " TiB", " PiB", " EiB"};
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    while (v >= 1023.5 && u + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024.0;
+        u++;
+    }
+    sig3(tmp, sizeof tmp, v, units[u]);
+    return put_right(buf, len, FORMAT_SIZE_W, tmp);
+}
+
 size_t format_duration(char *buf, size_t len, uint64_t ns)
 {
     char tmp[32];

@@ -16,6 +16,10 @@
 #define FORMAT_SIZE_W 8
 size_t format_kib(char *buf, size_t len, uint64_t kib);
 
+/* Bytes: "0 B", "1023 B", "1.00 KiB", "12.3 MiB" ...: at most FORMAT_SIZE_W
+ * columns, like format_kib. */
+size_t format_bytes(char *buf, size_t len, uint64_t bytes);
+
 /* Durations: "0ns", "850ns", "57.3us", "12.0ms", "1.25s", "123s", "16.7m",
  * "3.50h": at most FORMAT_DURATION_W columns. */
 #define FORMAT_DURATION_W 6

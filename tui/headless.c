@@ -344,6 +344,43 @@ static void watch_on_samples(struct watch *w, struct session *s, size_t types_ca
     }
 }
 
+/* Names what grew: by bytes per minute when the census carries bytes (a
+ * few containers that keep growing leak memory with a flat count), then
+ * any type growing by count that the bytes list left out; by objects per
+ * minute otherwise. */
+static void watch_name_types(const struct session *s)
+{
+    struct typetable_row rows[10], by_count[10];
+    uint64_t total;
+    bool bytes = typetable_bytes_total(s->types, &total);
+    size_t n = typetable_rows(s->types, bytes ? TYPETABLE_BY_BYTES_RATE : TYPETABLE_BY_RATE,
+                              NULL, rows, 10);
+    size_t shown = 0;
+    if (bytes) {
+        for (size_t i = 0; i < n && rows[i].bytes_rate_per_min > 0; i++) {
+            if (!shown++)
+                fprintf(stderr, "top growing types by bytes (bytes/min, objects/min, bytes "
+                                "since attach):\n");
+            fprintf(stderr, "  %-40.40s %+12.0f B/min %+10.0f/min %+12lld B%s\n", rows[i].name,
+                    rows[i].bytes_rate_per_min, rows[i].rate_per_min,
+                    (long long)rows[i].bytes_delta_attach, rows[i].suspect ? "  SUSPECT" : "");
+        }
+        n = typetable_rows(s->types, TYPETABLE_BY_RATE, NULL, by_count, 10);
+        memcpy(rows, by_count, n * sizeof(*rows));
+    }
+    bool head = false;
+    for (size_t i = 0; i < n && rows[i].rate_per_min > 0 && shown < 10; i++) {
+        if (bytes && rows[i].bytes_rate_per_min > 0)
+            continue; /* listed above */
+        if (!head)
+            fprintf(stderr, "top growing types (objects/min, since attach):\n");
+        head = true;
+        shown++;
+        fprintf(stderr, "  %-40.40s %+10.0f/min %+10lld%s\n", rows[i].name, rows[i].rate_per_min,
+                (long long)rows[i].delta_attach, rows[i].suspect ? "  SUSPECT" : "");
+    }
+}
+
 /* The verdict: both slopes under the limit, or exit 7 naming what grew. */
 static int watch_gate(const struct watch *w, const struct session *s, const struct cli *cli,
                       size_t types_cap)
@@ -357,16 +394,8 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
             failed ? "FAILED" : "passed", rss, heap >= 0 ? "+" : "", heap,
             w->heap_known ? "" : " (unknown)", limit, cli->duration_s,
             (unsigned long long)w->samples_seen);
-    if (failed) {
-        struct typetable_row rows[10];
-        size_t n = typetable_rows(s->types, TYPETABLE_BY_RATE, NULL, rows, 10);
-        if (n)
-            fprintf(stderr, "top growing types (objects/min, since attach):\n");
-        for (size_t i = 0; i < n && rows[i].rate_per_min > 0; i++)
-            fprintf(stderr, "  %-40.40s %+10.0f/min %+10lld%s\n", rows[i].name,
-                    rows[i].rate_per_min, (long long)rows[i].delta_attach,
-                    rows[i].suspect ? "  SUSPECT" : "");
-    }
+    if (failed)
+        watch_name_types(s);
     if (cli->json && !(cli->record_path && !strcmp(cli->record_path, "-"))) {
         struct json j;
         json_init(&j, stdout);

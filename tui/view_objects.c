@@ -1,25 +1,31 @@
-/* 2. Objects: the type table (count, change since attach and since the
- * snapshot, rate per minute, suspect mark), sorted by any column, filtered
- * with /; or, after d, the latest snapshot diff. */
+/* 2. Objects: the type table (count, shallow bytes, change since attach and
+ * since the snapshot, rate per minute of count and of bytes, suspect mark),
+ * sorted by any column, filtered with /; or, after d, the latest snapshot
+ * diff. A "~" before bytes: approximate (basicsize only, agent_census_bytes.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "derive.h"
 #include "format.h"
 #include "graph.h"
 #include "view.h"
 
-enum col { COL_NAME, COL_COUNT, COL_ATTACH, COL_SNAP, COL_RATE, COL_SUSPECT, NCOLS };
+enum col { COL_NAME, COL_COUNT, COL_BYTES, COL_ATTACH, COL_SNAP, COL_RATE, COL_BRATE,
+           COL_SUSPECT, NCOLS };
 
 static const struct column_spec specs[NCOLS] = {
-    [COL_NAME] = {10, 10, true},   [COL_COUNT] = {7, 9, false}, [COL_ATTACH] = {8, 7, false},
-    [COL_SNAP] = {8, 5, false},    [COL_RATE] = {9, 6, false},  [COL_SUSPECT] = {1, 8, false},
+    [COL_NAME] = {10, 10, true},  [COL_COUNT] = {7, 9, false}, [COL_BYTES] = {9, 8, false},
+    [COL_ATTACH] = {8, 7, false}, [COL_SNAP] = {8, 4, false},  [COL_RATE] = {9, 6, false},
+    [COL_BRATE] = {10, 5, false}, [COL_SUSPECT] = {1, 8, false},
 };
-static const char *const heads[NCOLS] = {"type", "count", "attach", "snapshot", "rate/min", "!"};
-static const char *const sort_names[NCOLS] = {"name", "count", "change since attach",
-                                             "change since snapshot", "rate", "suspect"};
+static const char *const heads[NCOLS] = {"type",     "count",    "bytes",   "attach",
+                                         "snapshot", "rate/min", "bytes/min", "!"};
+static const char *const sort_names[NCOLS] = {
+    "name", "count", "bytes", "change since attach", "change since snapshot", "rate",
+    "bytes rate", "suspect"};
 
 static struct {
     enum col sort;
@@ -66,6 +72,8 @@ static int cmp_rows(const void *pa, const void *pb, void *ctx)
     switch (k->col) {
     case COL_NAME: c = strcmp(a->name, b->name); break;
     case COL_COUNT: c = cmp_num((double)a->count, (double)b->count); break;
+    case COL_BYTES: c = cmp_num((double)a->bytes, (double)b->bytes); break;
+    case COL_BRATE: c = cmp_num(a->bytes_rate_per_min, b->bytes_rate_per_min); break;
     case COL_ATTACH: c = cmp_num((double)a->delta_attach, (double)b->delta_attach); break;
     case COL_SNAP: c = cmp_num((double)a->delta_snapshot, (double)b->delta_snapshot); break;
     case COL_RATE: c = cmp_num(a->rate_per_min, b->rate_per_min); break;
@@ -91,6 +99,7 @@ static int cmp_diff(const void *pa, const void *pb, void *ctx)
     switch (k->col) {
     case COL_NAME: c = strcmp(a->name, b->name); break;
     case COL_COUNT: c = cmp_num((double)a->count, (double)b->count); break;
+    case COL_BYTES: c = cmp_num((double)a->bytes, (double)b->bytes); break;
     default: c = cmp_num((double)a->delta, (double)b->delta); break;
     }
     if (!c)
@@ -151,6 +160,21 @@ static void rate_str(char *buf, size_t len, double r)
     snprintf(buf, len, "%c%s", r < -0.5 ? '-' : r > 0.5 ? '+' : ' ', ui_trim(v));
 }
 
+/* Signed bytes per minute: "+1.21 MiB", " 0 B", "-512 B". */
+static void bytes_rate_str(char *buf, size_t len, double r)
+{
+    char v[16];
+    format_bytes(v, sizeof v, (uint64_t)llround(fabs(r)));
+    snprintf(buf, len, "%c%s", r < -0.5 ? '-' : r > 0.5 ? '+' : ' ', ui_trim(v));
+}
+
+static void bytes_str(char *buf, size_t len, uint64_t bytes, bool approx)
+{
+    char v[16];
+    format_bytes(v, sizeof v, bytes);
+    snprintf(buf, len, "%s%s", approx ? "~" : "", ui_trim(v));
+}
+
 static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
 {
     const struct session *s = u->s;
@@ -175,9 +199,25 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
             format_uptime(ago, sizeof ago,
                           u->now_ns > s->census.time_ns ? u->now_ns - s->census.time_ns : 0);
         format_count(v, sizeof v, (int64_t)s->census.objects);
+        /* Bytes, and the share of the allocators' used bytes they explain. */
+        char bytes_part[64] = "", bv[16], pct[16];
+        uint64_t bytes;
+        if (typetable_bytes_total(s->types, &bytes)) {
+            format_bytes(bv, sizeof bv, bytes);
+            double share = derive_bytes_share(bytes, &s->agent.alloc);
+            format_pct(pct, sizeof pct, share);
+            snprintf(bytes_part, sizeof bytes_part, ", %s%s%s%s", ui_trim(bv),
+                     share >= 0 ? " (" : "", share >= 0 ? ui_trim(pct) : "",
+                     share >= 0 ? " of heap)" : "");
+        }
+        /* The "N-M of K" pager takes the rule's right end: on a narrow
+         * screen the census age gives it room. */
+        char age_part[32] = "";
+        if (!(ob.n > (size_t)(h - 2) && wd < 110))
+            snprintf(age_part, sizeof age_part, ", census %s ago", ui_trim(ago));
         if (s->censuses)
-            snprintf(extra, sizeof extra, "%zu types, %s objects, census %s ago%s%s%s",
-                     tc->types_total, ui_trim(v), ui_trim(ago), ob.filter[0] ? ", filter '" : "",
+            snprintf(extra, sizeof extra, "%zu types, %s objects%s%s%s%s%s", tc->types_total,
+                     ui_trim(v), bytes_part, age_part, ob.filter[0] ? ", filter '" : "",
                      ob.filter, ob.filter[0] ? "'" : "");
         else
             snprintf(extra, sizeof extra, "waiting for the first census (n: count now)");
@@ -195,6 +235,8 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
             hd = "change";
         if (diff && (c == COL_SNAP || c == COL_RATE || c == COL_SUSPECT))
             hd = "";
+        if (diff && c == COL_BRATE)
+            hd = "bytes chg";
         char buf[32];
         bool sorted = (enum col)c == ob.sort || (diff && c == COL_ATTACH && ob.sort >= COL_ATTACH);
         snprintf(buf, sizeof buf, "%s%s", sorted && c != COL_NAME ? arrow : "", hd);
@@ -242,6 +284,14 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
             if (pos[COL_ATTACH].w)
                 ui_right(w, y, pos[COL_ATTACH].x, pos[COL_ATTACH].w,
                          base | (t->delta > 0 ? u->th.warn : A_BOLD), buf);
+            if (s->diff.has_bytes && pos[COL_BYTES].w) {
+                bytes_str(buf, sizeof buf, t->bytes, t->bytes_approx);
+                ui_right(w, y, pos[COL_BYTES].x, pos[COL_BYTES].w, base, buf);
+            }
+            if (s->diff.has_bytes && pos[COL_BRATE].w) {
+                bytes_rate_str(buf, sizeof buf, (double)t->bytes_delta);
+                ui_right(w, y, pos[COL_BRATE].x, pos[COL_BRATE].w, base, buf);
+            }
             continue;
         }
         const struct typetable_row *t = &tc->rows[i];
@@ -249,6 +299,20 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
                 t->name);
         format_count(buf, sizeof buf, (int64_t)t->count);
         ui_right(w, y, pos[COL_COUNT].x, pos[COL_COUNT].w, base | A_BOLD, buf);
+        if (pos[COL_BYTES].w) {
+            if (t->bytes_known)
+                bytes_str(buf, sizeof buf, t->bytes, t->bytes_approx);
+            else
+                snprintf(buf, sizeof buf, "-");
+            ui_right(w, y, pos[COL_BYTES].x, pos[COL_BYTES].w, base, buf);
+        }
+        if (pos[COL_BRATE].w) {
+            if (t->bytes_known)
+                bytes_rate_str(buf, sizeof buf, t->bytes_rate_per_min);
+            else
+                snprintf(buf, sizeof buf, "-");
+            ui_right(w, y, pos[COL_BRATE].x, pos[COL_BRATE].w, base, buf);
+        }
         if (pos[COL_ATTACH].w) {
             format_delta(buf, sizeof buf, t->delta_attach);
             ui_right(w, y, pos[COL_ATTACH].x, pos[COL_ATTACH].w, base, buf);
@@ -313,7 +377,8 @@ static bool objects_key(struct ui *u, int ch)
         int c = (int)ob.sort;
         do {
             c = (c + dir + NCOLS) % NCOLS;
-        } while (u->diff_mode && c != COL_NAME && c != COL_COUNT && c != COL_ATTACH);
+        } while (u->diff_mode && c != COL_NAME && c != COL_COUNT && c != COL_BYTES &&
+                 c != COL_ATTACH);
         ob.sort = (enum col)c;
         ob.idx_gen = 0;
         ob.diff_time = 0;
@@ -344,7 +409,8 @@ static const char *const objects_help[] = {
     "  < > Left Right  sort by the previous / next column;  r  reverse",
     "  Up Down PgUp PgDn Home End  move in the table",
     "  /        filter types by name (Enter keeps it, Esc clears it)",
-    "  !        leak suspect: grew in each of the last censuses ([census])",
+    "  !        leak suspect: count or bytes grew in each of the last censuses",
+    "  bytes    shallow, as sys.getsizeof sums them; ~ approximate (own __sizeof__)",
     NULL,
 };
 

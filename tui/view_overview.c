@@ -12,6 +12,7 @@
 
 #define SPARK_FLOOR_NS 1000.0            /* pauses below 1us share the lowest glyph */
 #define TOP_TYPES 32
+#define RATE_W 13 /* "+1.21 MiB/min" */
 
 static struct {
     uint64_t gen; /* typecache generation the lists below were made from */
@@ -41,9 +42,31 @@ static void top_insert(size_t *idx, size_t *n, const struct typetable_row *rows,
         (*n)++;
 }
 
+/* The growth a type is ranked by. With bytes known: memory per minute,
+ * its bytes rate when its bytes grow relatively faster than its count
+ * (typetable_grows_by_bytes: a few containers that keep growing), else its
+ * count rate times its mean instance size (the same thing when instances
+ * keep their size, and never less because a few shrank). Without bytes:
+ * objects per minute. */
 static double by_rate(const struct typetable_row *r)
 {
-    return r->rate_per_min;
+    if (!r->bytes_known)
+        return r->rate_per_min;
+    if (typetable_grows_by_bytes(r) || !r->count)
+        return r->bytes_rate_per_min;
+    return r->rate_per_min * ((double)r->bytes / (double)r->count);
+}
+
+/* "+3.05 MiB/min" (bytes known) or "+1.2k/min". */
+static void growth_str(char *buf, size_t len, const struct typetable_row *t)
+{
+    char rv[16];
+    double g = by_rate(t);
+    if (t->bytes_known)
+        format_bytes(rv, sizeof rv, (uint64_t)llround(fabs(g)));
+    else
+        format_count(rv, sizeof rv, (int64_t)llround(fabs(g)));
+    snprintf(buf, len, "%c%s/min", g < -0.5 ? '-' : '+', ui_trim(rv));
 }
 
 static void refresh_lists(const struct typecache *tc)
@@ -56,7 +79,8 @@ static void refresh_lists(const struct typecache *tc)
         const struct typetable_row *r = &tc->rows[i];
         if (r->suspect)
             top_insert(ov.susp, &ov.n_susp, tc->rows, i, by_rate);
-        if (r->rate_per_min > 0 || r->delta_attach > 0)
+        if (r->rate_per_min > 0 || r->delta_attach > 0 ||
+            (r->bytes_known && (r->bytes_rate_per_min > 0 || r->bytes_delta_attach > 0)))
             top_insert(ov.grow, &ov.n_grow, tc->rows, i, by_rate);
     }
 }
@@ -428,10 +452,8 @@ static void type_row(struct ui *u, WINDOW *w, int y, struct rect r, const struct
 {
     char d[16], rate[24];
     format_delta(d, sizeof d, t->delta_attach);
-    char rv[16];
-    format_count(rv, sizeof rv, (int64_t)llround(fabs(t->rate_per_min)));
-    snprintf(rate, sizeof rate, "%c%s/min", t->rate_per_min < -0.5 ? '-' : '+', ui_trim(rv));
-    int rw = 11, dw = FORMAT_DELTA_W;
+    growth_str(rate, sizeof rate, t);
+    int rw = RATE_W, dw = FORMAT_DELTA_W;
     int name_w = r.w - rw - dw - 2;
     if (name_w < 8) { /* narrow: name and rate only */
         name_w = r.w - rw - 1;
@@ -459,16 +481,17 @@ static void draw_list(struct ui *u, WINDOW *w, struct rect r, const char *head, 
         }
         for (size_t i = 0; i < n && x < r.x + r.w - 4; i++) {
             const struct typetable_row *t = &tc->rows[idx[i]];
-            char rv[16], item[200];
-            format_count(rv, sizeof rv, (int64_t)llround(fabs(t->rate_per_min)));
-            snprintf(item, sizeof item, "%s%s +%s/min", i ? ", " : "", t->name, ui_trim(rv));
+            char rv[24], item[200];
+            growth_str(rv, sizeof rv, t);
+            snprintf(item, sizeof item, "%s%s %s", i ? ", " : "", t->name, rv);
             x += ui_text(u, w, r.y, x, r.x + r.w - x, t->suspect ? u->th.warn : A_NORMAL, item);
         }
         return;
     }
-    ui_text(u, w, r.y, r.x, r.w - 20, u->th.title, head);
-    ui_right(w, r.y, r.x + r.w - 11 - 1 - FORMAT_DELTA_W, FORMAT_DELTA_W, u->th.dim, "attach");
-    ui_right(w, r.y, r.x + r.w - 11, 11, u->th.dim, "rate");
+    ui_text(u, w, r.y, r.x, r.w - 22, u->th.title, head);
+    ui_right(w, r.y, r.x + r.w - RATE_W - 1 - FORMAT_DELTA_W, FORMAT_DELTA_W, u->th.dim, "attach");
+    ui_right(w, r.y, r.x + r.w - RATE_W, RATE_W, u->th.dim,
+             n && tc->rows[idx[0]].bytes_known ? "memory" : "rate");
     if (n == 0) {
         ui_text(u, w, r.y + 1, r.x, r.w, u->th.dim, empty);
         return;
@@ -486,7 +509,16 @@ static void draw_types(struct ui *u, WINDOW *w, const struct overview_layout *l)
     if (s->censuses) {
         char ago[16];
         format_uptime(ago, sizeof ago, u->now_ns > s->census.time_ns ? u->now_ns - s->census.time_ns : 0);
-        snprintf(extra, sizeof extra, "%zu types, census %s ago", tc->types_total, ui_trim(ago));
+        uint64_t bytes;
+        double share = typetable_bytes_total(u->s->types, &bytes)
+                           ? derive_bytes_share(bytes, &s->agent.alloc)
+                           : -1;
+        char pct[16] = "";
+        if (share >= 0)
+            format_pct(pct, sizeof pct, share);
+        snprintf(extra, sizeof extra, "%zu types%s%s%s, census %s ago", tc->types_total,
+                 share >= 0 ? ", explain " : "", ui_trim(pct), share >= 0 ? " of heap" : "",
+                 ui_trim(ago));
     }
     ui_rule(u, w, l->types_title, "Types", extra, u->th.dim);
     const char *wait = s->censuses ? "none growing" : "waiting for the first census (n: now)";

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_census_bytes.h"
 #include "agent_census_walk.h"
 #include "agent_state.h"
 #include "agent_util.h"
@@ -53,6 +54,9 @@ struct census_entry {
     char name[PM_TYPE_NAME_MAX];
     uint64_t count;
     int64_t delta;
+    uint64_t bytes;      /* shallow, as sys.getsizeof sums them (agent_census_bytes.h) */
+    int64_t bytes_delta; /* like delta */
+    uint8_t approx;      /* bytes from basicsize only: no proved formula */
     PyObject *type; /* only while the walk holds it (agent_census_walk.h) */
     int held;       /* not in the name cache: to be named */
 };
@@ -76,7 +80,8 @@ static PyObject *census_qualname_desc, *census_module_desc;
 /* A kept census (snapshot): counts by name, sorted by name. */
 struct census_kept_row {
     char *name;
-    uint64_t count;
+    uint64_t count, bytes;
+    uint8_t approx;
 };
 struct census_kept {
     struct census_kept_row *rows;
@@ -86,6 +91,9 @@ struct census_kept {
 };
 static struct census_kept snap_baseline, snap_previous, snap_latest;
 static uint32_t snap_count;
+/* The latest census computed bytes (off: PYMEMTOP_CENSUS_BYTES=0, or no
+ * proved layout): then no bytes are sent. */
+static int census_bytes_sent;
 
 /* Schedule (agent thread only). */
 static int census_attached;
@@ -111,8 +119,9 @@ static int census_count_get_objects(uint64_t *objects)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *o = PyList_GetItem(all, i);
         if (o)
-            census_table_add(&census_counts, (PyObject *)Py_TYPE(o), 1);
+            census_table_count(&census_counts, o);
     }
+    census_table_flush(&census_counts);
     Py_DECREF(all);
     PyErr_Clear();
     *objects = (uint64_t)n;
@@ -250,6 +259,22 @@ static void census_resolve_name(PyObject *type, char *dst, size_t cap)
     dst[len] = 0;
 }
 
+/* Compares the walk's samples with sys.getsizeof; when a kind fails, every
+ * row is classified again, so those of that kind become approximate now. */
+static void census_bytes_check(void)
+{
+    if (!census_bytes_verify())
+        return;
+    for (size_t i = 0; i < census_counts.cap; i++) {
+        struct census_slot *sl = &census_counts.slots[i];
+        if (!sl->type)
+            continue;
+        census_bytes_classify(sl->type, NULL, &sl->cls);
+        if (sl->cls.approx)
+            sl->extra = 0;
+    }
+}
+
 /* Rows from the count table, with the names the cache knows; *unnamed
  * counts the rows still to name. GIL held; no Python code runs. */
 static int census_collect_rows(size_t *n_out, size_t *unnamed)
@@ -272,6 +297,9 @@ static int census_collect_rows(size_t *n_out, size_t *unnamed)
         e->type = sl->type;
         e->count = sl->count;
         e->delta = 0;
+        e->bytes = census_slot_bytes(sl);
+        e->bytes_delta = 0;
+        e->approx = sl->cls.approx;
         e->held = 0;
         struct census_name *c = census_name_slot(e->type);
         if (c && c->weakref && PyWeakref_GetObject(c->weakref) == e->type) {
@@ -343,10 +371,13 @@ static size_t census_merge_names(struct census_entry *rows, size_t n)
     qsort(rows, n, sizeof(*rows), census_by_name);
     size_t w = 0;
     for (size_t i = 1; i < n; i++) {
-        if (strcmp(rows[i].name, rows[w].name) == 0)
+        if (strcmp(rows[i].name, rows[w].name) == 0) {
             rows[w].count += rows[i].count;
-        else
+            rows[w].bytes += rows[i].bytes;
+            rows[w].approx |= rows[i].approx;
+        } else {
             rows[++w] = rows[i];
+        }
     }
     return w + 1;
 }
@@ -392,6 +423,8 @@ static int census_kept_from(struct census_kept *k, const struct census_entry *ro
             return -1;
         }
         k->rows[i].count = rows[i].count;
+        k->rows[i].bytes = rows[i].bytes;
+        k->rows[i].approx = rows[i].approx;
     }
     k->n = n;
     k->objects = objects;
@@ -414,6 +447,8 @@ static int census_kept_copy(struct census_kept *dst, const struct census_kept *s
             return -1;
         }
         dst->rows[i].count = src->rows[i].count;
+        dst->rows[i].bytes = src->rows[i].bytes;
+        dst->rows[i].approx = src->rows[i].approx;
     }
     dst->n = src->n;
     dst->objects = src->objects;
@@ -460,9 +495,24 @@ static void census_encode(struct proto_buf *out, const struct census_entry *rows
         proto_put_u64(out, TAG_SLICES, census_stats.slices);
         proto_put_u64(out, TAG_RESTARTS, census_stats.restarts);
     }
-    for (size_t i = 0; i < send; i++)
+    if (census_bytes_sent) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += rows[i].bytes;
+        proto_put_u64(out, TAG_BYTES_TOTAL, bytes);
+        if (census_bytes_note()[0])
+            proto_put_str(out, TAG_BYTES_NOTE, census_bytes_note());
+    }
+    for (size_t i = 0; i < send; i++) {
         proto_put_record(out, TAG_TYPE, (const uint64_t[]){rows[i].count, (uint64_t)rows[i].delta},
                          2, rows[i].name);
+        /* Right after its TYPE: peers that do not know it skip it. */
+        if (census_bytes_sent)
+            proto_put_record(out, TAG_TYPE_BYTES,
+                             (const uint64_t[]){rows[i].bytes, (uint64_t)rows[i].bytes_delta,
+                                                rows[i].approx ? PROTO_TYPE_BYTES_APPROX : 0},
+                             3, "");
+    }
     proto_end(out);
 }
 
@@ -503,6 +553,11 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     size_t n = 0, unnamed = 0;
     *objects = 0;
     *method = PM_CENSUS_GC_LISTS;
+    if (!agent_gil_enter())
+        return -1;
+    census_bytes_prepare(); /* once: proves the formulas on probe objects */
+    census_bytes_sent = census_bytes_on();
+    agent_gil_exit();
     int wr = census_walk(&census_counts, &census_stats);
     if (wr == -1)
         return -1;
@@ -516,6 +571,9 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
             rc = -2;
     }
     census_names_purge();
+    if (rc == 0 && census_bytes_sent)
+        census_bytes_check();
+    census_bytes_reset_samples();
     if (rc == 0) {
         census_uncount_own();
         if (census_collect_rows(&n, &unnamed) < 0)
@@ -592,6 +650,8 @@ static int census_run(struct proto_buf *out, int keep)
             snap_count ? census_kept_find(&snap_latest, census_rows[i].name) : NULL;
         census_rows[i].delta =
             snap_count ? (int64_t)census_rows[i].count - (int64_t)(r ? r->count : 0) : 0;
+        census_rows[i].bytes_delta =
+            snap_count ? (int64_t)census_rows[i].bytes - (int64_t)(r ? r->bytes : 0) : 0;
     }
     qsort(census_rows, n, sizeof(*census_rows), census_by_count);
     census_encode(out, census_rows, n, n, time_ns, cost_ns, objects, method,
@@ -631,17 +691,22 @@ int agent_census_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len
     while (i < a->n || j < b->n) {
         int c = i == a->n ? 1 : j == b->n ? -1 : strcmp(a->rows[i].name, b->rows[j].name);
         uint64_t ca = c <= 0 ? a->rows[i].count : 0, cb = c >= 0 ? b->rows[j].count : 0;
+        uint64_t ba = c <= 0 ? a->rows[i].bytes : 0, bb = c >= 0 ? b->rows[j].bytes : 0;
+        uint8_t approx = (c <= 0 && a->rows[i].approx) || (c >= 0 && b->rows[j].approx);
         const char *name = c <= 0 ? a->rows[i].name : b->rows[j].name;
         if (c <= 0)
             i++;
         if (c >= 0)
             j++;
-        if (ca == cb)
+        if (ca == cb && ba == bb)
             continue;
         struct census_entry *e = &rows[n++];
         snprintf(e->name, sizeof(e->name), "%s", name);
         e->count = ca;
         e->delta = (int64_t)ca - (int64_t)cb;
+        e->bytes = ba;
+        e->bytes_delta = (int64_t)ba - (int64_t)bb;
+        e->approx = approx;
     }
     qsort(rows, n, sizeof(*rows), census_by_abs_delta);
     census_encode(out, rows, n, n, a->time_ns, 0, a->objects, a->method, (uint8_t)kind);

@@ -80,7 +80,6 @@
 #include "agent_gc.h"
 #include "agent_gclist.h"
 
-#define CW_TYPE(p) ((PyObject *)Py_TYPE(AGENT_GC_NODE_OBJ(p)))
 #define CW_MAX_RESTARTS 8
 /* A slice walks for this share of max_pause: the rest covers the slice's
  * bookkeeping and the hand-over of the GIL. */
@@ -151,6 +150,8 @@ int census_table_reset(struct census_table *t)
     t->used = 0;
     t->last = NULL;
     t->oom = 0;
+    t->bytes = census_bytes_on();
+    t->pend_n = t->pend_head = 0;
     return 0;
 }
 
@@ -185,7 +186,9 @@ struct census_slot *census_table_find(const struct census_table *t, PyObject *ty
     return t->slots[j].type ? &t->slots[j] : NULL;
 }
 
-static struct census_slot *cw_slot(struct census_table *t, PyObject *type)
+/* The slot of type, made (and its type classified, `first` its first
+ * instance or NULL) when new. */
+static struct census_slot *cw_slot(struct census_table *t, PyObject *type, PyObject *first)
 {
     size_t mask = t->cap - 1, j = cw_hash(type, mask);
     while (t->slots[j].type && t->slots[j].type != type)
@@ -193,39 +196,81 @@ static struct census_slot *cw_slot(struct census_table *t, PyObject *type)
     if (t->slots[j].type)
         return &t->slots[j];
     if ((t->used + 1) * 2 > t->cap) {
+        census_table_flush(t); /* pending entries point into the slots */
         if (cw_table_grow(t) < 0) {
             t->oom = 1;
             return NULL;
         }
-        return cw_slot(t, type);
+        return cw_slot(t, type, first);
     }
     if (cw_hold(type) < 0) { /* a type we cannot keep alive is not counted */
         t->oom = 1;
         return NULL;
     }
     t->slots[j].type = type;
+    if (t->bytes)
+        census_bytes_classify(type, first, &t->slots[j].cls);
     t->used++;
     return &t->slots[j];
 }
 
-static inline void cw_count(struct census_table *t, PyObject *type)
+void census_table_flush(struct census_table *t)
 {
-    if (t->last && t->last->type == type) {
-        t->last->count++;
-        return;
-    }
-    struct census_slot *s = cw_slot(t, type);
-    if (s) {
-        s->count++;
-        t->last = s;
+    while (t->pend_n) {
+        unsigned i = t->pend_head;
+        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
+        t->pend_head = (i + 1) % CENSUS_PEND;
+        t->pend_n--;
     }
 }
 
-void census_table_add(struct census_table *t, PyObject *type, uint64_t n)
+/* A dict: its keys line is prefetched now and read CENSUS_PEND dicts later. */
+static inline void cw_defer_dict(struct census_table *t, struct census_slot *s, PyObject *o)
 {
-    struct census_slot *s = cw_slot(t, type);
-    if (s)
+    __builtin_prefetch(*(const char *const *)((const char *)o + 32));
+    if (t->pend_n == CENSUS_PEND) {
+        unsigned i = t->pend_head;
+        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
+        t->pend_head = (i + 1) % CENSUS_PEND;
+        t->pend_n--;
+    }
+    unsigned j = (t->pend_head + t->pend_n) % CENSUS_PEND;
+    t->pend[j].slot = s;
+    t->pend[j].o = o;
+    t->pend_n++;
+}
+
+/* The hot path: a fixed-size type (the common case) costs one test of its
+ * kind more than counting alone; its bytes are count x unit at the end. */
+static inline void cw_count(struct census_table *t, PyObject *o)
+{
+    PyObject *type = (PyObject *)Py_TYPE(o);
+    struct census_slot *s = t->last;
+    if (!s || s->type != type) {
+        s = cw_slot(t, type, o);
+        if (!s)
+            return;
+        t->last = s;
+    }
+    s->count++;
+    if (s->cls.kind == CB_DICT)
+        cw_defer_dict(t, s, o);
+    else if (s->cls.kind)
+        s->extra += census_bytes_extra(&s->cls, o);
+}
+
+void census_table_count(struct census_table *t, PyObject *o)
+{
+    cw_count(t, o);
+}
+
+void census_table_add(struct census_table *t, PyObject *type, uint64_t n, uint64_t extra)
+{
+    struct census_slot *s = cw_slot(t, type, NULL);
+    if (s) {
         s->count += n;
+        s->extra += extra;
+    }
 }
 
 /* ---- the walk's state (agent thread only) ---- */
@@ -308,7 +353,7 @@ static int cw_gen_begin(int g)
         return CW_ANOMALY;
     cw.tmark = cw.bb = t;
     cw.phase = CW_TWO_ENDS;
-    cw_count(&cw.tab[g], CW_TYPE(t));
+    cw_count(&cw.tab[g], AGENT_GC_NODE_OBJ(t));
     cw.walked++;
     return 0;
 }
@@ -344,13 +389,13 @@ static int cw_walk(int one_piece)
                 if (AGENT_GC_NODE_BAD(f) || cw_near_heads(f))
                     return CW_ANOMALY;
                 uintptr_t b = AGENT_GC_PREV(bb);
-                cw_count(t, CW_TYPE(f));
+                cw_count(t, AGENT_GC_NODE_OBJ(f));
                 ff = f;
                 if (b == ff)
                     break;
                 if (AGENT_GC_NODE_BAD(b) || cw_near_heads(b))
                     return CW_ANOMALY;
-                cw_count(t, CW_TYPE(b));
+                cw_count(t, AGENT_GC_NODE_OBJ(b));
                 bb = b;
                 cw.walked += 2;
                 if (cw.walked > cw.cap)
@@ -372,7 +417,7 @@ static int cw_walk(int one_piece)
                 break;
             if (AGENT_GC_NODE_BAD(nx) || cw_near_heads(nx) || ++cw.walked > cw.cap)
                 return CW_ANOMALY;
-            cw_count(t, CW_TYPE(nx));
+            cw_count(t, AGENT_GC_NODE_OBJ(nx));
             cur = nx;
             if (CW_PAUSE_DUE()) {
                 cw.cur = cur;
@@ -468,7 +513,8 @@ static int cw_merge(struct census_table *out, struct census_walk_stats *st)
     for (int g = 0; g < PM_GENERATIONS; g++)
         for (size_t i = 0; i < cw.tab[g].cap; i++)
             if (cw.tab[g].slots[i].type && cw.tab[g].slots[i].count) {
-                census_table_add(out, cw.tab[g].slots[i].type, cw.tab[g].slots[i].count);
+                census_table_add(out, cw.tab[g].slots[i].type, cw.tab[g].slots[i].count,
+                                 cw.tab[g].slots[i].extra);
                 st->objects += cw.tab[g].slots[i].count;
             }
     return out->oom ? -2 : 0;
@@ -490,6 +536,8 @@ int census_walk(struct census_table *out, struct census_walk_stats *st)
     }
     while (rc == 0) {
         int r = cw_walk(one_piece);
+        for (int g = 0; g < PM_GENERATIONS; g++) /* before the GIL goes: objects may die */
+            census_table_flush(&cw.tab[g]);
         if (r == CW_DONE) {
             rc = cw_merge(out, st);
             break;

@@ -130,7 +130,8 @@ def test_census_counts_exact(py):
         assert 5000 < d["census"]["objects"] < 200000, d["census"]
         for x in d["types"]:
             assert set(x) == {"name", "count", "delta_attach", "delta_snapshot",
-                              "rate_per_min", "suspect"}, x
+                              "rate_per_min", "suspect", "bytes", "bytes_delta_attach",
+                              "bytes_delta_snapshot", "bytes_rate_per_min", "bytes_approx"}, x
 
         # A later census on the same agent (reused) follows the target exactly.
         s = lt.order("add", 321)

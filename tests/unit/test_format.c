@@ -26,6 +26,13 @@ static const char *kib(uint64_t v)
     return buf;
 }
 
+static const char *bytes(uint64_t v)
+{
+    size_t n = format_bytes(buf, sizeof buf, v);
+    CHECK_EQ_INT(n, FORMAT_SIZE_W);
+    return buf;
+}
+
 static const char *dur(uint64_t v)
 {
     format_duration(buf, sizeof buf, v);
@@ -218,8 +225,20 @@ static void test_delta(void)
     }
 }
 
+/* Bytes at a fixed width: exact below 1 KiB, three figures above. */
+static void test_format_bytes(void)
+{
+    CHECK(strcmp(bytes(0), "     0 B") == 0);
+    CHECK(strcmp(bytes(1023), "  1023 B") == 0);
+    CHECK(strcmp(bytes(1024), "1.00 KiB") == 0);
+    CHECK(strcmp(bytes(3u << 20), "3.00 MiB") == 0);
+    CHECK(strcmp(bytes(1023ull * 1024 * 1024 + 600 * 1024 * 1024), "1.58 GiB") == 0);
+    CHECK(strcmp(bytes(UINT64_MAX), "16.0 EiB") == 0);
+}
+
 int main(void)
 {
+    RUN(test_format_bytes);
     RUN(test_delta);
     RUN(test_kib);
     RUN(test_kib_width_sweep);

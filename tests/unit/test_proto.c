@@ -351,6 +351,60 @@ static void test_pause_fields_round_trip(void)
     proto_buf_free(&b);
 }
 
+/* Bytes per type (tags 120-122): each TYPE_BYTES belongs to the TYPE before
+ * it; a census without them has no bytes; one before any TYPE, or of the
+ * wrong length, is refused. */
+static void test_type_bytes_round_trip(void)
+{
+    struct proto_buf b;
+    const char *why = NULL;
+    struct pm_census c;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_CENSUS);
+    proto_put_u64(&b, TAG_TIME_NS, 7);
+    proto_put_u64(&b, TAG_BYTES_TOTAL, 5000);
+    proto_put_str(&b, TAG_BYTES_NOTE, "dict bytes approximate");
+    proto_put_record(&b, TAG_TYPE, (const uint64_t[]){3, 1}, 2, "list");
+    proto_put_record(&b, TAG_TYPE_BYTES, (const uint64_t[]){4000, (uint64_t)-24, 0}, 3, "");
+    proto_put_record(&b, TAG_TYPE, (const uint64_t[]){2, 0}, 2, "type");
+    proto_put_record(&b, TAG_TYPE_BYTES, (const uint64_t[]){1000, 0, PROTO_TYPE_BYTES_APPROX},
+                     3, "");
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_census(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) == 0);
+    CHECK(c.has_bytes && c.bytes_total == 5000 && c.n_types == 2);
+    CHECK(strcmp(c.bytes_note, "dict bytes approximate") == 0);
+    CHECK(c.types[0].bytes == 4000 && c.types[0].bytes_delta == -24 && !c.types[0].bytes_approx);
+    CHECK(c.types[1].bytes == 1000 && c.types[1].bytes_approx);
+    pm_census_free(&c);
+
+    proto_begin(&b, PROTO_CENSUS); /* an older agent: no bytes at all */
+    proto_put_u64(&b, TAG_TIME_NS, 7);
+    proto_put_record(&b, TAG_TYPE, (const uint64_t[]){3, 1}, 2, "list");
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_census(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) == 0);
+    CHECK(!c.has_bytes && c.types[0].bytes == 0);
+    pm_census_free(&c);
+
+    proto_begin(&b, PROTO_CENSUS);
+    proto_put_u64(&b, TAG_TIME_NS, 7);
+    proto_put_record(&b, TAG_TYPE_BYTES, (const uint64_t[]){1, 0, 0}, 3, "");
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_census(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) < 0);
+    CHECK(why && strstr(why, "before any type"));
+
+    proto_begin(&b, PROTO_CENSUS);
+    proto_put_u64(&b, TAG_TIME_NS, 7);
+    proto_put_record(&b, TAG_TYPE, (const uint64_t[]){3, 1}, 2, "list");
+    proto_put_record(&b, TAG_TYPE_BYTES, (const uint64_t[]){1, 0}, 2, "x");
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_census(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) < 0);
+    proto_buf_free(&b);
+}
+
 static void test_fuzz_decoders(void)
 {
     struct proto_buf b;
@@ -455,6 +509,7 @@ int main(void)
     RUN(test_why_round_trip_and_truncations);
     RUN(test_command_text_round_trip);
     RUN(test_pause_fields_round_trip);
+    RUN(test_type_bytes_round_trip);
     RUN(test_reader_reassembles_split_frames);
     RUN(test_reader_caps_payload);
     return HARNESS_END();

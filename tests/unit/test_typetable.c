@@ -265,6 +265,91 @@ static void test_many_types(void)
     typetable_free(t);
 }
 
+/* A census with bytes: {name, count, bytes, bytes_delta} per type. */
+struct bytes_in {
+    const char *name;
+    uint64_t count, bytes;
+    int64_t bytes_delta;
+};
+
+static void feed_bytes(struct typetable *t, uint64_t t_s, const struct bytes_in *in, size_t n,
+                       uint32_t snapshots)
+{
+    struct census_in cin[8];
+    for (size_t i = 0; i < n; i++)
+        cin[i] = (struct census_in){in[i].name, in[i].count, 0};
+    struct pm_census c = mk(t_s, cin, n, 0, snapshots);
+    c.has_bytes = 1;
+    for (size_t i = 0; i < n; i++) {
+        c.types[i].bytes = in[i].bytes;
+        c.types[i].bytes_delta = in[i].bytes_delta;
+        c.bytes_total += in[i].bytes;
+    }
+    typetable_update(t, &c);
+    pm_census_free(&c);
+}
+
+/* A container that keeps growing: flat count, bytes up every census. It
+ * becomes a suspect by bytes alone, its deltas and rate are in bytes, and
+ * it grows "by bytes"; a type growing by count at a steady size does not. */
+static void test_bytes_deltas_rate_suspect(void)
+{
+    struct typetable *t = typetable_new(3, 16);
+    struct typetable_row rows[4];
+    for (int i = 0; i < 5; i++) {
+        struct bytes_in in[] = {{"Bag", 1, 1000 + 600 * (uint64_t)i, 0},
+                                {"Node", 10 + (uint64_t)i, 500 + 48 * (uint64_t)i, 0},
+                                {"Flat", 7, 700, 0}};
+        feed_bytes(t, (uint64_t)i * 10, in, 3, 0);
+        size_t n = typetable_rows(t, TYPETABLE_BY_NAME, NULL, rows, 4);
+        CHECK_EQ_INT(n, 3);
+        const struct typetable_row *bag = find(rows, n, "Bag");
+        /* 4 censuses of growth after 3 increases: window 3 from i = 3. */
+        CHECK(bag->suspect == (i >= 3));
+        CHECK(bag->bytes_known && bag->count == 1 && bag->delta_attach == 0);
+    }
+    size_t n = typetable_rows(t, TYPETABLE_BY_BYTES_RATE, NULL, rows, 4);
+    CHECK(strcmp(rows[0].name, "Bag") == 0);
+    const struct typetable_row *bag = find(rows, n, "Bag"), *node = find(rows, n, "Node"),
+                               *flat = find(rows, n, "Flat");
+    CHECK_EQ_INT(bag->bytes, 3400);
+    CHECK_EQ_INT(bag->bytes_delta_attach, 2400);
+    CHECK(fabs(bag->bytes_rate_per_min - 3600.0) < 1e-6); /* 600 B per 10 s */
+    CHECK(fabs(node->rate_per_min - 6.0) < 1e-6 && fabs(node->bytes_rate_per_min - 288.0) < 1e-6);
+    CHECK(typetable_grows_by_bytes(bag));
+    CHECK(!typetable_grows_by_bytes(node)); /* bytes grow slower, relatively, than count */
+    CHECK(!typetable_grows_by_bytes(flat) && !flat->suspect && flat->bytes_rate_per_min == 0);
+    CHECK(node->suspect); /* by count */
+    uint64_t total;
+    CHECK(typetable_bytes_total(t, &total) && total == 3400 + 692 + 700);
+    n = typetable_rows(t, TYPETABLE_BY_BYTES, NULL, rows, 4);
+    CHECK(n == 3 && strcmp(rows[0].name, "Bag") == 0 && strcmp(rows[2].name, "Node") == 0);
+    typetable_free(t);
+}
+
+/* Snapshot deltas come from the agent, like counts; a census without bytes
+ * (an older agent) makes bytes unknown, not zero growth. */
+static void test_bytes_snapshot_and_unknown(void)
+{
+    struct typetable *t = typetable_new(3, 16);
+    struct typetable_row rows[2];
+    struct bytes_in a[] = {{"dict", 4, 1000, 250}};
+    feed_bytes(t, 0, a, 1, 1);
+    typetable_rows(t, TYPETABLE_BY_COUNT, NULL, rows, 2);
+    CHECK(rows[0].bytes_known && rows[0].bytes_delta_snapshot == 250);
+    /* The type vanishes from a complete census: minus its snapshot base. */
+    struct bytes_in none[] = {{"other", 1, 16, 16}};
+    feed_bytes(t, 10, none, 1, 1);
+    size_t n = typetable_rows(t, TYPETABLE_BY_NAME, NULL, rows, 2);
+    CHECK_EQ_INT(find(rows, n, "dict")->bytes_delta_snapshot, -750);
+    struct census_in plain[] = {{"dict", 4, 0}};
+    feed(t, 20, plain, 1, 0, 1);
+    typetable_rows(t, TYPETABLE_BY_COUNT, NULL, rows, 2);
+    uint64_t total;
+    CHECK(!rows[0].bytes_known && rows[0].bytes == 0 && !typetable_bytes_total(t, &total));
+    typetable_free(t);
+}
+
 int main(void)
 {
     RUN(test_growth_since_attach);
@@ -277,5 +362,7 @@ int main(void)
     RUN(test_snapshot_delta_of_vanished_type);
     RUN(test_ignores_other_kinds_and_duplicates);
     RUN(test_many_types);
+    RUN(test_bytes_deltas_rate_suspect);
+    RUN(test_bytes_snapshot_and_unknown);
     return HARNESS_END();
 }
