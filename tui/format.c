@@ -30,6 +30,19 @@ static void sig3(char *tmp, size_t len, double v, const char *unit)
         snprintf(tmp, len, "%.0f%s", v, unit);
 }
 
+/* v in units[0], moved up by `step` while the rounded figure would need a
+ * fourth digit before the point (1023.5 KiB -> "1.00 MiB"). */
+static void sig3_scaled(char *tmp, size_t len, double v, double step, const char *const *units,
+                        size_t n_units)
+{
+    size_t u = 0;
+    while (v >= step - 0.5 && u + 1 < n_units) {
+        v /= step;
+        u++;
+    }
+    sig3(tmp, len, v, units[u]);
+}
+
 size_t format_kib(char *buf, size_t len, uint64_t kib)
 {
     static const char *const units[] = {" KiB", " MiB", " GiB", " TiB", " PiB", " EiB", " ZiB"};
@@ -38,14 +51,7 @@ size_t format_kib(char *buf, size_t len, uint64_t kib)
         snprintf(tmp, sizeof tmp, "%u KiB", (unsigned)kib);
         return put_right(buf, len, FORMAT_SIZE_W, tmp);
     }
-    double v = (double)kib;
-    size_t u = 0;
-    /* Move up while the rounded figure would need a fifth digit. */
-    while (v >= 1023.5 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024.0;
-        u++;
-    }
-    sig3(tmp, sizeof tmp, v, units[u]);
+    sig3_scaled(tmp, sizeof tmp, (double)kib, 1024.0, units, sizeof units / sizeof units[0]);
     return put_right(buf, len, FORMAT_SIZE_W, tmp);
 }
 
@@ -57,13 +63,8 @@ size_t format_bytes(char *buf, size_t len, uint64_t bytes)
         return put_right(buf, len, FORMAT_SIZE_W, tmp);
     }
     static const char *const units[] = {" KiB", " MiB", " GiB", " TiB", " PiB", " EiB"};
-    double v = (double)bytes / 1024.0;
-    size_t u = 0;
-    while (v >= 1023.5 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1024.0;
-        u++;
-    }
-    sig3(tmp, sizeof tmp, v, units[u]);
+    sig3_scaled(tmp, sizeof tmp, (double)bytes / 1024.0, 1024.0, units,
+                sizeof units / sizeof units[0]);
     return put_right(buf, len, FORMAT_SIZE_W, tmp);
 }
 
@@ -126,13 +127,8 @@ size_t format_count(char *buf, size_t len, int64_t n)
         snprintf(tmp, sizeof tmp, "%u", (unsigned)n);
         return put_right(buf, len, FORMAT_COUNT_W, tmp);
     }
-    double v = (double)n / 1000.0;
-    size_t u = 0;
-    while (v >= 999.5 && u + 1 < sizeof units / sizeof units[0]) {
-        v /= 1000.0;
-        u++;
-    }
-    sig3(tmp, sizeof tmp, v, units[u]);
+    sig3_scaled(tmp, sizeof tmp, (double)n / 1000.0, 1000.0, units,
+                sizeof units / sizeof units[0]);
     return put_right(buf, len, FORMAT_COUNT_W, tmp);
 }
 
