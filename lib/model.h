@@ -109,6 +109,7 @@ struct pm_census {
     uint64_t wall_ns;          /* first slice to last (0: not sent) */
     uint64_t max_slice_ns;     /* the longest single hold */
     uint32_t slices, restarts; /* holds taken; restarts after full collections */
+    uint64_t skip_ns;          /* left out: predicted hold of its one gc.get_objects() call */
     uint64_t objects;          /* tracked objects counted */
     uint8_t method;            /* PM_CENSUS_* */
     uint8_t kind;              /* PM_CENSUS_KIND_* */

@@ -623,6 +623,8 @@ static int census_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
             return -1;
         c->restarts = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
         return 0;
+    case TAG_CENSUS_SKIP_NS:
+        return get_u64(v, len, &c->skip_ns, why);
     case TAG_TYPE: {
         if (c->n_types == cc->cap) {
             uint32_t cap = cc->cap ? cc->cap * 2 : 256;

@@ -72,7 +72,9 @@
  * predicted pause is over the confirmation threshold: run it again with
  * COMMAND CMD_FLAGS PROTO_CMD_FORCE); SAMPLE PYMALLOC_SKIP_NS (the pymalloc
  * walk was due but would hold the GIL longer than max_pause: left out, its
- * figures keep their PYMALLOC_TIME_NS); COMMAND "max_pause" (ms) and
+ * figures keep their PYMALLOC_TIME_NS); CENSUS CENSUS_SKIP_NS (a periodic
+ * census on the gc.get_objects() path, one CPython call, left out because it
+ * would hold the GIL longer than max_pause: no TYPE rows); COMMAND "max_pause" (ms) and
  * "confirm_pause" (ms) set [agent] max_pause_ms and confirm_pause_ms.
  *
  * Added for bytes per type (tags 120-129, all optional): CENSUS BYTES_TOTAL
@@ -205,6 +207,7 @@ enum proto_tag {
     TAG_PREDICT_NS = 106,   /* REPLY: predicted pause of a stop-the-world command */
     TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
     TAG_PYMALLOC_SKIP_NS = 108, /* SAMPLE: predicted hold of a pymalloc walk left out */
+    TAG_CENSUS_SKIP_NS = 109,   /* CENSUS: predicted hold of a get_objects census left out */
 
     /* Bytes per type (issue 13): 120-129. */
     TAG_TYPE_BYTES = 120,  /* CENSUS: u64 bytes, i64 bytes_delta, u64 flags; the TYPE before it */

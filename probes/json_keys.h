@@ -105,6 +105,7 @@
 #define JK_RATE_PER_MIN              "rate_per_min"
 #define JK_RAW_PATHS                 "raw_paths"
 #define JK_RESTARTS                  "restarts"
+#define JK_CENSUS_SKIP_NS            "skipped_predict_ns"
 #define JK_RSS_KIB                   "rss_kib"
 #define JK_RSS_KIB_PER_MIN           "rss_kib_per_min"
 #define JK_SAMPLED                   "sampled"

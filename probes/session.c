@@ -449,7 +449,15 @@ static void session_on_sample(struct session *s, const struct pm_agent_sample *a
 /* Counts feed the type table; a diff is kept whole (its types move here). */
 static void session_on_census(struct session *s, struct pm_census *c)
 {
+    /* A census left out (it would have paused the target too long) keeps
+     * the table of the last one that ran; only the reason is kept. */
+    if (c->kind == PM_CENSUS_KIND_CENSUS && c->skip_ns) {
+        s->census_skip_ns = c->skip_ns;
+        pm_census_free(c);
+        return;
+    }
     if (c->kind == PM_CENSUS_KIND_CENSUS) {
+        s->census_skip_ns = 0;
         session_note_hold(s, c->max_slice_ns);
         typetable_update(s->types, c);
         s->censuses++;

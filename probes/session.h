@@ -79,6 +79,7 @@ struct session {
     struct typetable *types;     /* census counts and growth */
     struct pm_census census;     /* the latest census, without its types */
     uint64_t censuses;           /* received this session */
+    uint64_t census_skip_ns;     /* the last periodic census was left out: its predicted hold */
     struct pm_census diff;       /* the latest snapshot diff (owns its types) */
     bool have_diff;
     struct pm_hunt hunt;         /* the latest cycle hunt */

@@ -138,6 +138,7 @@ static void session_json_census(struct json *j, const struct session *s)
     json_uint(j, JK_MAX_SLICE_NS, s->census.max_slice_ns);
     json_uint(j, JK_SLICES, s->census.slices);
     json_uint(j, JK_RESTARTS, s->census.restarts);
+    json_uint(j, JK_CENSUS_SKIP_NS, s->census_skip_ns);
     /* How much of the heap the table explains: tracked objects against all
      * allocated blocks (str, bytes, numbers and buffers are not tracked). */
     if (s->agent.alloc_blocks > 0 && s->census.objects)

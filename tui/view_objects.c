@@ -221,7 +221,15 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
                      ob.filter, ob.filter[0] ? "'" : "");
         else
             snprintf(extra, sizeof extra, "waiting for the first census (n: count now)");
-        ui_rule(u, w, title, "Objects", extra, u->th.dim);
+        /* The periodic census was left out: gc.get_objects() is one call on
+         * this build and would pause the target longer than max_pause_ms. */
+        if (s->census_skip_ns) {
+            char d[16];
+            format_duration(d, sizeof d, s->census_skip_ns);
+            snprintf(extra, sizeof extra, "census paused: it would stop the target %s (n: now)",
+                     ui_trim(d));
+        }
+        ui_rule(u, w, title, "Objects", extra, s->census_skip_ns ? u->th.warn : u->th.dim);
     }
 
     struct column_pos pos[NCOLS];

@@ -48,6 +48,13 @@ static struct census_table census_counts;
 /* How the latest census went (agent_census_walk.h). */
 static struct census_walk_stats census_stats;
 static uint64_t census_wall_ns;
+/* The periodic census on the gc.get_objects() path, left out because that one
+ * CPython call would hold the GIL longer than [agent] max_pause_ms: its
+ * prediction (0 when the last census ran). Commands always run it. */
+static uint64_t census_skip_ns;
+/* gc.get_objects() builds a list of every tracked object, then we count it:
+ * 24-29 ns per object measured on 3.14 (issue 10); an upper bound here. */
+#define CENSUS_GET_OBJECTS_NS_PER_OBJ 30u
 
 /* One census row, names resolved: no pointer into the target survives. */
 struct census_entry {
@@ -104,6 +111,25 @@ static inline size_t census_hash(const void *p, size_t mask)
     uint64_t x = (uint64_t)(uintptr_t)p;
     x = (x >> 4) * 0x9E3779B97F4A7C15ull;
     return (size_t)(x >> 40) & mask;
+}
+
+/* The collector's lists are not proven on this build (or are being
+ * rearranged): the census is one gc.get_objects() call. PYMEMTOP_CENSUS_METHOD
+ * =get_objects in the target's environment forces this path (tests, bench). */
+static int census_lists_forbidden(void)
+{
+    const char *e = getenv("PYMEMTOP_CENSUS_METHOD");
+    return e && strcmp(e, "get_objects") == 0;
+}
+
+/* That call's hold, from the last census's objects or, before any, from
+ * pymalloc's allocated blocks (tracked objects are a subset of them). */
+static uint64_t census_get_objects_predict_ns(void)
+{
+    uint64_t n = agent.census_objects;
+    if (!n && agent.blocks_last > 0)
+        n = (uint64_t)agent.blocks_last;
+    return n * CENSUS_GET_OBJECTS_NS_PER_OBJ;
 }
 
 /* The fallback: count over gc.get_objects() (which omits its own list). */
@@ -494,6 +520,8 @@ static void census_encode(struct proto_buf *out, const struct census_entry *rows
         proto_put_u64(out, TAG_MAX_SLICE_NS, census_stats.max_slice_ns);
         proto_put_u64(out, TAG_SLICES, census_stats.slices);
         proto_put_u64(out, TAG_RESTARTS, census_stats.restarts);
+        if (census_skip_ns)
+            proto_put_u64(out, TAG_CENSUS_SKIP_NS, census_skip_ns);
     }
     if (census_bytes_sent) {
         uint64_t bytes = 0;
@@ -545,7 +573,7 @@ static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
  * get_objects fallback is one piece. 0, -1 Python is going away, -2 no
  * memory. */
 static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint64_t *objects,
-                       uint8_t *method)
+                       uint8_t *method, int forced)
 {
     uint64_t t0 = agent_now_ns();
     agent_op_begin();
@@ -558,17 +586,25 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     census_bytes_prepare(); /* once: proves the formulas on probe objects */
     census_bytes_sent = census_bytes_on();
     agent_gil_exit();
-    int wr = census_walk(&census_counts, &census_stats);
+    int wr = census_lists_forbidden() ? -2 : census_walk(&census_counts, &census_stats);
     if (wr == -1)
         return -1;
     if (!agent_gil_enter())
         return -1;
     /* No list head mid-collection (the lists are being rearranged) or when
      * the layout is not proven: ask the collector for the objects instead. */
+    census_skip_ns = 0;
     if (wr < 0) {
         *method = PM_CENSUS_GET_OBJECTS;
-        if (census_table_reset(&census_counts) < 0 || census_count_get_objects(objects) < 0)
+        uint64_t predict = census_get_objects_predict_ns();
+        uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+        if (!forced && max_ns && predict > max_ns) {
+            census_skip_ns = predict;
+            rc = -3; /* left out: an empty census says why */
+        } else if (census_table_reset(&census_counts) < 0 ||
+                   census_count_get_objects(objects) < 0) {
             rc = -2;
+        }
     }
     census_names_purge();
     if (rc == 0 && census_bytes_sent)
@@ -627,15 +663,15 @@ uint64_t agent_census_next_ns(void)
     return census_next_ns ? census_next_ns : 1;
 }
 
-static int census_run(struct proto_buf *out, int keep)
+static int census_run(struct proto_buf *out, int keep, int forced)
 {
     size_t n = 0;
     uint64_t time_ns, cost_ns, objects;
     uint8_t method;
-    int rc = census_take(&n, &time_ns, &cost_ns, &objects, &method);
+    int rc = census_take(&n, &time_ns, &cost_ns, &objects, &method, forced);
     if (rc == -1)
         return -1;
-    if (rc < 0) { /* no memory: an empty census still says what it cost */
+    if (rc < 0) { /* left out, or no memory: an empty census still says why */
         census_encode(out, NULL, 0, 0, time_ns, cost_ns, 0, method, PM_CENSUS_KIND_CENSUS);
         return 0;
     }
@@ -663,12 +699,12 @@ int agent_census_run(struct proto_buf *out, int forced)
 {
     if (!forced && !census_attached)
         return 0;
-    return census_run(out, 0);
+    return census_run(out, 0, forced);
 }
 
 int agent_census_snapshot(struct proto_buf *out)
 {
-    return census_run(out, 1);
+    return census_run(out, 1, 1);
 }
 
 int agent_census_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len)
