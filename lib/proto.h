@@ -192,6 +192,12 @@ enum proto_tag {
     TAG_MAX_HOLD_NS = 105,  /* REPLY: the command's longest single GIL hold */
     TAG_PREDICT_NS = 106,   /* REPLY: predicted pause of a stop-the-world command */
     TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
+
+    /* The tracemalloc lease (issue 13); 150-159 are reserved for it. */
+    TAG_LEASE_S = 150,          /* COMMAND tracemalloc: keep tracing this many s after the
+                                   monitor leaves; absent or 0: stop when it leaves */
+    TAG_TM_LEASE_LEFT_MS = 151, /* SAMPLE: ms left of the lease; absent or 0: none */
+    TAG_TM_OWNER = 152,         /* SAMPLE: who started the tracing on now, PM_TM_OWNER_* */
 };
 
 /* COMMAND flags. FORCE: run a stop-the-world command even when its predicted
@@ -221,6 +227,7 @@ struct proto_command {
     int64_t arg;
     char text[PM_TYPE_NAME_MAX]; /* CMD_TEXT, "" when absent */
     uint64_t flags;              /* CMD_FLAGS, PROTO_CMD_*; 0 when absent */
+    int64_t lease_s;             /* LEASE_S; 0 when absent */
 };
 
 void proto_buf_init(struct proto_buf *b);

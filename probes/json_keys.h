@@ -117,6 +117,8 @@
 #define JK_TOP                       "top"
 #define JK_TOTAL_NS                  "total_ns"
 #define JK_TRACED_BYTES              "traced_bytes"
+#define JK_STARTED_BY                "started_by"
+#define JK_LEASE_LEFT_S              "lease_left_s"
 #define JK_TRACEMALLOC               "tracemalloc"
 #define JK_TRACKED_SHARE_OF_BLOCKS   "tracked_share_of_blocks"
 #define JK_TRUNCATED                 "truncated"

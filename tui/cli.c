@@ -140,7 +140,8 @@ static int parse_command(const char *spec, struct command *c)
     char err[512];
     memset(c, 0, sizeof(*c));
     c->spec = spec;
-    if (commands_parse(spec, &c->def, &c->arg, c->text, sizeof(c->text), err, sizeof(err)) < 0) {
+    if (commands_parse(spec, &c->def, &c->arg, &c->lease_s, c->text, sizeof(c->text), err,
+                       sizeof(err)) < 0) {
         fprintf(stderr, "pymemtop: %s\n", err);
         return -1;
     }

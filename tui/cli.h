@@ -31,6 +31,7 @@ struct command {
     char name[32];    /* protocol name */
     const struct command_def *def; /* its entry in lib/commands.c */
     int64_t arg;
+    int64_t lease_s; /* tracemalloc=on:SECONDS; 0 none */
 };
 
 struct cli {

@@ -42,9 +42,10 @@ static bool have_reply(const struct session *s, int64_t id)
 }
 
 /* Sends a command and waits for its answer: 0, or the exit code. */
-static int command_roundtrip(struct session *s, const char *name, int64_t arg, const char *text)
+static int command_roundtrip(struct session *s, const char *name, int64_t arg, const char *text,
+                             int64_t lease_s)
 {
-    int64_t id = session_command_text(s, name, arg, text && text[0] ? text : NULL);
+    int64_t id = session_command_lease(s, name, arg, text && text[0] ? text : NULL, lease_s);
     if (id < 0)
         return EXIT_GONE;
     wait_for(s, COMMAND_TIMEOUT_NS, have_reply, id);
@@ -58,7 +59,7 @@ int headless_once(struct session *s, bool json, size_t types_cap)
 {
     wait_for(s, 5000000000ull, have_sample, 0);
     if (s->agent_samples > 0)
-        command_roundtrip(s, "census", 0, NULL);
+        command_roundtrip(s, "census", 0, NULL, 0);
     session_tick(s, session_now_ns());
     if (s->agent_samples == 0) {
         fprintf(stderr, "pymemtop: PID %d: the agent sent no sample (%s)\n", s->target.pid,
@@ -144,7 +145,7 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
         s->have_why = false;
         memset(&s->last_reply, 0, sizeof(s->last_reply));
-        int rc = command_roundtrip(s, c->name, arg, c->text);
+        int rc = command_roundtrip(s, c->name, arg, c->text, c->lease_s);
         if (cli->json)
             print_command_json(s, c, rc, types_cap);
         else
