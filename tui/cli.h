@@ -44,6 +44,7 @@ struct cli {
     unsigned max_frames;
     const char *frame_stats; /* --frame-stats FILE: frame times as JSON at exit (benchmarks) */
     int tracemalloc_frames; /* <0: not given */
+    int64_t tracemalloc_lease_s; /* --tracemalloc[=S]: <0 not given, 0 for the run, S a lease */
     bool check, list;       /* --check PID, --list */
     const char *record_path; /* --record FILE ("-" = stdout) */
     double duration_s;       /* --duration; <0: until the target exits or Ctrl-C */

@@ -15,6 +15,7 @@
 #include "json_keys.h"
 #include "series.h"
 #include "session_json.h"
+#include "watch_tm.h"
 
 #define COMMAND_TIMEOUT_NS 300000000000ull /* a hunt on a huge heap takes long */
 
@@ -41,9 +42,8 @@ static bool have_reply(const struct session *s, int64_t id)
     return !s->command_pending && s->last_reply.id == (uint64_t)id;
 }
 
-/* Sends a command and waits for its answer: 0, or the exit code. */
-static int command_roundtrip(struct session *s, const char *name, int64_t arg, const char *text,
-                             int64_t lease_s)
+int headless_roundtrip(struct session *s, const char *name, int64_t arg, const char *text,
+                       int64_t lease_s)
 {
     int64_t id = session_command_lease(s, name, arg, text && text[0] ? text : NULL, lease_s);
     if (id < 0)
@@ -59,7 +59,7 @@ int headless_once(struct session *s, bool json, size_t types_cap)
 {
     wait_for(s, 5000000000ull, have_sample, 0);
     if (s->agent_samples > 0)
-        command_roundtrip(s, "census", 0, NULL, 0);
+        headless_roundtrip(s, "census", 0, NULL, 0);
     session_tick(s, session_now_ns());
     if (s->agent_samples == 0) {
         fprintf(stderr, "pymemtop: PID %d: the agent sent no sample (%s)\n", s->target.pid,
@@ -145,7 +145,7 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
         s->have_why = false;
         memset(&s->last_reply, 0, sizeof(s->last_reply));
-        int rc = command_roundtrip(s, c->name, arg, c->text, c->lease_s);
+        int rc = headless_roundtrip(s, c->name, arg, c->text, c->lease_s);
         if (cli->json)
             print_command_json(s, c, rc, types_cap);
         else
@@ -304,6 +304,7 @@ struct watch {
     uint64_t samples_seen, last_pause_end_ns, lines;
     struct slope_acc rss, heap;
     bool heap_known;
+    struct watch_tm tm;
 };
 
 /* The agent's own arrival (its code, thread stack, first census) moves RSS in
@@ -367,6 +368,7 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
             fprintf(stderr, "  %-40.40s %+10.0f/min %+10lld%s\n", rows[i].name,
                     rows[i].rate_per_min, (long long)rows[i].delta_attach,
                     rows[i].suspect ? "  SUSPECT" : "");
+        watch_tm_print_gate(&w->tm, s, stderr);
     }
     if (cli->json && !(cli->record_path && !strcmp(cli->record_path, "-"))) {
         struct json j;
@@ -383,13 +385,15 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
         json_uint(&j, "samples", w->samples_seen);
         json_object_end(&j);
         session_json_types(&j, s, types_cap);
+        if (w->tm.have_final)
+            session_json_sites(&j, "sites", &s->sites_growth);
         json_object_end(&j);
         fputc('\n', stdout);
     }
     return failed ? EXIT_LEAK : EXIT_OK;
 }
 
-int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
+int headless_watch(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
     struct watch w = {0};
     if (cli->record_path) {
@@ -403,11 +407,19 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
     struct sigaction sa = {.sa_handler = watch_on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    wait_for(s, 5000000000ull, have_sample, 0); /* whose tracing is on, if any */
+    int rc = watch_tm_start(&w.tm, s, cli, tm_frames);
+    if (rc != EXIT_OK) {
+        if (w.out && w.out != stdout)
+            fclose(w.out);
+        return rc;
+    }
     uint64_t end = cli->duration_s >= 0 ? session_now_ns() + (uint64_t)(cli->duration_s * 1e9) : 0;
     while (!watch_stop && s->state == SESSION_LIVE) {
         uint64_t now = session_now_ns();
         if (end && now >= end)
             break;
+        watch_tm_tick(&w.tm, s, w.out, now);
         int timeout = session_tick(s, now);
         if (end && (end - now) / 1000000 < (uint64_t)timeout)
             timeout = (int)((end - now) / 1000000) + 1;
@@ -421,6 +433,7 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
     sigaction(SIGTERM, &old_term, NULL);
     if (w.status_line)
         fputc('\n', stderr);
+    watch_tm_finish(&w.tm, s, w.out);
     bool exited = s->state == SESSION_TARGET_EXITED;
     if (w.out) {
         if (exited)
