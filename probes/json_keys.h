@@ -48,6 +48,7 @@
 #define JK_EVENT                     "event"
 #define JK_EVENT_GC_PAUSE "gc_pause"
 #define JK_EVENT_TARGET_EXITED "target_exited"
+#define JK_EVENT_TM_GROWTH "tracemalloc_growth"
 #define JK_FILE_KIB                  "file_kib"
 #define JK_FRAGMENTATION             "fragmentation"
 #define JK_FRAME_LOCALS              "frame_locals"
