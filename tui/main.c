@@ -78,6 +78,7 @@ static struct dashboard_opts dashboard_opts_from(const struct cli *cli, const st
         .max_frames = cli->max_frames,
         .tracemalloc_frames = cli->tracemalloc_frames > 0 ? (unsigned)cli->tracemalloc_frames
                                                           : cfg->tracemalloc_frames,
+        .tracemalloc_lease_s = cfg->tracemalloc_lease_s,
         .default_view = cfg->default_view,
         .colors = cfg->colors,
         .pause_alert_ms = cfg->pause_alert_ms,
