@@ -15,51 +15,15 @@
 #include "json_keys.h"
 #include "series.h"
 #include "session_json.h"
+#include "roundtrip.h"
 #include "watch_tm.h"
-
-#define COMMAND_TIMEOUT_NS 300000000000ull /* a hunt on a huge heap takes long */
-
-/* Reads agent data until done(s, arg) or the deadline or the agent goes. */
-static void wait_for(struct session *s, uint64_t timeout_ns, bool (*done)(const struct session *,
-                                                                         int64_t), int64_t arg)
-{
-    uint64_t end = session_now_ns() + timeout_ns;
-    while (!done(s, arg) && s->state == SESSION_LIVE && session_now_ns() < end) {
-        struct pollfd pf = {.fd = session_fd(s), .events = POLLIN};
-        if (poll(&pf, 1, 100) > 0)
-            session_on_readable(s);
-    }
-}
-
-static bool have_sample(const struct session *s, int64_t unused)
-{
-    (void)unused;
-    return s->agent_samples > 0;
-}
-
-static bool have_reply(const struct session *s, int64_t id)
-{
-    return !s->command_pending && s->last_reply.id == (uint64_t)id;
-}
-
-int headless_roundtrip(struct session *s, const char *name, int64_t arg, const char *text,
-                       int64_t lease_s)
-{
-    int64_t id = session_command_lease(s, name, arg, text && text[0] ? text : NULL, lease_s);
-    if (id < 0)
-        return EXIT_GONE;
-    wait_for(s, COMMAND_TIMEOUT_NS, have_reply, id);
-    if (!have_reply(s, id))
-        return s->state == SESSION_TARGET_EXITED ? EXIT_GONE : EXIT_INTERNAL;
-    return s->last_reply.status == 0 ? EXIT_OK : EXIT_COMMAND;
-}
 
 /* --once: the agent's first sample, a census, and a /proc sample. */
 int headless_once(struct session *s, bool json, size_t types_cap)
 {
-    wait_for(s, 5000000000ull, have_sample, 0);
+    roundtrip_first_sample(s);
     if (s->agent_samples > 0)
-        headless_roundtrip(s, "census", 0, NULL, 0);
+        roundtrip_command(s, "census", 0, NULL, 0);
     session_tick(s, session_now_ns());
     if (s->agent_samples == 0) {
         fprintf(stderr, "pymemtop: PID %d: the agent sent no sample (%s)\n", s->target.pid,
@@ -135,7 +99,7 @@ static void print_command_json(const struct session *s, const struct command *c,
  * Stops at the first failure. */
 int headless_commands(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
-    wait_for(s, 5000000000ull, have_sample, 0);
+    roundtrip_first_sample(s);
     s->force = cli->force;
     for (int i = 0; i < cli->n_commands; i++) {
         const struct command *c = &cli->commands[i];
@@ -145,7 +109,7 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
         s->have_why = false;
         memset(&s->last_reply, 0, sizeof(s->last_reply));
-        int rc = headless_roundtrip(s, c->name, arg, c->text, c->lease_s);
+        int rc = roundtrip_command(s, c->name, arg, c->text, c->lease_s);
         if (cli->json)
             print_command_json(s, c, rc, types_cap);
         else
@@ -407,7 +371,7 @@ int headless_watch(struct session *s, const struct cli *cli, int tm_frames, size
     struct sigaction sa = {.sa_handler = watch_on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
-    wait_for(s, 5000000000ull, have_sample, 0); /* whose tracing is on, if any */
+    roundtrip_first_sample(s); /* whose tracing is on, if any */
     int rc = watch_tm_start(&w.tm, s, cli, tm_frames);
     if (rc != EXIT_OK) {
         if (w.out && w.out != stdout)

@@ -19,10 +19,6 @@ int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_
  * records with tracing on, watch_tm.h); judge the growth. */
 int headless_watch(struct session *s, const struct cli *cli, int tracemalloc_frames,
                    size_t types_cap);
-/* Sends a command (with a tracemalloc lease, 0 none) and waits for its
- * answer in s->last_reply: 0, or the exit code. */
-int headless_roundtrip(struct session *s, const char *name, int64_t arg, const char *text,
-                       int64_t lease_s);
 /* --check and --list never attach. agent_path may be NULL (not found). */
 int headless_check(int pid, const char *agent_path, bool json);
 int headless_list(bool json);

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "headless.h"
+#include "roundtrip.h"
 #include "json.h"
 #include "json_keys.h"
 #include "session_json.h"
@@ -15,7 +15,7 @@ int watch_tm_start(struct watch_tm *w, struct session *s, const struct cli *cli,
     memset(w, 0, sizeof(*w));
     if (cli->tracemalloc_lease_s >= 0) {
         /* No lease: the agent stops it when we leave, killed or not. */
-        int rc = headless_roundtrip(s, "tracemalloc", frames, NULL, cli->tracemalloc_lease_s);
+        int rc = roundtrip_command(s, "tracemalloc", frames, NULL, cli->tracemalloc_lease_s);
         fprintf(stderr, "pymemtop: %s\n", s->last_reply.message[0] ? s->last_reply.message
                                                                  : "tracemalloc: no answer");
         if (rc != EXIT_OK)
@@ -23,7 +23,7 @@ int watch_tm_start(struct watch_tm *w, struct session *s, const struct cli *cli,
     }
     if (!s->agent.tracemalloc_on && cli->tracemalloc_lease_s < 0)
         return EXIT_OK; /* not asked, not on: census only */
-    if (headless_roundtrip(s, "tm_growth", 0, NULL, 0) == EXIT_OK) {
+    if (roundtrip_command(s, "tm_growth", 0, NULL, 0) == EXIT_OK) {
         w->marked = true;
         w->mark_ns = session_now_ns();
         w->next_ns = w->mark_ns + WATCH_TM_PERIOD_NS;
@@ -34,7 +34,7 @@ int watch_tm_start(struct watch_tm *w, struct session *s, const struct cli *cli,
 static void watch_tm_record(struct watch_tm *w, struct session *s, FILE *out, bool final)
 {
     s->have_sites_growth = false;
-    if (headless_roundtrip(s, "tm_growth", 1, NULL, 0) != EXIT_OK || !s->have_sites_growth) {
+    if (roundtrip_command(s, "tm_growth", 1, NULL, 0) != EXIT_OK || !s->have_sites_growth) {
         if (final && s->state == SESSION_LIVE)
             fprintf(stderr, "pymemtop: tracemalloc growth: %s\n",
                     s->last_reply.message[0] ? s->last_reply.message : "no answer");

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "agent_state.h"
-#include "agent_tracemalloc.h"
+#include "agent_tmmod.h"
 #include "agent_util.h"
 #include "proto.h"
 

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "agent_state.h"
+#include "agent_tmmod.h"
 #include "agent_tmsnap.h"
 #include "agent_util.h"
 #include "proto.h"
@@ -34,73 +35,16 @@
 #define TM_MAX_FRAMES 100 /* more multiplies the slowdown (17-70x at 25 frames) */
 
 static struct {
-    PyObject *mod;       /* _tracemalloc, once looked up */
     int started;         /* the agent started the current tracing (see above) */
     int frames;          /* the traceback limit it started with */
     PyObject *sentinel;  /* traced while the tracing is the one the agent started */
     int fork_hook;       /* the after_in_child hook is registered */
-    int checked_startup; /* PYTHONTRACEMALLOC / -X tracemalloc looked at */
-    int startup;         /* tracing may have been started at interpreter start */
     char lost[96];       /* why the tracing stopped being the agent's, "" */
 } tm;
 
 /* The lease's end (CLOCK_MONOTONIC ns), 0 none. Written with the GIL,
  * read without it by the agent thread to size its poll() timeout. */
 static _Atomic uint64_t tm_lease_end_ns;
-
-/* The _tracemalloc module (borrowed), or NULL when tracing cannot be on:
- * nobody imported it and tracing was not requested at start-up. Importing
- * only when needed keeps sys.modules as the program left it. */
-PyObject *agent_tracemalloc_module(int import)
-{
-    if (tm.mod)
-        return tm.mod;
-    PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
-    PyObject *m = mods ? PyDict_GetItemString(mods, "_tracemalloc") : NULL;
-    if (m) {
-        Py_INCREF(m);
-        tm.mod = m;
-        return m;
-    }
-    if (!tm.checked_startup) {
-        const char *env = getenv("PYTHONTRACEMALLOC");
-        PyObject *xo = PySys_GetObject("_xoptions"); /* borrowed */
-        tm.startup = (env && env[0]) ||
-                     (xo && PyDict_Check(xo) && PyDict_GetItemString(xo, "tracemalloc"));
-        tm.checked_startup = 1;
-    }
-    if (!import && !tm.startup)
-        return NULL;
-    tm.mod = PyImport_ImportModule("_tracemalloc");
-    PyErr_Clear();
-    return tm.mod;
-}
-
-int agent_tracemalloc_tracing(PyObject *mod)
-{
-    if (!mod)
-        return 0;
-    PyObject *r = PyObject_CallMethod(mod, "is_tracing", NULL);
-    int on = r ? PyObject_IsTrue(r) == 1 : 0;
-    Py_XDECREF(r);
-    PyErr_Clear();
-    return on;
-}
-
-void agent_tracemalloc_memory(PyObject *mod, int64_t *cur, int64_t *peak)
-{
-    PyObject *r = PyObject_CallMethod(mod, "get_traced_memory", NULL);
-    PyObject *a = r && PyTuple_Check(r) && PyTuple_Size(r) == 2 ? PyTuple_GetItem(r, 0) : NULL;
-    PyObject *b = a ? PyTuple_GetItem(r, 1) : NULL;
-    *cur = a ? PyLong_AsLongLong(a) : -1;
-    *peak = b ? PyLong_AsLongLong(b) : -1;
-    Py_XDECREF(r);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        *cur = *peak = -1;
-    }
-}
-
 
 /* "4m12s", "2h05m", "3d04h": a lease's time left, ms in. */
 void agent_tracemalloc_fmt_left(char *buf, size_t len, uint64_t ms)
@@ -185,7 +129,7 @@ static PyObject *tm_py_after_fork_child(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
-    PyObject *mod = tm.mod;
+    PyObject *mod = agent_tracemalloc_module(0);
     if (mod && tm_still_ours(mod))
         tm_stop(mod);
     tm_disown(NULL);
@@ -356,7 +300,7 @@ int agent_tracemalloc_set(int64_t frames, int64_t lease_s, char *msg, size_t msg
 static void tm_expire(int served)
 {
     atomic_store(&tm_lease_end_ns, 0);
-    PyObject *mod = tm.mod;
+    PyObject *mod = agent_tracemalloc_module(0);
     if (mod && tm_still_ours(mod))
         tm_stop(mod);
     tm_disown(NULL);
@@ -382,7 +326,7 @@ void agent_tracemalloc_lease_tick(int served)
 int agent_tracemalloc_detach(void)
 {
     agent_tmsnap_forget_mark();
-    PyObject *mod = tm.mod;
+    PyObject *mod = agent_tracemalloc_module(0);
     int ours = mod && tm_still_ours(mod);
     if (ours && tm_lease_left_ms() > 0)
         return 1; /* the lease keeps tracing, and the snapshots with it */

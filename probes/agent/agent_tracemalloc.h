@@ -11,12 +11,6 @@ struct proto_buf;
 
 #define AGENT_TM_LEASE_MAX_S 604800 /* 7 days */
 
-/* The _tracemalloc module (borrowed), or NULL when tracing cannot be on and
- * import is 0 (nothing is imported then). */
-PyObject *agent_tracemalloc_module(int import);
-int agent_tracemalloc_tracing(PyObject *mod); /* mod may be NULL: 0 */
-void agent_tracemalloc_memory(PyObject *mod, int64_t *cur, int64_t *peak); /* -1 unknown */
-
 /* Fills the sample's tracemalloc fields (on, traced, owner, lease left). */
 void agent_tracemalloc_read(struct pm_agent_sample *s);
 /* Appends the lease fields (TM_OWNER, TM_LEASE_LEFT_MS) of a sample. */
