@@ -24,10 +24,10 @@ const struct command_def commands[CMD_COUNT] = {
                   true, true,
                   {{"d", "d", "diff the last two snapshots (Objects view); d again: live"},
                    {"D", "D", "diff the latest snapshot against the first"}}},
-    [CMD_TRACEMALLOC] = {CMD_TRACEMALLOC, "tracemalloc", COMMAND_ARG_ON_OFF, "=on|off",
-                         "tracemalloc on or off (--tracemalloc-frames)", "",
-                         true, true,
-                         {{"t", "t", "tracemalloc on/off (slows allocation-heavy code 4-10x)"}}},
+    [CMD_TRACEMALLOC] = {CMD_TRACEMALLOC, "tracemalloc", COMMAND_ARG_LEASE, "=on[:SECONDS]|off",
+                         "tracemalloc on (SECONDS: a lease, kept after pymemtop leaves) or off",
+                         "", true, true,
+                         {{"t", "t", "tracemalloc on (asks for how long) / off; slows allocation 4-10x"}}},
     [CMD_HUNT] = {CMD_HUNT, "hunt", COMMAND_ARG_NONE, "",
                   "cycle hunt: garbage grouped by shape",
                   "time_ns, objects, cycles, truncated, cost_ns, shapes", true, false,
@@ -52,6 +52,9 @@ const struct command_def commands[CMD_COUNT] = {
     [CMD_CONFIRM_PAUSE] = {CMD_CONFIRM_PAUSE, "confirm_pause", COMMAND_ARG_NUMBER, "=MS",
                            "stop-the-world commands predicted longer ask first "
                            "([agent] confirm_pause_ms)", "", false, false, {{0}}},
+    [CMD_TM_GROWTH] = {CMD_TM_GROWTH, "tm_growth", COMMAND_ARG_NUMBER, "=0|1",
+                       "tracemalloc sites: mark now (0), growth since the mark (1)", "", false,
+                       false, {{0}}},
     [CMD_PING] = {CMD_PING, "ping", COMMAND_ARG_NONE, "", "liveness", "", false, false, {{0}}},
     [CMD_DETACH] = {CMD_DETACH, "detach", COMMAND_ARG_NONE, "", "the monitor leaves", "", false,
                     false, {{0}}},
@@ -100,8 +103,25 @@ static int commands_parse_why(const char *a, int64_t *arg, char *text, size_t te
     return 0;
 }
 
+int commands_parse_lease(const char *a, int64_t *lease_s, char *err, size_t err_len)
+{
+    char *end;
+    double v = strtod(a, &end);
+    double mult = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
+                : !strcmp(end, "h") ? 3600 : !strcmp(end, "d") ? 86400 : -1;
+    if (end == a || mult < 0 || !(v >= 0) || v * mult > COMMANDS_LEASE_MAX_S ||
+        (v > 0 && v * mult < 1)) {
+        snprintf(err, err_len, "tracemalloc lease '%s': give 0 (none: off when pymemtop leaves) "
+                 "or 1 s to 7 days, as seconds or with s, m, h, d (300, 5m, 2h)", a);
+        return -1;
+    }
+    *lease_s = (int64_t)(v * mult + 0.5);
+    return 0;
+}
+
 static int commands_parse_arg(const struct command_def *d, const char *a, int64_t *arg,
-                              char *text, size_t text_len)
+                              int64_t *lease_s, char *text, size_t text_len, char *err,
+                              size_t err_len)
 {
     switch (d->arg) {
     case COMMAND_ARG_NONE:
@@ -116,6 +136,12 @@ static int commands_parse_arg(const struct command_def *d, const char *a, int64_
             return -1;
         *arg = a && !strcmp(a, "baseline");
         return 0;
+    case COMMAND_ARG_LEASE: /* on:SECONDS here, on|off as ON_OFF */
+        if (a && !strncmp(a, "on:", 3)) {
+            *arg = 1;
+            return commands_parse_lease(a + 3, lease_s, err, err_len);
+        }
+        /* fall through */
     case COMMAND_ARG_ON_OFF:
         if (a && (!strcmp(a, "on") || !strcmp(a, "1")))
             *arg = 1;
@@ -132,8 +158,8 @@ static int commands_parse_arg(const struct command_def *d, const char *a, int64_
     return -1;
 }
 
-int commands_parse(const char *spec, const struct command_def **def, int64_t *arg, char *text,
-                   size_t text_len, char *err, size_t err_len)
+int commands_parse(const char *spec, const struct command_def **def, int64_t *arg,
+                   int64_t *lease_s, char *text, size_t text_len, char *err, size_t err_len)
 {
     char name[32];
     const char *eq = strchr(spec, '=');
@@ -143,6 +169,7 @@ int commands_parse(const char *spec, const struct command_def **def, int64_t *ar
     memcpy(name, spec, n);
     name[n] = 0;
     *arg = 0;
+    *lease_s = 0;
     if (text_len)
         text[0] = 0;
     const struct command_def *d = commands_find(name);
@@ -155,9 +182,14 @@ int commands_parse(const char *spec, const struct command_def **def, int64_t *ar
         return -1;
     }
     *def = d;
-    if (commands_parse_arg(d, eq ? eq + 1 : NULL, arg, text, text_len) < 0) {
-        snprintf(err, err_len, "--command %s: bad argument (%s%s); see pymemtop --help", spec,
-                 d->name, d->syntax);
+    char why[200] = "";
+    if (commands_parse_arg(d, eq ? eq + 1 : NULL, arg, lease_s, text, text_len, why,
+                           sizeof(why)) < 0) {
+        if (why[0])
+            snprintf(err, err_len, "--command %s: %s", spec, why);
+        else
+            snprintf(err, err_len, "--command %s: bad argument (%s%s); see pymemtop --help",
+                     spec, d->name, d->syntax);
         return -1;
     }
     return 0;

@@ -26,6 +26,7 @@ enum command_id {
     CMD_CENSUS_BUDGET,
     CMD_MAX_PAUSE,
     CMD_CONFIRM_PAUSE,
+    CMD_TM_GROWTH,
     CMD_PING,
     CMD_DETACH,
     CMD_COUNT
@@ -37,6 +38,7 @@ enum command_arg {
     COMMAND_ARG_GENERATION, /* [=0|1|2], default 2 */
     COMMAND_ARG_AGAINST,    /* [=previous|baseline]: 0 or 1, default previous */
     COMMAND_ARG_ON_OFF,     /* =on|off (or 1|0): 1 or 0 */
+    COMMAND_ARG_LEASE,      /* =on[:SECONDS]|off: 1 or 0, and a lease of SECONDS */
     COMMAND_ARG_WHY,        /* =TYPE[:MS]: text TYPE, arg MS (1-10000; 0 = agent's default) */
     COMMAND_ARG_NUMBER,     /* internal: a number */
 };
@@ -70,9 +72,15 @@ const struct command_def *commands_find(const char *name);
 /* The command and binding a dashboard key triggers; NULL when none. */
 const struct command_def *commands_for_key(int ch, int *binding);
 
-/* --command NAME[=ARG]: the argument as the agent takes it. 0, or -1 with a
- * one-line reason in err ("unknown command ...", "bad argument ..."). */
-int commands_parse(const char *spec, const struct command_def **def, int64_t *arg, char *text,
-                   size_t text_len, char *err, size_t err_len);
+/* --command NAME[=ARG]: the argument as the agent takes it (lease_s: the
+ * tracemalloc lease, 0 none). 0, or -1 with a one-line reason in err
+ * ("unknown command ...", "bad argument ...", the lease's range). */
+int commands_parse(const char *spec, const struct command_def **def, int64_t *arg,
+                   int64_t *lease_s, char *text, size_t text_len, char *err, size_t err_len);
+
+/* A tracemalloc lease as typed ("300", "5m", "2h", "1d"; 0 = none): seconds
+ * into *lease_s, or -1 with a one-line reason naming the range. */
+#define COMMANDS_LEASE_MAX_S 604800 /* 7 days: the agent refuses more */
+int commands_parse_lease(const char *a, int64_t *lease_s, char *err, size_t err_len);
 
 #endif

@@ -1,6 +1,8 @@
 /* Config file reading with inih: every key checked against its range. */
 #include "config.h"
 
+#include "commands.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
@@ -157,6 +159,15 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 1, 100, &d))
             return 0;
         c->tracemalloc_frames = (unsigned)d;
+    } else if (!strcmp(section, "tracemalloc") && !strcmp(name, "lease")) {
+        int64_t lease_s;
+        char why[240];
+        if (commands_parse_lease(value, &lease_s, why, sizeof(why)) < 0) {
+            snprintf(p->err, p->err_len, "%s: %s = '%s' is out of range (0 for none, or 1 s to 7 "
+                     "days: 300, 5m, 2h, 1d)", p->path, key, value);
+            return 0;
+        }
+        c->tracemalloc_lease_s = (unsigned)lease_s;
     } else if (!strcmp(section, "census") && !strcmp(name, "interval")) {
         /* 0 sits below the range: it means "adaptive". */
         if (strcmp(value, "0") && !config_number(p, key, value, 1, 3600, &d)) {

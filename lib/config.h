@@ -34,6 +34,7 @@ struct config {
     unsigned suspect_window;    /* [census] suspect_window: K censuses of growth */
     unsigned json_types;        /* [census] json_types: rows in JSON "types" */
     unsigned tracemalloc_frames; /* [tracemalloc] frames */
+    unsigned tracemalloc_lease_s; /* [tracemalloc] lease: the 't' key's default; 0 none */
     unsigned census_interval_ms; /* [census] interval (seconds in the file); 0: adaptive */
     double census_budget_pct;    /* [census] pause_budget: % of wall time censuses may take */
     unsigned pause_alert_ms;     /* [alerts] pause_ms; 0: off */

@@ -81,12 +81,24 @@ struct pm_agent_sample {
     int64_t garbage_len;      /* len(gc.garbage) */
     bool tracemalloc_on;
     int64_t traced_bytes, traced_peak_bytes; /* tracemalloc.get_traced_memory() */
+    uint64_t tm_lease_left_ms; /* the tracemalloc lease: ms left, 0 none */
+    uint8_t tm_owner;          /* PM_TM_OWNER_*: who started the tracing that is on */
     uint64_t census_cost_ns;  /* the last census's pause; 0 none yet */
     uint64_t census_interval_ms; /* current adaptive census interval */
     uint64_t hold_max_ns;     /* the agent's longest GIL hold since the last sample */
     uint32_t n_pauses;
     struct pm_gc_pause pauses[PM_MAX_PAUSES_PER_SAMPLE];
 };
+
+/* Who started the tracemalloc tracing that is on: nobody (off), pymemtop
+ * (it stops it when its monitor leaves or its lease ends), the program
+ * (never stopped by pymemtop). */
+enum { PM_TM_OWNER_NONE = 0, PM_TM_OWNER_PYMEMTOP = 1, PM_TM_OWNER_PROGRAM = 2 };
+/* "" (off), "pymemtop", "program": as JSON's tracemalloc.started_by says it. */
+static inline const char *pm_tm_owner_name(int owner)
+{
+    return owner == PM_TM_OWNER_PYMEMTOP ? "pymemtop" : owner == PM_TM_OWNER_PROGRAM ? "program" : "";
+}
 
 /* A census: GC-tracked objects per type (module-qualified name). */
 #define PM_TYPE_NAME_MAX 128
@@ -170,7 +182,10 @@ struct pm_why {
 /* tracemalloc sites: the top, or a diff between snapshots. */
 #define PM_MAX_SITES 32
 #define PM_SITE_MAX 256
-enum { PM_SITES_TOP = 0, PM_SITES_DIFF_PREVIOUS = 1, PM_SITES_DIFF_BASELINE = 2 };
+/* GROWTH: the traces now minus a mark the monitor took (--record --tracemalloc,
+ * the leak gate); its rows are diffs like the others. */
+enum { PM_SITES_TOP = 0, PM_SITES_DIFF_PREVIOUS = 1, PM_SITES_DIFF_BASELINE = 2,
+       PM_SITES_GROWTH = 3 };
 struct pm_site {
     int64_t size_bytes, count, size_diff, count_diff;
     char where[PM_SITE_MAX]; /* "file.py:123" */

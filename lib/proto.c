@@ -440,6 +440,13 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         return get_u64(v, len, &s->alloc.pymalloc_skip_ns, why);
     case TAG_HOLD_MAX_NS:
         return get_u64(v, len, &s->hold_max_ns, why);
+    case TAG_TM_LEASE_LEFT_MS:
+        return get_u64(v, len, &s->tm_lease_left_ms, why);
+    case TAG_TM_OWNER:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->tm_owner = u <= PM_TM_OWNER_PROGRAM ? (uint8_t)u : PM_TM_OWNER_NONE;
+        return 0;
     case TAG_PAUSE: {
         if (want_len(len, PROTO_PAUSE_BYTES, why) < 0)
             return -1;
@@ -501,6 +508,14 @@ static int command_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len
         return get_str(v, len, c->text, sizeof(c->text), why);
     case TAG_CMD_FLAGS:
         return get_u64(v, len, &c->flags, why);
+    case TAG_LEASE_S:
+        if (get_i64(v, len, &c->lease_s, why) < 0)
+            return -1;
+        if (c->lease_s < 0) {
+            *why = "negative lease";
+            return -1;
+        }
+        return 0;
     default:
         return 0;
     }
@@ -772,7 +787,7 @@ static int sites_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
     case TAG_KIND:
         if (get_u64(v, len, &u, why) < 0)
             return -1;
-        if (u > PM_SITES_DIFF_BASELINE) {
+        if (u > PM_SITES_GROWTH) {
             *why = "unknown sites kind";
             return -1;
         }

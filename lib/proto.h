@@ -213,6 +213,12 @@ enum proto_tag {
     TAG_TYPE_BYTES = 120,  /* CENSUS: u64 bytes, i64 bytes_delta, u64 flags; the TYPE before it */
     TAG_BYTES_TOTAL = 121, /* CENSUS: bytes of every type counted */
     TAG_BYTES_NOTE = 122,  /* CENSUS: why some bytes are approximate */
+
+    /* The tracemalloc lease (issue 13); 150-159 are reserved for it. */
+    TAG_LEASE_S = 150,          /* COMMAND tracemalloc: keep tracing this many s after the
+                                   monitor leaves; absent or 0: stop when it leaves */
+    TAG_TM_LEASE_LEFT_MS = 151, /* SAMPLE: ms left of the lease; absent or 0: none */
+    TAG_TM_OWNER = 152,         /* SAMPLE: who started the tracing on now, PM_TM_OWNER_* */
 };
 
 /* TYPE_BYTES flags. APPROX: no proved formula for the type (its own C
@@ -247,6 +253,7 @@ struct proto_command {
     int64_t arg;
     char text[PM_TYPE_NAME_MAX]; /* CMD_TEXT, "" when absent */
     uint64_t flags;              /* CMD_FLAGS, PROTO_CMD_*; 0 when absent */
+    int64_t lease_s;             /* LEASE_S; 0 when absent */
 };
 
 void proto_buf_init(struct proto_buf *b);

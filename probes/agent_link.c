@@ -350,11 +350,11 @@ int agent_link_send(struct agent_link *l, uint64_t id, const char *name, int64_t
 int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
                          const char *text)
 {
-    return agent_link_send_flags(l, id, name, arg, text, 0);
+    return agent_link_send_flags(l, id, name, arg, text, 0, 0);
 }
 
 int agent_link_send_flags(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
-                          const char *text, uint64_t flags)
+                          const char *text, uint64_t flags, int64_t lease_s)
 {
     if (l->closed)
         return -EPIPE;
@@ -368,6 +368,8 @@ int agent_link_send_flags(struct agent_link *l, uint64_t id, const char *name, i
         proto_put_str(&l->out, TAG_CMD_TEXT, text);
     if (flags) /* older agents skip the unknown tag */
         proto_put_u64(&l->out, TAG_CMD_FLAGS, flags);
+    if (lease_s > 0)
+        proto_put_i64(&l->out, TAG_LEASE_S, lease_s);
     if (proto_end(&l->out) < 0)
         return -ENOMEM;
     return proto_send(l->fd, &l->out);

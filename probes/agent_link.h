@@ -69,7 +69,7 @@ int agent_link_send_text(struct agent_link *l, uint64_t id, const char *name, in
                          const char *text);
 /* The same with COMMAND flags (PROTO_CMD_FORCE ...). */
 int agent_link_send_flags(struct agent_link *l, uint64_t id, const char *name, int64_t arg,
-                          const char *text, uint64_t flags);
+                          const char *text, uint64_t flags, int64_t lease_s);
 /* Sends "detach" when asked (the agent also detaches on EOF) and frees. */
 void agent_link_close(struct agent_link *l, int send_detach);
 

@@ -336,6 +336,12 @@ static void replay_tracemalloc(struct session *s, const struct jv *root)
     s->agent.tracemalloc_on = jv_bool(jv_get(tm, JK_ON), false);
     s->agent.traced_bytes = jv_int(jv_get(tm, JK_TRACED_BYTES), -1);
     s->agent.traced_peak_bytes = jv_int(jv_get(tm, JK_PEAK_BYTES), -1);
+    double left_s = jv_num(jv_get(tm, JK_LEASE_LEFT_S), 0);
+    s->agent.tm_lease_left_ms = left_s > 0 ? (uint64_t)(left_s * 1000) : 0;
+    const char *by = jv_str(jv_get(tm, JK_STARTED_BY), "");
+    s->agent.tm_owner = !strcmp(by, "pymemtop") ? PM_TM_OWNER_PYMEMTOP
+                        : !strcmp(by, "program") ? PM_TM_OWNER_PROGRAM
+                                                 : PM_TM_OWNER_NONE;
     const struct jv *top = jv_get(tm, JK_TOP), *diff = jv_get(tm, JK_DIFF);
     s->have_sites_top = top != NULL;
     if (top)

@@ -477,6 +477,9 @@ static void session_on_sites(struct session *s, const struct pm_sites *sites)
     if (sites->kind == PM_SITES_TOP) {
         s->sites_top = *sites;
         s->have_sites_top = true;
+    } else if (sites->kind == PM_SITES_GROWTH) {
+        s->sites_growth = *sites;
+        s->have_sites_growth = true;
     } else {
         s->sites_diff = *sites;
         s->have_sites_diff = true;
@@ -576,13 +579,20 @@ int64_t session_command(struct session *s, const char *name, int64_t arg)
 int64_t session_command_text(struct session *s, const char *name, int64_t arg,
                              const char *text)
 {
+    return session_command_lease(s, name, arg, text, 0);
+}
+
+int64_t session_command_lease(struct session *s, const char *name, int64_t arg,
+                              const char *text, int64_t lease_s)
+{
     if (s->state != SESSION_LIVE || !s->link) {
         session_status(s, "%s: no live target", name);
         return -ENOTCONN;
     }
     static uint64_t next_id = 1;
     uint64_t id = next_id++;
-    int r = agent_link_send_flags(s->link, id, name, arg, text, s->force ? PROTO_CMD_FORCE : 0);
+    int r = agent_link_send_flags(s->link, id, name, arg, text, s->force ? PROTO_CMD_FORCE : 0,
+                                  lease_s);
     if (r < 0) {
         session_status(s, "%s: cannot reach the agent: %s", name, strerror(-r));
         return r;

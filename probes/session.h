@@ -88,7 +88,8 @@ struct session {
     bool have_why;
     struct pm_sites sites_top;   /* tracemalloc top sites at the latest snapshot */
     struct pm_sites sites_diff;  /* tracemalloc diff */
-    bool have_sites_top, have_sites_diff;
+    struct pm_sites sites_growth; /* tracemalloc growth since the mark (tm_growth) */
+    bool have_sites_top, have_sites_diff, have_sites_growth;
 
     struct session_recorded recorded; /* SESSION_REPLAY only */
 
@@ -145,6 +146,9 @@ int64_t session_command(struct session *s, const char *name, int64_t arg);
  * "cache_demo.Session"); the answer lands in why / have_why. */
 int64_t session_command_text(struct session *s, const char *name, int64_t arg,
                              const char *text);
+/* The same with a tracemalloc lease in seconds (0 none): tracemalloc=on:S. */
+int64_t session_command_lease(struct session *s, const char *name, int64_t arg,
+                              const char *text, int64_t lease_s);
 /* The longest GIL hold the agent reported within the last window_ns. */
 uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns);
 /* Pauses kept in the ring: i = 0 is the oldest. */

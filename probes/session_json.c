@@ -330,6 +330,8 @@ static void session_json_tracemalloc(struct json *j, const struct session *s)
     json_bool(j, JK_ON, s->agent.tracemalloc_on);
     json_int(j, JK_TRACED_BYTES, s->agent.traced_bytes);
     json_int(j, JK_PEAK_BYTES, s->agent.traced_peak_bytes);
+    json_string(j, JK_STARTED_BY, pm_tm_owner_name(s->agent.tm_owner));
+    json_double(j, JK_LEASE_LEFT_S, (double)s->agent.tm_lease_left_ms / 1000.0);
     if (s->have_sites_top)
         session_json_sites(j, JK_TOP, &s->sites_top);
     if (s->have_sites_diff) {

@@ -98,7 +98,15 @@ void chrome_draw_header(struct dash *d, WINDOW *w)
     if (rn)
         ui_fields(u, w, 1, cols - rw, rw, r, rn, 2);
     const char *cmd = s->target.cmdline[0] ? s->target.cmdline : s->target.comm;
-    ui_text(u, w, 1, 0, cols - rw - (rn ? 2 : 0), A_NORMAL, cmd[0] ? cmd : "?");
+    int room = cols - rw - (rn ? 2 : 0);
+    /* While tracemalloc is on, its cost (and the lease's time left) takes
+     * the command line's place: it slows the target, so it must be seen. */
+    char tm[96];
+    if (format_tm_warning(tm, sizeof tm, s->agent.tracemalloc_on, s->agent.tm_owner,
+                          s->agent.tm_lease_left_ms, room))
+        ui_text(u, w, 1, 0, room, u->th.warn | A_BOLD, tm);
+    else
+        ui_text(u, w, 1, 0, room, A_NORMAL, cmd[0] ? cmd : "?");
 }
 
 void chrome_draw_tabs(struct dash *d, WINDOW *w)

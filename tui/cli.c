@@ -54,6 +54,9 @@ static void usage(FILE *f)
             "  --record FILE       write every sample as a JSON line (same schema as --once --json)\n"
             "                      plus event lines, until --duration, target exit or Ctrl-C\n"
             "  --duration S        how long to record or gate (seconds)\n"
+            "  --tracemalloc[=SECONDS]  with --record/--max-growth: tracemalloc on for the run\n"
+            "                      (SECONDS: a lease from now that outlives pymemtop); growth per\n"
+            "                      line every minute and at the end; the leak gate names lines\n"
             "  --max-growth RATE   leak gate: RATE like 10MiB/min or 500KiB/min; with --duration,\n"
             "                      exit 7 if RSS or the Python heap grew faster, and say what grew\n"
             "  --replay FILE       the dashboard over a --record file: <-/-> step, [ ] jump,\n"
@@ -140,7 +143,8 @@ static int parse_command(const char *spec, struct command *c)
     char err[512];
     memset(c, 0, sizeof(*c));
     c->spec = spec;
-    if (commands_parse(spec, &c->def, &c->arg, c->text, sizeof(c->text), err, sizeof(err)) < 0) {
+    if (commands_parse(spec, &c->def, &c->arg, &c->lease_s, c->text, sizeof(c->text), err,
+                       sizeof(err)) < 0) {
         fprintf(stderr, "pymemtop: %s\n", err);
         return -1;
     }
@@ -161,7 +165,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
-           O_REPLAY, O_LIST_COMMANDS, O_FORCE };
+           O_REPLAY, O_LIST_COMMANDS, O_FORCE, O_TRACEMALLOC };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -183,6 +187,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"list", no_argument, NULL, O_LIST},
         {"list-commands", no_argument, NULL, O_LIST_COMMANDS}, /* tests: README's table */
         {"force", no_argument, NULL, O_FORCE},
+        {"tracemalloc", optional_argument, NULL, O_TRACEMALLOC},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -190,6 +195,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
     memset(c, 0, sizeof(*c));
     c->interval_s = c->attach_timeout_s = -1;
     c->tracemalloc_frames = -1;
+    c->tracemalloc_lease_s = -1;
     c->duration_s = c->max_growth_kib_per_min = -1;
     int o;
     c->run_argv = run_argv;
@@ -229,6 +235,16 @@ int cli_parse(int argc, char **argv, struct cli *c)
             if (parse_command(optarg, &c->commands[c->n_commands++]) < 0)
                 return -1;
             break;
+        case O_TRACEMALLOC: {
+            char err[256];
+            c->tracemalloc_lease_s = 0;
+            if (optarg && commands_parse_lease(optarg, &c->tracemalloc_lease_s, err,
+                                               sizeof(err)) < 0) {
+                fprintf(stderr, "pymemtop: --tracemalloc=%s: %s\n", optarg, err);
+                return -1;
+            }
+            break;
+        }
         case O_TMFRAMES: {
             double d;
             if (parse_seconds(optarg, 1, 100, &d) < 0 || d != (int)d) {
@@ -277,6 +293,10 @@ int cli_parse(int argc, char **argv, struct cli *c)
                             "--check or --list\n");
             return -1;
         }
+        if (c->tracemalloc_lease_s >= 0 && !c->record_path && c->max_growth_kib_per_min < 0) {
+            fprintf(stderr, "pymemtop: --tracemalloc goes with --record or --max-growth\n");
+            return -1;
+        }
         if (c->record_path && !strcmp(c->record_path, "-")) {
             fprintf(stderr, "pymemtop: --record - would mix with the program's output: "
                             "give a file\n");
@@ -313,6 +333,11 @@ int cli_parse(int argc, char **argv, struct cli *c)
     }
     if (c->max_growth_kib_per_min >= 0 && c->duration_s < 0) {
         fprintf(stderr, "pymemtop: --max-growth needs --duration S (how long to watch)\n");
+        return -1;
+    }
+    if (c->tracemalloc_lease_s >= 0 && !watch) {
+        fprintf(stderr, "pymemtop: --tracemalloc goes with --record or --max-growth (elsewhere: "
+                        "--command tracemalloc=on[:SECONDS])\n");
         return -1;
     }
     if (c->duration_s >= 0 && !watch) {

@@ -31,6 +31,7 @@ struct command {
     char name[32];    /* protocol name */
     const struct command_def *def; /* its entry in lib/commands.c */
     int64_t arg;
+    int64_t lease_s; /* tracemalloc=on:SECONDS; 0 none */
 };
 
 struct cli {
@@ -43,6 +44,7 @@ struct cli {
     unsigned max_frames;
     const char *frame_stats; /* --frame-stats FILE: frame times as JSON at exit (benchmarks) */
     int tracemalloc_frames; /* <0: not given */
+    int64_t tracemalloc_lease_s; /* --tracemalloc[=S]: <0 not given, 0 for the run, S a lease */
     bool check, list;       /* --check PID, --list */
     const char *record_path; /* --record FILE ("-" = stdout) */
     double duration_s;       /* --duration; <0: until the target exits or Ctrl-C */

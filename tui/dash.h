@@ -1,7 +1,8 @@
 /* The dashboard's state, shared by its parts: the frame loop (dashboard.c),
  * key dispatch (keys.c), command dispatch (dispatch.c), the header, tabs and
  * overlays (chrome.c), the status line (statusline.c), freeze (freeze.c),
- * the filter prompt (filter.c), replay stepping (replay_step.c) and frame
+ * the filter prompt (filter.c), the tracemalloc lease prompt (lease_prompt.c),
+ * replay stepping (replay_step.c) and frame
  * timing (frame_stats.c). Only those files include it. */
 #ifndef PYMEMTOP_TUI_DASH_H
 #define PYMEMTOP_TUI_DASH_H
@@ -32,6 +33,8 @@ struct dash {
     bool want_gen;          /* 'g' pressed: the next key picks a generation */
     bool filter_edit;       /* the status line is a filter prompt */
     char filter[64];
+    bool lease_edit;        /* the status line asks how long to trace ('t') */
+    char lease_text[16];
     unsigned tm_frames;
     struct history hist;
     struct typecache types;

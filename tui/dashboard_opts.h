@@ -16,6 +16,7 @@ struct dashboard_opts {
     unsigned refresh_ms; /* redraw period without new data; 0: 1000 */
     unsigned max_frames; /* quit after this many frames (tests, sanitizer runs); 0: never */
     unsigned tracemalloc_frames; /* for the 't' key; 0: 1 */
+    unsigned tracemalloc_lease_s; /* the 't' prompt's default ([tracemalloc] lease); 0 none */
     enum config_view default_view;
     const int *colors;   /* CONFIG_COLOR_ROLES entries; NULL: built-in */
     unsigned pause_alert_ms;          /* pauses over it are coloured as bad; 0: 100 */

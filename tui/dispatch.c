@@ -30,6 +30,12 @@ const char *dispatch_refusal(const struct session *s)
 bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const char *text,
                         const char *progress)
 {
+    return dispatch_send_lease(d, name, arg, text, 0, progress);
+}
+
+bool dispatch_send_lease(struct dash *d, const char *name, int64_t arg, const char *text,
+                         int64_t lease_s, const char *progress)
+{
     const char *why = dispatch_refusal(d->s);
     if (why) {
         ui_err(&d->ui, "%s", why);
@@ -39,7 +45,7 @@ bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const cha
         ui_err(&d->ui, "still waiting for %s: try again in a moment", d->s->last_command);
         return false;
     }
-    int64_t rc = session_command_text(d->s, name, arg, text);
+    int64_t rc = session_command_lease(d->s, name, arg, text, lease_s);
     if (rc < 0) {
         ui_err(&d->ui, "%s failed: %s", name, strerror((int)-rc));
         return false;

@@ -15,6 +15,9 @@ const char *dispatch_refusal(const struct session *s);
 bool dispatch_send(struct dash *d, const char *name, int64_t arg, const char *progress);
 bool dispatch_send_text(struct dash *d, const char *name, int64_t arg, const char *text,
                         const char *progress);
+/* The same with a tracemalloc lease in seconds (0 none). */
+bool dispatch_send_lease(struct dash *d, const char *name, int64_t arg, const char *text,
+                         int64_t lease_s, const char *progress);
 /* A stop-the-world command (hunt, collect=2): sent as dispatch_send, with
  * --force's meaning when the agent just refused the same command for its
  * predicted pause (a second press confirms). */

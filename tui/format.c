@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "model.h"
+
 /* Right-aligns `txt` to `width` columns in buf; returns bytes written. */
 static size_t put_right(char *buf, size_t len, int width, const char *txt)
 {
@@ -259,4 +261,37 @@ int format_truncate(char *buf, size_t len, const char *src, int cols, bool utf8)
     }
     buf[o] = '\0';
     return used;
+}
+
+size_t format_tm_warning(char *buf, size_t len, bool on, int owner, uint64_t lease_left_ms,
+                         int cols)
+{
+    if (!len)
+        return 0;
+    buf[0] = 0;
+    if (!on)
+        return 0;
+    char left[16], who[32];
+    format_uptime(left, sizeof left, lease_left_ms * 1000000u);
+    const char *l = left;
+    while (*l == ' ')
+        l++;
+    if (lease_left_ms)
+        snprintf(who, sizeof who, "lease %s left", l);
+    else
+        snprintf(who, sizeof who, "%s", owner == PM_TM_OWNER_PROGRAM ? "the program's"
+                                        : owner == PM_TM_OWNER_PYMEMTOP ? "until detach"
+                                                                        : "on");
+    char forms[5][96];
+    const char *t = lease_left_ms ? l : "on";
+    snprintf(forms[0], sizeof forms[0], "tracemalloc on (%s, costs 4-10x allocation time)", who);
+    snprintf(forms[1], sizeof forms[1], "tracemalloc on (%s, allocs 4-10x slower)", who);
+    snprintf(forms[2], sizeof forms[2], "tracemalloc: %s%s, 4-10x slower", t,
+             lease_left_ms ? " left" : "");
+    snprintf(forms[3], sizeof forms[3], "tracemalloc %s", t);
+    snprintf(forms[4], sizeof forms[4], "tm %s", t);
+    for (int i = 0; i < 5; i++)
+        if ((int)strlen(forms[i]) <= cols || i == 4)
+            return (size_t)snprintf(buf, len, "%s", forms[i]);
+    return 0;
 }

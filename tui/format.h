@@ -60,4 +60,11 @@ int format_truncate(char *buf, size_t len, const char *src, int cols, bool utf8)
 /* Columns taken by a UTF-8 string under the same one-per-code-point rule. */
 int format_cols(const char *s);
 
+/* The overhead warning while tracemalloc is on, the longest of its forms
+ * that fits cols: "tracemalloc on (lease 4m12s left, costs 4-10x allocation
+ * time)" down to "tm 4m12s"; owner is PM_TM_OWNER_*, lease_left_ms 0 none.
+ * "" when tracing is off. */
+size_t format_tm_warning(char *buf, size_t len, bool on, int owner, uint64_t lease_left_ms,
+                         int cols);
+
 #endif

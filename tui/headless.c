@@ -15,50 +15,15 @@
 #include "json_keys.h"
 #include "series.h"
 #include "session_json.h"
-
-#define COMMAND_TIMEOUT_NS 300000000000ull /* a hunt on a huge heap takes long */
-
-/* Reads agent data until done(s, arg) or the deadline or the agent goes. */
-static void wait_for(struct session *s, uint64_t timeout_ns, bool (*done)(const struct session *,
-                                                                         int64_t), int64_t arg)
-{
-    uint64_t end = session_now_ns() + timeout_ns;
-    while (!done(s, arg) && s->state == SESSION_LIVE && session_now_ns() < end) {
-        struct pollfd pf = {.fd = session_fd(s), .events = POLLIN};
-        if (poll(&pf, 1, 100) > 0)
-            session_on_readable(s);
-    }
-}
-
-static bool have_sample(const struct session *s, int64_t unused)
-{
-    (void)unused;
-    return s->agent_samples > 0;
-}
-
-static bool have_reply(const struct session *s, int64_t id)
-{
-    return !s->command_pending && s->last_reply.id == (uint64_t)id;
-}
-
-/* Sends a command and waits for its answer: 0, or the exit code. */
-static int command_roundtrip(struct session *s, const char *name, int64_t arg, const char *text)
-{
-    int64_t id = session_command_text(s, name, arg, text && text[0] ? text : NULL);
-    if (id < 0)
-        return EXIT_GONE;
-    wait_for(s, COMMAND_TIMEOUT_NS, have_reply, id);
-    if (!have_reply(s, id))
-        return s->state == SESSION_TARGET_EXITED ? EXIT_GONE : EXIT_INTERNAL;
-    return s->last_reply.status == 0 ? EXIT_OK : EXIT_COMMAND;
-}
+#include "roundtrip.h"
+#include "watch_tm.h"
 
 /* --once: the agent's first sample, a census, and a /proc sample. */
 int headless_once(struct session *s, bool json, size_t types_cap)
 {
-    wait_for(s, 5000000000ull, have_sample, 0);
+    roundtrip_first_sample(s);
     if (s->agent_samples > 0)
-        command_roundtrip(s, "census", 0, NULL);
+        roundtrip_command(s, "census", 0, NULL, 0);
     session_tick(s, session_now_ns());
     if (s->agent_samples == 0) {
         fprintf(stderr, "pymemtop: PID %d: the agent sent no sample (%s)\n", s->target.pid,
@@ -134,7 +99,7 @@ static void print_command_json(const struct session *s, const struct command *c,
  * Stops at the first failure. */
 int headless_commands(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
-    wait_for(s, 5000000000ull, have_sample, 0);
+    roundtrip_first_sample(s);
     s->force = cli->force;
     for (int i = 0; i < cli->n_commands; i++) {
         const struct command *c = &cli->commands[i];
@@ -144,7 +109,7 @@ int headless_commands(struct session *s, const struct cli *cli, int tm_frames, s
         s->have_hunt = s->have_diff = s->have_sites_top = s->have_sites_diff = false;
         s->have_why = false;
         memset(&s->last_reply, 0, sizeof(s->last_reply));
-        int rc = command_roundtrip(s, c->name, arg, c->text);
+        int rc = roundtrip_command(s, c->name, arg, c->text, c->lease_s);
         if (cli->json)
             print_command_json(s, c, rc, types_cap);
         else
@@ -303,6 +268,7 @@ struct watch {
     uint64_t samples_seen, last_pause_end_ns, lines;
     struct slope_acc rss, heap;
     bool heap_known;
+    struct watch_tm tm;
 };
 
 /* The agent's own arrival (its code, thread stack, first census) moves RSS in
@@ -394,8 +360,10 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
             failed ? "FAILED" : "passed", rss, heap >= 0 ? "+" : "", heap,
             w->heap_known ? "" : " (unknown)", limit, cli->duration_s,
             (unsigned long long)w->samples_seen);
-    if (failed)
+    if (failed) {
         watch_name_types(s);
+        watch_tm_print_gate(&w->tm, s, stderr);
+    }
     if (cli->json && !(cli->record_path && !strcmp(cli->record_path, "-"))) {
         struct json j;
         json_init(&j, stdout);
@@ -411,13 +379,15 @@ static int watch_gate(const struct watch *w, const struct session *s, const stru
         json_uint(&j, "samples", w->samples_seen);
         json_object_end(&j);
         session_json_types(&j, s, types_cap);
+        if (w->tm.have_final)
+            session_json_sites(&j, "sites", &s->sites_growth);
         json_object_end(&j);
         fputc('\n', stdout);
     }
     return failed ? EXIT_LEAK : EXIT_OK;
 }
 
-int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
+int headless_watch(struct session *s, const struct cli *cli, int tm_frames, size_t types_cap)
 {
     struct watch w = {0};
     if (cli->record_path) {
@@ -431,11 +401,19 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
     struct sigaction sa = {.sa_handler = watch_on_signal}, old_int, old_term;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    roundtrip_first_sample(s); /* whose tracing is on, if any */
+    int rc = watch_tm_start(&w.tm, s, cli, tm_frames);
+    if (rc != EXIT_OK) {
+        if (w.out && w.out != stdout)
+            fclose(w.out);
+        return rc;
+    }
     uint64_t end = cli->duration_s >= 0 ? session_now_ns() + (uint64_t)(cli->duration_s * 1e9) : 0;
     while (!watch_stop && s->state == SESSION_LIVE) {
         uint64_t now = session_now_ns();
         if (end && now >= end)
             break;
+        watch_tm_tick(&w.tm, s, w.out, now);
         int timeout = session_tick(s, now);
         if (end && (end - now) / 1000000 < (uint64_t)timeout)
             timeout = (int)((end - now) / 1000000) + 1;
@@ -449,6 +427,7 @@ int headless_watch(struct session *s, const struct cli *cli, size_t types_cap)
     sigaction(SIGTERM, &old_term, NULL);
     if (w.status_line)
         fputc('\n', stderr);
+    watch_tm_finish(&w.tm, s, w.out);
     bool exited = s->state == SESSION_TARGET_EXITED;
     if (w.out) {
         if (exited)

@@ -15,8 +15,10 @@ int headless_commands(struct session *s, const struct cli *cli, int tracemalloc_
                       size_t types_cap);
 /* --record and/or --max-growth: watch until the duration ends, the target
  * exits or SIGINT/SIGTERM; write JSON lines (gc_pause events for pauses of
- * the session's pause_alert_ns or more, none when it is 0); judge the growth. */
-int headless_watch(struct session *s, const struct cli *cli, size_t types_cap);
+ * the session's pause_alert_ns or more, none when it is 0; tracemalloc_growth
+ * records with tracing on, watch_tm.h); judge the growth. */
+int headless_watch(struct session *s, const struct cli *cli, int tracemalloc_frames,
+                   size_t types_cap);
 /* --check and --list never attach. agent_path may be NULL (not found). */
 int headless_check(int pid, const char *agent_path, bool json);
 int headless_list(bool json);

@@ -11,6 +11,7 @@
 #include "export.h"
 #include "filter.h"
 #include "freeze.h"
+#include "lease_prompt.h"
 #include "replay_step.h"
 
 static void switch_view(struct dash *d, int v)
@@ -71,9 +72,12 @@ static void command_key(struct dash *d, const struct command_def *c, int binding
         }
         return;
     case CMD_TRACEMALLOC:
-        dispatch_send(d, c->name, a->tracemalloc_on ? 0 : (int64_t)d->tm_frames,
-                      a->tracemalloc_on ? "stopping tracemalloc..."
-                                        : "starting tracemalloc (slows allocations)...");
+        if (a->tracemalloc_on)
+            dispatch_send(d, c->name, 0, "stopping tracemalloc...");
+        else if (dispatch_refusal(d->s))
+            ui_err(u, "%s", dispatch_refusal(d->s));
+        else
+            lease_prompt_open(d); /* how long: Enter sends */
         return;
     case CMD_HUNT:
         if (dispatch_send_stw(d, c->name, 0, "hunting cycles (a full collection)...", now))
@@ -121,6 +125,10 @@ bool keys_handle(struct dash *d, int ch, uint64_t now)
     }
     if (d->filter_edit) {
         filter_key(d, ch);
+        return false;
+    }
+    if (d->lease_edit) {
+        lease_prompt_key(d, ch);
         return false;
     }
     if (d->want_gen) {

@@ -63,6 +63,12 @@ static int exit_code_for(enum target_status st)
     }
 }
 
+/* Frames per allocation when pymemtop turns tracemalloc on. */
+static int tm_frames_for(const struct cli *cli, const struct config *cfg)
+{
+    return cli->tracemalloc_frames > 0 ? cli->tracemalloc_frames : (int)cfg->tracemalloc_frames;
+}
+
 /* Settings and options as the dashboard takes them. */
 static struct dashboard_opts dashboard_opts_from(const struct cli *cli, const struct config *cfg)
 {
@@ -72,6 +78,7 @@ static struct dashboard_opts dashboard_opts_from(const struct cli *cli, const st
         .max_frames = cli->max_frames,
         .tracemalloc_frames = cli->tracemalloc_frames > 0 ? (unsigned)cli->tracemalloc_frames
                                                           : cfg->tracemalloc_frames,
+        .tracemalloc_lease_s = cfg->tracemalloc_lease_s,
         .default_view = cfg->default_view,
         .colors = cfg->colors,
         .pause_alert_ms = cfg->pause_alert_ms,
@@ -137,7 +144,7 @@ static int run_program(const struct cli *cli, const struct config *cfg, const ch
         if (dashboard_run(&s, &dopt) < 0)
             rc = EXIT_INTERNAL;
     } else {
-        rc = headless_watch(&s, cli, cfg->json_types);
+        rc = headless_watch(&s, cli, tm_frames_for(cli, cfg), cfg->json_types);
     }
     bool left_running = s.state == SESSION_LIVE;
     session_close(&s);
@@ -235,12 +242,9 @@ int main(int argc, char **argv)
     if (cli.once) {
         rc = headless_once(&s, cli.json, cfg.json_types);
     } else if (cli.record_path || cli.max_growth_kib_per_min >= 0) {
-        rc = headless_watch(&s, &cli, cfg.json_types);
+        rc = headless_watch(&s, &cli, tm_frames_for(&cli, &cfg), cfg.json_types);
     } else if (cli.n_commands) {
-        rc = headless_commands(&s, &cli,
-                               cli.tracemalloc_frames > 0 ? cli.tracemalloc_frames
-                                                          : (int)cfg.tracemalloc_frames,
-                               cfg.json_types);
+        rc = headless_commands(&s, &cli, tm_frames_for(&cli, &cfg), cfg.json_types);
     } else {
         struct dashboard_opts dopt = dashboard_opts_from(&cli, &cfg);
         rc = dashboard_run(&s, &dopt) < 0 ? EXIT_INTERNAL : EXIT_OK;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "lease_prompt.h"
 
 static const char *status_message(const struct dash *d, bool *error)
 {
@@ -30,6 +31,10 @@ void statusline_draw(struct dash *d, WINDOW *w, uint64_t now)
         int cx = 1 + 15 + (int)strlen(d->filter);
         ui_put(w, 0, cx, cols - cx, A_REVERSE, " ");
         ui_put(w, 0, cx + 2, cols - cx - 2, u->th.dim, "Enter keeps it, Esc clears it");
+        return;
+    }
+    if (d->lease_edit) {
+        lease_prompt_draw(d, w, cols);
         return;
     }
     if (d->want_gen) {

@@ -192,7 +192,16 @@ static void alloc_draw(struct ui *u, WINDOW *w, int h, int wd)
         format_kib(t, sizeof t, s->agent.traced_bytes > 0 ? (uint64_t)s->agent.traced_bytes / 1024 : 0);
         format_kib(p, sizeof p,
                    s->agent.traced_peak_bytes > 0 ? (uint64_t)s->agent.traced_peak_bytes / 1024 : 0);
-        snprintf(extra, sizeof extra, "on: traced %s, peak %s  (t: off)", ui_trim(t), ui_trim(p));
+        char lease[48] = "";
+        if (s->agent.tm_lease_left_ms) {
+            char left[16];
+            format_uptime(left, sizeof left, s->agent.tm_lease_left_ms * NS_PER_MS);
+            snprintf(lease, sizeof lease, ", lease %s left", ui_trim(left));
+        } else if (s->agent.tm_owner == PM_TM_OWNER_PROGRAM) {
+            snprintf(lease, sizeof lease, ", the program's");
+        }
+        snprintf(extra, sizeof extra, "on%s, allocs 4-10x slower: traced %s, peak %s  (t: off)",
+                 lease, ui_trim(t), ui_trim(p));
     } else {
         snprintf(extra, sizeof extra, "%s", pending ? "switching..." : "off  (t: on; allocation-heavy code runs 4-10x slower)");
     }

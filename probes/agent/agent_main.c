@@ -6,6 +6,7 @@
 #include "agent_layout.h"
 #include "agent_server.h"
 #include "agent_state.h"
+#include "agent_tracemalloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ static PyObject *agent_py_atexit(PyObject *self, PyObject *unused)
     (void)unused;
     atomic_store(&agent.finalizing, 1);
     agent_gc_remove();
+    agent_tracemalloc_at_exit();
     Py_RETURN_NONE;
 }
 

@@ -11,6 +11,7 @@
 #include "agent_cycles.h"
 #include "agent_gc.h"
 #include "agent_state.h"
+#include "agent_tmsnap.h"
 #include "agent_tracemalloc.h"
 #include "agent_why.h"
 #include "commands.h"
@@ -156,6 +157,7 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_u64(out, TAG_CENSUS_COST_NS, s->census_cost_ns);
     proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
     proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max_ns);
+    agent_tracemalloc_put(out, s);
     for (uint32_t i = 0; i < s->n_pauses; i++)
         proto_put_pause(out, &s->pauses[i]);
     proto_end(out);
@@ -311,7 +313,13 @@ static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf
                                  size_t msg_len)
 {
     (void)out;
-    return agent_tracemalloc_set(c->arg, msg, msg_len);
+    return agent_tracemalloc_set(c->arg, c->lease_s, msg, msg_len);
+}
+
+static int agent_cmd_tm_growth(const struct proto_command *c, struct proto_buf *out, char *msg,
+                               size_t msg_len)
+{
+    return agent_tmsnap_growth(out, c->arg != 0, msg, msg_len);
 }
 
 static int agent_cmd_snapshot(const struct proto_command *c, struct proto_buf *out, char *msg,
@@ -412,6 +420,8 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         return agent_run_sliced(c, out, agent_cmd_why);
     case CMD_TRACEMALLOC:
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
+    case CMD_TM_GROWTH:
+        return agent_run_with_gil(c, out, agent_cmd_tm_growth);
     case CMD_ALLOC_HOOK:
         return agent_run_with_gil(c, out, agent_cmd_alloc_hook);
     case CMD_INTERVAL:

@@ -1,6 +1,7 @@
 /* The agent's thread and its abstract Unix socket. Idle (blocked in poll on the listening
  * socket, no GIL, no timers) until a monitor connects; then samples every
- * interval and answers commands until the monitor goes away. */
+ * interval and answers commands until the monitor goes away. The one timer
+ * while idle: the end of a tracemalloc lease, if one runs. */
 #include "agent_server.h"
 
 #include <errno.h>
@@ -163,7 +164,7 @@ static int agent_hook(int install)
     } else {
         agent_gc_remove();
         agent_alloc_detach();
-        agent_tracemalloc_detach();
+        agent_tracemalloc_detach(); /* a lease keeps tracing on past this */
     }
     agent_gil_exit();
     return 0;
@@ -199,7 +200,14 @@ static void agent_serve(int fd, pid_t peer)
                 break;
             continue;
         }
+        uint64_t lease_ns = agent_tracemalloc_lease_end_ns();
+        if (lease_ns && now >= lease_ns) {
+            agent_tracemalloc_lease_tick(1);
+            continue;
+        }
         uint64_t wake_ns = census_ns && census_ns < next_ns ? census_ns : next_ns;
+        if (lease_ns && lease_ns < wake_ns)
+            wake_ns = lease_ns;
         struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = agent.listen_fd, .events = POLLIN}};
         int timeout_ms = (int)((wake_ns - now + 999999) / 1000000);
         int n = poll(pf, 2, timeout_ms);
@@ -261,8 +269,15 @@ static void *agent_thread(void *arg)
     for (;;) {
         if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0)
             agent_park();
+        /* No timer at all, unless a tracemalloc lease must end meanwhile. */
+        uint64_t lease_ns = agent_tracemalloc_lease_end_ns(), now = agent_now_ns();
+        int timeout_ms = !lease_ns ? -1 : lease_ns <= now ? 0
+                                                           : (int)((lease_ns - now + 999999) / 1000000);
         struct pollfd pf = {.fd = agent.listen_fd, .events = POLLIN};
-        if (poll(&pf, 1, -1) < 0)
+        int n = poll(&pf, 1, timeout_ms);
+        if (n == 0)
+            agent_tracemalloc_lease_tick(0);
+        if (n <= 0)
             continue;
         int fd = agent_accept();
         if (fd < 0)

@@ -1,14 +1,24 @@
-/* tracemalloc on demand: started and stopped by the monitor (never stopping
- * the program's own tracing), snapshots reduced to per-line totals, diffs.
+/* tracemalloc on demand: started and stopped by the monitor, never stopping
+ * the program's own tracing, and the lease that keeps it on after the
+ * monitor leaves (tracemalloc=on:SECONDS).
  *
- * Analysis does not trace itself: _tracemalloc._get_traces() builds its list
- * with tracing suspended for the calling thread, and the per-line totals are
- * computed here in C with libc memory, so no traced Python allocation is made
- * per trace (tracemalloc's own Snapshot.statistics() allocates several
- * objects per trace, each traced: 3-4 s per million traces on 3.11). A
- * snapshot keeps only file:line -> (bytes, blocks), a few hundred KiB,
- * instead of the traces themselves. The module used is the built-in
- * _tracemalloc (tracemalloc.py re-exports it), so nothing else is imported. */
+ * Whose tracing is it? pymemtop's only while it is provably the tracing
+ * pymemtop started: right after tracemalloc.start() the agent allocates a
+ * small object of its own (the sentinel), which tracemalloc traces. Any
+ * tracemalloc.stop() (then maybe start()) or clear_traces() by the program
+ * drops every trace, the sentinel's too: from then on the tracing belongs to
+ * the program and pymemtop never stops it (not at detach, not when the lease
+ * ends), nor changes anything else. The check runs at every sample and before
+ * every stop. What cannot be seen: a program calling tracemalloc.start()
+ * while pymemtop's tracing is on, which CPython treats as a no-op (it starts
+ * nothing), so that tracing still is pymemtop's and ends with the lease.
+ *
+ * The lease: its end is kept here (monotonic ns, 0 none). The agent thread
+ * sleeps in poll() until then when no monitor is connected (no timer
+ * otherwise) and stops tracing at that moment (agent_tracemalloc_lease_tick).
+ * At interpreter exit the lease is forgotten (CPython stops tracing as it
+ * finalizes); in a forked child (no agent thread there) tracing pymemtop
+ * started is stopped at once by an os.register_at_fork(after_in_child) hook. */
 #include "agent_tracemalloc.h"
 
 #include <errno.h>
@@ -17,479 +27,319 @@
 #include <string.h>
 
 #include "agent_state.h"
+#include "agent_tmmod.h"
+#include "agent_tmsnap.h"
 #include "agent_util.h"
 #include "proto.h"
 
 #define TM_MAX_FRAMES 100 /* more multiplies the slowdown (17-70x at 25 frames) */
 
-struct tm_site {
-    char *where; /* "file.py:123" */
-    int64_t size_bytes, count;
-};
-
-struct tm_snap {
-    int refs; /* baseline, previous and latest may share one */
-    uint64_t time_ns;
-    uint64_t traces;
-    int64_t traced_bytes, peak_bytes;
-    size_t n;
-    struct tm_site *sites; /* sorted by where */
-};
-
 static struct {
-    PyObject *mod;       /* _tracemalloc, once looked up */
-    int started;         /* the agent started the current tracing */
-    int checked_startup; /* PYTHONTRACEMALLOC / -X tracemalloc looked at */
-    int startup;         /* tracing may have been started at interpreter start */
-    struct tm_snap *baseline, *previous, *latest;
+    int started;         /* the agent started the current tracing (see above) */
+    int frames;          /* the traceback limit it started with */
+    PyObject *sentinel;  /* traced while the tracing is the one the agent started */
+    int fork_hook;       /* the after_in_child hook is registered */
+    char lost[96];       /* why the tracing stopped being the agent's, "" */
 } tm;
 
-static void tm_snap_unref(struct tm_snap *s)
+/* The lease's end (CLOCK_MONOTONIC ns), 0 none. Written with the GIL,
+ * read without it by the agent thread to size its poll() timeout. */
+static _Atomic uint64_t tm_lease_end_ns;
+
+/* "4m12s", "2h05m", "3d04h": a lease's time left, ms in. */
+void agent_tracemalloc_fmt_left(char *buf, size_t len, uint64_t ms)
 {
-    if (!s || --s->refs > 0)
+    uint64_t s = (ms + 999) / 1000;
+    if (s < 60)
+        snprintf(buf, len, "%llus", (unsigned long long)s);
+    else if (s < 3600)
+        snprintf(buf, len, "%llum%02llus", (unsigned long long)(s / 60),
+                 (unsigned long long)(s % 60));
+    else if (s < 86400)
+        snprintf(buf, len, "%lluh%02llum", (unsigned long long)(s / 3600),
+                 (unsigned long long)(s / 60 % 60));
+    else
+        snprintf(buf, len, "%llud%02lluh", (unsigned long long)(s / 86400),
+                 (unsigned long long)(s / 3600 % 24));
+}
+
+static uint64_t tm_lease_left_ms(void)
+{
+    uint64_t end = atomic_load(&tm_lease_end_ns), now = agent_now_ns();
+    return end > now ? (end - now + 999999) / 1000000 : 0;
+}
+
+uint64_t agent_tracemalloc_lease_end_ns(void)
+{
+    return atomic_load(&tm_lease_end_ns);
+}
+
+/* The tracing is not (or no longer) the agent's: forget all of it. */
+static void tm_disown(const char *why)
+{
+    tm.started = 0;
+    atomic_store(&tm_lease_end_ns, 0);
+    Py_CLEAR(tm.sentinel);
+    snprintf(tm.lost, sizeof(tm.lost), "%s", why ? why : "");
+}
+
+/* Is our sentinel still traced? _get_object_traceback() answers None for an
+ * object tracemalloc holds no trace of (all traces go at stop()/clear). */
+static int tm_sentinel_traced(PyObject *mod)
+{
+    if (!tm.sentinel)
+        return 0;
+    PyObject *r = PyObject_CallMethod(mod, "_get_object_traceback", "O", tm.sentinel);
+    int traced = r && r != Py_None;
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return traced;
+}
+
+/* 1 while the tracing on is the one the agent started (file comment);
+ * otherwise disowns it and returns 0. */
+static int tm_still_ours(PyObject *mod)
+{
+    if (!tm.started)
+        return 0;
+    const char *lost = NULL;
+    if (!agent_tracemalloc_tracing(mod))
+        lost = "the program stopped tracemalloc";
+    else if (!tm_sentinel_traced(mod) || agent_call_long(mod, "get_traceback_limit") != tm.frames)
+        lost = "the program restarted or cleared tracemalloc: it is the program's now";
+    if (!lost)
+        return 1;
+    tm_disown(lost);
+    return 0;
+}
+
+/* tracemalloc.stop() of the agent's own tracing; 0 or -1. */
+static int tm_stop(PyObject *mod)
+{
+    PyObject *r = PyObject_CallMethod(mod, "stop", NULL);
+    Py_XDECREF(r);
+    PyErr_Clear();
+    tm_disown(NULL);
+    return r ? 0 : -1;
+}
+
+/* Forked child: no agent thread here to end a lease or serve a monitor, so
+ * tracing the agent started ends now (the program's is left alone). */
+static PyObject *tm_py_after_fork_child(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    PyObject *mod = agent_tracemalloc_module(0);
+    if (mod && tm_still_ours(mod))
+        tm_stop(mod);
+    tm_disown(NULL);
+    agent_tmsnap_drop();
+    PyErr_Clear();
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tm_fork_def = {"_pymemtop_tm_after_fork", tm_py_after_fork_child, METH_NOARGS,
+                                  NULL};
+
+/* posix.register_at_fork(after_in_child=...): once, the first time the agent
+ * starts tracing; os.fork() children then run it. No name anywhere. */
+static void tm_register_fork_hook(void)
+{
+    if (tm.fork_hook)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        free(s->sites[i].where);
-    free(s->sites);
-    free(s);
-}
-
-static void tm_snaps_drop(void)
-{
-    tm_snap_unref(tm.baseline);
-    tm_snap_unref(tm.previous);
-    tm_snap_unref(tm.latest);
-    tm.baseline = tm.previous = tm.latest = NULL;
-}
-
-static int tm_snap_count(void)
-{
-    if (!tm.latest)
-        return 0;
-    return 1 + (tm.previous != NULL) + (tm.baseline != tm.latest && tm.baseline != tm.previous);
-}
-
-/* The _tracemalloc module (borrowed), or NULL when tracing cannot be on:
- * nobody imported it and tracing was not requested at start-up. Importing
- * only when needed keeps sys.modules as the program left it. */
-static PyObject *tm_module(int import)
-{
-    if (tm.mod)
-        return tm.mod;
-    PyObject *mods = PyImport_GetModuleDict(); /* borrowed */
-    PyObject *m = mods ? PyDict_GetItemString(mods, "_tracemalloc") : NULL;
-    if (m) {
-        Py_INCREF(m);
-        tm.mod = m;
-        return m;
-    }
-    if (!tm.checked_startup) {
-        const char *env = getenv("PYTHONTRACEMALLOC");
-        PyObject *xo = PySys_GetObject("_xoptions"); /* borrowed */
-        tm.startup = (env && env[0]) ||
-                     (xo && PyDict_Check(xo) && PyDict_GetItemString(xo, "tracemalloc"));
-        tm.checked_startup = 1;
-    }
-    if (!import && !tm.startup)
-        return NULL;
-    tm.mod = PyImport_ImportModule("_tracemalloc");
-    PyErr_Clear();
-    return tm.mod;
-}
-
-static int tm_is_tracing(PyObject *mod)
-{
-    if (!mod)
-        return 0;
-    PyObject *r = PyObject_CallMethod(mod, "is_tracing", NULL);
-    int on = r ? PyObject_IsTrue(r) == 1 : 0;
+    PyObject *mods = PyImport_GetModuleDict();
+    PyObject *posix = mods ? PyDict_GetItemString(mods, "posix") : NULL; /* borrowed */
+    PyObject *reg = posix ? PyObject_GetAttrString(posix, "register_at_fork") : NULL;
+    PyObject *fn = reg ? PyCFunction_NewEx(&tm_fork_def, NULL, NULL) : NULL;
+    PyObject *kw = fn ? Py_BuildValue("{s:O}", "after_in_child", fn) : NULL;
+    PyObject *args = kw ? PyTuple_New(0) : NULL;
+    PyObject *r = args ? PyObject_Call(reg, args, kw) : NULL;
+    tm.fork_hook = r != NULL;
     Py_XDECREF(r);
+    Py_XDECREF(args);
+    Py_XDECREF(kw);
+    Py_XDECREF(fn);
+    Py_XDECREF(reg);
     PyErr_Clear();
-    return on;
-}
-
-static void tm_traced_memory(PyObject *mod, int64_t *cur, int64_t *peak)
-{
-    PyObject *r = PyObject_CallMethod(mod, "get_traced_memory", NULL);
-    PyObject *a = r && PyTuple_Check(r) && PyTuple_Size(r) == 2 ? PyTuple_GetItem(r, 0) : NULL;
-    PyObject *b = a ? PyTuple_GetItem(r, 1) : NULL;
-    *cur = a ? PyLong_AsLongLong(a) : -1;
-    *peak = b ? PyLong_AsLongLong(b) : -1;
-    Py_XDECREF(r);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        *cur = *peak = -1;
-    }
 }
 
 void agent_tracemalloc_read(struct pm_agent_sample *s)
 {
-    PyObject *mod = tm_module(0);
-    s->tracemalloc_on = tm_is_tracing(mod);
+    PyObject *mod = agent_tracemalloc_module(0);
+    s->tracemalloc_on = agent_tracemalloc_tracing(mod);
     s->traced_bytes = s->traced_peak_bytes = -1;
-    if (s->tracemalloc_on)
-        tm_traced_memory(mod, &s->traced_bytes, &s->traced_peak_bytes);
+    s->tm_owner = PM_TM_OWNER_NONE;
+    if (s->tracemalloc_on) {
+        agent_tracemalloc_memory(mod, &s->traced_bytes, &s->traced_peak_bytes);
+        s->tm_owner = tm_still_ours(mod) ? PM_TM_OWNER_PYMEMTOP : PM_TM_OWNER_PROGRAM;
+    } else if (tm.started) {
+        tm_disown("the program stopped tracemalloc");
+    }
+    s->tm_lease_left_ms = tm.started ? tm_lease_left_ms() : 0;
 }
 
-int agent_tracemalloc_set(int64_t frames, char *msg, size_t msg_len)
+void agent_tracemalloc_put(struct proto_buf *out, const struct pm_agent_sample *s)
+{
+    if (s->tm_owner)
+        proto_put_u64(out, TAG_TM_OWNER, s->tm_owner);
+    if (s->tm_lease_left_ms)
+        proto_put_u64(out, TAG_TM_LEASE_LEFT_MS, s->tm_lease_left_ms);
+}
+
+/* "tracemalloc=on" while tracing is on: says whose it is, and sets the lease
+ * when it is ours. */
+static int tm_already_on(PyObject *mod, int64_t lease_s, char *msg, size_t msg_len)
+{
+    long limit = agent_call_long(mod, "get_traceback_limit");
+    char left[32];
+    if (!tm_still_ours(mod)) {
+        snprintf(msg, msg_len,
+                 "tracemalloc already on (%ld frame%s, started by the program): not restarted; "
+                 "pymemtop never stops it%s",
+                 limit, limit == 1 ? "" : "s", lease_s ? ", so it needs no lease" : "");
+        return 0;
+    }
+    if (lease_s > 0) {
+        atomic_store(&tm_lease_end_ns, agent_now_ns() + (uint64_t)lease_s * 1000000000u);
+        agent_tracemalloc_fmt_left(left, sizeof(left), (uint64_t)lease_s * 1000);
+        snprintf(msg, msg_len,
+                 "tracemalloc already on (%ld frame%s, started by pymemtop): lease now %s, "
+                 "then pymemtop stops it (costs 4-10x allocation time until then)",
+                 limit, limit == 1 ? "" : "s", left);
+    } else if (tm_lease_left_ms()) {
+        agent_tracemalloc_fmt_left(left, sizeof(left), tm_lease_left_ms());
+        snprintf(msg, msg_len,
+                 "tracemalloc already on (%ld frame%s, started by pymemtop): its lease (%s left) "
+                 "is kept; tracemalloc=off ends it",
+                 limit, limit == 1 ? "" : "s", left);
+    } else {
+        snprintf(msg, msg_len, "tracemalloc already on (%ld frame%s, started by pymemtop): not "
+                 "restarted", limit, limit == 1 ? "" : "s");
+    }
+    return 0;
+}
+
+static int tm_off(PyObject *mod, char *msg, size_t msg_len)
+{
+    int had_lease = tm_lease_left_ms() > 0;
+    if (!agent_tracemalloc_tracing(mod)) {
+        tm_disown(NULL);
+        snprintf(msg, msg_len, "tracemalloc is already off");
+        return 0;
+    }
+    if (!tm_still_ours(mod)) {
+        snprintf(msg, msg_len,
+                 "tracemalloc was started by the program, not by pymemtop: left on%s%s",
+                 tm.lost[0] ? " (" : "", tm.lost[0] ? "pymemtop's tracing was replaced)" : "");
+        return -EPERM;
+    }
+    if (tm_stop(mod) < 0) {
+        snprintf(msg, msg_len, "tracemalloc.stop() failed; tracing may still be on");
+        return -EIO;
+    }
+    snprintf(msg, msg_len, "tracemalloc off%s: allocations run at full speed again "
+             "(snapshots kept until detach)", had_lease ? " and its lease ended" : "");
+    return 0;
+}
+
+int agent_tracemalloc_set(int64_t frames, int64_t lease_s, char *msg, size_t msg_len)
 {
     if (frames < 0 || frames > TM_MAX_FRAMES) {
         snprintf(msg, msg_len, "tracemalloc takes 0 (off) or 1 to %d frames", TM_MAX_FRAMES);
         return -EINVAL;
     }
-    PyObject *mod = tm_module(frames > 0);
-    int on = tm_is_tracing(mod);
-    if (frames == 0) {
-        if (!on) {
-            tm.started = 0;
-            snprintf(msg, msg_len, "tracemalloc is already off");
-            return 0;
-        }
-        if (!tm.started) {
-            snprintf(msg, msg_len,
-                     "tracemalloc was started by the program, not by pymemtop: left on");
-            return -EPERM;
-        }
-        PyObject *r = PyObject_CallMethod(mod, "stop", NULL);
-        Py_XDECREF(r);
-        PyErr_Clear();
-        if (!r) {
-            snprintf(msg, msg_len, "tracemalloc.stop() failed; tracing may still be on");
-            return -EIO;
-        }
-        tm.started = 0;
-        snprintf(msg, msg_len, "tracemalloc off: allocations run at full speed again "
-                               "(snapshots kept until detach)");
-        return 0;
+    if (lease_s < 0 || lease_s > AGENT_TM_LEASE_MAX_S) {
+        snprintf(msg, msg_len, "a tracemalloc lease is 1 to %d seconds (7 days)",
+                 AGENT_TM_LEASE_MAX_S);
+        return -EINVAL;
     }
+    PyObject *mod = agent_tracemalloc_module(frames > 0);
+    if (frames == 0)
+        return tm_off(mod, msg, msg_len);
     if (!mod) {
         snprintf(msg, msg_len, "tracemalloc is not available in this Python");
         return -ENOSYS;
     }
-    if (on) {
-        long limit = agent_call_long(mod, "get_traceback_limit");
-        snprintf(msg, msg_len, "tracemalloc already on (%ld frame%s, started by %s): not restarted",
-                 limit, limit == 1 ? "" : "s", tm.started ? "pymemtop" : "the program");
-        return 0;
-    }
+    if (agent_tracemalloc_tracing(mod))
+        return tm_already_on(mod, lease_s, msg, msg_len);
     PyObject *r = PyObject_CallMethod(mod, "start", "i", (int)frames);
     Py_XDECREF(r);
     PyErr_Clear();
-    if (!r || !tm_is_tracing(mod)) {
+    if (!r || !agent_tracemalloc_tracing(mod)) {
         snprintf(msg, msg_len, "tracemalloc.start(%d) failed; tracing is off", (int)frames);
         return -EIO;
     }
+    /* Allocated while tracing, so traced: see the file comment. 8 bytes
+     * (not 0 or 1: those bytes objects are shared singletons). */
+    Py_CLEAR(tm.sentinel);
+    tm.sentinel = PyBytes_FromStringAndSize("pymemtop", 8);
+    PyErr_Clear();
     tm.started = 1;
-    snprintf(msg, msg_len,
-             "tracemalloc on (%d frame%s): allocation-heavy code runs 4-10x slower%s "
-             "until you turn it off",
-             (int)frames, frames == 1 ? "" : "s", frames > 1 ? " (more with more frames)" : "");
+    tm.frames = (int)frames;
+    tm.lost[0] = 0;
+    tm_register_fork_hook();
+    atomic_store(&tm_lease_end_ns,
+                 lease_s ? agent_now_ns() + (uint64_t)lease_s * 1000000000u : 0);
+    char until[160];
+    if (lease_s) {
+        char left[32];
+        agent_tracemalloc_fmt_left(left, sizeof(left), (uint64_t)lease_s * 1000);
+        snprintf(until, sizeof(until), "for its lease, %s, even after pymemtop leaves "
+                 "(tracemalloc=off ends it)", left);
+    } else {
+        snprintf(until, sizeof(until), "until you turn it off or pymemtop leaves");
+    }
+    snprintf(msg, msg_len, "tracemalloc on (%d frame%s): allocation-heavy code runs 4-10x slower%s %s",
+             (int)frames, frames == 1 ? "" : "s", frames > 1 ? " (more with more frames)" : "",
+             until);
     return 0;
 }
 
-/* ---- snapshots: per-line totals ---- */
-
-struct tm_agg {
-    PyObject *file; /* borrowed from the traces list, alive while it is */
-    long line;
-    int64_t size_bytes, count;
-};
-
-static size_t tm_agg_hash(PyObject *file, long line)
+/* The lease ended (GIL held): stop tracing if it still is ours. Snapshots
+ * go too when no monitor is there to diff them. */
+static void tm_expire(int served)
 {
-    uint64_t x = (uint64_t)(uintptr_t)file ^ ((uint64_t)line * 0x9e3779b97f4a7c15ull);
-    x ^= x >> 31;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 29;
-    return (size_t)x;
+    atomic_store(&tm_lease_end_ns, 0);
+    PyObject *mod = agent_tracemalloc_module(0);
+    if (mod && tm_still_ours(mod))
+        tm_stop(mod);
+    tm_disown(NULL);
+    if (!served)
+        agent_tmsnap_drop();
 }
 
-static int site_where_cmp(const void *pa, const void *pb)
+void agent_tracemalloc_lease_tick(int served)
 {
-    const struct tm_site *a = pa, *b = pb;
-    return strcmp(a->where, b->where);
-}
-
-/* "file:line", keeping the end of a long path (the file name matters most). */
-static char *tm_where(PyObject *file, long line)
-{
-    char buf[PM_SITE_MAX];
-    const char *p = "<unknown>";
-    Py_ssize_t len = 9;
-    PyObject *b = file && PyUnicode_Check(file) ? PyUnicode_AsUTF8String(file) : NULL;
-    char *bp;
-    if (b && PyBytes_AsStringAndSize(b, &bp, &len) == 0)
-        p = bp;
+    uint64_t end = atomic_load(&tm_lease_end_ns);
+    if (!end || agent_now_ns() < end)
+        return;
+    if (!agent_gil_enter()) {
+        /* Python is going away: CPython stops tracing itself. */
+        atomic_store(&tm_lease_end_ns, 0);
+        return;
+    }
+    tm_expire(served);
     PyErr_Clear();
-    size_t room = sizeof(buf) - 24;
-    if ((size_t)len > room)
-        snprintf(buf, sizeof(buf), "...%s:%ld", p + len - (room - 3), line);
-    else
-        snprintf(buf, sizeof(buf), "%.*s:%ld", (int)len, p, line);
-    Py_XDECREF(b);
-    return strdup(buf);
+    agent_gil_exit();
 }
 
-/* Reduces the traces list (tuples: domain, size, traceback[, total_nframe];
- * traceback[0] the most recent frame (filename, lineno), as 'lineno'
- * statistics group them) to a snapshot. NULL: out of memory. */
-static struct tm_snap *tm_reduce(PyObject *traces)
+int agent_tracemalloc_detach(void)
 {
-    Py_ssize_t n = PyList_Size(traces);
-    size_t cap = 1024;
-    while (cap < (size_t)(n > 0 ? n : 1) / 4 && cap < (1u << 22))
-        cap <<= 1;
-    size_t mask = cap - 1, used = 0;
-    struct tm_agg *tab = calloc(cap, sizeof(*tab));
-    struct tm_snap *s = calloc(1, sizeof(*s));
-    if (!tab || !s)
-        goto fail;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *t = PyList_GetItem(traces, i);
-        if (!t || !PyTuple_Check(t) || PyTuple_Size(t) < 3)
-            continue;
-        PyObject *sz = PyTuple_GetItem(t, 1), *tb = PyTuple_GetItem(t, 2);
-        PyObject *fr = tb && PyTuple_Check(tb) && PyTuple_Size(tb) > 0 ? PyTuple_GetItem(tb, 0)
-                                                                        : NULL;
-        PyObject *file = NULL;
-        long line = 0;
-        if (fr && PyTuple_Check(fr) && PyTuple_Size(fr) == 2) {
-            file = PyTuple_GetItem(fr, 0);
-            line = PyLong_AsLong(PyTuple_GetItem(fr, 1));
-        }
-        long long size = sz ? PyLong_AsLongLong(sz) : 0;
-        if (PyErr_Occurred()) {
-            PyErr_Clear();
-            continue;
-        }
-        if (used * 2 >= cap) { /* grow and rehash */
-            size_t ncap = cap * 2;
-            struct tm_agg *nt = calloc(ncap, sizeof(*nt));
-            if (!nt)
-                goto fail;
-            for (size_t k = 0; k < cap; k++) {
-                if (!tab[k].count)
-                    continue;
-                size_t j = tm_agg_hash(tab[k].file, tab[k].line) & (ncap - 1);
-                while (nt[j].count)
-                    j = (j + 1) & (ncap - 1);
-                nt[j] = tab[k];
-            }
-            free(tab);
-            tab = nt;
-            cap = ncap;
-            mask = cap - 1;
-        }
-        size_t j = tm_agg_hash(file, line) & mask;
-        while (tab[j].count && (tab[j].file != file || tab[j].line != line))
-            j = (j + 1) & mask;
-        if (!tab[j].count) {
-            tab[j].file = file;
-            tab[j].line = line;
-            used++;
-        }
-        tab[j].size_bytes += size;
-        tab[j].count++;
-        s->traces++;
-    }
-    s->sites = calloc(used ? used : 1, sizeof(*s->sites));
-    if (!s->sites)
-        goto fail;
-    for (size_t k = 0; k < cap; k++) {
-        if (!tab[k].count)
-            continue;
-        char *w = tm_where(tab[k].file, tab[k].line);
-        if (!w)
-            goto fail;
-        s->sites[s->n++] = (struct tm_site){w, tab[k].size_bytes, tab[k].count};
-    }
-    free(tab);
-    tab = NULL;
-    /* Distinct filename objects can spell the same file: merge equal sites. */
-    qsort(s->sites, s->n, sizeof(*s->sites), site_where_cmp);
-    size_t w = 0;
-    for (size_t k = 0; k < s->n; k++) {
-        if (w && strcmp(s->sites[w - 1].where, s->sites[k].where) == 0) {
-            s->sites[w - 1].size_bytes += s->sites[k].size_bytes;
-            s->sites[w - 1].count += s->sites[k].count;
-            free(s->sites[k].where);
-        } else {
-            s->sites[w++] = s->sites[k];
-        }
-    }
-    s->n = w;
-    s->refs = 1;
-    return s;
-fail:
-    free(tab);
-    if (s) {
-        s->refs = 1;
-        tm_snap_unref(s);
-    }
-    PyErr_Clear();
-    return NULL;
-}
-
-/* A site of a SITES frame, sorted by the key the frame is about. */
-struct tm_row {
-    const char *where;
-    int64_t size_bytes, count, size_diff, count_diff;
-};
-
-static int64_t abs64(int64_t v)
-{
-    return v < 0 ? -v : v;
-}
-
-static int row_size_cmp(const void *pa, const void *pb)
-{
-    const struct tm_row *a = pa, *b = pb;
-    if (a->size_bytes != b->size_bytes)
-        return a->size_bytes > b->size_bytes ? -1 : 1;
-    return strcmp(a->where, b->where);
-}
-
-static int row_diff_cmp(const void *pa, const void *pb)
-{
-    const struct tm_row *a = pa, *b = pb;
-    if (abs64(a->size_diff) != abs64(b->size_diff))
-        return abs64(a->size_diff) > abs64(b->size_diff) ? -1 : 1;
-    if (abs64(a->count_diff) != abs64(b->count_diff))
-        return abs64(a->count_diff) > abs64(b->count_diff) ? -1 : 1;
-    return strcmp(a->where, b->where);
-}
-
-static void tm_put_frame(struct proto_buf *out, int kind, const struct tm_snap *s,
-                         struct tm_row *rows, size_t n, uint64_t t0)
-{
-    uint64_t now = agent_now_ns();
-    proto_append(out, PROTO_SITES);
-    proto_put_u64(out, TAG_TIME_NS, now);
-    proto_put_u64(out, TAG_COST_NS, now - t0);
-    proto_put_u64(out, TAG_KIND, (uint64_t)kind);
-    proto_put_i64(out, TAG_TRACED_BYTES, s->traced_bytes);
-    proto_put_i64(out, TAG_TRACED_PEAK, s->peak_bytes);
-    for (size_t i = 0; i < n && i < PM_MAX_SITES; i++) {
-        uint64_t nums[4] = {(uint64_t)rows[i].size_bytes, (uint64_t)rows[i].count,
-                            (uint64_t)rows[i].size_diff, (uint64_t)rows[i].count_diff};
-        proto_put_record(out, TAG_SITE, nums, 4, rows[i].where);
-    }
-    proto_end(out);
-}
-
-int agent_tracemalloc_snapshot(struct proto_buf *out, char *msg, size_t msg_len)
-{
-    uint64_t t0 = agent_now_ns();
-    PyObject *mod = tm_module(0);
-    if (!tm_is_tracing(mod)) {
-        snprintf(msg, msg_len, "snapshot: census only (tracemalloc off)");
-        return 0;
-    }
-    int64_t cur, peak;
-    tm_traced_memory(mod, &cur, &peak);
-    PyObject *traces = PyObject_CallMethod(mod, "_get_traces", NULL);
-    if (!traces || !PyList_Check(traces)) {
-        Py_XDECREF(traces);
-        PyErr_Clear();
-        snprintf(msg, msg_len, "snapshot: tracemalloc._get_traces() failed (out of memory?)");
-        return -EIO;
-    }
-    struct tm_snap *s = tm_reduce(traces);
-    Py_DECREF(traces);
-    PyErr_Clear();
-    if (!s) {
-        snprintf(msg, msg_len, "snapshot: out of memory reducing the traces");
-        return -ENOMEM;
-    }
-    s->time_ns = agent_now_ns();
-    s->traced_bytes = cur;
-    s->peak_bytes = peak;
-    if (!tm.baseline) {
-        tm.baseline = s;
-        s->refs++;
-    }
-    tm_snap_unref(tm.previous);
-    tm.previous = tm.latest;
-    tm.latest = s;
-
-    struct tm_row *rows = calloc(s->n ? s->n : 1, sizeof(*rows));
-    if (!rows) {
-        snprintf(msg, msg_len, "snapshot: out of memory");
-        return -ENOMEM;
-    }
-    for (size_t i = 0; i < s->n; i++)
-        rows[i] = (struct tm_row){s->sites[i].where, s->sites[i].size_bytes, s->sites[i].count,
-                                  0, 0};
-    qsort(rows, s->n, sizeof(*rows), row_size_cmp);
-    tm_put_frame(out, PM_SITES_TOP, s, rows, s->n, t0);
-    free(rows);
-    snprintf(msg, msg_len, "snapshot: %llu traces at %zu sites, %.1f MiB traced, %llu ms",
-             (unsigned long long)s->traces, s->n, (double)cur / 1048576.0,
-             (unsigned long long)((agent_now_ns() - t0) / 1000000u));
+    agent_tmsnap_forget_mark();
+    PyObject *mod = agent_tracemalloc_module(0);
+    int ours = mod && tm_still_ours(mod);
+    if (ours && tm_lease_left_ms() > 0)
+        return 1; /* the lease keeps tracing, and the snapshots with it */
+    if (ours)
+        tm_stop(mod);
+    tm_disown(NULL);
+    agent_tmsnap_drop();
     return 0;
 }
 
-int agent_tracemalloc_diff(struct proto_buf *out, int kind, char *msg, size_t msg_len)
+void agent_tracemalloc_at_exit(void)
 {
-    uint64_t t0 = agent_now_ns();
-    const char *against = kind == PM_SITES_DIFF_BASELINE ? "baseline" : "previous";
-    struct tm_snap *old = kind == PM_SITES_DIFF_BASELINE ? tm.baseline : tm.previous;
-    struct tm_snap *cur = tm.latest;
-    if (!cur || !old || old == cur) {
-        if (!tm_is_tracing(tm_module(0)) && !tm.latest) {
-            snprintf(msg, msg_len, "diff: census only (tracemalloc off)");
-            return 0;
-        }
-        snprintf(msg, msg_len,
-                 "tracemalloc diff needs two snapshots taken while tracing (have %d): "
-                 "take another snapshot",
-                 tm_snap_count());
-        return -ENOENT;
-    }
-    struct tm_row *rows = calloc(cur->n + old->n + 1, sizeof(*rows));
-    if (!rows) {
-        snprintf(msg, msg_len, "diff: out of memory");
-        return -ENOMEM;
-    }
-    size_t i = 0, j = 0, n = 0;
-    int64_t total = 0;
-    while (i < cur->n || j < old->n) {
-        int c = i == cur->n ? 1 : j == old->n ? -1 : strcmp(cur->sites[i].where, old->sites[j].where);
-        struct tm_row r = {0};
-        if (c <= 0) {
-            r.where = cur->sites[i].where;
-            r.size_bytes = cur->sites[i].size_bytes;
-            r.count = cur->sites[i].count;
-            r.size_diff = r.size_bytes;
-            r.count_diff = r.count;
-            i++;
-        } else {
-            r.where = old->sites[j].where;
-        }
-        if (c >= 0) { /* in the old snapshot (and maybe gone from the new one) */
-            r.size_diff -= old->sites[j].size_bytes;
-            r.count_diff -= old->sites[j].count;
-            j++;
-        }
-        total += r.size_diff;
-        if (r.size_diff || r.count_diff)
-            rows[n++] = r;
-    }
-    qsort(rows, n, sizeof(*rows), row_diff_cmp);
-    tm_put_frame(out, kind, cur, rows, n, t0);
-    snprintf(msg, msg_len, "tracemalloc diff against %s: %+.1f KiB traced, %zu sites changed%s%s",
-             against, (double)total / 1024.0, n, n ? ", most at " : "", n ? rows[0].where : "");
-    free(rows);
-    return 0;
-}
-
-void agent_tracemalloc_detach(void)
-{
-    if (tm.started && tm_is_tracing(tm.mod)) {
-        PyObject *r = PyObject_CallMethod(tm.mod, "stop", NULL);
-        Py_XDECREF(r);
-        PyErr_Clear();
-    }
+    atomic_store(&tm_lease_end_ns, 0);
+    Py_CLEAR(tm.sentinel);
     tm.started = 0;
-    tm_snaps_drop();
 }

@@ -124,8 +124,10 @@ def test_hunt_shows_shapes():
 
 
 def test_snapshot_diff_and_tracemalloc():
-    """s s d: the diff shows the leaking types grew; t then s: top sites
-    from the demo's source in the allocations view."""
+    """s s d: the diff shows the leaking types grew; t asks how long to
+    trace (Esc cancels; 3m is a lease, shown with its time left in the
+    header and the allocations view), then s: top sites from the demo's
+    source in the allocations view; t again ends tracing and the lease."""
     t = Target(_py())
     tm = Tmux([t.pid], 100, 30)
     tm.wait_for(r"pauses\s+\d+")
@@ -141,13 +143,22 @@ def test_snapshot_diff_and_tracemalloc():
     tm.send("d")
     tm.wait_for(r"live counts")
     tm.send("t")
+    tm.wait_for(r"trace for how long\?.*Enter or 0 = while attached")
+    tm.send("Escape")
+    tm.wait_for(r"tracemalloc left off")
+    tm.send("t")
+    tm.wait_for(r"trace for how long\?")
+    tm.send("3", "m", "Enter")
     # The agent answers "tracemalloc on (1 frame): ... 4-10x slower ...".
     tm.wait_for(r"tracemalloc on \(1 frame\)", timeout=15)
+    # The overhead warning with the lease's time left, in the header.
+    tm.wait_for(r"tracemalloc on \(lease [23]m\d\ds left, costs 4-10x allocation time\)")
     tm.send("4")
-    tm.wait_for(r"tracemalloc\s+on: traced")
+    tm.wait_for(r"tracemalloc\s+on, lease [23]m\d\ds left, allocs 4-10x slower: traced")
     tm.send("s")
     _, screen = tm.wait_for(r"demo\.py:\d+", timeout=15)
     tm.send("t")
+    tm.wait_for(r"tracemalloc off and its lease ended")
     tm.wait_for(r"tracemalloc\s+off")
     tm.send("q")
     tm.wait_for(r"EXIT=0")

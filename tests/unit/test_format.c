@@ -5,6 +5,7 @@
 
 #include "format.h"
 #include "harness.h"
+#include "model.h"
 
 #define CHECK_STR(got, want)                                                             \
     do {                                                                                 \
@@ -236,6 +237,28 @@ static void test_format_bytes(void)
     CHECK(strcmp(bytes(UINT64_MAX), "16.0 EiB") == 0);
 }
 
+/* The tracemalloc warning: longest form that fits, never longer than cols
+ * (but for the last, shortest one), "" when off. */
+static void test_tm_warning(void)
+{
+    char b[128];
+    CHECK(format_tm_warning(b, sizeof b, false, 0, 0, 80) == 0 && !b[0]);
+    format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PYMEMTOP, 252000, 80);
+    CHECK(!strcmp(b, "tracemalloc on (lease 4m12s left, costs 4-10x allocation time)"));
+    format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PYMEMTOP, 252000, 44);
+    CHECK(!strcmp(b, "tracemalloc: 4m12s left, 4-10x slower"));
+    format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PROGRAM, 0, 80);
+    CHECK(!strcmp(b, "tracemalloc on (the program's, costs 4-10x allocation time)"));
+    format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PYMEMTOP, 0, 20);
+    CHECK(!strcmp(b, "tracemalloc on"));
+    format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PYMEMTOP, 3 * 86400000ull, 5);
+    CHECK(!strcmp(b, "tm 3d00h"));
+    for (int cols = 12; cols < 90; cols++) {
+        format_tm_warning(b, sizeof b, true, PM_TM_OWNER_PYMEMTOP, 59000, cols);
+        CHECK((int)strlen(b) <= cols);
+    }
+}
+
 int main(void)
 {
     RUN(test_format_bytes);
@@ -249,5 +272,6 @@ int main(void)
     RUN(test_pct);
     RUN(test_slope);
     RUN(test_truncate);
+    RUN(test_tm_warning);
     return HARNESS_END();
 }

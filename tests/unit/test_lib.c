@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "bootstrap.h"
+#include "commands.h"
 #include "config.h"
 #include "harness.h"
 #include "histogram.h"
@@ -180,8 +181,57 @@ static void test_config_values_errors_warnings(void)
         CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), 0);
         CHECK_EQ_INT(c.pause_alert_ms, atoi(pauses[i][1]));
     }
+    /* [tracemalloc] lease: 0 none, seconds or with a unit, at most 7 days. */
+    const char *leases[][2] = {{"0", "0"}, {"300", "300"}, {"5m", "300"}, {"2h", "7200"},
+                               {"7d", "604800"}};
+    for (size_t i = 0; i < sizeof(leases) / sizeof(leases[0]); i++) {
+        char text[64];
+        snprintf(text, sizeof(text), "[tracemalloc]\nlease = %s\n", leases[i][0]);
+        write_file(p, text);
+        config_defaults(&c);
+        CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), 0);
+        CHECK_EQ_INT(c.tracemalloc_lease_s, atoi(leases[i][1]));
+    }
+    write_file(p, "[tracemalloc]\nlease = 8d\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "7 days") != NULL && strstr(err, "line 2") != NULL);
     unlink(p);
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+}
+
+/* tracemalloc=on[:SECONDS]|off: the lease into lease_s, its range enforced
+ * with a message that names it. */
+static void test_commands_parse_lease(void)
+{
+    const struct command_def *d;
+    int64_t arg, lease;
+    char text[8], err[512];
+    CHECK_EQ_INT(commands_parse("tracemalloc=on", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), 0);
+    CHECK(d->id == CMD_TRACEMALLOC && arg == 1 && lease == 0);
+    CHECK_EQ_INT(commands_parse("tracemalloc=on:90", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), 0);
+    CHECK(arg == 1 && lease == 90);
+    CHECK_EQ_INT(commands_parse("tracemalloc=on:1.5h", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), 0);
+    CHECK(lease == 5400);
+    CHECK_EQ_INT(commands_parse("tracemalloc=off", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), 0);
+    CHECK(arg == 0 && lease == 0);
+    const char *bad[] = {"tracemalloc=on:8d", "tracemalloc=on:-1", "tracemalloc=on:x",
+                         "tracemalloc=on:0.2", "tracemalloc=on:5y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        CHECK_EQ_INT(commands_parse(bad[i], &d, &arg, &lease, text, sizeof text, err,
+                                    sizeof err), -1);
+        CHECK(strstr(err, "1 s to 7 days") != NULL);
+    }
+    CHECK_EQ_INT(commands_parse("tracemalloc=maybe", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), -1);
+    CHECK(strstr(err, "on[:SECONDS]|off") != NULL);
+    /* tm_growth is internal: not for --command. */
+    CHECK_EQ_INT(commands_parse("tm_growth=1", &d, &arg, &lease, text, sizeof text, err,
+                                sizeof err), -1);
 }
 
 int main(void)
@@ -194,5 +244,6 @@ int main(void)
     RUN(test_bootstrap_refuses_hostile_paths);
     RUN(test_bootstrap_refuses_writable_agent);
     RUN(test_config_values_errors_warnings);
+    RUN(test_commands_parse_lease);
     return HARNESS_END();
 }

@@ -405,6 +405,61 @@ static void test_type_bytes_round_trip(void)
     proto_buf_free(&b);
 }
 
+/* The lease (tags 150-152): COMMAND LEASE_S, SAMPLE lease left and owner,
+ * SITES kind GROWTH; absent fields mean no lease. */
+static void test_lease_fields_round_trip(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    const char *why;
+    struct proto_command cmd;
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_u64(&b, TAG_CMD_ID, 5);
+    proto_put_str(&b, TAG_CMD_NAME, "tracemalloc");
+    proto_put_i64(&b, TAG_CMD_ARG, 1);
+    proto_put_i64(&b, TAG_LEASE_S, 300);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &cmd,
+                               &why) == 0);
+    CHECK_EQ_INT(cmd.lease_s, 300);
+    proto_begin(&b, PROTO_COMMAND);
+    proto_put_str(&b, TAG_CMD_NAME, "tracemalloc");
+    proto_put_i64(&b, TAG_LEASE_S, -1);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_command(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &cmd,
+                               &why) < 0);
+
+    struct pm_agent_sample s;
+    make_sample(&b);
+    CHECK(proto_decode_sample(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &s,
+                              &why) == 0);
+    CHECK(s.tm_lease_left_ms == 0 && s.tm_owner == PM_TM_OWNER_NONE);
+    proto_begin(&b, PROTO_SAMPLE);
+    proto_put_u64(&b, TAG_TIME_NS, 1);
+    proto_put_u64(&b, TAG_TM_OWNER, PM_TM_OWNER_PYMEMTOP);
+    proto_put_u64(&b, TAG_TM_LEASE_LEFT_MS, 252000);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_sample(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &s,
+                              &why) == 0);
+    CHECK(s.tm_lease_left_ms == 252000 && s.tm_owner == PM_TM_OWNER_PYMEMTOP);
+
+    static struct pm_sites sites;
+    proto_begin(&b, PROTO_SITES);
+    proto_put_u64(&b, TAG_TIME_NS, 1);
+    proto_put_u64(&b, TAG_KIND, PM_SITES_GROWTH);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_sites(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &sites,
+                             &why) == 0);
+    CHECK(sites.kind == PM_SITES_GROWTH);
+    proto_begin(&b, PROTO_SITES);
+    proto_put_u64(&b, TAG_TIME_NS, 1);
+    proto_put_u64(&b, TAG_KIND, PM_SITES_GROWTH + 1);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_sites(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &sites,
+                             &why) < 0);
+    proto_buf_free(&b);
+}
+
 static void test_fuzz_decoders(void)
 {
     struct proto_buf b;
@@ -508,6 +563,7 @@ int main(void)
     RUN(test_fuzz_decoders);
     RUN(test_why_round_trip_and_truncations);
     RUN(test_command_text_round_trip);
+    RUN(test_lease_fields_round_trip);
     RUN(test_pause_fields_round_trip);
     RUN(test_type_bytes_round_trip);
     RUN(test_reader_reassembles_split_frames);
