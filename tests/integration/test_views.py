@@ -89,7 +89,8 @@ def test_leaking_class_becomes_suspect():
     tm = Tmux(["--config", _config(FAST_CENSUS), t.pid], 100, 30)
     _, screen = tm.wait_for(r"leak suspects[^\n]*\n(.*\n)*?.*__main__\.Session", timeout=30)
     tm.send("2")
-    _, screen = tm.wait_for(r"__main__\.Session\s+[\d.]+k?\s+\+[\d.]+k?\s.*!", timeout=10)
+    _, screen = tm.wait_for(r"__main__\.Session\s+[\d.]+k?\s+~?[\d.]+ [KMG]?i?B\s+\+[\d.]+k?\s.*!",
+                            timeout=10)  # count, bytes, attach ... suspect mark
     tm.send("/")
     tm.wait_for(r"filter types:")
     tm.send("-l", "Sessi")
@@ -139,7 +140,7 @@ def test_snapshot_diff_and_tracemalloc():
     tm.wait_for(r"snapshot: \d+ objects of \d+ types, GIL held [\d.]+ ms; ")
     tm.send("d")
     _, screen = tm.wait_for(r"─ Snapshot diff\s+previous -> latest snapshot")
-    tm.wait_for(r"__main__\.Session\s+[\d.]+k?\s+\+\d+")
+    tm.wait_for(r"__main__\.Session\s+[\d.]+k?\s+(~?[\d.]+ [KMG]?i?B\s+)?\+\d+")
     tm.send("d")
     tm.wait_for(r"live counts")
     tm.send("t")
