@@ -295,7 +295,7 @@ def test_serve_all_follows_processes():
     s.wait(served(a.pid), "PID %d found by --all" % a.pid)
     b = Target(py, user=user)
     s.wait(served(b.pid), "PID %d picked up by a rescan" % b.pid, timeout=10)
-    traced = Target(py, user=user, wrapper=common.as_user(user, ["strace", "-o", "/dev/null"]),
+    traced = Target(py, user=user, wrapper=["strace", "-o", "/dev/null"],
                     wait_state=False)
     traced.wait_state(lambda st: st["tick"] >= 2)
     kid = int(open("/proc/%d/task/%d/children" % (traced.pid, traced.pid)).read().split()[0])
@@ -318,7 +318,8 @@ def test_serve_with_dashboard_attached():
     s = Serve(t.pid)
     s.wait(served(t.pid), "PID %d served" % t.pid)
     tm = common.Tmux([t.pid])
-    tm.wait_for(r"RSS", timeout=20)
+    _m, screen = tm.wait_for(r"RSS|EXIT=\d+", timeout=20)
+    assert "EXIT=" not in screen, "the dashboard did not open beside the exporter:\n" + screen
     before = series(s.metrics(), "python_gc_collections_total", pid=t.pid, generation=0)[0][1]
     s.wait(lambda p: series(p, "python_gc_collections_total", pid=t.pid, generation=0)[0][1]
            > before, "the exporter still sampling with the dashboard attached")
