@@ -1,8 +1,9 @@
 /* The exporter's loop: one poll over the listening socket, the HTTP clients,
  * the agents' sockets and the attach worker's pipe. Nothing here waits on a
  * target: /metrics renders the latest samples the loop already holds, and
- * every client has a deadline, so a slow or silent client (slowloris) only
- * holds its own slot. */
+ * every client has a deadline, and when all slots are taken the one that has
+ * waited longest gives its slot up: a slow or silent client (slowloris)
+ * cannot keep a scraper out. */
 #include "serve.h"
 
 #include <errno.h>
@@ -209,9 +210,28 @@ static bool client_io(struct server *sv, struct client *c, short revents)
     return true;
 }
 
+/* Every slot taken: the client that has waited longest for its request to
+ * end gives its slot up, so clients that never finish (slowloris) cannot
+ * keep a scraper out for their whole deadline. Returns false if none can. */
+static bool serve_evict(struct server *sv)
+{
+    size_t oldest = SERVE_MAX_CLIENTS;
+    for (size_t i = 0; i < sv->n_clients; i++)
+        if (!sv->clients[i].out &&
+            (oldest == SERVE_MAX_CLIENTS ||
+             sv->clients[i].deadline_ns < sv->clients[oldest].deadline_ns))
+            oldest = i;
+    if (oldest == SERVE_MAX_CLIENTS)
+        return false;
+    client_close(sv, oldest);
+    return true;
+}
+
 static void serve_accept(struct server *sv, uint64_t now)
 {
-    while (sv->n_clients < SERVE_MAX_CLIENTS) {
+    for (;;) {
+        if (sv->n_clients == SERVE_MAX_CLIENTS && !serve_evict(sv))
+            return;
         int fd = accept4(sv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
@@ -258,8 +278,12 @@ static void serve_loop(struct server *sv, const struct cli *cli)
             }
         }
         size_t n = 0;
-        fds[n++] = (struct pollfd){.fd = sv->n_clients < SERVE_MAX_CLIENTS ? sv->listen_fd : -1,
-                                   .events = POLLIN};
+        /* Full of clients that are all being answered: leave new ones in
+         * the backlog (polling the socket would only spin). */
+        bool can_take = sv->n_clients < SERVE_MAX_CLIENTS;
+        for (size_t i = 0; i < sv->n_clients && !can_take; i++)
+            can_take = !sv->clients[i].out;
+        fds[n++] = (struct pollfd){.fd = can_take ? sv->listen_fd : -1, .events = POLLIN};
         for (size_t i = 0; i < sv->n_clients; i++) {
             struct client *c = &sv->clients[i];
             fds[n++] = (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};

@@ -207,11 +207,9 @@ def test_serve_http_is_read_only_and_bounded():
     assert raw(b"garbage\r\n\r\n").startswith("HTTP/1.1 400"), raw(b"garbage\r\n\r\n")
     assert raw(b"GET / HTTP/1.1\r\nX: " + b"a" * 9000).startswith("HTTP/1.1 431")
     slow = [raw(b"GET /metrics HTTP/1.1\r\nHost: x\r\n", read=False) for _ in range(5)]
-    t0 = time.monotonic()
     assert served(t.pid)(s.metrics())  # not held up by the slow clients
     slow[0].settimeout(30)
     assert slow[0].recv(100) == b""    # the server gave up on it (its deadline)
-    assert time.monotonic() - t0 < 25
     for c in slow:
         c.close()
     # The target never saw a command: nothing in its GC counts came from us,
@@ -435,3 +433,45 @@ def test_serve_shipped_examples():
         assert "`%s`" % n in fleet, "README's Fleet section does not explain %s" % n
     unit = open(os.path.join(ROOT, "config", "pymemtop-serve.service")).read()
     assert re.search(r"^ExecStart=\S*pymemtop .*--serve", unit, re.M), unit
+
+
+LEAKY = """import time
+class Session:
+    pass
+sessions = []
+print("ready", flush=True)
+while True:
+    sessions.extend(Session() for _ in range(200))
+    churn = [{"i": i} for i in range(1000)]
+    time.sleep(0.1)
+"""
+
+
+def test_serve_leak_suspect_and_slot_eviction():
+    """A type that grows in every census becomes python_leak_suspect 1; with
+    all 64 client slots held by requests that never end, a scrape still
+    gets in at once."""
+    py = find_pythons()[0][-1]
+    t = Target(py, code=LEAKY)
+    t.wait_output("ready")
+    s = Serve(t.pid, config="[census]\ninterval = 1\nsuspect_window = 2\n")
+    text = s.wait(lambda p: series(p, "python_leak_suspect", pid=t.pid, type="__main__.Session"),
+                  "__main__.Session a leak suspect", timeout=60)
+    assert series(text, "python_leak_suspect", pid=t.pid, type="__main__.Session")[0][1] == 1
+    sessions = series(text, "python_objects", pid=t.pid, type="__main__.Session")
+    assert sessions and sessions[0][1] > 200, sessions
+    promtool_check(text)
+    hogs = []
+    for _ in range(70):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+        c.sendall(b"GET /metrics HTTP/1.1\r\n")
+        hogs.append(c)
+    assert served(t.pid)(s.metrics())
+    # It got in because the 7 oldest hogs gave their slots up (the server
+    # closed them before it accepted the next connection), not by a timeout.
+    for c in hogs[:7]:
+        c.setblocking(False)
+        assert c.recv(1) == b"", "hog %d still open" % hogs.index(c)
+    for c in hogs:
+        c.close()
+    assert s.stop() == 0 and t.alive()
