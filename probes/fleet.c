@@ -26,17 +26,20 @@ struct fleet_result {
     char msg[512];
 };
 
+/* The worker never returns: libproc2 keeps per-thread buffers (TLS) that it
+ * never frees, so a thread that ends leaks them; once stopped, it parks. */
 static void *fleet_worker(void *arg)
 {
     struct fleet *f = arg;
     pthread_mutex_lock(&f->mu);
-    while (!f->stop) {
-        if (!f->queue_len) {
+    for (;;) {
+        if (f->stop || !f->queue_len) {
             pthread_cond_wait(&f->cv, &f->mu);
             continue;
         }
         int pid = f->queue[0];
         memmove(f->queue, f->queue + 1, --f->queue_len * sizeof(*f->queue));
+        f->busy = true;
         pthread_mutex_unlock(&f->mu);
 
         struct fleet_result r = {.pid = pid};
@@ -54,6 +57,8 @@ static void *fleet_worker(void *arg)
         }
 
         pthread_mutex_lock(&f->mu);
+        f->busy = false;
+        pthread_cond_broadcast(&f->idle);
         if (f->done_len == f->done_cap) {
             size_t cap = f->done_cap ? f->done_cap * 2 : 16;
             struct fleet_result *d = realloc(f->done, cap * sizeof(*d));
@@ -71,7 +76,6 @@ static void *fleet_worker(void *arg)
         ssize_t w = write(f->wake[1], "x", 1);
         (void)w; /* a full pipe already wakes the loop */
     }
-    pthread_mutex_unlock(&f->mu);
     return NULL;
 }
 
@@ -83,6 +87,7 @@ int fleet_start(struct fleet *f, const struct fleet_opts *o)
         return -errno;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
+    pthread_cond_init(&f->idle, NULL);
     /* The worker must not take the loop's signals (SIGINT/SIGTERM end it). */
     sigset_t all, old;
     sigfillset(&all);
@@ -91,7 +96,6 @@ int fleet_start(struct fleet *f, const struct fleet_opts *o)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r)
         return -r;
-    f->worker_started = true;
     return 0;
 }
 
@@ -469,14 +473,13 @@ int fleet_metrics(struct fleet *f, struct metrics_buf *b, struct metrics_self *s
 
 void fleet_stop(struct fleet *f)
 {
-    if (f->worker_started) {
-        pthread_mutex_lock(&f->mu);
-        f->stop = true;
-        pthread_cond_signal(&f->cv);
-        pthread_mutex_unlock(&f->mu);
-        pthread_join(f->worker, NULL);
-        f->worker_started = false;
-    }
+    /* An attach under way is let finish (a target is never left mid-way),
+     * then the worker parks for good (see fleet_worker). */
+    pthread_mutex_lock(&f->mu);
+    f->stop = true;
+    while (f->busy)
+        pthread_cond_wait(&f->idle, &f->mu);
+    pthread_mutex_unlock(&f->mu);
     for (size_t i = 0; i < f->done_len; i++)
         if (f->done[i].s) {
             session_close(f->done[i].s);
@@ -485,12 +488,7 @@ void fleet_stop(struct fleet *f)
     while (f->n)
         fleet_remove(f, f->n - 1);
     free(f->t);
-    free(f->queue);
-    free(f->done);
-    if (f->wake[0] > 0) {
-        close(f->wake[0]);
-        close(f->wake[1]);
-    }
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
+    f->t = NULL;
+    f->done_len = f->queue_len = 0;
+    /* The pipe, lock and queues stay: the parked worker still owns them. */
 }

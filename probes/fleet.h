@@ -50,9 +50,10 @@ struct fleet {
     uint64_t attach_failures;
     int wake[2];              /* the worker writes a byte per finished attach */
     pthread_t worker;
-    bool worker_started;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;        /* work queued, or stop */
+    pthread_cond_t idle;      /* the worker finished an attach */
+    bool busy;                /* the worker is attaching (under mu) */
     int *queue;               /* PIDs to attach (under mu) */
     size_t queue_len, queue_cap;
     struct fleet_result *done; /* finished attaches (under mu) */
@@ -77,7 +78,8 @@ int fleet_tick(struct fleet *f, uint64_t now_ns);
 int fleet_metrics(struct fleet *f, struct metrics_buf *b, struct metrics_self *self,
                   enum metrics_format fmt);
 size_t fleet_live(const struct fleet *f);
-/* Stops the worker (after its current attach) and detaches from all. */
+/* Lets the worker finish its current attach, parks it, and detaches from
+ * every target. For the end of the process: the worker is not joined. */
 void fleet_stop(struct fleet *f);
 
 #endif
