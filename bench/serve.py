@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The exporter's own cost (issue 12, part 4): CPU and RSS of
 `pymemtop --serve` with 20 targets sampled at 1 Hz, scraped every second
-like Prometheus would, and the scrape latency; against the obvious
+like Prometheus would, and the scrape latency; then the same time without
+scrapes (what holding the sessions costs alone); against the obvious
 alternative in the same run, one `pymemtop --record` per target (20
 monitors) over the same targets for the same time.
 
@@ -135,6 +136,8 @@ def main():
             lat.append(time.monotonic() - t)
             sizes.append(len(b))
         cpu, rss = usage_over([serve.pid], args.seconds, scrape)
+        # The same without scrapes: what holding the sessions costs by itself.
+        idle_cpu, _rss = usage_over([serve.pid], args.seconds)
         serve.terminate()
         serve.wait(30)
         serve = None
@@ -156,6 +159,7 @@ def main():
             "all_served_after_s": round(attach_s, 2),
             "serve_cpu_pct": round(cpu, 2),
             "serve_rss_kib": rss,
+            "serve_cpu_pct_unscraped": round(idle_cpu, 2),
             "scrape_ms_median": round(statistics.median(lat_ms), 2),
             "scrape_ms_p99": round(lat_ms[min(len(lat_ms) - 1, int(len(lat_ms) * 0.99))], 2),
             "scrape_ms_max": round(lat_ms[-1], 2),
