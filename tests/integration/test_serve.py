@@ -475,3 +475,22 @@ def test_serve_leak_suspect_and_slot_eviction():
     for c in hogs:
         c.close()
     assert s.stop() == 0 and t.alive()
+
+
+def test_serve_scrape_never_asks_the_target():
+    """/metrics is rendered from the latest sample: with samples a minute
+    apart, 30 scrapes in a row all show the same sample, ageing, and the
+    agent's GIL time in the target does not move."""
+    py = find_pythons()[0][0]
+    t = Target(py)
+    s = Serve(t.pid, config="[sampling]\ninterval = 60\n[census]\ninterval = 3600\n")
+    s.wait(lambda p: series(p, "pymemtop_sample_age_seconds", pid=t.pid), "a first sample")
+    ages, costs, collections = [], set(), set()
+    for _ in range(30):
+        p = s.metrics()
+        ages.append(series(p, "pymemtop_sample_age_seconds", pid=t.pid)[0][1])
+        costs.add(series(p, "pymemtop_target_cost_seconds_total", pid=t.pid)[0][1])
+        collections.add(series(p, "python_gc_collections_total", pid=t.pid, generation=0)[0][1])
+    assert ages == sorted(ages) and ages[-1] > ages[0], ages
+    assert len(costs) == 1 and len(collections) == 1, (costs, collections)
+    assert s.stop() == 0
