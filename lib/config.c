@@ -30,6 +30,9 @@ void config_defaults(struct config *c)
     c->confirm_pause_ms = 200;
     c->growth_alert_mib_per_min = 10.0;
     c->default_view = CONFIG_VIEW_OVERVIEW;
+    c->serve_types = 20;
+    c->serve_scan_ms = 5000;
+    snprintf(c->serve_address, sizeof(c->serve_address), "127.0.0.1");
     static const int colors[CONFIG_COLOR_ROLES] = {6, 6, 5, 3, 2, 3, 1};
     memcpy(c->colors, colors, sizeof(colors));
 }
@@ -198,6 +201,21 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 0, 1000000, &d))
             return 0;
         c->growth_alert_mib_per_min = d;
+    } else if (!strcmp(section, "serve") && !strcmp(name, "types")) {
+        if (!config_number(p, key, value, 0, 1000, &d))
+            return 0;
+        c->serve_types = (unsigned)d;
+    } else if (!strcmp(section, "serve") && !strcmp(name, "scan_interval")) {
+        if (!config_number(p, key, value, 1, 3600, &d))
+            return 0;
+        c->serve_scan_ms = (unsigned)lround(d * 1000);
+    } else if (!strcmp(section, "serve") && !strcmp(name, "address")) {
+        if (!value[0] || strlen(value) >= sizeof(c->serve_address) || strchr(value, ' ')) {
+            snprintf(p->err, p->err_len, "%s: %s = '%s' is not an address (an IP address or "
+                     "host name, e.g. 127.0.0.1 or ::1)", p->path, key, value);
+            return 0;
+        }
+        snprintf(c->serve_address, sizeof(c->serve_address), "%s", value);
     } else if (!strcmp(section, "display") && !strcmp(name, "default_view")) {
         return config_view(p, key, value, &c->default_view);
     } else if (!strcmp(section, "display") && !strncmp(name, "color_", 6)) {

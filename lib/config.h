@@ -43,6 +43,9 @@ struct config {
                                     predicted longer ask first; 0: always ask */
     double growth_alert_mib_per_min; /* [alerts] growth_mib_per_min; 0: off */
     enum config_view default_view;   /* [display] default_view */
+    unsigned serve_types;            /* [serve] types: python_objects rows per target */
+    unsigned serve_scan_ms;          /* [serve] scan_interval (seconds in the file) */
+    char serve_address[64];          /* [serve] address: when --serve gives only a port */
     int colors[CONFIG_COLOR_ROLES];  /* [display] color_* : 0..7 or CONFIG_COLOR_DEFAULT */
     char source[PATH_MAX];      /* the file read, "" for defaults only */
 };

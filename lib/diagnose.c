@@ -421,6 +421,32 @@ static uint64_t diag_rss_kib(pid_t pid)
     return ok ? resident * (uint64_t)sysconf(_SC_PAGESIZE) / 1024 : 0;
 }
 
+size_t diagnose_python_pids(pid_t *out, size_t cap)
+{
+    DIR *d = opendir("/proc");
+    size_t n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    pid_t self = getpid();
+    uid_t me = geteuid();
+    while ((e = readdir(d)) && n < cap) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        pid_t pid = (pid_t)atoi(e->d_name);
+        char path[64];
+        struct stat st;
+        snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+        /* Another user's maps are unreadable anyway; skip them unopened. */
+        if (pid == self || stat(path, &st) < 0 || (me != 0 && st.st_uid != me))
+            continue;
+        if (diag_maps_any(pid, diag_is_python))
+            out[n++] = pid;
+    }
+    closedir(d);
+    return n;
+}
+
 size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total)
 {
     DIR *d = opendir("/proc");

@@ -49,6 +49,12 @@ struct diagnose_process {
  * were written (at most cap) and sets *total to how many were found. */
 size_t diagnose_list(struct diagnose_process *out, size_t cap, size_t *total);
 
+/* PIDs that look like Python (a python or libpython file is mapped) and
+ * that this user may attach (same real uid, or any when root), lowest
+ * first, without the ELF work of diagnose_list: --serve --all runs it every
+ * scan. Returns how many were written (at most cap). */
+size_t diagnose_python_pids(pid_t *out, size_t cap);
+
 /* Whether pid lives in a container (a mount namespace or root other than
  * ours); out gets its name: the nspawn machine or the docker/podman/CRI
  * container id from its cgroup, else its root directory. */

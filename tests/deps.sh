@@ -9,9 +9,10 @@ set -eu
 # agent's headers and /usr/bin/python3). tests: tmux (the real dashboard),
 # strace (an already-traced target), procps (pgrep), util-linux (setpriv,
 # unshare), passwd (useradd for the second user), systemd-container
-# (systemd-nspawn: real containers).
+# (systemd-nspawn: real containers), prometheus (with promtool: the exporter tests
+# run a real Prometheus server).
 PKGS="make build-essential pkg-config libncurses-dev libproc2-dev libinih-dev python3-dev
-      tmux strace procps util-linux passwd systemd-container"
+      tmux strace procps util-linux passwd systemd-container prometheus"
 
 say() { echo "deps: $*"; }
 

@@ -2,6 +2,7 @@
  * says what to do. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -61,6 +62,10 @@ static void usage(FILE *f)
             "                      exit 7 if RSS or the Python heap grew faster, and say what grew\n"
             "  --replay FILE       the dashboard over a --record file: <-/-> step, [ ] jump,\n"
             "                      { } first/last, . play; commands need a live target\n"
+            "  --serve [ADDR:]PORT PID... | --all\n"
+            "                      Prometheus exporter: GET /metrics for these targets,\n"
+            "                      or with --all every CPython process of this user\n"
+            "                      (address 127.0.0.1 unless given; README \"Fleet\")\n"
             "  --check PID         diagnose without attaching: exit 0 only if an attach would work\n"
             "  --list              the CPython processes this user can see (PID, version, RSS)\n"
             "  -i, --interval S    seconds between samples (0.1-60, default 1)\n"
@@ -137,6 +142,64 @@ static int parse_rate(const char *s, double *kib_per_min)
     return 0;
 }
 
+/* [ADDR:]PORT, [IPV6]:PORT or PORT into host (maybe "") and port. */
+static int parse_serve(const char *spec, struct cli *c)
+{
+    const char *port = spec;
+    size_t hl = 0;
+    const char *host = spec;
+    if (spec[0] == '[') {
+        const char *close = strchr(spec, ']');
+        if (!close || close[1] != ':')
+            return -1;
+        host = spec + 1;
+        hl = (size_t)(close - host);
+        port = close + 2;
+    } else if (strrchr(spec, ':')) {
+        hl = (size_t)(strrchr(spec, ':') - spec);
+        port = spec + hl + 1;
+    }
+    if ((port != spec && !hl) || hl >= sizeof(c->serve_host))
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(port, &end, 10);
+    if (errno || end == port || *end || v < 0 || v > 65535 || !isdigit((unsigned char)port[0]))
+        return -1;
+    memcpy(c->serve_host, host, hl);
+    c->serve_host[hl] = 0;
+    snprintf(c->serve_port, sizeof(c->serve_port), "%ld", v);
+    return 0;
+}
+
+/* --serve: PIDs, or --all. */
+static int check_serve(int argc, char **argv, int first, struct cli *c)
+{
+    if (c->once || c->n_commands || c->check || c->list || c->record_path || c->replay_path ||
+        c->run_argv || c->max_growth_kib_per_min >= 0 || c->json) {
+        fprintf(stderr, "pymemtop: --serve is a mode of its own: give it PIDs or --all only\n");
+        return -1;
+    }
+    if (c->serve_all == (first < argc)) {
+        fprintf(stderr, "pymemtop: --serve %s: give the PIDs to serve, or --all (not both)\n",
+                c->serve);
+        return -1;
+    }
+    for (int i = first; i < argc; i++) {
+        if (c->n_serve_pids == MAX_SERVE_PIDS) {
+            fprintf(stderr, "pymemtop: --serve takes at most %d PIDs (or --all)\n",
+                    MAX_SERVE_PIDS);
+            return -1;
+        }
+        if (parse_pid(argv[i], &c->serve_pids[c->n_serve_pids++]) < 0) {
+            fprintf(stderr, "pymemtop: '%s' is not a PID (a positive number, see 'pgrep python')\n",
+                    argv[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* NAME[=ARG] into a protocol command (lib/commands.c); -1 with a message. */
 static int parse_command(const char *spec, struct command *c)
 {
@@ -165,7 +228,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
         }
     enum { O_ONCE = 256, O_JSON, O_TIMEOUT, O_CONFIG, O_ASCII, O_NOCOLOR, O_AGENT, O_FRAMES, O_FRAME_STATS,
            O_COMMAND, O_TMFRAMES, O_CHECK, O_LIST, O_RECORD, O_DURATION, O_MAXGROWTH,
-           O_REPLAY, O_LIST_COMMANDS, O_FORCE, O_TRACEMALLOC };
+           O_REPLAY, O_LIST_COMMANDS, O_FORCE, O_TRACEMALLOC, O_SERVE, O_ALL };
     static const struct option opts[] = {
         {"once", no_argument, NULL, O_ONCE},
         {"json", no_argument, NULL, O_JSON},
@@ -188,6 +251,8 @@ int cli_parse(int argc, char **argv, struct cli *c)
         {"list-commands", no_argument, NULL, O_LIST_COMMANDS}, /* tests: README's table */
         {"force", no_argument, NULL, O_FORCE},
         {"tracemalloc", optional_argument, NULL, O_TRACEMALLOC},
+        {"serve", required_argument, NULL, O_SERVE},
+        {"all", no_argument, NULL, O_ALL},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -227,6 +292,15 @@ int cli_parse(int argc, char **argv, struct cli *c)
             }
             break;
         case O_LIST: c->list = true; break;
+        case O_ALL: c->serve_all = true; break;
+        case O_SERVE:
+            c->serve = optarg;
+            if (parse_serve(optarg, c) < 0) {
+                fprintf(stderr, "pymemtop: --serve '%s': give [ADDR:]PORT, a port from 0 to "
+                                "65535 (e.g. 9464 or 0.0.0.0:9464 or [::1]:9464)\n", optarg);
+                return -1;
+            }
+            break;
         case O_COMMAND:
             if (c->n_commands == MAX_COMMANDS) {
                 fprintf(stderr, "pymemtop: at most %d --command options\n", MAX_COMMANDS);
@@ -274,6 +348,12 @@ int cli_parse(int argc, char **argv, struct cli *c)
             fprintf(stderr, "Try 'pymemtop --help'.\n");
             return -1;
         }
+    }
+    if (c->serve)
+        return check_serve(opt_argc, argv, optind, c);
+    if (c->serve_all) {
+        fprintf(stderr, "pymemtop: --all goes with --serve [ADDR:]PORT\n");
+        return -1;
     }
     if (c->replay_path) {
         if (optind != opt_argc || c->run_argv || c->once || c->n_commands || c->check ||

@@ -22,6 +22,7 @@ enum {
 };
 
 #define MAX_COMMANDS 16
+#define MAX_SERVE_PIDS 256
 
 struct command_def;
 
@@ -51,6 +52,12 @@ struct cli {
     double max_growth_kib_per_min; /* --max-growth; <0: no gate */
     char **run_argv;         /* -- COMMAND [ARGS...]: run mode; NULL otherwise */
     const char *replay_path; /* --replay FILE */
+    const char *serve;       /* --serve [ADDR:]PORT as given */
+    char serve_host[64];     /* "" when only a port was given ([serve] address then) */
+    char serve_port[8];
+    bool serve_all;          /* --all */
+    int serve_pids[MAX_SERVE_PIDS];
+    int n_serve_pids;
     struct command commands[MAX_COMMANDS];
     int n_commands;
 };

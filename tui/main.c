@@ -18,6 +18,7 @@
 #include "replay.h"
 #include "agent_link.h"
 #include "session.h"
+#include "serve.h"
 #include "session_json.h"
 
 /* The agent sits next to the binary (build tree) or in ../lib/pymemtop. */
@@ -225,6 +226,8 @@ int main(int argc, char **argv)
         .max_pause_ms = cfg.max_pause_ms,
         .confirm_pause_ms = cfg.confirm_pause_ms,
     };
+    if (cli.serve)
+        return serve_run(&cli, &cfg, &so);
     if (cli.run_argv)
         return run_program(&cli, &cfg, agent_path, &so,
                            !cli.record_path && cli.max_growth_kib_per_min < 0);

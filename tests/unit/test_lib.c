@@ -195,6 +195,22 @@ static void test_config_values_errors_warnings(void)
     write_file(p, "[tracemalloc]\nlease = 8d\n");
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
     CHECK(strstr(err, "7 days") != NULL && strstr(err, "line 2") != NULL);
+    /* [serve]: the exporter's keys, defaults and ranges. */
+    config_defaults(&c);
+    CHECK_EQ_INT(c.serve_types, 20);
+    CHECK_EQ_INT(c.serve_scan_ms, 5000);
+    CHECK(!strcmp(c.serve_address, "127.0.0.1"));
+    write_file(p, "[serve]\ntypes = 5\nscan_interval = 1.5\naddress = ::1\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), 0);
+    CHECK_EQ_INT(c.serve_types, 5);
+    CHECK_EQ_INT(c.serve_scan_ms, 1500);
+    CHECK(!strcmp(c.serve_address, "::1") && !warn[0]);
+    write_file(p, "[serve]\nscan_interval = 0\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "1 to 3600") != NULL);
+    write_file(p, "[serve]\naddress = a b\n");
+    CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
+    CHECK(strstr(err, "not an address") != NULL);
     unlink(p);
     CHECK_EQ_INT(config_load(&c, p, err, sizeof(err), warn, sizeof(warn)), -1);
 }
