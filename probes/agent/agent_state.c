@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-struct agent_state agent = {.listen_fd = -1, .spare_fd = -1, .client_fd = -1,
+struct agent_state agent = {.listen_fd = -1, .spare_fd = -1,
                              .max_pause_us = AGENT_DEFAULT_MAX_PAUSE_US,
                              .confirm_pause_ms = AGENT_DEFAULT_CONFIRM_PAUSE_MS};
 
