@@ -118,11 +118,10 @@ static int hooked;
 static int python_gone;
 
 /* A send that fails (the monitor left, or stopped reading for SO_SNDTIMEO)
- * marks that monitor alone for dropping. */
+ * marks that monitor alone for dropping. Sent even to one marked already:
+ * the reply to its "detach" is its last frame. */
 static void agent_send_to(struct agent_client *c)
 {
-    if (c->closing)
-        return;
     if (out.failed || proto_send(c->fd, &out) < 0)
         c->closing = 1;
 }
@@ -285,7 +284,7 @@ static void agent_census_due(void)
         return;
     for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
         struct agent_client *c = agent_client_at(i);
-        if (c->fd >= 0)
+        if (c->fd >= 0 && !c->closing)
             agent_send_to(c);
     }
 }

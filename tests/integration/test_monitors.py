@@ -302,6 +302,17 @@ def test_monitors_garbage_and_quitters_dropped_alone(py):
     except (EOFError, ConnectionResetError):
         pass
     wrong.close()
+    # "detach" closes that connection only, after its reply.
+    leaver = Raw(t.pid)
+    status, msg, _ = leaver.command("detach", 0)
+    assert (status, msg) == (0, "detached"), (status, msg)
+    try:
+        while True:
+            typ, _ = leaver.frame()
+            assert typ in (SAMPLE, CENSUS), "frame %d after the detach reply" % typ
+    except (EOFError, ConnectionResetError):
+        pass
+    leaver.close()
     # Gone in the middle of its command: the census is taken, nobody is hurt.
     quitter = Raw(t.pid)
     quitter.send_command("census", 0)
