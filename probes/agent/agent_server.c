@@ -120,9 +120,9 @@ static int python_gone;
 /* A send that fails (the monitor left, or stopped reading for SO_SNDTIMEO)
  * marks that monitor alone for dropping. Sent even to one marked already:
  * the reply to its "detach" is its last frame. */
-static void agent_send_to(struct agent_client *c)
+static void agent_send_to(struct agent_client *c, const struct proto_buf *b)
 {
-    if (out.failed || proto_send(c->fd, &out) < 0)
+    if (b->failed || proto_send(c->fd, b) < 0)
         c->closing = 1;
 }
 
@@ -144,7 +144,7 @@ static void agent_send_hello(struct agent_client *c)
     proto_put_u64(&out, TAG_RAW_PATHS, raw);
     proto_put_str(&out, TAG_LAYOUT_NOTE, agent.layout_why);
     proto_end(&out);
-    agent_send_to(c);
+    agent_send_to(c, &out);
 }
 
 /* One monitor too many: tell it whom the agent serves. PID alone is what
@@ -238,7 +238,7 @@ static void agent_arrive(void)
  * pauses since its last sample). Monitors at slower intervals are skipped:
  * an exporter asking every second is not sent the dashboard's ten samples a
  * second, and the target pays for one reading at the fastest interval. */
-static void agent_sample_due(uint64_t now)
+static void agent_sample_due(struct proto_buf *buf, uint64_t now)
 {
     uint64_t from = UINT64_MAX;
     int any = 0;
@@ -265,10 +265,31 @@ static void agent_sample_due(uint64_t now)
             c->hold_max_ns = reading.hold_max_ns;
         if (!agent_client_due(c, now))
             continue;
-        agent_sample_encode(&out, &reading, c, monitors);
-        agent_send_to(c);
+        agent_sample_encode(buf, &reading, c, monitors);
+        agent_send_to(c, buf);
         c->next_ns = now + (uint64_t)c->interval_ms * 1000000u;
     }
+}
+
+/* Between two slices of a long command (a census, why, hunt), the GIL let go:
+ * the monitors due get their samples now rather than after the command.
+ * Into a buffer of its own (the command's results are being built in
+ * `out`); the reading's GIL hold is not the command's (its pause and cost
+ * are reported without it). Monitors whose send fails are dropped after the
+ * command, never under it. */
+static void agent_between_slices(void)
+{
+    static struct proto_buf sbuf;
+    static int inside;
+    uint64_t now = agent_now_ns(), next = agent_clients_next_ns();
+    if (inside || python_gone || !next || now < next)
+        return;
+    inside = 1;
+    uint64_t held = agent.op_held_ns, max_hold = agent.op_max_hold_ns;
+    agent_sample_due(&sbuf, now);
+    agent.op_held_ns = held;
+    agent.op_max_hold_ns = max_hold;
+    inside = 0;
 }
 
 /* The budgeted census, for everyone. */
@@ -285,7 +306,7 @@ static void agent_census_due(void)
     for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
         struct agent_client *c = agent_client_at(i);
         if (c->fd >= 0 && !c->closing)
-            agent_send_to(c);
+            agent_send_to(c, &out);
     }
 }
 
@@ -312,7 +333,7 @@ static void agent_read_commands(struct agent_client *c)
             python_gone = 1;
             break;
         }
-        agent_send_to(c);
+        agent_send_to(c, &out);
     }
     if (r < 0)
         c->closing = 1;
@@ -325,7 +346,7 @@ static void agent_serve(void)
         uint64_t now = agent_now_ns();
         uint64_t sample_ns = agent_clients_next_ns();
         if (sample_ns && now >= sample_ns) {
-            agent_sample_due(now);
+            agent_sample_due(&out, now);
             agent_sweep();
             continue;
         }
@@ -391,6 +412,7 @@ static void *agent_thread(void *arg)
     (void)arg;
     agent.tstate = PyThreadState_New(PyInterpreterState_Main());
     proto_buf_init(&out);
+    agent.between_slices = agent_between_slices;
     for (;;) {
         if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0 ||
             python_gone)

@@ -50,6 +50,8 @@ void agent_gil_exit(void)
 int agent_gil_yield(void)
 {
     agent_gil_exit();
+    if (agent.between_slices)
+        agent.between_slices();
     struct timespec ts = {0, AGENT_YIELD_NS};
     nanosleep(&ts, NULL);
     return agent_gil_enter();

@@ -127,6 +127,10 @@ struct agent_state {
      * per 1000 of those objects (our hook; 0 none seen yet). */
     uint64_t census_objects, census_held_ns;
     uint64_t full_gc_ns_per_kobj;
+    /* Called by agent_gil_yield() while sliced work has let the GIL go
+     * (agent thread, GIL not held): the server sends the other monitors
+     * their samples there, so a long command delays nobody's. NULL: none. */
+    void (*between_slices)(void);
 };
 
 extern struct agent_state agent;

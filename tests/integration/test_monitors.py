@@ -18,6 +18,7 @@ MAGIC, VERSION = 0x50544D50, 1
 HELLO, BUSY, SAMPLE, COMMAND, REPLY, CENSUS = 1, 2, 3, 4, 5, 6
 T_PID, T_TIME_NS, T_GC_COLLECTIONS, T_PAUSE_COUNT, T_PAUSES_DROPPED, T_PAUSE = 2, 20, 24, 28, 33, 34
 T_CMD_ID, T_CMD_NAME, T_CMD_ARG, T_STATUS, T_MESSAGE = 60, 61, 62, 63, 64
+T_WALL_NS = 100
 T_MONITORS, T_MONITORS_MAX, T_MONITOR_PIDS = 160, 161, 162
 MAX_MONITORS = 8
 
@@ -32,6 +33,21 @@ while True:
     if n % 20 == 0:
         gc.collect(n // 20 % 3)
     time.sleep(0.002)
+"""
+
+# A heap worth a long census, and a thread that keeps the GIL busy: the
+# agent's slices wait for it at every switch interval (100 ms here).
+BIG = """
+import sys, threading, time
+data = [[i] for i in range(400000)]
+sys.setswitchinterval(0.1)
+def spin():
+    while True:
+        sum(range(1000))
+threading.Thread(target=spin, daemon=True).start()
+print("ready", flush=True)
+while True:
+    time.sleep(1)
 """
 
 
@@ -99,7 +115,7 @@ class Raw:
             typ, f = self.frame()
             if typ == REPLY and u64(f[T_CMD_ID][0]) == cid:
                 return i64(f[T_STATUS][0]), f[T_MESSAGE][0].decode(), seen
-            seen.append(typ)
+            seen.append((typ, f))
 
     def sample(self):
         """The next SAMPLE: time, collections (all generations), its pauses."""
@@ -372,3 +388,33 @@ def test_monitors_ninth_refused(py):
 def _once_or_none(pid):
     p = pymemtop("--once", "--json", pid, timeout=30)
     return json.loads(p.stdout) if p.returncode == 0 else None
+
+
+def test_monitors_samples_flow_during_a_long_command(py):
+    t = Target(py, code=BIG)
+    t.wait_output("ready", timeout=60)
+    once_json(t.pid)
+    a = Raw(t.pid)
+    assert a.command("max_pause", 1)[0] == 0  # many short slices
+    b = Raw(t.pid)
+    assert b.command("interval", 100)[0] == 0
+    status, msg, seen = a.command("census", 0)
+    assert status == 0, msg
+    census = [f for typ, f in seen if typ == CENSUS][-1]
+    start = u64(census[T_TIME_NS][0])
+    wall = u64(census[T_WALL_NS][0])
+    assert wall >= 300 * 10**6, "the census took only %.0f ms (%d slices): too short to tell" % (
+        wall / 1e6, u64(census[102][0]))
+    times = []
+    while not times or times[-1] < start + wall:
+        times.append(b.sample()["time_ns"])
+    inside = [x for x in times if start < x < start + wall]
+    # Samples are sent between the census's slices, not after it: the 100 ms
+    # monitor gets readings taken while the census was under way.
+    assert len(inside) >= wall // (300 * 10**6), (
+        "%d samples during a %.0f ms census" % (len(inside), wall / 1e6))
+    # The census's own pause is its own: the samples' GIL holds are not in it.
+    assert i64(census[T_WALL_NS][0]) > 0
+    a.close()
+    b.close()
+    assert t.alive() and t.stderr() == ""
