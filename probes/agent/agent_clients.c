@@ -137,17 +137,41 @@ void agent_client_set_max_pause(struct agent_client *c, unsigned max_pause_ms)
 
 int agent_client_due(const struct agent_client *c, uint64_t now_ns)
 {
+    if (c->fd < 0 || c->closing)
+        return 0;
     uint64_t slack = (uint64_t)c->interval_ms * 100000u; /* a tenth, in ns */
-    return c->fd >= 0 && !c->closing && c->next_ns <= now_ns + slack;
+    return c->fresh || c->next_ns <= now_ns + slack;
 }
 
-uint64_t agent_clients_next_ns(void)
+void agent_client_served(struct agent_client *c, uint64_t now_ns)
 {
-    uint64_t next = 0;
+    /* Anchored to its own deadlines: served late by up to one reading of the
+     * fastest monitor, its samples still come every interval on average. */
+    uint64_t iv = (uint64_t)c->interval_ms * 1000000u;
+    c->next_ns += iv;
+    if (c->next_ns <= now_ns) /* far behind (a long command): start afresh */
+        c->next_ns = now_ns + iv;
+}
+
+uint64_t agent_clients_wake_ns(uint64_t last_reading_ns)
+{
+    uint64_t earliest = 0, fastest_ns = 0;
     for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
         const struct agent_client *c = &clients[i];
-        if (c->fd >= 0 && !c->closing && (!next || c->next_ns < next))
-            next = c->next_ns;
+        if (c->fd < 0 || c->closing)
+            continue;
+        if (c->fresh)
+            return 1; /* its first sample at once: --once waits for it */
+        uint64_t iv = (uint64_t)c->interval_ms * 1000000u;
+        if (!earliest || c->next_ns < earliest)
+            earliest = c->next_ns;
+        if (!fastest_ns || iv < fastest_ns)
+            fastest_ns = iv;
     }
-    return next;
+    if (!earliest)
+        return 0;
+    /* Never two readings closer than the fastest interval asked: monitors
+     * whose deadlines fall between two readings wait for the next. */
+    uint64_t grid = last_reading_ns + fastest_ns;
+    return earliest > grid ? earliest : grid;
 }

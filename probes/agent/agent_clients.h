@@ -15,7 +15,7 @@ struct agent_client {
     pid_t peer; /* as SO_PEERCRED saw it: 0 outside our PID namespace */
     struct proto_reader in;
     unsigned interval_ms;
-    uint64_t next_ns; /* its next sample is due then */
+    uint64_t next_ns; /* its next sample is due then (its own grid) */
     /* Pauses: the next one it gets (its cursor into agent.ring), where its
      * counters start, and what it was sent so far. Set at its first sample. */
     int fresh;
@@ -50,10 +50,15 @@ void agent_client_set_interval(struct agent_client *c, unsigned interval_ms, uin
 void agent_client_set_census(struct agent_client *c, int floor, unsigned value);
 void agent_client_set_max_pause(struct agent_client *c, unsigned max_pause_ms);
 
-/* Due for a sample at now: its deadline is within a tenth of its interval,
- * so that monitors at different intervals share readings. */
+/* Due for a sample at now: its first, or its deadline is within a tenth of
+ * its interval. */
 int agent_client_due(const struct agent_client *c, uint64_t now_ns);
-/* The earliest sample deadline of all clients, 0 with none. */
-uint64_t agent_clients_next_ns(void);
+/* It was sent a sample at now: its next deadline. */
+void agent_client_served(struct agent_client *c, uint64_t now_ns);
+/* When the next reading is due (0: no monitor): at once for a newcomer, else
+ * the earliest deadline, but never sooner than the fastest interval after
+ * the last reading, so that monitors at any phase and interval share
+ * readings and the target pays for one at the fastest interval asked. */
+uint64_t agent_clients_wake_ns(uint64_t last_reading_ns);
 
 #endif

@@ -116,6 +116,9 @@ static struct agent_reading reading;
 static int hooked;
 /* Python is going away (a GIL entry was refused): stop touching it. */
 static int python_gone;
+/* When the latest reading was taken: the next is not before the fastest
+ * interval after it (agent_clients_wake_ns). */
+static uint64_t last_reading_ns;
 
 /* A send that fails (the monitor left, or stopped reading for SO_SNDTIMEO)
  * marks that monitor alone for dropping. Sent even to one marked already:
@@ -256,6 +259,7 @@ static void agent_sample_due(struct proto_buf *buf, uint64_t now)
         python_gone = 1;
         return;
     }
+    last_reading_ns = now;
     unsigned monitors = (unsigned)agent_clients_count();
     for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
         struct agent_client *c = agent_client_at(i);
@@ -267,7 +271,7 @@ static void agent_sample_due(struct proto_buf *buf, uint64_t now)
             continue;
         agent_sample_encode(buf, &reading, c, monitors);
         agent_send_to(c, buf);
-        c->next_ns = now + (uint64_t)c->interval_ms * 1000000u;
+        agent_client_served(c, now);
     }
 }
 
@@ -281,7 +285,7 @@ static void agent_between_slices(void)
 {
     static struct proto_buf sbuf;
     static int inside;
-    uint64_t now = agent_now_ns(), next = agent_clients_next_ns();
+    uint64_t now = agent_now_ns(), next = agent_clients_wake_ns(last_reading_ns);
     if (inside || python_gone || !next || now < next)
         return;
     inside = 1;
@@ -344,7 +348,7 @@ static void agent_serve(void)
 {
     while (!python_gone && !atomic_load(&agent.finalizing) && !atomic_load(&agent.forked)) {
         uint64_t now = agent_now_ns();
-        uint64_t sample_ns = agent_clients_next_ns();
+        uint64_t sample_ns = agent_clients_wake_ns(last_reading_ns);
         if (sample_ns && now >= sample_ns) {
             agent_sample_due(&out, now);
             agent_sweep();

@@ -248,6 +248,17 @@ def test_monitors_interval_is_per_monitor(py):
     # ... from one reading of the target for both: the slow one's sample is
     # one of the fast one's.
     assert s2["time_ns"] in fast_times, "the slow monitor's sample was a reading of its own"
+    # A third at the fast one's interval, arriving at another phase: after
+    # its first sample (at once) it is sent the fast one's readings, not
+    # readings of its own in between.
+    twin = Raw(t.pid)
+    assert twin.command("interval", 100)[0] == 0
+    twin_times = [twin.sample()["time_ns"] for _ in range(6)][2:]
+    while fast_times[-1] < twin_times[-1]:
+        fast_times.append(fast.sample()["time_ns"])
+    assert set(twin_times) <= set(fast_times), (
+        "monitors at one interval got separate readings", twin_times, fast_times[-12:])
+    twin.close()
     fast.close()
     slow.close()
     _hook_gone(t)
