@@ -325,7 +325,7 @@ static void agent_read_commands(struct agent_client *c)
     struct proto_header h;
     const uint8_t *payload;
     const char *why;
-    int r;
+    int r = 0;
     while (!c->closing && !python_gone &&
            (r = proto_reader_next(&c->in, &h, &payload, &why)) == 1) {
         struct proto_command cmd;
