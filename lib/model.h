@@ -69,7 +69,7 @@ struct pm_agent_sample {
     int64_t gc_duration_ns[PM_GENERATIONS];
     int64_t gc_candidates[PM_GENERATIONS];
     int64_t alloc_blocks;                  /* sys.getallocatedblocks(); -1 unknown */
-    /* Pauses since this client attached (exact, kept by the agent). */
+    /* Pauses since this client's first sample (exact, kept by the agent). */
     uint64_t pause_count;
     uint64_t pause_total_ns;
     uint64_t pause_max_ns;
@@ -86,6 +86,7 @@ struct pm_agent_sample {
     uint64_t census_cost_ns;  /* the last census's pause; 0 none yet */
     uint64_t census_interval_ms; /* current adaptive census interval */
     uint64_t hold_max_ns;     /* the agent's longest GIL hold since the last sample */
+    uint32_t monitors;        /* monitors the agent serves now; 0 unknown (older agent) */
     uint32_t n_pauses;
     struct pm_gc_pause pauses[PM_MAX_PAUSES_PER_SAMPLE];
 };
@@ -207,6 +208,7 @@ struct pm_hello {
     char python[32];         /* "3.11.7" */
     uint64_t loaded_ns;      /* CLOCK_MONOTONIC when the agent was loaded */
     uint64_t clients_served; /* >1 means the agent was reused */
+    uint32_t monitors;       /* connected now, this one included; 0 unknown */
     uint32_t interval_ms;
     char layout[32];         /* lib/pylayout.c row label, "" when the build has none */
     uint64_t raw_paths;      /* PM_RAW_* */

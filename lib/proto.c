@@ -330,6 +330,11 @@ static int hello_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, 
         return get_u64(v, len, &h->raw_paths, why);
     case TAG_LAYOUT_NOTE:
         return get_str(v, len, h->layout_note, sizeof(h->layout_note), why);
+    case TAG_MONITORS:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        h->monitors = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
+        return 0;
     default:
         return 0;
     }
@@ -446,6 +451,11 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         if (get_u64(v, len, &u, why) < 0)
             return -1;
         s->tm_owner = u <= PM_TM_OWNER_PROGRAM ? (uint8_t)u : PM_TM_OWNER_NONE;
+        return 0;
+    case TAG_MONITORS:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        s->monitors = u > UINT32_MAX ? UINT32_MAX : (uint32_t)u;
         return 0;
     case TAG_PAUSE: {
         if (want_len(len, PROTO_PAUSE_BYTES, why) < 0)
@@ -918,13 +928,25 @@ int proto_decode_why(const uint8_t *p, size_t len, struct pm_why *out, const cha
 
 static int busy_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len, const char **why)
 {
-    return tag == TAG_PID ? get_i64(v, len, ctx, why) : 0;
+    struct proto_busy *b = ctx;
+    switch (tag) {
+    case TAG_PID:
+        return get_i64(v, len, &b->holder_pid, why);
+    case TAG_MONITORS:
+        return get_u64(v, len, &b->monitors, why);
+    case TAG_MONITORS_MAX:
+        return get_u64(v, len, &b->max, why);
+    case TAG_MONITOR_PIDS:
+        return get_str(v, len, b->pids, sizeof(b->pids), why);
+    default:
+        return 0;
+    }
 }
 
-int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why)
+int proto_decode_busy(const uint8_t *p, size_t len, struct proto_busy *out, const char **why)
 {
-    *holder_pid = 0;
-    return fields_walk(p, len, busy_field, holder_pid, why);
+    memset(out, 0, sizeof(*out));
+    return fields_walk(p, len, busy_field, out, why);
 }
 
 void proto_reader_init(struct proto_reader *r, uint32_t max_payload)

@@ -23,7 +23,10 @@
  * Messages:
  *   HELLO   agent -> monitor on connect: AGENT_VERSION, PID, HEXVERSION,
  *           PYTHON, LOADED_NS, CLIENTS, INTERVAL_MS
- *   BUSY    agent -> monitor: another monitor holds the agent; PID of it
+ *   BUSY    agent -> monitor: the agent serves as many monitors as it can
+ *           (PM_AGENT_MAX_MONITORS, 8) and refuses this one: PID (of the
+ *           first it serves, for monitors that knew only one), and since
+ *           issue 12 MONITORS, MONITORS_MAX and MONITOR_PIDS
  *   SAMPLE  agent -> monitor every interval: TIME_NS, GC_ENABLED,
  *           GC_THRESHOLDS, GC_COUNTS, GC_COLLECTIONS, GC_COLLECTED,
  *           GC_UNCOLLECTABLE, ALLOC_BLOCKS, PAUSE_COUNT, PAUSE_TOTAL_NS,
@@ -65,6 +68,18 @@
  *           A command's result messages (CENSUS, HUNT, SITES, WHY) come before
  *           its REPLY.
  *   REPLY   agent -> monitor: CMD_ID, STATUS, MESSAGE, VALUE, PAUSE_NS
+ *
+ * Several monitors at once (issue 12): the agent serves up to 8 connections,
+ * each exactly as if it were alone: its own HELLO, its own SAMPLE interval
+ * ("interval" applies to the sender only), every PAUSE since its own
+ * previous sample (PAUSE_COUNT, PAUSE_TOTAL_NS, PAUSE_MAX_NS, PAUSES_DROPPED
+ * and OBSERVER_NS count since its first sample), the REPLY and result frames
+ * of its own commands only. The periodic CENSUS goes to all. Shared by all:
+ * the census schedule (the fastest "census_interval", the smallest
+ * "census_budget"), "max_pause" (the smallest), snapshots, tracemalloc and
+ * the allocation hook; "confirm_pause" is the sender's own. HELLO and SAMPLE
+ * carry MONITORS (connected now, this one included; absent from older
+ * agents); HELLO's CLIENTS stays "connections served since load".
  *
  * Added for bounded pauses (all optional, absent = 0): CENSUS WALL_NS,
  * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS; REPLY MAX_HOLD_NS and
@@ -219,6 +234,11 @@ enum proto_tag {
                                    monitor leaves; absent or 0: stop when it leaves */
     TAG_TM_LEASE_LEFT_MS = 151, /* SAMPLE: ms left of the lease; absent or 0: none */
     TAG_TM_OWNER = 152,         /* SAMPLE: who started the tracing on now, PM_TM_OWNER_* */
+
+    /* Several monitors at once (issue 12 part 3): 160-169. */
+    TAG_MONITORS = 160,     /* HELLO, SAMPLE, BUSY: monitors the agent serves now */
+    TAG_MONITORS_MAX = 161, /* BUSY: how many it serves at most */
+    TAG_MONITOR_PIDS = 162, /* BUSY: str "123, 456": their PIDs (those it can see) */
 };
 
 /* TYPE_BYTES flags. APPROX: no proved formula for the type (its own C
@@ -295,8 +315,14 @@ int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const c
 int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const char **why);
 int proto_decode_why(const uint8_t *p, size_t len, struct pm_why *out, const char **why);
 
-/* BUSY: the PID of the monitor holding the agent. */
-int proto_decode_busy(const uint8_t *p, size_t len, int64_t *holder_pid, const char **why);
+/* BUSY: who the agent serves already. Fields absent (older agents): 0, "". */
+struct proto_busy {
+    int64_t holder_pid; /* the first monitor served; 0 outside its PID namespace */
+    uint64_t monitors;  /* served now */
+    uint64_t max;       /* at most */
+    char pids[256];     /* "123, 456" */
+};
+int proto_decode_busy(const uint8_t *p, size_t len, struct proto_busy *out, const char **why);
 
 /* Reassembles frames from a stream socket. `max_payload` lets each side cap
  * what it accepts (the agent takes only small commands). */

@@ -23,7 +23,7 @@ enum target_status {
     TARGET_TIMEOUT,       /* the remote call did not return (watchdog) */
     TARGET_NO_SAFE_POINT, /* call queued, no thread ran Python in time, and no thread
                              was parked where the agent could be loaded natively */
-    TARGET_BUSY,          /* another monitor holds the agent */
+    TARGET_BUSY,          /* the agent serves its most monitors already */
     TARGET_AGENT_ERROR,   /* agent file unusable, or the agent misbehaved */
     TARGET_STARTING,      /* Py_IsInitialized() is 0: the interpreter is still starting */
     TARGET_UNSUPPORTED_BUILD, /* free-threaded build, or a version lib/pylayout.c has no

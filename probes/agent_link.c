@@ -255,14 +255,20 @@ int agent_link_open(const struct target_info *t, unsigned timeout_ms, struct age
                  l->error[0] ? ": " : " within the timeout", l->error);
         err = r == 0 ? -ETIMEDOUT : -EPROTO;
     } else if (h.type == PROTO_BUSY) {
-        int64_t holder = 0;
-        proto_decode_busy(p, h.length, &holder, &why);
-        /* The holder's PID as the agent sees it: 0 when that monitor runs
-         * outside the target's PID namespace (on a container's host). */
-        if (holder > 0)
+        struct proto_busy b;
+        proto_decode_busy(p, h.length, &b, &why);
+        if (b.monitors) /* an agent serving several: it serves its most now */
+            snprintf(msg, msg_len,
+                     "PID %d: the agent already serves %llu monitors, its limit (pymemtop PIDs "
+                     "%s); quit one of them first",
+                     (int)t->pid, (unsigned long long)b.monitors,
+                     b.pids[0] ? b.pids : "outside its PID namespace");
+        /* An older agent serves one: the holder's PID as it sees it, 0 when
+         * that monitor runs outside the target's PID namespace. */
+        else if (b.holder_pid > 0)
             snprintf(msg, msg_len,
                      "PID %d is already watched by another pymemtop (PID %lld); quit that one "
-                     "first", (int)t->pid, (long long)holder);
+                     "first", (int)t->pid, (long long)b.holder_pid);
         else
             snprintf(msg, msg_len,
                      "PID %d is already watched by another pymemtop (outside its PID "

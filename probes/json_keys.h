@@ -32,6 +32,7 @@
 #define JK_CENSUSES                  "censuses"
 #define JK_CHAINS                    "chains"
 #define JK_CLIENTS_SERVED            "clients_served"
+#define JK_MONITORS                  "monitors"
 #define JK_COLLECTED                 "collected"
 #define JK_COLLECTED_PER_S           "collected_per_s"
 #define JK_COLLECTIONS               "collections"

@@ -106,8 +106,9 @@ static int session_alive_after_close(pid_t pid)
     return 1;
 }
 
-/* Connects to a loaded agent. A monitor that is detaching holds it for a few
- * milliseconds more: BUSY is retried briefly before it is believed. */
+/* Connects to a loaded agent. BUSY (it serves its most monitors already, or
+ * another monitor took the spare socket first) is retried for a second
+ * before it is believed: one of them may be leaving. */
 static int session_link_open(struct session *s, struct pm_hello *hello, char *msg, size_t len)
 {
     uint64_t end = session_now_ns() + 1000000000ull;
@@ -373,6 +374,13 @@ uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t 
             m = s->hold_ns[at];
     }
     return m;
+}
+
+unsigned session_monitors(const struct session *s)
+{
+    if (s->state == SESSION_REPLAY)
+        return 0;
+    return s->agent_samples && s->agent.monitors ? s->agent.monitors : s->hello.monitors;
 }
 
 static void session_on_reply(struct session *s, const struct pm_reply *r)

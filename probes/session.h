@@ -151,6 +151,9 @@ int64_t session_command_lease(struct session *s, const char *name, int64_t arg,
                               const char *text, int64_t lease_s);
 /* The longest GIL hold the agent reported within the last window_ns. */
 uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns);
+/* Monitors the agent serves now, this one included: from the latest sample,
+ * else the HELLO; 0 when the agent does not say (older agents). */
+unsigned session_monitors(const struct session *s);
 /* Pauses kept in the ring: i = 0 is the oldest. */
 const struct pm_gc_pause *session_pause_at(const struct session *s, size_t i);
 /* Share of wall time spent in GC since attach, 0..1. */

@@ -358,6 +358,11 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     json_string(&j, JK_STATE, session_state_name(s->state));
     json_bool(&j, JK_INJECTED, s->injected);
     json_uint(&j, JK_CLIENTS_SERVED, s->hello.clients_served);
+    /* Monitors the agent serves now, this one included (null: an older agent). */
+    if (session_monitors(s))
+        json_uint(&j, JK_MONITORS, session_monitors(s));
+    else
+        json_null(&j, JK_MONITORS);
     json_uint(&j, JK_INTERVAL_MS, s->interval_ms);
     json_uint(&j, JK_SAMPLES, s->agent_samples);
     json_uint(&j, JK_OBSERVER_NS, s->agent.observer_ns);

@@ -48,7 +48,7 @@ void chrome_draw_header(struct dash *d, WINDOW *w)
         bw = cols;
     ui_text(u, w, 0, cols - bw, bw, ba | A_BOLD, badge);
 
-    struct field f[4];
+    struct field f[5];
     int n = 0;
     field_set(&f[n++], "", u->th.title, 1, "pymemtop");
     snprintf(buf, sizeof buf, "%d", (int)s->target.pid);
@@ -63,6 +63,13 @@ void chrome_draw_header(struct dash *d, WINDOW *w)
     if (s->proc.start_time_ns && u->now_ns > s->proc.start_time_ns) {
         format_uptime(up, sizeof up, u->now_ns - s->proc.start_time_ns);
         field_set(&f[n++], "up", u->th.value, 4, ui_trim(up));
+    }
+    /* Others watch the same agent (an exporter, a --once...): the first to
+     * go when the line is short. */
+    unsigned mons = session_monitors(s);
+    if (mons > 1) {
+        snprintf(buf, sizeof buf, "%u monitors", mons);
+        field_set(&f[n++], "", u->th.value, 2, buf);
     }
     ui_fields(u, w, 0, 0, cols - bw - 1, f, n, 2);
 

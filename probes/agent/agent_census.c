@@ -34,8 +34,7 @@
 #define CENSUS_MAX_SEND 2000
 /* Default budget: a census may take 1/100 of wall time, and runs at most
  * every 2 s however cheap it is. */
-#define CENSUS_BUDGET_DIVISOR 100u
-#define CENSUS_MIN_INTERVAL_MS 2000u
+#define CENSUS_MIN_INTERVAL_MS AGENT_CENSUS_FLOOR_MS
 /* A session's first periodic census comes one second after attach (a
  * --once client asks for its own census at once and is gone by then), later
  * if the previous census was expensive and recent. */
@@ -557,7 +556,7 @@ void agent_census_configure(unsigned interval_ms, unsigned budget_bp)
 
 static void census_schedule(uint64_t cost_ns, uint64_t end_ns)
 {
-    uint64_t bp = census_budget_bp ? census_budget_bp : 10000u / CENSUS_BUDGET_DIVISOR;
+    uint64_t bp = census_budget_bp ? census_budget_bp : AGENT_CENSUS_BUDGET_BP;
     uint64_t interval_ms = cost_ns * 10000u / bp / 1000000u;
     uint64_t floor_ms = census_floor_ms ? census_floor_ms : CENSUS_MIN_INTERVAL_MS;
     if (interval_ms < floor_ms)

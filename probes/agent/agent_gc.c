@@ -59,17 +59,12 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
     agent.gc_start_ns = 0;
     if (p.generation == PM_GENERATIONS - 1 && agent.census_objects)
         agent.full_gc_ns_per_kobj = p.pause_ns * 1000u / agent.census_objects;
-    agent.pause_count++;
+    /* Every monitor reads the ring through its own cursor: the oldest entry
+     * is overwritten when the slowest is over AGENT_PAUSE_RING behind, and
+     * that monitor is told how many it lost (agent_sample.c). */
+    agent.ring[agent.pause_seq % AGENT_PAUSE_RING] = p;
+    agent.pause_seq++;
     agent.pause_total_ns += p.pause_ns;
-    if (p.pause_ns > agent.pause_max_ns)
-        agent.pause_max_ns = p.pause_ns;
-    if (agent.ring_len == AGENT_PAUSE_RING) { /* the sampler is late: drop the oldest */
-        agent.ring_head = (agent.ring_head + 1) % AGENT_PAUSE_RING;
-        agent.ring_len--;
-        agent.pauses_dropped++;
-    }
-    agent.ring[(agent.ring_head + agent.ring_len) % AGENT_PAUSE_RING] = p;
-    agent.ring_len++;
     Py_RETURN_NONE;
 }
 
@@ -102,9 +97,8 @@ static Py_ssize_t agent_gc_find(PyObject *list)
 
 void agent_gc_install(void)
 {
-    agent.ring_head = agent.ring_len = 0;
-    agent.pauses_dropped = agent.pause_count = agent.pause_total_ns = agent.pause_max_ns = 0;
-    agent.observer_ns = 0;
+    /* The ring and its counters run on (monitors keep cursors into them);
+     * only a collection half-seen before the hook was removed is forgotten. */
     agent.gc_start_ns = 0;
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
     if (list && PyList_Check(list) && agent_gc_find(list) < 0 &&

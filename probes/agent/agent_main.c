@@ -2,6 +2,7 @@
  * and what it does at interpreter exit and across fork. */
 #include "agent_main.h"
 
+#include "agent_clients.h"
 #include "agent_gc.h"
 #include "agent_layout.h"
 #include "agent_server.h"
@@ -41,9 +42,7 @@ static void agent_after_fork_child(void)
     if (agent.spare_fd >= 0)
         close(agent.spare_fd);
     agent.spare_fd = -1;
-    if (agent.client_fd >= 0) /* the parent's monitor connection */
-        close(agent.client_fd);
-    agent.client_fd = -1;
+    agent_clients_forget(); /* the parent's monitors' connections */
 }
 
 static int agent_read_version(void)
@@ -94,7 +93,6 @@ static PyObject *agent_py_start(PyObject *self, PyObject *unused)
     agent.pid = getpid();
     agent.euid = geteuid();
     agent.loaded_ns = agent_now_ns();
-    atomic_store(&agent.interval_ms, AGENT_DEFAULT_INTERVAL_MS);
     agent.blocks_last = -1;
     if (agent_read_version() < 0)
         goto fail;

@@ -8,6 +8,7 @@
 
 #include "agent_alloc.h"
 #include "agent_census.h"
+#include "agent_clients.h"
 #include "agent_cycles.h"
 #include "agent_gc.h"
 #include "agent_state.h"
@@ -158,51 +159,90 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
     proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max_ns);
     agent_tracemalloc_put(out, s);
+    proto_put_u64(out, TAG_MONITORS, s->monitors);
     for (uint32_t i = 0; i < s->n_pauses; i++)
         proto_put_pause(out, &s->pauses[i]);
     proto_end(out);
 }
 
-int agent_sample_encode(struct proto_buf *out)
+int agent_sample_read(struct agent_reading *r, uint64_t from_seq)
 {
-    static struct pm_agent_sample s; /* only the agent thread samples */
+    struct pm_agent_sample *s = &r->s;
     if (!agent_gil_enter())
         return -1;
     uint64_t t0 = agent_now_ns();
-    s.time_ns = t0;
-    s.gc_enabled = agent_call_long(agent.gc_module, "isenabled") == 1;
-    agent_call_triple("get_threshold", s.thresholds);
-    agent_call_triple("get_count", s.counts);
-    agent_read_stats(&s);
+    s->time_ns = t0;
+    s->gc_enabled = agent_call_long(agent.gc_module, "isenabled") == 1;
+    agent_call_triple("get_threshold", s->thresholds);
+    agent_call_triple("get_count", s->counts);
+    agent_read_stats(s);
     agent_read_blocks(t0);
-    s.alloc_blocks = agent.blocks_last;
-    memset(&s.alloc, 0, sizeof(s.alloc));
-    agent_alloc_read(&s.alloc, t0);
-    s.alloc.blocks_cost_ns = agent.blocks_cost_ns;
-    s.garbage_len = agent_cycles_garbage_len();
-    agent_tracemalloc_read(&s);
-    s.census_cost_ns = agent.census_cost_ns;
-    s.census_interval_ms = agent.census_interval_ms;
+    s->alloc_blocks = agent.blocks_last;
+    memset(&s->alloc, 0, sizeof(s->alloc));
+    agent_alloc_read(&s->alloc, t0);
+    s->alloc.blocks_cost_ns = agent.blocks_cost_ns;
+    s->garbage_len = agent_cycles_garbage_len();
+    agent_tracemalloc_read(s);
+    s->census_cost_ns = agent.census_cost_ns;
+    s->census_interval_ms = agent.census_interval_ms;
     /* This sample's own hold ends after the read: the next sample reports it. */
-    s.hold_max_ns = agent.hold_max_ns;
+    r->hold_max_ns = agent.hold_max_ns;
     agent.hold_max_ns = 0;
-    /* Drain the pause ring, oldest first; what does not fit waits. */
-    s.n_pauses = 0;
-    while (agent.ring_len && s.n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
-        s.pauses[s.n_pauses++] = agent.ring[agent.ring_head];
-        agent.ring_head = (agent.ring_head + 1) % AGENT_PAUSE_RING;
-        agent.ring_len--;
-    }
-    s.pauses_dropped = (uint32_t)agent.pauses_dropped;
-    s.pause_count = agent.pause_count;
-    s.pause_total_ns = agent.pause_total_ns;
-    s.pause_max_ns = agent.pause_max_ns;
-    s.sample_cost_ns = agent_now_ns() - t0;
-    agent.observer_ns += s.sample_cost_ns;
-    s.observer_ns = agent.observer_ns;
+    /* The pauses the monitors due have not had yet, copied out while the
+     * GIL keeps the collector from writing: the ring itself is never
+     * drained (each monitor has its own cursor). */
+    r->pause_seq = agent.pause_seq;
+    r->pause_total_ns = agent.pause_total_ns;
+    uint64_t oldest = r->pause_seq > AGENT_PAUSE_RING ? r->pause_seq - AGENT_PAUSE_RING : 0;
+    r->first_seq = from_seq > oldest ? from_seq : oldest;
+    if (r->first_seq > r->pause_seq)
+        r->first_seq = r->pause_seq;
+    for (uint64_t q = r->first_seq; q < r->pause_seq; q++)
+        r->ring[q % AGENT_PAUSE_RING] = agent.ring[q % AGENT_PAUSE_RING];
+    s->n_pauses = 0;
+    s->sample_cost_ns = agent_now_ns() - t0;
+    agent.observer_ns += s->sample_cost_ns;
+    r->observer_ns = agent.observer_ns;
     agent_gil_exit();
-    agent_encode(out, &s);
     return 0;
+}
+
+void agent_sample_encode(struct proto_buf *out, struct agent_reading *r, struct agent_client *c,
+                         unsigned monitors)
+{
+    struct pm_agent_sample *s = &r->s;
+    if (c->fresh) { /* its counters start here; pauses before are not its own */
+        c->fresh = 0;
+        c->pause_next = c->pause_base_seq = r->pause_seq;
+        c->pause_base_total_ns = r->pause_total_ns;
+        c->observer_base_ns = r->observer_ns - s->sample_cost_ns;
+    }
+    uint64_t oldest = r->pause_seq > AGENT_PAUSE_RING ? r->pause_seq - AGENT_PAUSE_RING : 0;
+    if (c->pause_next < oldest) { /* overwritten before this monitor was due */
+        c->pauses_dropped += oldest - c->pause_next;
+        c->pause_next = oldest;
+    }
+    if (c->pause_next < r->first_seq) { /* not copied: cannot happen, counted if it does */
+        c->pauses_dropped += r->first_seq - c->pause_next;
+        c->pause_next = r->first_seq;
+    }
+    /* Oldest first; what does not fit waits for its next sample. */
+    s->n_pauses = 0;
+    while (c->pause_next < r->pause_seq && s->n_pauses < PM_MAX_PAUSES_PER_SAMPLE) {
+        const struct pm_gc_pause *p = &r->ring[c->pause_next++ % AGENT_PAUSE_RING];
+        if (p->pause_ns > c->pause_max_ns)
+            c->pause_max_ns = p->pause_ns;
+        s->pauses[s->n_pauses++] = *p;
+    }
+    s->pause_count = r->pause_seq - c->pause_base_seq;
+    s->pause_total_ns = r->pause_total_ns - c->pause_base_total_ns;
+    s->pause_max_ns = c->pause_max_ns;
+    s->pauses_dropped = (uint32_t)c->pauses_dropped;
+    s->observer_ns = r->observer_ns - c->observer_base_ns;
+    s->hold_max_ns = c->hold_max_ns;
+    c->hold_max_ns = 0;
+    s->monitors = monitors;
+    agent_encode(out, s);
 }
 
 static void agent_reply_predicted(struct proto_buf *out, uint64_t id, int64_t status,
@@ -378,12 +418,15 @@ static int agent_stw_refused(const struct proto_command *c, struct proto_buf *ou
     return 1;
 }
 
-int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach)
+int agent_command_run(const struct proto_command *c, struct proto_buf *out,
+                      struct agent_client *cl)
 {
     char msg[160];
     out->len = 0;
     out->failed = 0;
     agent_op_begin();
+    /* The sender's own threshold: one monitor's confirmation is not another's. */
+    agent.confirm_pause_ms = cl->confirm_pause_ms;
     /* Names come from lib/commands.c, the table the monitor sends from. */
     const struct command_def *def = commands_find(c->name);
     enum command_id id = def ? def->id : CMD_COUNT;
@@ -429,7 +472,8 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
             agent_reply(out, c->id, -EINVAL, "interval must be 100 to 60000 ms", 0, 0);
             return 0;
         }
-        atomic_store(&agent.interval_ms, (unsigned)c->arg);
+        /* The sender's samples only: each monitor keeps its own pace. */
+        agent_client_set_interval(cl, (unsigned)c->arg, agent_now_ns());
         snprintf(msg, sizeof(msg), "interval %lld ms", (long long)c->arg);
         agent_reply(out, c->id, 0, msg, c->arg, 0);
         return 0;
@@ -443,12 +487,8 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
                         0, 0);
             return 0;
         }
-        static unsigned floor_ms, budget_bp;
-        if (interval)
-            floor_ms = (unsigned)c->arg;
-        else
-            budget_bp = (unsigned)c->arg;
-        agent_census_configure(floor_ms, budget_bp);
+        /* Shared by all monitors, as agent_clients.c agrees them. */
+        agent_client_set_census(cl, interval, (unsigned)c->arg);
         agent_reply(out, c->id, 0, "census schedule set", c->arg, 0);
         return 0;
     }
@@ -462,17 +502,17 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
             return 0;
         }
         if (mp)
-            atomic_store(&agent.max_pause_us, (unsigned)c->arg * 1000u);
+            agent_client_set_max_pause(cl, (unsigned)c->arg);
         else
-            agent.confirm_pause_ms = (unsigned)c->arg;
+            cl->confirm_pause_ms = (unsigned)c->arg;
         agent_reply(out, c->id, 0, mp ? "max pause set" : "confirm pause set", c->arg, 0);
         return 0;
     }
     case CMD_PING:
         agent_reply(out, c->id, 0, "pong", 0, 0);
         return 0;
-    case CMD_DETACH:
-        *detach = 1;
+    case CMD_DETACH: /* this monitor only: the others are served on */
+        cl->closing = 1;
         agent_reply(out, c->id, 0, "detached", 0, 0);
         return 0;
     default:

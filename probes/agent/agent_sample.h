@@ -8,8 +8,27 @@
 
 struct proto_buf;
 struct proto_command;
+struct agent_client;
 
-int agent_sample_encode(struct proto_buf *out);
-int agent_command_run(const struct proto_command *c, struct proto_buf *out, int *detach);
+/* One reading of the interpreter, shared by every monitor due at once;
+ * each gets its own encoding of it (agent_sample_encode): its own pauses
+ * and counters. Large (the ring copy): keep one, static. */
+struct agent_reading {
+    struct pm_agent_sample s;
+    uint64_t pause_seq, pause_total_ns, observer_ns;
+    uint64_t hold_max_ns; /* the agent's longest hold since the previous reading */
+    uint64_t first_seq;   /* ring holds pauses first_seq .. pause_seq-1 */
+    struct pm_gc_pause ring[AGENT_PAUSE_RING];
+};
+
+/* Takes the GIL once; from_seq: the oldest pause a monitor due still needs. */
+int agent_sample_read(struct agent_reading *r, uint64_t from_seq);
+/* The SAMPLE frame for monitor c (no GIL): its pauses since its last sample,
+ * its counters; `monitors` connected now. Moves c's cursor. */
+void agent_sample_encode(struct proto_buf *out, struct agent_reading *r, struct agent_client *c,
+                         unsigned monitors);
+/* cl: the sender; its interval, settings and detach are its own. */
+int agent_command_run(const struct proto_command *c, struct proto_buf *out,
+                      struct agent_client *cl);
 
 #endif

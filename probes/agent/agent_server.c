@@ -1,7 +1,10 @@
-/* The agent's thread and its abstract Unix socket. Idle (blocked in poll on the listening
- * socket, no GIL, no timers) until a monitor connects; then samples every
- * interval and answers commands until the monitor goes away. The one timer
- * while idle: the end of a tracemalloc lease, if one runs. */
+/* The agent's thread and its abstract Unix socket. Idle (blocked in poll on
+ * the listening socket, no GIL, no timers) until a monitor connects; then
+ * serves up to PM_AGENT_MAX_MONITORS at once from one poll loop: one reading
+ * per sample deadline for every monitor due, the budgeted census for all,
+ * each command's answer to its sender; hooks on from the first arrival to
+ * the last departure. The one timer while idle: the end of a tracemalloc
+ * lease, if one runs. */
 #include "agent_server.h"
 
 #include <errno.h>
@@ -19,6 +22,7 @@
 
 #include "agent_alloc.h"
 #include "agent_census.h"
+#include "agent_clients.h"
 #include "agent_gc.h"
 #include "agent_sample.h"
 #include "agent_state.h"
@@ -42,7 +46,7 @@ static int agent_listen(void)
         return -1;
     struct sockaddr_un sa;
     socklen_t len = proto_abstract_addr(&sa, agent.listen_name);
-    if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, 4) < 0) {
+    if (bind(fd, (struct sockaddr *)&sa, len) < 0 || listen(fd, PM_AGENT_MAX_MONITORS) < 0) {
         close(fd);
         return -1;
     }
@@ -104,53 +108,72 @@ static int agent_peer_allowed(int fd, pid_t *peer_pid)
     return cr.uid == agent.euid || cr.uid == 0;
 }
 
-static int agent_send(int fd, struct proto_buf *b)
+/* One encode buffer for everything sent: every send completes (or fails)
+ * before the next frame is built. */
+static struct proto_buf out;
+/* The latest reading (a copy of the pause ring: kept off the small stack). */
+static struct agent_reading reading;
+/* Our hooks are in: from the first monitor's arrival to the last one's leaving. */
+static int hooked;
+/* Python is going away (a GIL entry was refused): stop touching it. */
+static int python_gone;
+/* When the latest reading was taken: the next is not before the fastest
+ * interval after it (agent_clients_wake_ns). */
+static uint64_t last_reading_ns;
+
+/* A send that fails (the monitor left, or stopped reading for SO_SNDTIMEO)
+ * marks that monitor alone for dropping. Sent even to one marked already:
+ * the reply to its "detach" is its last frame. */
+static void agent_send_to(struct agent_client *c, const struct proto_buf *b)
 {
-    return b->failed ? -1 : proto_send(fd, b);
+    if (b->failed || proto_send(c->fd, b) < 0)
+        c->closing = 1;
 }
 
-static void agent_send_hello(int fd, struct proto_buf *b)
+static void agent_send_hello(struct agent_client *c)
 {
-    proto_begin(b, PROTO_HELLO);
-    proto_put_u64(b, TAG_AGENT_VERSION, AGENT_VERSION);
-    proto_put_u64(b, TAG_PROTOCOL, PROTO_VERSION);
-    proto_put_i64(b, TAG_PID, agent.pid);
-    proto_put_u64(b, TAG_HEXVERSION, agent.hexversion);
-    proto_put_str(b, TAG_PYTHON, agent.python);
-    proto_put_u64(b, TAG_LOADED_NS, agent.loaded_ns);
-    proto_put_u64(b, TAG_CLIENTS, agent.clients_served);
-    proto_put_u64(b, TAG_INTERVAL_MS, atomic_load(&agent.interval_ms));
-    proto_put_str(b, TAG_LAYOUT, agent.layout ? agent.layout->label : "");
+    proto_begin(&out, PROTO_HELLO);
+    proto_put_u64(&out, TAG_AGENT_VERSION, AGENT_VERSION);
+    proto_put_u64(&out, TAG_PROTOCOL, PROTO_VERSION);
+    proto_put_i64(&out, TAG_PID, agent.pid);
+    proto_put_u64(&out, TAG_HEXVERSION, agent.hexversion);
+    proto_put_str(&out, TAG_PYTHON, agent.python);
+    proto_put_u64(&out, TAG_LOADED_NS, agent.loaded_ns);
+    proto_put_u64(&out, TAG_CLIENTS, agent.clients_served);
+    proto_put_u64(&out, TAG_INTERVAL_MS, c->interval_ms);
+    proto_put_u64(&out, TAG_MONITORS, (uint64_t)agent_clients_count());
+    proto_put_str(&out, TAG_LAYOUT, agent.layout ? agent.layout->label : "");
     uint64_t raw = (agent.dbg_ok ? PM_RAW_DEBUG_OFFSETS : 0) | (agent.frames_ok ? PM_RAW_FRAME_LOCALS : 0) |
                    (agent.layout && agent.layout->gc == PYLAYOUT_GC_GENERATIONS3 ? PM_RAW_GC_LISTS : 0);
-    proto_put_u64(b, TAG_RAW_PATHS, raw);
-    proto_put_str(b, TAG_LAYOUT_NOTE, agent.layout_why);
-    proto_end(b);
-    agent_send(fd, b);
+    proto_put_u64(&out, TAG_RAW_PATHS, raw);
+    proto_put_str(&out, TAG_LAYOUT_NOTE, agent.layout_why);
+    proto_end(&out);
+    agent_send_to(c, &out);
 }
 
-/* A second monitor while one is served: tell it who holds the agent. */
-static void agent_refuse_busy(pid_t holder)
+/* One monitor too many: tell it whom the agent serves. PID alone is what
+ * monitors that knew a single holder print. */
+static void agent_refuse(int fd)
 {
-    int fd = agent_accept();
-    if (fd < 0)
-        return;
-    pid_t peer;
-    if (agent_peer_allowed(fd, &peer)) {
-        struct proto_buf b;
-        proto_buf_init(&b);
-        proto_begin(&b, PROTO_BUSY);
-        proto_put_i64(&b, TAG_PID, holder);
-        proto_end(&b);
-        agent_send(fd, &b);
-        proto_buf_free(&b);
-    }
-    close(fd);
+    char pids[200];
+    agent_clients_pids(pids, sizeof(pids));
+    pid_t first = 0;
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS && !first; i++)
+        if (agent_client_at(i)->fd >= 0)
+            first = agent_client_at(i)->peer;
+    proto_begin(&out, PROTO_BUSY);
+    proto_put_i64(&out, TAG_PID, first);
+    proto_put_u64(&out, TAG_MONITORS, (uint64_t)agent_clients_count());
+    proto_put_u64(&out, TAG_MONITORS_MAX, PM_AGENT_MAX_MONITORS);
+    proto_put_str(&out, TAG_MONITOR_PIDS, pids);
+    proto_end(&out);
+    if (!out.failed)
+        proto_send(fd, &out);
 }
 
-/* What a monitor's arrival and departure switch on and off. On departure
- * nothing of ours keeps running: no GC hook, no counting, no tracing we
- * started, no census timer. */
+/* What the first monitor's arrival and the last one's leaving switch on and
+ * off. After the last, nothing of ours keeps running: no GC hook, no
+ * counting, no tracing we started, no census timer. */
 static int agent_hook(int install)
 {
     if (install)
@@ -170,79 +193,214 @@ static int agent_hook(int install)
     return 0;
 }
 
-/* Returns when the monitor detaches, disconnects or misbehaves. */
-static void agent_serve(int fd, pid_t peer)
+/* Drops the monitors marked closing; the last one out takes our hooks. */
+static void agent_sweep(void)
 {
-    struct proto_buf out;
-    struct proto_reader in;
-    proto_buf_init(&out);
-    proto_reader_init(&in, 64 * 1024);
-    /* A monitor that stops reading must not wedge the agent thread. */
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
+        struct agent_client *c = agent_client_at(i);
+        if (c->fd >= 0 && c->closing)
+            agent_client_drop(c);
+    }
+    if (hooked && agent_clients_count() == 0) {
+        hooked = 0;
+        if (agent_hook(0) < 0)
+            python_gone = 1;
+    }
+}
+
+static void agent_arrive(void)
+{
+    int fd = agent_accept();
+    if (fd < 0)
+        return;
+    pid_t peer = 0;
+    if (!agent_peer_allowed(fd, &peer)) { /* another uid: no answer at all */
+        close(fd);
+        return;
+    }
+    /* A monitor that stops reading must not wedge the agent thread: its
+     * sends fail after this, and it alone is dropped. */
     struct timeval tv = {.tv_sec = 2};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    struct agent_client *c = agent_client_add(fd, peer);
+    if (!c) {
+        agent_refuse(fd);
+        close(fd);
+        return;
+    }
     agent.clients_served++;
-    agent_send_hello(fd, &out);
-    if (agent_hook(1) < 0)
-        goto done;
-    uint64_t next_ns = agent_now_ns(); /* first sample at once: --once waits for it */
-    for (int detach = 0; !detach;) {
+    agent_send_hello(c);
+    if (!hooked) {
+        if (agent_hook(1) < 0)
+            python_gone = 1;
+        else
+            hooked = 1;
+    }
+}
+
+/* One reading for every monitor due now, each sent its own encoding (its
+ * pauses since its last sample). Monitors at slower intervals are skipped:
+ * an exporter asking every second is not sent the dashboard's ten samples a
+ * second, and the target pays for one reading at the fastest interval. */
+static void agent_sample_due(struct proto_buf *buf, uint64_t now)
+{
+    uint64_t from = UINT64_MAX;
+    int any = 0;
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
+        struct agent_client *c = agent_client_at(i);
+        if (!agent_client_due(c, now))
+            continue;
+        any = 1;
+        if (!c->fresh && c->pause_next < from)
+            from = c->pause_next;
+    }
+    if (!any)
+        return;
+    if (agent_sample_read(&reading, from) < 0) {
+        python_gone = 1;
+        return;
+    }
+    last_reading_ns = now;
+    unsigned monitors = (unsigned)agent_clients_count();
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
+        struct agent_client *c = agent_client_at(i);
+        if (c->fd < 0)
+            continue;
+        if (reading.hold_max_ns > c->hold_max_ns) /* every monitor hears of every hold */
+            c->hold_max_ns = reading.hold_max_ns;
+        if (!agent_client_due(c, now))
+            continue;
+        agent_sample_encode(buf, &reading, c, monitors);
+        agent_send_to(c, buf);
+        agent_client_served(c, now);
+    }
+}
+
+/* Between two slices of a long command (a census, why, hunt), the GIL let go:
+ * the monitors due get their samples now rather than after the command.
+ * Into a buffer of its own (the command's results are being built in
+ * `out`); the reading's GIL hold is not the command's (its pause and cost
+ * are reported without it). Monitors whose send fails are dropped after the
+ * command, never under it. */
+static void agent_between_slices(void)
+{
+    static struct proto_buf sbuf;
+    static int inside;
+    uint64_t now = agent_now_ns(), next = agent_clients_wake_ns(last_reading_ns);
+    if (inside || python_gone || !next || now < next)
+        return;
+    inside = 1;
+    uint64_t held = agent.op_held_ns, max_hold = agent.op_max_hold_ns;
+    agent_sample_due(&sbuf, now);
+    agent.op_held_ns = held;
+    agent.op_max_hold_ns = max_hold;
+    inside = 0;
+}
+
+/* The budgeted census, for everyone. */
+static void agent_census_due(void)
+{
+    out.len = 0;
+    out.failed = 0;
+    if (agent_census_run(&out, 0) < 0) {
+        python_gone = 1;
+        return;
+    }
+    if (!out.len)
+        return;
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
+        struct agent_client *c = agent_client_at(i);
+        if (c->fd >= 0 && !c->closing)
+            agent_send_to(c, &out);
+    }
+}
+
+/* Commands answer their sender only. A peer that speaks nonsense is
+ * dropped, never obeyed; the others are served on. */
+static void agent_read_commands(struct agent_client *c)
+{
+    if (proto_reader_fill(&c->in, c->fd) <= 0) {
+        c->closing = 1; /* EOF: it left (or died) */
+        return;
+    }
+    struct proto_header h;
+    const uint8_t *payload;
+    const char *why;
+    int r = 0;
+    while (!c->closing && !python_gone &&
+           (r = proto_reader_next(&c->in, &h, &payload, &why)) == 1) {
+        struct proto_command cmd;
+        if (h.type != PROTO_COMMAND || proto_decode_command(payload, h.length, &cmd, &why) < 0) {
+            c->closing = 1;
+            break;
+        }
+        if (agent_command_run(&cmd, &out, c) < 0) {
+            python_gone = 1;
+            break;
+        }
+        agent_send_to(c, &out);
+    }
+    if (r < 0)
+        c->closing = 1;
+}
+
+/* Until Python goes away: monitors come and go, each served as if alone. */
+static void agent_serve(void)
+{
+    while (!python_gone && !atomic_load(&agent.finalizing) && !atomic_load(&agent.forked)) {
         uint64_t now = agent_now_ns();
-        if (now >= next_ns) {
-            if (agent_sample_encode(&out) < 0 || agent_send(fd, &out) < 0)
-                break;
-            next_ns = now + (uint64_t)atomic_load(&agent.interval_ms) * 1000000u;
+        uint64_t sample_ns = agent_clients_wake_ns(last_reading_ns);
+        if (sample_ns && now >= sample_ns) {
+            agent_sample_due(&out, now);
+            agent_sweep();
             continue;
         }
-        uint64_t census_ns = agent_census_next_ns();
+        uint64_t census_ns = sample_ns ? agent_census_next_ns() : 0;
         if (census_ns && now >= census_ns) {
-            out.len = 0;
-            if (agent_census_run(&out, 0) < 0 || (out.len && agent_send(fd, &out) < 0))
-                break;
+            agent_census_due();
+            agent_sweep();
             continue;
         }
+        /* A tracemalloc lease ends on time, with or without monitors. */
         uint64_t lease_ns = agent_tracemalloc_lease_end_ns();
         if (lease_ns && now >= lease_ns) {
-            agent_tracemalloc_lease_tick(1);
+            agent_tracemalloc_lease_tick(agent_clients_count() > 0);
             continue;
         }
-        uint64_t wake_ns = census_ns && census_ns < next_ns ? census_ns : next_ns;
-        if (lease_ns && lease_ns < wake_ns)
+        uint64_t wake_ns = census_ns && census_ns < sample_ns ? census_ns : sample_ns;
+        if (lease_ns && (!wake_ns || lease_ns < wake_ns))
             wake_ns = lease_ns;
-        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = agent.listen_fd, .events = POLLIN}};
-        int timeout_ms = (int)((wake_ns - now + 999999) / 1000000);
-        int n = poll(pf, 2, timeout_ms);
-        if (n < 0 && errno != EINTR)
-            break;
-        if (n <= 0)
-            continue;
-        if (pf[1].revents & POLLIN)
-            agent_refuse_busy(peer);
-        if (pf[0].revents & (POLLERR | POLLNVAL))
-            break;
-        if (!(pf[0].revents & (POLLIN | POLLHUP)))
-            continue;
-        if (proto_reader_fill(&in, fd) <= 0)
-            break;
-        struct proto_header h;
-        const uint8_t *payload;
-        const char *why;
-        int r;
-        while (!detach && (r = proto_reader_next(&in, &h, &payload, &why)) == 1) {
-            struct proto_command c;
-            if (h.type != PROTO_COMMAND || proto_decode_command(payload, h.length, &c, &why) < 0) {
-                detach = 1; /* a peer that speaks nonsense is dropped, never obeyed */
-                break;
-            }
-            if (agent_command_run(&c, &out, &detach) < 0 || agent_send(fd, &out) < 0)
-                detach = 1;
+        struct pollfd pf[1 + PM_AGENT_MAX_MONITORS];
+        struct agent_client *of[1 + PM_AGENT_MAX_MONITORS];
+        int n = 0;
+        pf[n] = (struct pollfd){.fd = agent.listen_fd, .events = POLLIN};
+        of[n++] = NULL;
+        for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++) {
+            struct agent_client *c = agent_client_at(i);
+            if (c->fd < 0)
+                continue;
+            pf[n] = (struct pollfd){.fd = c->fd, .events = POLLIN};
+            of[n++] = c;
         }
-        if (r < 0)
-            break;
+        /* Idle (no monitor): blocked here, no GIL, no timer (but a lease's end). */
+        int timeout_ms = wake_ns ? (int)((wake_ns - now + 999999) / 1000000) : -1;
+        int got = poll(pf, (nfds_t)n, timeout_ms);
+        if (got <= 0)
+            continue;
+        for (int i = 1; i < n && !python_gone; i++) {
+            if (pf[i].revents & (POLLERR | POLLNVAL))
+                of[i]->closing = 1;
+            else if (pf[i].revents & (POLLIN | POLLHUP))
+                agent_read_commands(of[i]);
+        }
+        if (!python_gone && (pf[0].revents & POLLIN))
+            agent_arrive();
+        agent_sweep();
     }
-    agent_hook(0);
-done:
-    proto_reader_free(&in);
-    proto_buf_free(&out);
+    /* At exit the monitors see their connections close: the target is
+     * going, and nothing here may take the GIL again. */
+    for (int i = 0; i < PM_AGENT_MAX_MONITORS; i++)
+        agent_client_drop(agent_client_at(i));
 }
 
 static void agent_park(void)
@@ -266,28 +424,13 @@ static void *agent_thread(void *arg)
 {
     (void)arg;
     agent.tstate = PyThreadState_New(PyInterpreterState_Main());
+    proto_buf_init(&out);
+    agent.between_slices = agent_between_slices;
     for (;;) {
-        if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0)
+        if (atomic_load(&agent.finalizing) || atomic_load(&agent.forked) || agent.listen_fd < 0 ||
+            python_gone)
             agent_park();
-        /* No timer at all, unless a tracemalloc lease must end meanwhile. */
-        uint64_t lease_ns = agent_tracemalloc_lease_end_ns(), now = agent_now_ns();
-        int timeout_ms = !lease_ns ? -1 : lease_ns <= now ? 0
-                                                           : (int)((lease_ns - now + 999999) / 1000000);
-        struct pollfd pf = {.fd = agent.listen_fd, .events = POLLIN};
-        int n = poll(&pf, 1, timeout_ms);
-        if (n == 0)
-            agent_tracemalloc_lease_tick(0);
-        if (n <= 0)
-            continue;
-        int fd = agent_accept();
-        if (fd < 0)
-            continue;
-        pid_t peer = 0;
-        agent.client_fd = fd;
-        if (agent_peer_allowed(fd, &peer))
-            agent_serve(fd, peer);
-        agent.client_fd = -1;
-        close(fd);
+        agent_serve();
     }
     return NULL;
 }
@@ -297,6 +440,7 @@ int agent_server_start(void)
     if (agent_listen() < 0)
         return -1;
     agent_spare_renew();
+    agent_clients_init();
     /* Signals belong to the target's threads, never to ours. */
     sigset_t all, old;
     sigfillset(&all);

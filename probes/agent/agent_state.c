@@ -4,7 +4,7 @@
 
 #include <time.h>
 
-struct agent_state agent = {.listen_fd = -1, .spare_fd = -1, .client_fd = -1,
+struct agent_state agent = {.listen_fd = -1, .spare_fd = -1,
                              .max_pause_us = AGENT_DEFAULT_MAX_PAUSE_US,
                              .confirm_pause_ms = AGENT_DEFAULT_CONFIRM_PAUSE_MS};
 
@@ -50,6 +50,8 @@ void agent_gil_exit(void)
 int agent_gil_yield(void)
 {
     agent_gil_exit();
+    if (agent.between_slices)
+        agent.between_slices();
     struct timespec ts = {0, AGENT_YIELD_NS};
     nanosleep(&ts, NULL);
     return agent_gil_enter();

@@ -34,6 +34,9 @@
 #define AGENT_VERSION 1
 #define AGENT_PAUSE_RING 4096
 #define AGENT_DEFAULT_INTERVAL_MS 1000
+/* Monitors served at once (issue 12): a dashboard, an exporter, a --once...
+ * A connection past this is refused with BUSY naming them. */
+#define PM_AGENT_MAX_MONITORS 8
 
 struct agent_state {
     pid_t pid;          /* getpid() at load; differs after fork */
@@ -59,12 +62,10 @@ struct agent_state {
     int listen_fd;
     int spare_fd;
     unsigned spare_seq;
-    int client_fd; /* the monitor being served, -1 none: closed in forked children */
 
     atomic_int started;
     atomic_int finalizing; /* interpreter shutting down: never take the GIL again */
     atomic_int forked;     /* we are a forked child: the agent is dead here */
-    atomic_uint interval_ms;
     uint64_t clients_served;
 
     /* The agent thread's one thread state (see agent_server.c). */
@@ -76,12 +77,17 @@ struct agent_state {
     PyObject *gc_callback;
     int hook_installed; /* GIL-guarded */
 
-    /* GIL-guarded pause bookkeeping since the current client attached. */
+    /* GIL-guarded pause bookkeeping, shared by every monitor: pause number
+     * `seq` is in ring[seq % AGENT_PAUSE_RING] while pause_seq - seq <=
+     * AGENT_PAUSE_RING. Each monitor keeps its own cursor into it
+     * (agent_clients.h), so every one gets every pause exactly once, and the
+     * ring is never drained or reset while the agent lives. */
     uint64_t gc_start_ns;
     struct pm_gc_pause ring[AGENT_PAUSE_RING];
-    size_t ring_head, ring_len;
-    uint64_t pauses_dropped;
-    uint64_t pause_count, pause_total_ns, pause_max_ns;
+    uint64_t pause_seq;      /* pauses timed since the agent loaded */
+    uint64_t pause_total_ns; /* their sum */
+    /* The agent's own cost to the target since it loaded (agent thread);
+     * each monitor is told the part since it came. */
     uint64_t observer_ns;
 
     /* Budget for sys.getallocatedblocks(): it walks every arena from 3.9 on. */
@@ -112,14 +118,19 @@ struct agent_state {
     uint64_t op_held_ns, op_max_hold_ns;
     /* [agent] max_pause_ms: the longest one hold sliced work may take. */
     atomic_uint max_pause_us;
-    /* [agent] confirm_pause_ms: stop-the-world commands predicted longer are
-     * refused unless forced (agent thread only). */
+    /* [agent] confirm_pause_ms of the monitor whose command runs: its
+     * stop-the-world commands predicted longer are refused unless forced
+     * (agent thread only). */
     unsigned confirm_pause_ms;
     /* What a full collection would cost here: the latest census's objects
      * and GIL time (agent_census.c), and a full collection's measured cost
      * per 1000 of those objects (our hook; 0 none seen yet). */
     uint64_t census_objects, census_held_ns;
     uint64_t full_gc_ns_per_kobj;
+    /* Called by agent_gil_yield() while sliced work has let the GIL go
+     * (agent thread, GIL not held): the server sends the other monitors
+     * their samples there, so a long command delays nobody's. NULL: none. */
+    void (*between_slices)(void);
 };
 
 extern struct agent_state agent;

@@ -38,7 +38,7 @@ static void fuzz_proto_frame(uint16_t type, const uint8_t *p, size_t len)
     struct proto_command cmd;
     struct pm_reply reply;
     struct pm_census census;
-    int64_t holder;
+    struct proto_busy holder;
     int all = type < PROTO_HELLO || type > PROTO_WHY;
     if (all || type == PROTO_HELLO)
         if (proto_decode_hello(p, len, &hello, &why) == 0)

@@ -179,6 +179,9 @@ int main(int argc, char **argv)
     ADD("hello");
     proto_begin(&b, PROTO_BUSY);
     proto_put_i64(&b, TAG_PID, 999);
+    proto_put_u64(&b, TAG_MONITORS, 8);
+    proto_put_u64(&b, TAG_MONITORS_MAX, 8);
+    proto_put_str(&b, TAG_MONITOR_PIDS, "999, 1000, 1001");
     proto_end(&b);
     ADD("busy");
     sample(&b, 3);

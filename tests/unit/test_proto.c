@@ -471,7 +471,7 @@ static void test_fuzz_decoders(void)
     struct pm_hello hello;
     struct pm_reply reply;
     struct proto_command cmd;
-    int64_t holder;
+    struct proto_busy holder;
     for (int it = 0; it < 200000; it++) {
         size_t n = b.len - 12;
         memcpy(buf, b.data + 12, n);
@@ -490,6 +490,43 @@ static void test_fuzz_decoders(void)
         CHECK(sample_out.n_pauses <= PM_MAX_PAUSES_PER_SAMPLE);
         free(exact);
     }
+    proto_buf_free(&b);
+}
+
+/* BUSY from an agent serving its most monitors, and from an older agent
+ * (PID only): what the monitor prints depends on which fields came. */
+static void test_busy_monitors_and_old_agents(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_BUSY);
+    proto_put_i64(&b, TAG_PID, 41);
+    proto_put_u64(&b, TAG_MONITORS, 8);
+    proto_put_u64(&b, TAG_MONITORS_MAX, 8);
+    proto_put_str(&b, TAG_MONITOR_PIDS, "41, 42");
+    CHECK_EQ_INT(proto_end(&b), 0);
+    struct proto_busy busy;
+    const char *why = NULL;
+    CHECK_EQ_INT(proto_decode_busy(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &busy,
+                                   &why), 0);
+    CHECK(busy.holder_pid == 41 && busy.monitors == 8 && busy.max == 8);
+    CHECK(strcmp(busy.pids, "41, 42") == 0);
+    proto_begin(&b, PROTO_BUSY);
+    proto_put_i64(&b, TAG_PID, 7);
+    CHECK_EQ_INT(proto_end(&b), 0);
+    CHECK_EQ_INT(proto_decode_busy(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &busy,
+                                   &why), 0);
+    CHECK(busy.holder_pid == 7 && busy.monitors == 0 && busy.pids[0] == 0);
+    /* HELLO and SAMPLE carry the monitors connected now. */
+    proto_begin(&b, PROTO_HELLO);
+    proto_put_i64(&b, TAG_PID, 5);
+    proto_put_str(&b, TAG_PYTHON, "3.12.1");
+    proto_put_u64(&b, TAG_MONITORS, 3);
+    CHECK_EQ_INT(proto_end(&b), 0);
+    struct pm_hello h;
+    CHECK_EQ_INT(proto_decode_hello(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &h,
+                                    &why), 0);
+    CHECK(h.monitors == 3);
     proto_buf_free(&b);
 }
 
@@ -554,6 +591,7 @@ static void test_reader_caps_payload(void)
 int main(void)
 {
     RUN(test_sample_round_trip);
+    RUN(test_busy_monitors_and_old_agents);
     RUN(test_missing_fields_default_unknown);
     RUN(test_every_truncation_refused_or_safe);
     RUN(test_bad_headers);
