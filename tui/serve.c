@@ -32,12 +32,14 @@ struct client {
     char *out;
     size_t out_len, out_off;
     uint64_t deadline_ns;
+    uint64_t seq; /* accept order: clients accepted in one batch share a deadline */
 };
 
 struct server {
     int listen_fd;
     struct client clients[SERVE_MAX_CLIENTS];
     size_t n_clients;
+    uint64_t next_seq;
     struct fleet fleet;
     struct metrics_self self;
 };
@@ -218,8 +220,7 @@ static bool serve_evict(struct server *sv)
     size_t oldest = SERVE_MAX_CLIENTS;
     for (size_t i = 0; i < sv->n_clients; i++)
         if (!sv->clients[i].out &&
-            (oldest == SERVE_MAX_CLIENTS ||
-             sv->clients[i].deadline_ns < sv->clients[oldest].deadline_ns))
+            (oldest == SERVE_MAX_CLIENTS || sv->clients[i].seq < sv->clients[oldest].seq))
             oldest = i;
     if (oldest == SERVE_MAX_CLIENTS)
         return false;
@@ -239,6 +240,7 @@ static void serve_accept(struct server *sv, uint64_t now)
         memset(c, 0, sizeof(*c));
         c->fd = fd;
         c->deadline_ns = now + SERVE_CLIENT_TIMEOUT_NS;
+        c->seq = sv->next_seq++;
     }
 }
 
