@@ -26,6 +26,7 @@ enum command_id {
     CMD_CENSUS_BUDGET,
     CMD_MAX_PAUSE,
     CMD_CONFIRM_PAUSE,
+    CMD_CYCLE_CAPTURE,
     CMD_PING,
     CMD_DETACH,
     CMD_COUNT

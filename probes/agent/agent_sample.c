@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent_alloc.h"
+#include "agent_capture.h"
 #include "agent_census.h"
 #include "agent_cycles.h"
 #include "agent_gc.h"
@@ -196,8 +197,9 @@ int agent_sample_encode(struct proto_buf *out)
     s.sample_cost_ns = agent_now_ns() - t0;
     agent.observer_ns += s.sample_cost_ns;
     s.observer_ns = agent.observer_ns;
-    agent_gil_exit();
     agent_encode(out, &s);
+    agent_capture_encode(out, t0); /* its table is GIL-guarded */
+    agent_gil_exit();
     return 0;
 }
 
@@ -456,6 +458,15 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
         agent_reply(out, c->id, 0, mp ? "max pause set" : "confirm pause set", c->arg, 0);
         return 0;
     }
+    case CMD_CYCLE_CAPTURE:
+        if (c->arg < 0 || c->arg > 5000) {
+            agent_reply(out, c->id, -EINVAL, "cycle capture budget must be 0 to 5000 basis points",
+                        0, 0);
+            return 0;
+        }
+        agent_capture_configure((unsigned)c->arg);
+        agent_reply(out, c->id, 0, c->arg ? "cycle capture on" : "cycle capture off", c->arg, 0);
+        return 0;
     case CMD_PING:
         agent_reply(out, c->id, 0, "pong", 0, 0);
         return 0;
