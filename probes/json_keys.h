@@ -112,6 +112,7 @@
 #define JK_SAMPLING_RATIO            "sampling_ratio"
 #define JK_SHAPES                    "shapes"
 #define JK_SHAPES_TOTAL              "shapes_total"
+#define JK_SINCE_NS                  "since_ns"
 #define JK_SIZE_BYTES                "size_bytes"
 #define JK_SIZE_DIFF                 "size_diff"
 #define JK_SKIPPED                   "skipped"

@@ -17,6 +17,8 @@ void session_json_capture(struct json *j, const struct session *s)
     }
     json_object_begin(j, JK_CAPTURE);
     json_string(j, JK_STATE, c->state);
+    json_uint(j, JK_TIME_NS, c->time_ns);
+    json_uint(j, JK_SINCE_NS, c->since_ns);
     json_double(j, JK_BUDGET_SHARE, (double)c->budget_bp / 10000.0);
     json_double(j, JK_WALL_SHARE, derive_capture_wall_share(c));
     json_uint(j, JK_COST_NS, c->cost_ns);
