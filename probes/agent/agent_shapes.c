@@ -18,7 +18,6 @@
 #define HUNT_MAX_EDGES 4000000u  /* edges between the objects */
 #define HUNT_BFS_STARTS 16       /* start nodes tried in a component that is no ring */
 #define HUNT_CANDIDATES 8        /* shortest cycles rendered per such component */
-#define HUNT_CANON_HOPS 256      /* longer cycles are not rotated to canonical form */
 #define HUNT_MAX_HOPS 1024       /* hops labelled per cycle */
 
 /* ---- object address -> index (agent_util.h), sized up front ---- */
@@ -44,10 +43,6 @@ struct hunt_type {
     int64_t basicsize; /* instances of Python classes in a collection: -1 not read yet */
 };
 
-struct hunt_hop {
-    char name[AGENT_SHAPES_NAME_MAX];
-    char label[AGENT_EDGE_MAX]; /* "" means a plain "->" */
-};
 
 struct hunt {
     PyObject *objs; /* list: the garbage objects analysed (strong references) */
@@ -60,7 +55,7 @@ struct hunt {
     uint32_t *comp_start, *members;
     int32_t *dist; /* BFS scratch, -1 when unvisited */
     uint32_t *parent, *queue, *cyc;
-    struct hunt_hop *hops;
+    struct agent_hop *hops;
     uint32_t cap_hops;
     uint32_t cycle_len; /* objects in the cycle being rendered */
     struct agent_ptrmap types; /* type -> index in tinfo */
@@ -349,7 +344,7 @@ static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
     for (uint32_t k = 0; k < len && nh < h->cap_hops; k++) {
         PyObject *a = PyList_GetItem(h->objs, cyc[(start + k) % len]);
         PyObject *b = PyList_GetItem(h->objs, cyc[(start + k + 1) % len]);
-        struct hunt_hop *hop = &h->hops[nh++];
+        struct agent_hop *hop = &h->hops[nh++];
         struct hunt_type *ti = hunt_type_info(h, a);
         snprintf(hop->name, sizeof(hop->name), "%s", ti ? ti->name : "?");
         hop->label[0] = 0;
@@ -379,94 +374,6 @@ static uint32_t hunt_hops(struct hunt *h, const uint32_t *cyc, uint32_t len)
         PyErr_Clear();
     }
     return nh;
-}
-
-static int hop_cmp(const struct hunt_hop *a, const struct hunt_hop *b)
-{
-    int c = strcmp(a->name, b->name);
-    return c ? c : strcmp(a->label, b->label);
-}
-
-/* The rotation that sorts first, so every instance of a shape reads the same. */
-static uint32_t hunt_canonical_rotation(const struct hunt_hop *hops, uint32_t nh)
-{
-    if (nh > HUNT_CANON_HOPS)
-        return 0;
-    uint32_t best = 0;
-    for (uint32_t r = 1; r < nh; r++) {
-        for (uint32_t i = 0; i < nh; i++) {
-            int c = hop_cmp(&hops[(r + i) % nh], &hops[(best + i) % nh]);
-            if (c < 0)
-                best = r;
-            if (c)
-                break;
-        }
-    }
-    return best;
-}
-
-static uint32_t hunt_period(const struct hunt_hop *hops, uint32_t nh)
-{
-    for (uint32_t p = 1; p < nh && p <= AGENT_SHAPES_SHOW_HOPS; p++) {
-        if (nh % p)
-            continue;
-        uint32_t i = 0;
-        while (i + p < nh && hop_cmp(&hops[i], &hops[i + p]) == 0)
-            i++;
-        if (i + p == nh)
-            return p;
-    }
-    return nh;
-}
-
-static void path_add(char *buf, size_t *len, const char *s)
-{
-    size_t room = PM_SHAPE_PATH_MAX - 1 - *len;
-    size_t k = strlen(s);
-    if (k > room)
-        k = room;
-    memcpy(buf + *len, s, k);
-    *len += k;
-    buf[*len] = 0;
-}
-
-static void path_add_hop(char *buf, size_t *len, const struct hunt_hop *hop)
-{
-    path_add(buf, len, hop->name);
-    if (hop->label[0]) {
-        path_add(buf, len, " -");
-        path_add(buf, len, hop->label);
-        path_add(buf, len, "-> ");
-    } else {
-        path_add(buf, len, " -> ");
-    }
-}
-
-/* "A -.x-> B -[0]-> A"; rings of a repeated unit: "Node -.next-> Node (x1000)". */
-static void hunt_render(struct hunt *h, uint32_t nh, char *buf)
-{
-    struct hunt_hop *hops = h->hops;
-    uint32_t r = hunt_canonical_rotation(hops, nh);
-    size_t len = 0;
-    char tail[48];
-    buf[0] = 0;
-    int cut = nh == h->cap_hops; /* more hops than were labelled */
-    uint32_t p = nh <= AGENT_SHAPES_SHOW_HOPS || cut ? nh : hunt_period(hops, nh);
-    uint32_t shown = p <= AGENT_SHAPES_SHOW_HOPS ? p : AGENT_SHAPES_SHOW_HOPS;
-    for (uint32_t i = 0; i < shown; i++)
-        path_add_hop(buf, &len, &hops[(r + i) % nh]);
-    if (p == nh && nh > AGENT_SHAPES_SHOW_HOPS) {
-        if (cut)
-            snprintf(tail, sizeof(tail), "... (%u objects) -> ", h->cycle_len);
-        else
-            snprintf(tail, sizeof(tail), "... (%u hops) -> ", nh);
-        path_add(buf, &len, tail);
-    }
-    path_add(buf, &len, hops[r % nh].name);
-    if (p < nh && nh > AGENT_SHAPES_SHOW_HOPS) {
-        snprintf(tail, sizeof(tail), " (x%u)", nh / p);
-        path_add(buf, &len, tail);
-    }
 }
 
 /* ---- grouping ---- */
@@ -595,7 +502,7 @@ static void hunt_describe(struct hunt *h, int32_t c, char *path)
                 }
             v = next;
         } while (v != m[0] && len < size);
-        hunt_render(h, hunt_hops(h, h->cyc, len), path);
+        agent_path_render(h->hops, hunt_hops(h, h->cyc, len), h->cap_hops, h->cycle_len, path);
         return;
     }
     /* Otherwise the shortest cycles through a few members; the one that
@@ -619,7 +526,7 @@ static void hunt_describe(struct hunt *h, int32_t c, char *path)
         len = hunt_bfs_cycle(h, c, cand[k], best_len, h->cyc);
         if (!len)
             continue;
-        hunt_render(h, hunt_hops(h, h->cyc, len), tmp);
+        agent_path_render(h->hops, hunt_hops(h, h->cyc, len), h->cap_hops, h->cycle_len, tmp);
         if (!path[0] || strcmp(tmp, path) < 0)
             memcpy(path, tmp, sizeof(tmp));
     }

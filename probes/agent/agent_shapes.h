@@ -11,10 +11,11 @@
 #ifndef PYMEMTOP_PROBES_AGENT_AGENT_SHAPES_H
 #define PYMEMTOP_PROBES_AGENT_AGENT_SHAPES_H
 
+#include "agent_path.h"
 #include "agent_state.h"
 
-#define AGENT_SHAPES_NAME_MAX 64 /* a type name in a path */
-#define AGENT_SHAPES_SHOW_HOPS 8 /* longer cycles are abbreviated in a path */
+#define AGENT_SHAPES_NAME_MAX AGENT_PATH_NAME_MAX
+#define AGENT_SHAPES_SHOW_HOPS AGENT_PATH_SHOW_HOPS
 
 struct agent_shape_group {
     char path[PM_SHAPE_PATH_MAX];
