@@ -468,6 +468,11 @@ void agent_capture_configure(unsigned budget_bp)
     atomic_store(&cap.budget_bp, budget_bp);
 }
 
+int agent_capture_enabled(void)
+{
+    return atomic_load(&cap.budget_bp) != 0;
+}
+
 /* ---- to the monitor ---- */
 
 static int cap_entry_cmp(const void *pa, const void *pb)

@@ -34,6 +34,7 @@ int agent_capture_busy(void);
 void agent_capture_abandon(void);
 /* [cycles] capture / capture_budget: basis points of wall time, 0 off. */
 void agent_capture_configure(unsigned budget_bp);
+int agent_capture_enabled(void);
 /* Appends a SHAPES frame (agent thread, GIL held). */
 void agent_capture_encode(struct proto_buf *out, uint64_t now_ns);
 

@@ -115,14 +115,6 @@ void agent_gc_install(void)
     agent.observer_ns = 0;
     agent.gc_start_ns = 0;
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
-    /* Two entries: the timing one last (so a capture's DEBUG_SAVEALL is set
-     * after the program's own "start" callbacks ran), the capture's first
-     * (so its "stop" takes the saved garbage out of gc.garbage before the
-     * program's own "stop" callbacks can see it). agent_capture.c. */
-    PyObject *head = agent_capture_callable();
-    if (list && PyList_Check(list) && head && agent_gc_find_cb(list, head) < 0 &&
-        PyList_Insert(list, 0, head) < 0)
-        PyErr_Clear();
     agent_capture_attach();
     if (list && PyList_Check(list) && agent_gc_find(list) < 0 &&
         PyList_Append(list, agent.gc_callback) == 0) {
@@ -133,6 +125,35 @@ void agent_gc_install(void)
         }
     }
     Py_XDECREF(list);
+    PyErr_Clear();
+    agent_gc_capture_entry(agent_capture_enabled());
+}
+
+/* Two entries while capturing: the timing one last (so a capture's
+ * DEBUG_SAVEALL is set after the program's own "start" callbacks ran), the
+ * capture's first (so its "stop" takes the saved garbage out of gc.garbage
+ * before the program's own "stop" callbacks can see it). agent_capture.c.
+ * Capture off: no second entry, no cost. */
+void agent_gc_capture_entry(int on)
+{
+    PyObject *head = agent_capture_callable();
+    PyObject *list = agent.gc_module ? PyObject_GetAttrString(agent.gc_module, "callbacks")
+                                     : NULL;
+    Py_ssize_t i;
+    if (!head || !list || !PyList_Check(list)) {
+        Py_XDECREF(list);
+        PyErr_Clear();
+        return;
+    }
+    if (on && agent.hook_installed) {
+        if (agent_gc_find_cb(list, head) < 0 && PyList_Insert(list, 0, head) < 0)
+            PyErr_Clear();
+    } else if (!agent_capture_busy()) {
+        while ((i = agent_gc_find_cb(list, head)) >= 0)
+            if (PySequence_DelItem(list, i) < 0)
+                break;
+    }
+    Py_DECREF(list);
     PyErr_Clear();
 }
 

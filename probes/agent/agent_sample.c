@@ -464,7 +464,11 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out, int 
                         0, 0);
             return 0;
         }
+        if (!agent_gil_enter())
+            return -1;
         agent_capture_configure((unsigned)c->arg);
+        agent_gc_capture_entry(c->arg != 0);
+        agent_gil_exit();
         agent_reply(out, c->id, 0, c->arg ? "cycle capture on" : "cycle capture off", c->arg, 0);
         return 0;
     case CMD_PING:

@@ -94,7 +94,8 @@ def live_nodes():
 def state(n):
     stats = [s["collections"] - s0 for s, s0 in zip(gc.get_stats(), stats0)]
     st = dict(seen, tick=n, stats=stats, dels=Res.dels, double=Res.double, wr_calls=wr_calls,
-              created=created, garbage=len(gc.garbage), debug=gc.get_debug())
+              created=created, garbage=len(gc.garbage), debug=gc.get_debug(),
+              callbacks=len(gc.callbacks))
     with open(STATE + ".tmp", "w") as f:
         json.dump(st, f)
     os.replace(STATE + ".tmp", STATE)
@@ -137,11 +138,12 @@ def _samples(path):
     return [r for r in _record_lines(path) if "cycles" in r]
 
 
-def _record(pid):
+def _record(pid, *extra):
     d = common.tmpdir()
     rec = os.path.join(d, "rec.jsonl")
     err = os.path.join(d, "stderr")
-    p = subprocess.Popen([common.BIN, "--record", rec, "--interval", "0.2", str(pid)],
+    p = subprocess.Popen([common.BIN] + list(extra) + ["--record", rec, "--interval", "0.2",
+                                                       str(pid)],
                          stdout=subprocess.DEVNULL, stderr=open(err, "w"),
                          stdin=subprocess.DEVNULL)
     common._procs.append(p)
@@ -234,16 +236,22 @@ def test_capture_automatic_collections_invisible(py):
     t.wait_state(lambda s: s["tick"] >= 3)
     mon = _record(t.pid)
     cycles, got = _wait_shapes(mon, [NODE, RES])
+    cycles_tick = [t.state()["tick"]]
     cap = cycles["capture"]
     assert sum(cap["captures"]) >= 1 and cap["collections"][0] >= cap["captures"][0], cap
-    st = t.wait_state(lambda s: s["stops"] >= 5)
+    st = t.wait_state(lambda s: s["stops"] >= 5 and s["tick"] > cycles_tick[0])
+    # Its own entry, then ours: the capture's first, the pause timer last.
+    assert st["callbacks"] == 3, st
     # The program's own callbacks: never DEBUG_SAVEALL at "start", never an
     # entry in gc.garbage at "stop"; its collections are gc.get_stats()'s.
     assert st["start_saveall"] == 0 and st["stop_garbage"] == 0, st
     assert st["stops"] == sum(st["stats"]), st
     assert st["debug"] == 0 and st["garbage"] == 0 and st["double"] == 0, st
     _detach(mon)
+    # Nothing of ours left in gc.callbacks once the monitor is gone.
+    t.wait_state(lambda s: s["callbacks"] == 1 or s["tick"] >= 600)
     assert t.proc.wait(120) == 0, t.stderr()
+    assert t.state()["callbacks"] == 1, t.state()
     end = _lines(t.stdout())[-1]
     assert end == "end dels 3000/3000 double 0 wr 3000/3000 garbage 0", end
     assert t.stderr() == "", t.stderr()
@@ -269,5 +277,28 @@ def test_capture_leaves_program_saveall_alone(py):
     # Everything the program's collections found is still in gc.garbage.
     assert st["debug"] == 32, st
     assert st["garbage"] >= st["collected"] - st["wr_calls"] and st["garbage"] > 0, st
+    t.stop()
+    assert t.stderr() == "", t.stderr()
+
+
+def test_capture_off_by_config(py):
+    """[cycles] capture = off: no capture entry in gc.callbacks, no shapes."""
+    ini = os.path.join(common.tmpdir(), "off.ini")
+    with open(ini, "w") as f:
+        f.write("[cycles]\ncapture = off\n")
+    t = Target(py, code=TARGET, args=["auto", "0.005", "0"])
+    t.wait_state(lambda s: s["tick"] >= 3)
+    mon = _record(t.pid, "--config", ini)
+
+    def off():
+        s = _samples(mon.rec)
+        return s and s[-1]["cycles"]["capture"] and s[-1]["cycles"]["capture"]["state"] == "off" \
+            and s[-1]["cycles"]
+    cycles = common.poll(off, 20, "the capture to say off", alive=mon)
+    now = t.state()["tick"]
+    st = t.wait_state(lambda s: s["tick"] > now + 2)
+    assert st["callbacks"] == 2, st  # its own and the pause timer
+    assert cycles["recent_shapes"] == [] and sum(cycles["capture"]["captures"]) == 0, cycles
+    _detach(mon)
     t.stop()
     assert t.stderr() == "", t.stderr()
