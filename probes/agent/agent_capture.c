@@ -428,14 +428,12 @@ PyObject *agent_capture_callable(void)
     return cap.callable;
 }
 
-void agent_capture_attach(void)
+/* Accounting and the table start afresh (a capture in flight keeps its
+ * state: it is finished by its "stop"). */
+static void cap_reset(void)
 {
-    if (!cap.clear_checked) {
-        cap.clear_checked = 1;
-        cap.clear_slots_ok = cap_prove_clear();
-    }
     if (cap.active)
-        return; /* a capture still in flight keeps its state */
+        return;
     uint64_t now = agent_now_ns();
     cap.since_ns = cap.credit_at_ns = now;
     cap.credit_ns = CAP_MIN_COST_NS * 10; /* the first collections show something soon */
@@ -447,6 +445,15 @@ void agent_capture_attach(void)
     cap.saveall_seen = 0;
     if (!cap.clear_slots_ok)
         cap_off("off: tp_clear of built-in types is not reachable on this build");
+}
+
+void agent_capture_attach(void)
+{
+    if (!cap.clear_checked) {
+        cap.clear_checked = 1;
+        cap.clear_slots_ok = cap_prove_clear();
+    }
+    cap_reset();
 }
 
 int agent_capture_busy(void)
@@ -466,6 +473,10 @@ void agent_capture_abandon(void)
 void agent_capture_configure(unsigned budget_bp)
 {
     atomic_store(&cap.budget_bp, budget_bp);
+    /* The monitor's settings arrive just after it attached: what was
+     * captured before them (under the previous monitor's setting, or the
+     * default) is not this monitor's. */
+    cap_reset();
 }
 
 int agent_capture_enabled(void)

@@ -32,7 +32,8 @@ int agent_capture_busy(void);
 /* The monitor leaves with a capture in flight (a __del__ let the GIL go
  * mid-collection): gives DEBUG_SAVEALL back at once. */
 void agent_capture_abandon(void);
-/* [cycles] capture / capture_budget: basis points of wall time, 0 off. */
+/* [cycles] capture / capture_budget: basis points of wall time, 0 off;
+ * accounting and the table start afresh. */
 void agent_capture_configure(unsigned budget_bp);
 int agent_capture_enabled(void);
 /* Appends a SHAPES frame (agent thread, GIL held). */
