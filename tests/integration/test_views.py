@@ -123,6 +123,24 @@ def test_hunt_shows_shapes():
     tm.wait_for(r"EXIT=0")
 
 
+def test_cycles_view_shows_captured_shapes():
+    """Without any key but 3, at 80x24: the shapes the demo's own
+    collections free, captured live, with the capture's sampling and cost in
+    the title, and no hunt run."""
+    t = Target(_py())
+    tm = Tmux([t.pid], 80, 24)
+    tm.wait_for(r"pauses\s+\d+")
+    tm.send("3")
+    _, screen = tm.wait_for(r"Node -\.child-> Node", timeout=30)
+    assert re.search(r"─ Cycles the program frees\s+\d+ of \d+ collections sampled, GIL "
+                     r"[\d.]+% of 1\.00%", screen), screen
+    assert re.search(r"obj/min cycles\s+len\s+size\s+shape", screen), screen
+    assert "y hunts reference cycles" in screen, screen  # no hunt ran
+    assert all(len(line) <= 80 for line in screen.splitlines()), screen
+    tm.send("q")
+    tm.wait_for(r"EXIT=0")
+
+
 def test_snapshot_diff_and_tracemalloc():
     """s s d: the diff shows the leaking types grew; t then s: top sites
     from the demo's source in the allocations view."""
