@@ -276,10 +276,13 @@ def test_config_errors():
         ("[alerts]\ngrowth_mib_per_min = lots\n", r"growth_mib_per_min = 'lots' is out of range"),
         ("[display]\ndefault_view = graphs\n", r"not a view \(overview, objects, cycles, allocations, events or 1 to 5\)"),
         ("[display]\ncolor_rss = pink\n", r"'pink' is not a colour \(default, black, red"),
+        ("[cycles]\ncapture_budget = 60\n", r"\[cycles\] capture_budget = '60' is out of range \(0\.01 to 50\)"),
+        ("[cycles]\ncapture = maybe\n", r"\[cycles\] capture = 'maybe'"),
     ]:
         p = pymemtop("--config", _config(text), "1", check=2)
         assert re.search(want, p.stderr), (text, p.stderr)
-    ok = _config("[census]\ninterval = 0\npause_budget = 2.5\n[alerts]\npause_ms = 50\n"
+    ok = _config("[census]\ninterval = 0\npause_budget = 2.5\n[cycles]\ncapture = off\n"
+                 "capture_budget = 0.5\n[alerts]\npause_ms = 50\n"
                  "growth_mib_per_min = 0\n[display]\ndefault_view = 3\ncolor_accent = default\n"
                  "color_bad = magenta\ncolour_typo = red\n")
     p = pymemtop("--config", ok, "999999999")
@@ -293,5 +296,5 @@ def test_config_errors():
     for key in ["interval", "history", "timeout", "pause_budget", "suspect_window", "json_types",
                 "frames", "pause_ms", "growth_mib_per_min", "default_view", "ascii", "color",
                 "color_accent", "color_rss", "color_alloc", "color_traced", "color_good",
-                "color_warn", "color_bad"]:
+                "color_warn", "color_bad", "capture", "capture_budget"]:
         assert re.search(r"^%s = " % key, text, re.M), key
