@@ -67,6 +67,7 @@ static struct {
     atomic_uint budget_bp;
     /* The capture in flight (between "start" and "stop"). */
     int active;
+    int abandoned; /* the monitor left mid-collection: the flag went back early */
     long saved_flags;
     PyObject *garbage; /* strong: the gc.garbage seen at "start" */
     Py_ssize_t n0;
@@ -321,6 +322,8 @@ static void cap_stop(PyObject *info)
     uint64_t t0 = agent_now_ns();
     cap.active = 0;
     cap_restore_flags();
+    int abandoned = cap.abandoned;
+    cap.abandoned = 0;
     PyObject *garbage = cap.garbage;
     cap.garbage = NULL;
     Py_ssize_t n0 = cap.n0, n1 = PyList_Size(garbage);
@@ -336,7 +339,7 @@ static void cap_stop(PyObject *info)
         Py_DECREF(garbage);
         return;
     }
-    if (n1 == n0 && collected > 0) {
+    if (n1 == n0 && collected > 0 && !abandoned) {
         /* Garbage was found but not saved where we look: gc.garbage is not
          * the collector's list (the program rebound it). */
         cap_off("off: gc.garbage is not the collector's list (rebound by the program)");
@@ -468,6 +471,7 @@ void agent_capture_abandon(void)
     /* Before delete_garbage: nothing saved yet, the collector frees as
      * usual. (After it our "stop" entry, still listed, finishes the job.) */
     cap_restore_flags();
+    cap.abandoned = 1;
 }
 
 void agent_capture_configure(unsigned budget_bp)
