@@ -398,6 +398,24 @@ static void cap_stop(PyObject *info)
     cap.credit_ns -= (int64_t)cost;
 }
 
+/* A pending call (the main thread runs it at its next safe point, GIL
+ * held): our "stop" entry out of gc.callbacks after a capture that outlived
+ * its monitor. Not from the callback itself: the collector is walking that
+ * list by index, and the entry after ours would be skipped. */
+static int cap_unlist(void *arg)
+{
+    (void)arg;
+    if (agent.hook_installed || cap.active || !cap.callable || !agent.gc_module)
+        return 0;
+    PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
+    for (Py_ssize_t i = list && PyList_Check(list) ? PyList_Size(list) - 1 : -1; i >= 0; i--)
+        if (PyList_GetItem(list, i) == cap.callable && PySequence_DelItem(list, i) < 0)
+            break;
+    Py_XDECREF(list);
+    PyErr_Clear();
+    return 0;
+}
+
 static PyObject *cap_callback(PyObject *self, PyObject *args)
 {
     (void)self;
@@ -414,6 +432,8 @@ static PyObject *cap_callback(PyObject *self, PyObject *args)
     }
     cap_stop(info);
     PyErr_Clear();
+    if (!agent.hook_installed) /* the monitor left while this capture ran */
+        (void)Py_AddPendingCall(cap_unlist, NULL);
     Py_RETURN_NONE;
 }
 

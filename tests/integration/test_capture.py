@@ -48,6 +48,13 @@ class Res:
 class Held:
     pass
 
+class Slow:
+    """Its __del__ lets the GIL go: the agent thread may run mid-collection."""
+    def __init__(self):
+        self.me = self
+    def __del__(self):
+        time.sleep(0.02)
+
 wr_calls = 0
 def on_dead(ref):
     global wr_calls
@@ -63,7 +70,8 @@ def watch(phase, info):
         seen["stop_garbage"] += len(gc.garbage) if MODE != "saveall" else 0
 gc.callbacks.append(watch)
 
-if MODE == "explicit":
+EXPLICIT = MODE in ("explicit", "slowdel")
+if EXPLICIT:
     gc.disable()
 else:
     gc.set_threshold(700, 10, 10)
@@ -87,6 +95,9 @@ def build():
         h.loop = [h]
         refs.append(weakref.ref(h, on_dead))
         created["wr"] += 1
+    if MODE == "slowdel":
+        for i in range(3):
+            Slow()
 
 def live_nodes():
     return sum(1 for o in gc.get_objects() if type(o) is Node)
@@ -104,7 +115,7 @@ n = 0
 while not TICKS or n < TICKS:
     n += 1
     build()
-    if MODE == "explicit":
+    if EXPLICIT:
         gen = (0, 0, 1, 0, 0, 2)[n % 6]
         got = gc.collect(gen)
         dead = sum(1 for r in refs if r() is None)
@@ -303,4 +314,36 @@ def test_capture_off_by_config(py):
     assert cycles["recent_shapes"] == [] and sum(cycles["capture"]["captures"]) == 0, cycles
     _detach(mon)
     t.stop()
+    assert t.stderr() == "", t.stderr()
+
+
+def test_capture_monitor_leaves_mid_collection(py):
+    """The monitor detaches while a captured collection runs a __del__ that
+    let the GIL go: the flag goes back at once, the collection ends as it
+    would have, and our last gc.callbacks entry leaves soon after."""
+    ini = os.path.join(common.tmpdir(), "quiet.ini")
+    with open(ini, "w") as f:
+        f.write("[census]\ninterval = 3600\n")
+    t = Target(py, code=TARGET, args=["slowdel", "0.001", "0"])
+    t.wait_state(lambda s: s["tick"] >= 2)
+    mon = _record(t.pid, "--config", ini)
+    common.poll(lambda: _samples(mon.rec) and _samples(mon.rec)[-1]["census"]["censuses"] >= 1,
+                20, "the first census", alive=mon)
+    first = t.state()["tick"] + 2
+    caps0 = sum(_samples(mon.rec)[-1]["cycles"]["capture"]["captures"])
+    common.poll(lambda: t.state()["tick"] >= first + 2 and
+                sum(_samples(mon.rec)[-1]["cycles"]["capture"]["captures"]) > caps0, 30,
+                "a capture after the census", alive=mon)
+    _detach(mon)  # most of the target's time is in a collection's __del__
+    left = t.state()["tick"]
+    st = t.wait_state(lambda s: s["tick"] >= left + 3 and s["callbacks"] == 1)
+    assert st["debug"] == 0 and st["garbage"] == 0, st
+    t.stop()
+    out = _lines(t.stdout())
+    ref = Target(py, code=TARGET, args=["slowdel", "0", str(len(out))])
+    ref.proc.wait(120)
+    ref_out = _lines(ref.stdout())[:len(out)]
+    assert len(ref_out) == len(out), (len(ref_out), len(out))
+    diff = [(m, r) for m, r in zip(out[first:], ref_out[first:]) if m != r]
+    assert not diff, "monitored vs unmonitored:\n%s" % "\n".join("%s\n%s" % d for d in diff[:5])
     assert t.stderr() == "", t.stderr()
