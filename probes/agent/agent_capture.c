@@ -344,9 +344,16 @@ static void cap_stop(PyObject *info)
          * the collector's list (the program rebound it). */
         cap_off("off: gc.garbage is not the collector's list (rebound by the program)");
     }
+    /* Program code run by the collection (a __del__, a weakref callback)
+     * may have appended to gc.garbage itself, before delete_garbage did:
+     * the collector's entries are the last ones, at most "collected" of
+     * them (fewer when weakrefs freed by their callbacks count there too),
+     * then the uncollectable. The program's own stay where they are. */
+    Py_ssize_t n_unc = uncollectable > 0 ? (uncollectable < n1 - n0 ? uncollectable : n1 - n0) : 0;
+    Py_ssize_t before = n1 - n0 - n_unc;
+    Py_ssize_t n_cap = collected > 0 ? (collected < before ? collected : before) : 0;
+    n0 += before - n_cap;
     Py_ssize_t added = n1 - n0;
-    Py_ssize_t n_unc = uncollectable > 0 ? (uncollectable < added ? uncollectable : added) : 0;
-    Py_ssize_t n_cap = added - n_unc;
     PyObject *slice = added ? PyList_GetSlice(garbage, n0, n1) : NULL;
     PyObject **objs = n_cap ? malloc((size_t)n_cap * sizeof(*objs)) : NULL;
     if (added && (!slice || (n_cap && !objs))) {
