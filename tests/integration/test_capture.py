@@ -113,8 +113,13 @@ def live_nodes():
     return sum(1 for o in gc.get_objects() if type(o) is Node)
 
 def state(n):
+    was = gc.isenabled()
+    gc.disable()  # stats and what the callbacks saw, read at one moment
     stats = [s["collections"] - s0 for s, s0 in zip(gc.get_stats(), stats0)]
-    st = dict(seen, tick=n, stats=stats, dels=Res.dels, double=Res.double, wr_calls=wr_calls,
+    snap = dict(seen)
+    if was:
+        gc.enable()
+    st = dict(snap, tick=n, stats=stats, dels=Res.dels, double=Res.double, wr_calls=wr_calls,
               created=created, garbage=len(gc.garbage), debug=gc.get_debug(),
               callbacks=len(gc.callbacks))
     with open(STATE + ".tmp", "w") as f:
