@@ -155,11 +155,18 @@ HELD = "Held -.loop-> list -[0]-> Held"
 
 
 def _record_lines(path):
+    """The recording's complete lines (the last may be half written)."""
+    out = []
     try:
         with open(path) as f:
-            return [json.loads(line) for line in f if line.strip()]
-    except (OSError, ValueError):
-        return []
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    return out
 
 
 def _samples(path):
