@@ -117,7 +117,8 @@ demo: deps
 # Benchmarks report numbers (attach latency, overhead by parts, census,
 # allocator hook, cycle hunt); they assert nothing.
 BENCHES := bench/run.py bench/overhead.py bench/census.py bench/alloc.py bench/cycles.py \
-           bench/dashboard.py bench/why.py bench/pauses.py bench/serve.py bench/monitors.py
+           bench/dashboard.py bench/why.py bench/pauses.py bench/serve.py bench/monitors.py \
+           bench/capture.py
 bench: all
 	@for b in $(BENCHES); do \
 	  if [ -f $$b ]; then echo "== $$b"; $(PYTHON) $$b --build $(BUILD) || exit 1; fi; \

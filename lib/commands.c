@@ -55,6 +55,10 @@ const struct command_def commands[CMD_COUNT] = {
     [CMD_TM_GROWTH] = {CMD_TM_GROWTH, "tm_growth", COMMAND_ARG_NUMBER, "=0|1",
                        "tracemalloc sites: mark now (0), growth since the mark (1)", "", false,
                        false, {{0}}},
+    [CMD_CYCLE_CAPTURE] = {CMD_CYCLE_CAPTURE, "cycle_capture", COMMAND_ARG_NUMBER, "=BP",
+                           "cycle shapes from the program's own collections: share of wall "
+                           "time, basis points, 0 off ([cycles] capture, capture_budget)",
+                           "", false, false, {{0}}},
     [CMD_PING] = {CMD_PING, "ping", COMMAND_ARG_NONE, "", "liveness", "", false, false, {{0}}},
     [CMD_DETACH] = {CMD_DETACH, "detach", COMMAND_ARG_NONE, "", "the monitor leaves", "", false,
                     false, {{0}}},

@@ -27,6 +27,7 @@ enum command_id {
     CMD_MAX_PAUSE,
     CMD_CONFIRM_PAUSE,
     CMD_TM_GROWTH,
+    CMD_CYCLE_CAPTURE,
     CMD_PING,
     CMD_DETACH,
     CMD_COUNT

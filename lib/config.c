@@ -25,6 +25,8 @@ void config_defaults(struct config *c)
     c->tracemalloc_frames = 1;
     c->census_interval_ms = 0;
     c->census_budget_pct = 1.0;
+    c->cycle_capture = true;
+    c->cycle_capture_pct = 1.0;
     c->pause_alert_ms = 100;
     c->max_pause_ms = 5;
     c->confirm_pause_ms = 200;
@@ -183,6 +185,12 @@ static int config_handler(void *user, const char *section, const char *name, con
         if (!config_number(p, key, value, 0.1, 50, &d))
             return 0;
         c->census_budget_pct = d;
+    } else if (!strcmp(section, "cycles") && !strcmp(name, "capture")) {
+        return config_bool(p, key, value, &c->cycle_capture);
+    } else if (!strcmp(section, "cycles") && !strcmp(name, "capture_budget")) {
+        if (!config_number(p, key, value, 0.01, 50, &d))
+            return 0;
+        c->cycle_capture_pct = d;
     } else if (!strcmp(section, "agent") && !strcmp(name, "max_pause_ms")) {
         if (!config_number(p, key, value, 1, 1000, &d))
             return 0;

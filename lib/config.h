@@ -37,6 +37,8 @@ struct config {
     unsigned tracemalloc_lease_s; /* [tracemalloc] lease: the 't' key's default; 0 none */
     unsigned census_interval_ms; /* [census] interval (seconds in the file); 0: adaptive */
     double census_budget_pct;    /* [census] pause_budget: % of wall time censuses may take */
+    bool cycle_capture;          /* [cycles] capture: shapes from the program's own collections */
+    double cycle_capture_pct;    /* [cycles] capture_budget: % of wall time the capture may take */
     unsigned pause_alert_ms;     /* [alerts] pause_ms; 0: off */
     unsigned max_pause_ms;       /* [agent] max_pause_ms: longest GIL hold of sliced work */
     unsigned confirm_pause_ms;   /* [agent] confirm_pause_ms: stop-the-world commands

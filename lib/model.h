@@ -156,6 +156,35 @@ struct pm_hunt {
     struct pm_shape shapes[PM_MAX_SHAPES];
 };
 
+/* Cycle shapes captured during the program's own automatic collections
+ * (agent_capture.c): a bounded table of recent shapes, with the capture's own
+ * cost. Times are the agent's CLOCK_MONOTONIC (as pause events' end_ns). */
+#define PM_MAX_RECENT_SHAPES 32
+#define PM_CAPTURE_STATE_MAX 96
+struct pm_recent_shape {
+    struct pm_shape shape;   /* count: cycles captured; bytes; length; path; advice */
+    uint64_t objects;        /* objects captured in cycles of this shape */
+    uint64_t est_objects;    /* the same, each capture scaled by its generation's
+                                collections per capture: an estimate of all freed */
+    uint64_t first_seen_ns, last_seen_ns;
+};
+struct pm_capture {
+    uint64_t time_ns;        /* when the agent sent it */
+    uint64_t since_ns;       /* capture accounting began (the monitor's attach) */
+    uint64_t budget_bp;      /* share of wall time it may take, basis points; 0 off */
+    uint64_t cost_ns;        /* time our callbacks spent capturing, all captures */
+    uint64_t max_ns;         /* the longest single capture */
+    uint64_t objects;        /* objects captured in all */
+    uint64_t truncated;      /* captures cut by the object or time cap */
+    uint64_t skipped;        /* collections left alone to stay within the budget */
+    uint64_t shapes_total;   /* shapes in the agent's table (at most 64) */
+    int64_t captures[PM_GENERATIONS], collections[PM_GENERATIONS];
+    char state[PM_CAPTURE_STATE_MAX]; /* "on", "off", or why it is off */
+    uint8_t unchanged;       /* the shapes are those of the previous frame (none sent) */
+    uint32_t n_shapes;
+    struct pm_recent_shape shapes[PM_MAX_RECENT_SHAPES];
+};
+
 /* Why is it alive: referrer chains from a root (module global, class
  * attribute, thread frame local, or the untracked world) to sampled instances
  * of one type, grouped by shape. Bounded: chains x edges x bytes. */

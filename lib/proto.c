@@ -79,6 +79,20 @@ void proto_append(struct proto_buf *b, enum proto_type type)
     put_le(p + 8, 0, 4);
 }
 
+void proto_append_frames(struct proto_buf *b, const struct proto_buf *frames)
+{
+    if (frames->failed) {
+        b->failed = 1;
+        return;
+    }
+    if (!frames->len)
+        return;
+    b->frame_start = b->len; /* one frame's limits: what it holds is at most that */
+    uint8_t *p = buf_grow(b, frames->len);
+    if (p)
+        memcpy(p, frames->data, frames->len);
+}
+
 static uint8_t *field_begin(struct proto_buf *b, enum proto_tag tag, size_t len)
 {
     uint8_t *p = buf_grow(b, 4 + len);
@@ -159,6 +173,23 @@ void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh)
     put_le(p + 24, pl, 2);
     memcpy(p + 26, sh->path, pl);
     memcpy(p + 26 + pl, sh->advice, al);
+}
+
+void proto_put_recent_shape(struct proto_buf *b, const struct pm_recent_shape *r)
+{
+    const struct pm_shape *sh = &r->shape;
+    size_t pl = strnlen(sh->path, PM_SHAPE_PATH_MAX - 1);
+    size_t al = strnlen(sh->advice, PM_SHAPE_PATH_MAX - 1);
+    uint8_t *p = field_begin(b, TAG_RECENT_SHAPE, 56 + 2 + pl + al);
+    if (!p)
+        return;
+    const uint64_t nums[7] = {sh->count,       sh->bytes,        sh->length,     r->objects,
+                              r->est_objects, r->first_seen_ns, r->last_seen_ns};
+    for (int i = 0; i < 7; i++)
+        put_le(p + 8 * i, nums[i], 8);
+    put_le(p + 56, pl, 2);
+    memcpy(p + 58, sh->path, pl);
+    memcpy(p + 58 + pl, sh->advice, al);
 }
 
 void proto_put_chain(struct proto_buf *b, const struct pm_why_chain *c)
@@ -779,6 +810,87 @@ int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const c
         return -1;
     if (!out->time_ns) {
         *why = "hunt without a time";
+        return -1;
+    }
+    return 0;
+}
+
+static int shapes_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
+                        const char **why)
+{
+    struct pm_capture *c = ctx;
+    uint64_t u = 0;
+    switch (tag) {
+    case TAG_CAP_TIME_NS:
+        return get_u64(v, len, &c->time_ns, why);
+    case TAG_CAP_SINCE_NS:
+        return get_u64(v, len, &c->since_ns, why);
+    case TAG_CAP_BUDGET_BP:
+        return get_u64(v, len, &c->budget_bp, why);
+    case TAG_CAP_COST_NS:
+        return get_u64(v, len, &c->cost_ns, why);
+    case TAG_CAP_MAX_NS:
+        return get_u64(v, len, &c->max_ns, why);
+    case TAG_CAP_OBJECTS:
+        return get_u64(v, len, &c->objects, why);
+    case TAG_CAP_TRUNCATED:
+        return get_u64(v, len, &c->truncated, why);
+    case TAG_CAP_SKIPPED:
+        return get_u64(v, len, &c->skipped, why);
+    case TAG_CAP_SHAPES_TOTAL:
+        return get_u64(v, len, &c->shapes_total, why);
+    case TAG_CAP_CAPTURES:
+        return get_gens(v, len, c->captures, why);
+    case TAG_CAP_COLLECTIONS:
+        return get_gens(v, len, c->collections, why);
+    case TAG_CAP_STATE:
+        return get_str(v, len, c->state, sizeof(c->state), why);
+    case TAG_CAP_UNCHANGED:
+        if (get_u64(v, len, &u, why) < 0)
+            return -1;
+        c->unchanged = u != 0;
+        return 0;
+    case TAG_RECENT_SHAPE: {
+        if (len < 58) {
+            *why = "recent shape field too short";
+            return -1;
+        }
+        size_t pl = get_le(v + 56, 2);
+        if (pl == 0 || pl > (size_t)len - 58) {
+            *why = "recent shape path length out of range";
+            return -1;
+        }
+        if (c->n_shapes >= PM_MAX_RECENT_SHAPES)
+            return 0; /* more than we keep: ignore the rest */
+        struct pm_recent_shape *r = &c->shapes[c->n_shapes];
+        r->shape.count = get_le(v, 8);
+        r->shape.bytes = get_le(v + 8, 8);
+        r->shape.length = get_le(v + 16, 8);
+        r->objects = get_le(v + 24, 8);
+        r->est_objects = get_le(v + 32, 8);
+        r->first_seen_ns = get_le(v + 40, 8);
+        r->last_seen_ns = get_le(v + 48, 8);
+        if (get_str(v + 58, (uint16_t)pl, r->shape.path, sizeof(r->shape.path), why) < 0 ||
+            get_str(v + 58 + pl, (uint16_t)(len - 58 - pl), r->shape.advice,
+                    sizeof(r->shape.advice), why) < 0)
+            return -1;
+        c->n_shapes++;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int proto_decode_shapes(const uint8_t *p, size_t len, struct pm_capture *out, const char **why)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < PM_GENERATIONS; i++)
+        out->captures[i] = out->collections[i] = -1;
+    if (fields_walk(p, len, shapes_field, out, why) < 0)
+        return -1;
+    if (!out->time_ns) {
+        *why = "shapes without a time";
         return -1;
     }
     return 0;

@@ -81,6 +81,18 @@
  * carry MONITORS (connected now, this one included; absent from older
  * agents); HELLO's CLIENTS stays "connections served since load".
  *
+ * Added for cycle capture (issue 13; tags 130-149, type 10):
+ *   SHAPES  agent -> monitor with every SAMPLE while a monitor is attached:
+ *           CAP_TIME_NS, CAP_SINCE_NS, CAP_BUDGET_BP, CAP_COST_NS, CAP_MAX_NS,
+ *           CAP_CAPTURES and CAP_COLLECTIONS (GC_* arrays, per generation),
+ *           CAP_OBJECTS, CAP_TRUNCATED, CAP_SKIPPED, CAP_SHAPES_TOTAL,
+ *           CAP_STATE, then either CAP_UNCHANGED (1: the shapes did not change
+ *           since the previous SHAPES frame, none sent) or RECENT_SHAPE
+ *           (repeated, most objects first: u64 count, bytes, length, objects,
+ *           est_objects, first_seen_ns, last_seen_ns, u16 path length, path,
+ *           advice). COMMAND "cycle_capture" (CMD_ARG basis points of wall
+ *           time, 0 off) sets [cycles] capture and capture_budget.
+ *
  * Added for bounded pauses (all optional, absent = 0): CENSUS WALL_NS,
  * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS; REPLY MAX_HOLD_NS and
  * PREDICT_NS (a stop-the-world command refused with -EAGAIN because its
@@ -130,6 +142,7 @@ enum proto_type {
     PROTO_HUNT = 7,
     PROTO_SITES = 8,
     PROTO_WHY = 9,
+    PROTO_SHAPES = 10,
 };
 
 enum proto_tag {
@@ -239,6 +252,22 @@ enum proto_tag {
     TAG_MONITORS = 160,     /* HELLO, SAMPLE, BUSY: monitors the agent serves now */
     TAG_MONITORS_MAX = 161, /* BUSY: how many it serves at most */
     TAG_MONITOR_PIDS = 162, /* BUSY: str "123, 456": their PIDs (those it can see) */
+
+    /* Cycle capture (issue 13): 130-149, SHAPES frames only. */
+    TAG_CAP_BUDGET_BP = 130,
+    TAG_CAP_SINCE_NS = 131,
+    TAG_CAP_COST_NS = 132,
+    TAG_CAP_MAX_NS = 133,
+    TAG_CAP_CAPTURES = 134,    /* GC_* array */
+    TAG_CAP_COLLECTIONS = 135, /* GC_* array */
+    TAG_CAP_OBJECTS = 136,
+    TAG_CAP_TRUNCATED = 137,
+    TAG_CAP_STATE = 138,       /* str */
+    TAG_CAP_SKIPPED = 139,
+    TAG_RECENT_SHAPE = 140,
+    TAG_CAP_UNCHANGED = 141,
+    TAG_CAP_SHAPES_TOTAL = 142,
+    TAG_CAP_TIME_NS = 143,
 };
 
 /* TYPE_BYTES flags. APPROX: no proved formula for the type (its own C
@@ -283,6 +312,9 @@ void proto_buf_free(struct proto_buf *b);
  * one send carries a command's result and its reply. */
 void proto_begin(struct proto_buf *b, enum proto_type type);
 void proto_append(struct proto_buf *b, enum proto_type type);
+/* Appends the complete frames built in `frames` (one frame's size at most)
+ * after those in b: one encoding sent to several peers. */
+void proto_append_frames(struct proto_buf *b, const struct proto_buf *frames);
 void proto_put_u64(struct proto_buf *b, enum proto_tag tag, uint64_t v);
 void proto_put_i64(struct proto_buf *b, enum proto_tag tag, int64_t v);
 void proto_put_str(struct proto_buf *b, enum proto_tag tag, const char *s);
@@ -292,6 +324,8 @@ void proto_put_pause(struct proto_buf *b, const struct pm_gc_pause *p);
 void proto_put_record(struct proto_buf *b, enum proto_tag tag, const uint64_t *nums, int n,
                       const char *s);
 void proto_put_shape(struct proto_buf *b, const struct pm_shape *sh);
+/* A RECENT_SHAPE field of a SHAPES frame. */
+void proto_put_recent_shape(struct proto_buf *b, const struct pm_recent_shape *r);
 /* A CHAIN field of a WHY frame (edges cut to PM_WHY_EDGE_MAX-1 bytes). */
 void proto_put_chain(struct proto_buf *b, const struct pm_why_chain *c);
 /* Returns 0, or -1 if the frame could not be built (no memory, too large). */
@@ -314,6 +348,8 @@ void pm_census_free(struct pm_census *c);
 int proto_decode_hunt(const uint8_t *p, size_t len, struct pm_hunt *out, const char **why);
 int proto_decode_sites(const uint8_t *p, size_t len, struct pm_sites *out, const char **why);
 int proto_decode_why(const uint8_t *p, size_t len, struct pm_why *out, const char **why);
+/* SHAPES: out->unchanged set means out->shapes were not sent (keep yours). */
+int proto_decode_shapes(const uint8_t *p, size_t len, struct pm_capture *out, const char **why);
 
 /* BUSY: who the agent serves already. Fields absent (older agents): 0, "". */
 struct proto_busy {

@@ -78,6 +78,7 @@ struct pylayout {
  * static_type_slots and after checking against PyType_GetFlags. */
 #define PYLAYOUT_TP_FLAGS_OFF 168
 #define PYLAYOUT_TP_TRAVERSE_OFF 184
+#define PYLAYOUT_TP_CLEAR_OFF 192 /* right after tp_traverse in every version */
 #define PYLAYOUT_TP_IS_GC_OFF 328
 
 /* The row for this version and build (PYLAYOUT_BUILD_RELEASE or _DEBUG),

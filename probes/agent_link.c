@@ -333,6 +333,9 @@ enum agent_event agent_link_next(struct agent_link *l, struct agent_inbox *in)
         } else if (h.type == PROTO_SITES) {
             if (proto_decode_sites(p, h.length, &in->sites, &why) == 0)
                 return AGENT_EV_SITES;
+        } else if (h.type == PROTO_SHAPES) {
+            if (proto_decode_shapes(p, h.length, &in->capture, &why) == 0)
+                return AGENT_EV_SHAPES;
         } else if (h.type == PROTO_WHY) {
             if (proto_decode_why(p, h.length, &in->why, &why) == 0)
                 return AGENT_EV_WHY;

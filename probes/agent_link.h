@@ -44,6 +44,7 @@ enum agent_event {
     AGENT_EV_SITES,
     AGENT_EV_CLOSED,
     AGENT_EV_WHY,
+    AGENT_EV_SHAPES,
 };
 
 /* Where decoded messages land; the event says which member is fresh. A
@@ -55,6 +56,7 @@ struct agent_inbox {
     struct pm_hunt hunt;
     struct pm_sites sites;
     struct pm_why why;
+    struct pm_capture capture;
 };
 
 /* Reads what is available (one read), then returns events one by one: call

@@ -2,6 +2,7 @@
 #include "derive.h"
 
 #include <math.h>
+#include <string.h>
 
 double derive_freed_per_s(const struct series *c)
 {
@@ -47,4 +48,33 @@ double derive_growth_kib_per_min(const struct series *kib)
     if (series_len(kib) < 2)
         return NAN;
     return series_slope_per_min(kib, DERIVE_GROWTH_WINDOW_NS);
+}
+
+void derive_capture_merge(struct pm_capture *kept, const struct pm_capture *in)
+{
+    if (!in->unchanged) {
+        *kept = *in;
+        return;
+    }
+    uint32_t n = kept->n_shapes;
+    struct pm_recent_shape *shapes = kept->shapes;
+    struct pm_recent_shape saved[PM_MAX_RECENT_SHAPES];
+    memcpy(saved, shapes, n * sizeof(*shapes));
+    *kept = *in;
+    memcpy(kept->shapes, saved, n * sizeof(*shapes));
+    kept->n_shapes = n;
+}
+
+double derive_shape_objects_per_min(const struct pm_capture *c, const struct pm_recent_shape *r)
+{
+    if (c->time_ns <= c->since_ns)
+        return 0;
+    return (double)r->est_objects * 60e9 / (double)(c->time_ns - c->since_ns);
+}
+
+double derive_capture_wall_share(const struct pm_capture *c)
+{
+    if (c->time_ns <= c->since_ns)
+        return 0;
+    return (double)c->cost_ns / (double)(c->time_ns - c->since_ns);
 }

@@ -39,5 +39,14 @@ int64_t derive_uncollectable_total(const struct pm_agent_sample *a);
 /* Least-squares slope over the last DERIVE_GROWTH_WINDOW_NS of a KiB
  * series, KiB per minute; NAN with fewer than two points. */
 double derive_growth_kib_per_min(const struct series *kib);
+/* A SHAPES frame into the kept capture: its counters always, its shapes
+ * unless the frame says they did not change. */
+void derive_capture_merge(struct pm_capture *kept, const struct pm_capture *in);
+/* Objects freed per minute in cycles of one recent shape: its estimate of
+ * all such objects (each capture scaled by its generation's collections per
+ * capture) over the time since the capture began. 0 before any time passed. */
+double derive_shape_objects_per_min(const struct pm_capture *c, const struct pm_recent_shape *r);
+/* Share of wall time the capture took since it began, 0..1. */
+double derive_capture_wall_share(const struct pm_capture *c);
 
 #endif

@@ -307,6 +307,7 @@ static void replay_cycles(struct session *s, const struct jv *root)
 {
     const struct jv *cy = jv_get(root, JK_CYCLES);
     s->agent.garbage_len = jv_int(jv_get(cy, JK_GARBAGE_LEN), -1);
+    replay_capture(s, cy);
     const struct jv *h = jv_get(cy, JK_LAST_HUNT);
     s->have_hunt = h && h->type == JV_OBJECT;
     if (!s->have_hunt)

@@ -36,6 +36,11 @@ struct replay {
     size_t buf_cap;
 };
 
+struct jv;
+/* cycles.capture and cycles.recent_shapes of a sample line into s->capture
+ * (replay_capture.c); `cycles` is the line's "cycles" object. */
+void replay_capture(struct session *s, const struct jv *cycles);
+
 /* Indexes the file; 0, or -1 with msg "FILE:LINE: what" for a bad line. */
 int replay_open(struct replay *r, const char *path, char *msg, size_t msg_len);
 void replay_close(struct replay *r);

@@ -318,6 +318,9 @@ enum target_status session_open(struct session *s, int pid, const struct session
     if (o->max_pause_ms)
         agent_link_send(s->link, 0, "max_pause", o->max_pause_ms);
     agent_link_send(s->link, 0, "confirm_pause", o->confirm_pause_ms);
+    double cap_pct = o->cycle_capture_pct > 0 ? o->cycle_capture_pct : 1.0;
+    agent_link_send(s->link, 0, "cycle_capture",
+                    o->cycle_capture_off ? 0 : (int64_t)(cap_pct * 100 + 0.5));
     session_status(s, "%s agent in PID %d (Python %s)",
                    s->injected ? "loaded the" : "reusing the", (int)s->target.pid,
                    hello.python);
@@ -515,6 +518,10 @@ static int session_drain(struct session *s)
         case AGENT_EV_HUNT:
             s->hunt = s->inbox->hunt;
             s->have_hunt = true;
+            break;
+        case AGENT_EV_SHAPES:
+            derive_capture_merge(&s->capture, &s->inbox->capture);
+            s->have_capture = true;
             break;
         case AGENT_EV_SITES:
             session_on_sites(s, &s->inbox->sites);

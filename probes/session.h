@@ -43,6 +43,8 @@ struct session_opts {
     unsigned suspect_window;  /* censuses of growth in a row that make a suspect */
     unsigned census_interval_ms; /* periodic census; 0: adaptive (agent's budget) */
     double census_budget_pct;    /* share of wall time a census may take; 0: agent default */
+    bool cycle_capture_off;      /* [cycles] capture = off */
+    double cycle_capture_pct;    /* [cycles] capture_budget, %; 0: the default, 1 % */
     unsigned pause_alert_ms;     /* log collections longer than this; 0: never */
     double growth_alert_mib_per_min; /* warn when RSS grows faster; 0: never */
     unsigned max_pause_ms;       /* [agent] max_pause_ms; 0: the agent's default (5) */
@@ -84,6 +86,8 @@ struct session {
     bool have_diff;
     struct pm_hunt hunt;         /* the latest cycle hunt */
     bool have_hunt;
+    struct pm_capture capture;   /* cycle shapes from the program's own collections */
+    bool have_capture;
     struct pm_why why;           /* the latest "why" answer (referrer chains) */
     bool have_why;
     struct pm_sites sites_top;   /* tracemalloc top sites at the latest snapshot */

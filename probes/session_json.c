@@ -286,6 +286,7 @@ static void session_json_cycles(struct json *j, const struct session *s)
     } else {
         json_null(j, JK_LAST_HUNT);
     }
+    session_json_capture(j, s);
     json_object_end(j);
 }
 

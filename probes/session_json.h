@@ -13,6 +13,8 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap);
 struct json;
 void session_json_types(struct json *j, const struct session *s, size_t cap);
 void session_json_hunt_fields(struct json *j, const struct pm_hunt *h);
+/* cycles.capture and cycles.recent_shapes (session_json_capture.c). */
+void session_json_capture(struct json *j, const struct session *s);
 /* A "why" answer: type, sampled, visited, budget_ms, complete, chains
  * [{path: [...], count}]; session_json_why adds pause_ns and message (the
  * --command line already has both from the reply: use the _fields one). */

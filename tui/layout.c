@@ -171,11 +171,13 @@ void layout_cycles(struct cycles_layout *l, int w, int h)
     int stats = imin(2, h);
     l->stats = mk(0, 0, stats, w);
     int left = h - stats;
-    /* Three graphs need a title and 3 lines each; else one row each. */
+    /* Three graphs need a title and 3 lines each, after room for the shape
+     * lists (the live ones matter more than taller graphs); else one row each. */
+    int avail = left - LAYOUT_CYCLES_SHAPES_MIN;
     int per = 0;
-    if (left >= 1 + 3 * LAYOUT_GRAPH_MIN_H + 4) {
+    if (avail >= 1 + 3 * LAYOUT_GRAPH_MIN_H) {
         l->graphs = true;
-        per = (left - 1 - 4) / 3;
+        per = (avail - 1) / 3;
         int cap = (left - 1) * 3 / 5 / 3; /* graphs take at most 3/5 */
         if (per > cap)
             per = cap;
@@ -192,6 +194,15 @@ void layout_cycles(struct cycles_layout *l, int w, int h)
         y++;
         for (int g = 0; g < 3; g++, y += per)
             l->gen[g] = mk(y, 0, per, w);
+    }
+    int rest = h - y;
+    if (rest >= 4) { /* recent shapes above the hunt's, 2/3 of the rows */
+        int rows = (rest - 2) * 2 / 3;
+        if (rows < 1)
+            rows = 1;
+        l->recent_title = mk(y, 0, 1, w);
+        l->recent = mk(y + 1, 0, rows, w);
+        y += 1 + rows;
     }
     if (h - y >= 1) {
         l->hunt_title = mk(y, 0, 1, w);

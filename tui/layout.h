@@ -42,10 +42,13 @@ struct overview_layout {
 void layout_overview(struct overview_layout *l, int w, int h);
 
 /* 3. Cycles: numbers, freed-per-second per generation (graphs with axes,
- * or one sparkline row each when short), the last hunt's shapes. */
+ * or one sparkline row each when short), the shapes captured from the
+ * program's own collections (recent; empty when the body is very short),
+ * the last hunt's shapes. */
+#define LAYOUT_CYCLES_SHAPES_MIN 12/* rows kept for the two shape lists before graphs */
 struct cycles_layout {
     bool graphs; /* gen[] hold graphs (>= LAYOUT_GRAPH_MIN_H) instead of one row each */
-    struct rect stats, gen_title, gen[3], hunt_title, hunt;
+    struct rect stats, gen_title, gen[3], recent_title, recent, hunt_title, hunt;
 };
 void layout_cycles(struct cycles_layout *l, int w, int h);
 

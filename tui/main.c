@@ -221,6 +221,8 @@ int main(int argc, char **argv)
         .suspect_window = cfg.suspect_window,
         .census_interval_ms = cfg.census_interval_ms,
         .census_budget_pct = cfg.census_budget_pct,
+        .cycle_capture_off = !cfg.cycle_capture,
+        .cycle_capture_pct = cfg.cycle_capture_pct,
         .pause_alert_ms = cfg.pause_alert_ms,
         .growth_alert_mib_per_min = cfg.growth_alert_mib_per_min,
         .max_pause_ms = cfg.max_pause_ms,

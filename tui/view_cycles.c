@@ -1,5 +1,6 @@
 /* 3. Cycles: what the collector frees per second in each generation, the
- * uncollectable objects and gc.garbage, and the last cycle hunt's shapes. */
+ * uncollectable objects and gc.garbage, the shapes captured live from the
+ * program's own collections, and the last cycle hunt's shapes. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,8 +11,80 @@
 #include "view.h"
 
 static struct {
-    size_t top; /* first shape shown */
+    size_t top; /* first shape shown, in both lists */
 } cy;
+
+/* The capture's title: how much of the program's collections it sampled
+ * and what it cost, against its budget. */
+static void recent_title(const struct pm_capture *c, char *out, size_t n)
+{
+    if (strncmp(c->state, "on", 2) != 0) {
+        snprintf(out, n, "%s", c->state);
+        return;
+    }
+    int64_t caps = 0, cols = 0;
+    for (int g = 0; g < PM_GENERATIONS; g++) {
+        caps += c->captures[g] > 0 ? c->captures[g] : 0;
+        cols += c->collections[g] > 0 ? c->collections[g] : 0;
+    }
+    char a[16], b[16], p[16], q[16];
+    format_count(a, sizeof a, caps);
+    format_count(b, sizeof b, cols);
+    format_pct(p, sizeof p, derive_capture_wall_share(c));
+    format_pct(q, sizeof q, (double)c->budget_bp / 10000.0);
+    snprintf(out, n, "%s of %s collections sampled, GIL %s of %s%s", ui_trim(a), ui_trim(b),
+             ui_trim(p), ui_trim(q), c->state[2] ? c->state + 2 : "");
+}
+
+static void draw_recent(struct ui *u, WINDOW *w, const struct cycles_layout *l)
+{
+    const struct session *s = u->s;
+    const struct pm_capture *c = &s->capture;
+    char extra[200] = "", v[16], b[16];
+    if (s->have_capture)
+        recent_title(c, extra, sizeof extra);
+    ui_rule(u, w, l->recent_title, "Cycles the program frees", extra, u->th.dim);
+    struct rect r = l->recent;
+    if (rect_empty(r))
+        return;
+    if (!s->have_capture || c->n_shapes == 0) {
+        ui_text(u, w, r.y, 1, r.w - 1, u->th.dim,
+                !s->have_capture ? "waiting for the agent (an older agent does not capture)"
+                : strncmp(c->state, "on", 2) ? "no capture: see the title"
+                                              : "none yet: shapes appear as the program's own "
+                                                "collections free cycles");
+        return;
+    }
+    /* estimated objects per minute, cycles captured, objects per cycle,
+     * bytes captured, then the shape (and advice below it when room). */
+    int rw = 7, cw = 6, lw = 4, bw = FORMAT_SIZE_W;
+    int px = rw + 1 + cw + 1 + lw + 1 + bw + 2;
+    ui_right(w, r.y, 0, rw, u->th.dim, "obj/min");
+    ui_right(w, r.y, rw + 1, cw, u->th.dim, "cycles");
+    ui_right(w, r.y, rw + 1 + cw + 1, lw, u->th.dim, "len");
+    ui_right(w, r.y, rw + 1 + cw + 1 + lw + 1, bw, u->th.dim, "size");
+    ui_put(w, r.y, px, r.w - px, u->th.dim, "shape");
+    int y = r.y + 1;
+    bool advice = r.h - 1 >= (int)c->n_shapes * 2;
+    size_t top = cy.top < c->n_shapes ? cy.top : 0;
+    for (uint32_t i = (uint32_t)top; i < c->n_shapes && y < r.y + r.h; i++) {
+        const struct pm_recent_shape *sh = &c->shapes[i];
+        format_count(v, sizeof v, (int64_t)llround(derive_shape_objects_per_min(c, sh)));
+        ui_right(w, y, 0, rw, u->th.value, v);
+        format_count(v, sizeof v, (int64_t)sh->shape.count);
+        ui_right(w, y, rw + 1, cw, A_NORMAL, v);
+        format_count(v, sizeof v, (int64_t)sh->shape.length);
+        ui_right(w, y, rw + 1 + cw + 1, lw, A_NORMAL, ui_trim(v));
+        format_bytes(b, sizeof b, sh->shape.bytes);
+        ui_right(w, y, rw + 1 + cw + 1 + lw + 1, bw, A_NORMAL, b);
+        ui_text(u, w, y, px, r.w - px, u->th.title, sh->shape.path);
+        y++;
+        if (advice && sh->shape.advice[0] && y < r.y + r.h) {
+            ui_text(u, w, y, px + 2, r.w - px - 2, u->th.dim, sh->shape.advice);
+            y++;
+        }
+    }
+}
 
 static void label_rate(char *buf, size_t len, double v)
 {
@@ -143,19 +216,15 @@ static void draw_hunt(struct ui *u, WINDOW *w, const struct cycles_layout *l)
     ui_put(w, r.y, px, r.w - px, u->th.dim, "shape (advice below)");
     int y = r.y + 1;
     bool advice = r.h - 1 >= (int)hu->n_shapes * 2;
-    if (cy.top >= hu->n_shapes)
-        cy.top = 0;
-    for (uint32_t i = (uint32_t)cy.top; i < hu->n_shapes && y < r.y + r.h; i++) {
+    size_t top = cy.top < hu->n_shapes ? cy.top : 0;
+    for (uint32_t i = (uint32_t)top; i < hu->n_shapes && y < r.y + r.h; i++) {
         const struct pm_shape *sh = &hu->shapes[i];
         format_count(c, sizeof c, (int64_t)sh->count);
         ui_right(w, y, 0, cw, u->th.value, c);
         format_count(c, sizeof c, (int64_t)sh->length);
         ui_right(w, y, cw + 1, lw, A_NORMAL, ui_trim(c));
         char b[16];
-        if (sh->bytes < 1024)
-            snprintf(b, sizeof b, "%llu B", (unsigned long long)sh->bytes);
-        else
-            format_kib(b, sizeof b, sh->bytes / 1024);
+        format_bytes(b, sizeof b, sh->bytes);
         ui_right(w, y, cw + 1 + lw + 1, bw, A_NORMAL, b);
         ui_text(u, w, y, px, r.w - px, u->th.title, sh->path);
         y++;
@@ -172,12 +241,15 @@ static void cycles_draw(struct ui *u, WINDOW *w, int h, int wd)
     layout_cycles(&l, wd, h);
     draw_stats(u, w, l.stats);
     draw_gens(u, w, &l);
+    draw_recent(u, w, &l);
     draw_hunt(u, w, &l);
 }
 
 static bool cycles_key(struct ui *u, int ch)
 {
     uint32_t n = u->s->have_hunt ? u->s->hunt.n_shapes : 0;
+    if (u->s->have_capture && u->s->capture.n_shapes > n)
+        n = u->s->capture.n_shapes;
     if ((ch == KEY_DOWN || ch == 'j') && cy.top + 1 < n) {
         cy.top++;
         return true;
@@ -198,7 +270,7 @@ static void cycles_resize(struct ui *u, int h, int wd)
 
 static const char *const cycles_help[] = {
     "  y        hunt: a full collection; its garbage grouped by shape",
-    "  Up Down  scroll the shapes",
+    "  Up Down  scroll the shapes (captured live, and the hunt's)",
     NULL,
 };
 

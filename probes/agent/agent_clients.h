@@ -27,6 +27,8 @@ struct agent_client {
     unsigned census_floor_ms, census_budget_bp, max_pause_us;
     unsigned confirm_pause_ms;
     int closing; /* detach asked, or it misbehaved: dropped by the server */
+    int shapes_known;        /* it was sent the recent shapes of shapes_version */
+    uint64_t shapes_version;
 };
 
 /* Slot i (0 <= i < PM_AGENT_MAX_MONITORS), free or not. */

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "agent_capture.h"
 #include "agent_state.h"
 
 /* Interned once: PyDict_GetItemString would build a new str per lookup, which
@@ -41,7 +42,9 @@ static PyObject *agent_gc_callback(PyObject *self, PyObject *args)
     if (phase_len == 5) {
         agent.gc_start_ns = now;
         long gen = agent_gc_info_long(info, key_generation);
-        agent.gc_started[gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1]++;
+        gen = gen >= 0 && gen < PM_GENERATIONS ? gen : PM_GENERATIONS - 1;
+        agent.gc_started[gen]++;
+        agent_capture_gc_start((int)gen); /* last among "start" callbacks: see install */
         Py_RETURN_NONE;
     }
     if (phase_len != 4 || !agent.gc_start_ns) {
@@ -85,14 +88,19 @@ int agent_gc_init(void)
                : -1;
 }
 
-/* Index of our callback in gc.callbacks (by identity), or -1. */
-static Py_ssize_t agent_gc_find(PyObject *list)
+/* Index of cb in gc.callbacks (by identity), or -1. */
+static Py_ssize_t agent_gc_find_cb(PyObject *list, PyObject *cb)
 {
     Py_ssize_t n = PyList_Size(list);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (PyList_GetItem(list, i) == agent.gc_callback)
+        if (PyList_GetItem(list, i) == cb)
             return i;
     return -1;
+}
+
+static Py_ssize_t agent_gc_find(PyObject *list)
+{
+    return agent_gc_find_cb(list, agent.gc_callback);
 }
 
 void agent_gc_install(void)
@@ -101,6 +109,7 @@ void agent_gc_install(void)
      * only a collection half-seen before the hook was removed is forgotten. */
     agent.gc_start_ns = 0;
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
+    agent_capture_attach();
     if (list && PyList_Check(list) && agent_gc_find(list) < 0 &&
         PyList_Append(list, agent.gc_callback) == 0) {
         agent.hook_installed = 1;
@@ -110,6 +119,35 @@ void agent_gc_install(void)
         }
     }
     Py_XDECREF(list);
+    PyErr_Clear();
+    agent_gc_capture_entry(agent_capture_enabled());
+}
+
+/* Two entries while capturing: the timing one last (so a capture's
+ * DEBUG_SAVEALL is set after the program's own "start" callbacks ran), the
+ * capture's first (so its "stop" takes the saved garbage out of gc.garbage
+ * before the program's own "stop" callbacks can see it). agent_capture.c.
+ * Capture off: no second entry, no cost. */
+void agent_gc_capture_entry(int on)
+{
+    PyObject *head = agent_capture_callable();
+    PyObject *list = agent.gc_module ? PyObject_GetAttrString(agent.gc_module, "callbacks")
+                                     : NULL;
+    Py_ssize_t i;
+    if (!head || !list || !PyList_Check(list)) {
+        Py_XDECREF(list);
+        PyErr_Clear();
+        return;
+    }
+    if (on && agent.hook_installed) {
+        if (agent_gc_find_cb(list, head) < 0 && PyList_Insert(list, 0, head) < 0)
+            PyErr_Clear();
+    } else if (!agent_capture_busy()) {
+        while ((i = agent_gc_find_cb(list, head)) >= 0)
+            if (PySequence_DelItem(list, i) < 0)
+                break;
+    }
+    Py_DECREF(list);
     PyErr_Clear();
 }
 
@@ -144,6 +182,15 @@ void agent_gc_remove(void)
     PyObject *list = PyObject_GetAttrString(agent.gc_module, "callbacks");
     Py_ssize_t i;
     while (list && PyList_Check(list) && (i = agent_gc_find(list)) >= 0)
+        if (PySequence_DelItem(list, i) < 0)
+            break;
+    /* A capture in flight (a __del__ let the GIL go mid-collection) keeps
+     * its "stop" entry until it has run; the flag goes back now. */
+    PyObject *head = agent_capture_callable();
+    if (agent_capture_busy())
+        agent_capture_abandon();
+    while (head && !agent_capture_busy() && list && PyList_Check(list) &&
+           (i = agent_gc_find_cb(list, head)) >= 0)
         if (PySequence_DelItem(list, i) < 0)
             break;
     Py_XDECREF(list);

@@ -8,6 +8,9 @@
 int agent_gc_init(void);
 void agent_gc_install(void);
 void agent_gc_remove(void);
+/* The capture's "stop" entry first in gc.callbacks (on, with the hook
+ * installed), or out of it (unless a capture is in flight). */
+void agent_gc_capture_entry(int on);
 /* Our entry is in the list the collector calls, so agent.gc_started counts
  * every collection (a program may clear gc.callbacks). No allocation, no
  * Python code. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent_alloc.h"
+#include "agent_capture.h"
 #include "agent_census.h"
 #include "agent_clients.h"
 #include "agent_cycles.h"
@@ -203,6 +204,12 @@ int agent_sample_read(struct agent_reading *r, uint64_t from_seq)
     s->sample_cost_ns = agent_now_ns() - t0;
     agent.observer_ns += s->sample_cost_ns;
     r->observer_ns = agent.observer_ns;
+    /* SHAPES (the capture's table is GIL-guarded): both forms, once per
+     * reading; each monitor gets the full one until it has this version. */
+    r->shapes_full.len = r->shapes_same.len = 0;
+    r->shapes_full.failed = r->shapes_same.failed = 0;
+    agent_capture_encode(&r->shapes_full, t0, 1, &r->shapes_version);
+    agent_capture_encode(&r->shapes_same, t0, 0, &r->shapes_version);
     agent_gil_exit();
     return 0;
 }
@@ -243,6 +250,11 @@ void agent_sample_encode(struct proto_buf *out, struct agent_reading *r, struct 
     c->hold_max_ns = 0;
     s->monitors = monitors;
     agent_encode(out, s);
+    /* The recent shapes only when this monitor lacks this version of them. */
+    int same = c->shapes_known && c->shapes_version == r->shapes_version;
+    proto_append_frames(out, same ? &r->shapes_same : &r->shapes_full);
+    c->shapes_known = 1;
+    c->shapes_version = r->shapes_version;
 }
 
 static void agent_reply_predicted(struct proto_buf *out, uint64_t id, int64_t status,
@@ -508,6 +520,19 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out,
         agent_reply(out, c->id, 0, mp ? "max pause set" : "confirm pause set", c->arg, 0);
         return 0;
     }
+    case CMD_CYCLE_CAPTURE:
+        if (c->arg < 0 || c->arg > 5000) {
+            agent_reply(out, c->id, -EINVAL, "cycle capture budget must be 0 to 5000 basis points",
+                        0, 0);
+            return 0;
+        }
+        if (!agent_gil_enter())
+            return -1;
+        agent_capture_configure((unsigned)c->arg);
+        agent_gc_capture_entry(c->arg != 0);
+        agent_gil_exit();
+        agent_reply(out, c->id, 0, c->arg ? "cycle capture on" : "cycle capture off", c->arg, 0);
+        return 0;
     case CMD_PING:
         agent_reply(out, c->id, 0, "pong", 0, 0);
         return 0;

@@ -5,8 +5,8 @@
 #define PYMEMTOP_PROBES_AGENT_AGENT_SAMPLE_H
 
 #include "agent_state.h"
+#include "proto.h"
 
-struct proto_buf;
 struct proto_command;
 struct agent_client;
 
@@ -19,6 +19,9 @@ struct agent_reading {
     uint64_t hold_max_ns; /* the agent's longest hold since the previous reading */
     uint64_t first_seq;   /* ring holds pauses first_seq .. pause_seq-1 */
     struct pm_gc_pause ring[AGENT_PAUSE_RING];
+    /* The SHAPES frame after each SAMPLE: with the shapes, and "unchanged". */
+    struct proto_buf shapes_full, shapes_same;
+    uint64_t shapes_version;
 };
 
 /* Takes the GIL once; from_seq: the oldest pause a monitor due still needs. */

@@ -373,6 +373,8 @@ def _derived(doc):
         "uncollectable_total": doc["cycles"]["uncollectable_total"],
         "fragmentation": doc["alloc"]["fragmentation"],
         "pymalloc_kib_per_min": doc["growth"]["pymalloc_kib_per_min"],
+        "recent_shapes": doc["cycles"]["recent_shapes"],
+        "capture_wall_share": (doc["cycles"]["capture"] or {}).get("wall_share"),
     }
 
 
@@ -388,6 +390,7 @@ def test_replay_and_export_derive_what_was_recorded():
     samples = [json.loads(x) for x in open(rec) if '"event"' not in x]
     assert len(samples) >= 8, len(samples)
     assert any(v > 0 for s in samples for v in s["cycles"]["collected_per_s"]), samples[-1]
+    assert samples[-1]["cycles"]["recent_shapes"], samples[-1]["cycles"]  # the demo's cycles
     tm = common.Tmux(["--replay", rec], 100, 30, env="cd %s &&" % d)
     tm.wait_for(r"REPLAY")
     for key, index in (("}", len(samples) - 1), ("{", 0)):

@@ -124,6 +124,24 @@ def test_hunt_shows_shapes():
     tm.wait_for(r"EXIT=0")
 
 
+def test_cycles_view_shows_captured_shapes():
+    """Without any key but 3, at 80x24: the shapes the demo's own
+    collections free, captured live, with the capture's sampling and cost in
+    the title, and no hunt run."""
+    t = Target(_py())
+    tm = Tmux([t.pid], 80, 24)
+    tm.wait_for(r"pauses\s+\d+")
+    tm.send("3")
+    _, screen = tm.wait_for(r"Node -\.child-> Node", timeout=30)
+    assert re.search(r"─ Cycles the program frees\s+\d+ of \d+ collections sampled, GIL "
+                     r"[\d.]+% of 1\.00%", screen), screen
+    assert re.search(r"obj/min cycles\s+len\s+size\s+shape", screen), screen
+    assert "y hunts reference cycles" in screen, screen  # no hunt ran
+    assert all(len(line) <= 80 for line in screen.splitlines()), screen
+    tm.send("q")
+    tm.wait_for(r"EXIT=0")
+
+
 def test_snapshot_diff_and_tracemalloc():
     """s s d: the diff shows the leaking types grew; t asks how long to
     trace (Esc cancels; 3m is a lease, shown with its time left in the
@@ -270,10 +288,13 @@ def test_config_errors():
         ("[alerts]\ngrowth_mib_per_min = lots\n", r"growth_mib_per_min = 'lots' is out of range"),
         ("[display]\ndefault_view = graphs\n", r"not a view \(overview, objects, cycles, allocations, events or 1 to 5\)"),
         ("[display]\ncolor_rss = pink\n", r"'pink' is not a colour \(default, black, red"),
+        ("[cycles]\ncapture_budget = 60\n", r"\[cycles\] capture_budget = '60' is out of range \(0\.01 to 50\)"),
+        ("[cycles]\ncapture = maybe\n", r"\[cycles\] capture = 'maybe'"),
     ]:
         p = pymemtop("--config", _config(text), "1", check=2)
         assert re.search(want, p.stderr), (text, p.stderr)
-    ok = _config("[census]\ninterval = 0\npause_budget = 2.5\n[alerts]\npause_ms = 50\n"
+    ok = _config("[census]\ninterval = 0\npause_budget = 2.5\n[cycles]\ncapture = off\n"
+                 "capture_budget = 0.5\n[alerts]\npause_ms = 50\n"
                  "growth_mib_per_min = 0\n[display]\ndefault_view = 3\ncolor_accent = default\n"
                  "color_bad = magenta\ncolour_typo = red\n")
     p = pymemtop("--config", ok, "999999999")
@@ -287,5 +308,5 @@ def test_config_errors():
     for key in ["interval", "history", "timeout", "pause_budget", "suspect_window", "json_types",
                 "frames", "pause_ms", "growth_mib_per_min", "default_view", "ascii", "color",
                 "color_accent", "color_rss", "color_alloc", "color_traced", "color_good",
-                "color_warn", "color_bad"]:
+                "color_warn", "color_bad", "capture", "capture_budget"]:
         assert re.search(r"^%s = " % key, text, re.M), key

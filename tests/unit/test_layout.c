@@ -190,8 +190,13 @@ static void test_cycles_every_size(void)
     {
         struct cycles_layout l;
         layout_cycles(&l, w, h);
-        struct rect r[] = {l.stats, l.gen_title, l.gen[0], l.gen[1], l.gen[2], l.hunt_title, l.hunt};
-        REQ(disjoint_inside(r, 7, box(w, h)), w, h);
+        struct rect r[] = {l.stats,        l.gen_title, l.gen[0],     l.gen[1], l.gen[2],
+                           l.recent_title, l.recent,    l.hunt_title, l.hunt};
+        REQ(disjoint_inside(r, 9, box(w, h)), w, h);
+        if (h >= 10)
+            REQ(!rect_empty(l.recent_title) && !rect_empty(l.recent), w, h);
+        if (l.graphs)
+            REQ(l.recent.h + l.hunt.h + 2 >= LAYOUT_CYCLES_SHAPES_MIN, w, h);
         REQ(l.stats.h == 2, w, h);
         REQ(!rect_empty(l.gen[2]), w, h);
         REQ(!rect_empty(l.hunt_title) && !rect_empty(l.hunt), w, h);

@@ -460,6 +460,82 @@ static void test_lease_fields_round_trip(void)
     proto_buf_free(&b);
 }
 
+/* SHAPES: stats and recent shapes round trip; the "unchanged" form;
+ * bounded under every truncation; a bad path length refused. */
+static void test_shapes_round_trip_and_truncations(void)
+{
+    struct proto_buf b;
+    proto_buf_init(&b);
+    proto_begin(&b, PROTO_SHAPES);
+    proto_put_u64(&b, TAG_CAP_TIME_NS, 5000);
+    proto_put_u64(&b, TAG_CAP_SINCE_NS, 1000);
+    proto_put_u64(&b, TAG_CAP_BUDGET_BP, 100);
+    proto_put_u64(&b, TAG_CAP_COST_NS, 40);
+    const int64_t caps[3] = {3, 1, 0}, cols[3] = {30, 3, 1};
+    proto_put_gens(&b, TAG_CAP_CAPTURES, caps);
+    proto_put_gens(&b, TAG_CAP_COLLECTIONS, cols);
+    proto_put_str(&b, TAG_CAP_STATE, "on");
+    proto_put_u64(&b, 149, 7); /* a tag of ours this build does not know: skipped */
+    static struct pm_recent_shape r;
+    memset(&r, 0, sizeof(r));
+    r.shape.count = 12;
+    r.shape.bytes = 960;
+    r.shape.length = 2;
+    r.objects = 24;
+    r.est_objects = 240;
+    r.first_seen_ns = 1500;
+    r.last_seen_ns = 4500;
+    strcpy(r.shape.path, "Node -.next-> Node -.next-> Node");
+    strcpy(r.shape.advice, "break .next on one side");
+    for (int i = 0; i < PM_MAX_RECENT_SHAPES + 3; i++)
+        proto_put_recent_shape(&b, &r);
+    CHECK(proto_end(&b) == 0);
+    static struct pm_capture c;
+    const char *why = NULL;
+    const uint8_t *p = b.data + PROTO_HEADER_BYTES;
+    size_t len = b.len - PROTO_HEADER_BYTES;
+    CHECK(proto_decode_shapes(p, len, &c, &why) == 0);
+    CHECK_EQ_INT(c.time_ns, 5000);
+    CHECK_EQ_INT(c.since_ns, 1000);
+    CHECK_EQ_INT(c.budget_bp, 100);
+    CHECK_EQ_INT(c.captures[0], 3);
+    CHECK_EQ_INT(c.collections[2], 1);
+    CHECK(strcmp(c.state, "on") == 0);
+    CHECK_EQ_INT(c.unchanged, 0);
+    CHECK_EQ_INT(c.n_shapes, PM_MAX_RECENT_SHAPES); /* the rest ignored */
+    CHECK_EQ_INT(c.shapes[1].est_objects, 240);
+    CHECK_EQ_INT(c.shapes[1].last_seen_ns, 4500);
+    CHECK(strcmp(c.shapes[0].shape.path, r.shape.path) == 0);
+    CHECK(strcmp(c.shapes[0].shape.advice, r.shape.advice) == 0);
+    for (size_t cut = 0; cut < len; cut++) {
+        int rc = proto_decode_shapes(p, cut, &c, &why);
+        CHECK(rc == -1 || rc == 0);
+        CHECK(c.n_shapes <= PM_MAX_RECENT_SHAPES);
+    }
+    /* A path length past the field. */
+    uint8_t f[4 + 8 + 12 + 64];
+    memset(f, 0, sizeof(f));
+    f[0] = TAG_CAP_TIME_NS;
+    f[2] = 8;
+    f[4] = 1;
+    f[12] = TAG_RECENT_SHAPE;
+    f[14] = 58 + 3;
+    f[16 + 56] = 9;
+    CHECK(proto_decode_shapes(f, 12 + 4 + 61, &c, &why) == -1);
+    f[16 + 56] = 0; /* an empty path */
+    CHECK(proto_decode_shapes(f, 12 + 4 + 61, &c, &why) == -1);
+    /* The unchanged form keeps the kept shapes (derive_capture_merge). */
+    proto_begin(&b, PROTO_SHAPES);
+    proto_put_u64(&b, TAG_CAP_TIME_NS, 6000);
+    proto_put_u64(&b, TAG_CAP_UNCHANGED, 1);
+    CHECK(proto_end(&b) == 0);
+    CHECK(proto_decode_shapes(b.data + PROTO_HEADER_BYTES, b.len - PROTO_HEADER_BYTES, &c,
+                              &why) == 0);
+    CHECK_EQ_INT(c.unchanged, 1);
+    CHECK_EQ_INT(c.n_shapes, 0);
+    proto_buf_free(&b);
+}
+
 static void test_fuzz_decoders(void)
 {
     struct proto_buf b;
@@ -600,6 +676,7 @@ int main(void)
     RUN(test_command_round_trip_and_truncated_name);
     RUN(test_fuzz_decoders);
     RUN(test_why_round_trip_and_truncations);
+    RUN(test_shapes_round_trip_and_truncations);
     RUN(test_command_text_round_trip);
     RUN(test_lease_fields_round_trip);
     RUN(test_pause_fields_round_trip);

@@ -2,6 +2,7 @@
  * copy a frozen screen reads (session_clone). Run under make asan too: the
  * copy must stay readable after the live session is mutated and closed. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "derive.h"
 #include "harness.h"
@@ -124,9 +125,44 @@ static void test_freed_per_s_from_the_counter(void)
     session_close(&s);
 }
 
+/* A SHAPES frame that says "unchanged" keeps the shapes already held, and
+ * takes its counters; rates come from the capture's own times. */
+static void test_capture_merge_and_rates(void)
+{
+    static struct pm_capture kept, in;
+    memset(&kept, 0, sizeof(kept));
+    memset(&in, 0, sizeof(in));
+    in.time_ns = 61 * SEC;
+    in.since_ns = 1 * SEC;
+    in.cost_ns = SEC / 2;
+    in.n_shapes = 2;
+    in.shapes[1].est_objects = 600;
+    snprintf(in.shapes[1].shape.path, sizeof(in.shapes[1].shape.path), "A -.x-> A");
+    derive_capture_merge(&kept, &in);
+    CHECK_EQ_INT(kept.n_shapes, 2);
+    CHECK(derive_shape_objects_per_min(&kept, &kept.shapes[1]) == 600.0);
+    CHECK(derive_capture_wall_share(&kept) > 0.0083 && derive_capture_wall_share(&kept) < 0.0084);
+    memset(&in, 0, sizeof(in));
+    in.time_ns = 121 * SEC;
+    in.since_ns = 1 * SEC;
+    in.unchanged = 1;
+    in.objects = 77;
+    derive_capture_merge(&kept, &in);
+    CHECK_EQ_INT(kept.n_shapes, 2);
+    CHECK_EQ_INT(kept.objects, 77);
+    CHECK(strcmp(kept.shapes[1].shape.path, "A -.x-> A") == 0);
+    CHECK(derive_shape_objects_per_min(&kept, &kept.shapes[1]) == 300.0);
+    in.unchanged = 0; /* a full frame replaces them */
+    derive_capture_merge(&kept, &in);
+    CHECK_EQ_INT(kept.n_shapes, 0);
+    in.time_ns = in.since_ns; /* no time yet: no rate */
+    CHECK(derive_shape_objects_per_min(&in, &kept.shapes[0]) == 0);
+}
+
 int main(void)
 {
     RUN(test_freed_per_s_from_the_counter);
     RUN(test_clone_shares_nothing);
+    RUN(test_capture_merge_and_rates);
     return HARNESS_END();
 }
