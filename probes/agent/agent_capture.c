@@ -46,6 +46,7 @@
 #include "agent_advice.h"
 #include "agent_shapes.h"
 #include "agent_state.h"
+#include "agent_util.h"
 #include "proto.h"
 
 #define CAP_SAVEALL 0x20               /* gc.DEBUG_SAVEALL, 3.8-3.15 */
@@ -91,14 +92,7 @@ static struct {
 
 static long cap_get_debug(void)
 {
-    PyObject *r = PyObject_CallMethod(agent.gc_module, "get_debug", NULL);
-    long v = r ? PyLong_AsLong(r) : -1;
-    Py_XDECREF(r);
-    if (PyErr_Occurred()) {
-        PyErr_Clear();
-        v = -1;
-    }
-    return v;
+    return agent_call_long(agent.gc_module, "get_debug");
 }
 
 static int cap_set_debug(long flags)

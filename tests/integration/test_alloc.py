@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 
+import agentwire
 import common
 from common import Target, once_json
 
@@ -150,23 +151,11 @@ SAMPLE_TAGS = {
 }
 
 
-def _agent_name(pid):
-    """The agent's abstract listening name ('@pymemtop.PID.RANDOM')."""
-    inodes = common.socket_inodes(pid)
-    with open("/proc/%d/net/unix" % pid) as f:
-        for line in f:
-            p = line.split()
-            if len(p) > 7 and p[6].isdigit() and int(p[6]) in inodes and \
-                    p[7].startswith("@pymemtop.") and int(p[3], 16) & 0x10000:
-                return p[7]
-    raise AssertionError("no agent socket in PID %d" % pid)
-
-
-class AgentClient:
+class AgentClient(agentwire.Wire):
     """One monitor session with an agent already loaded in `pid`."""
 
     def __init__(self, pid, interval_ms=100):
-        path = "\0" + _agent_name(pid)[1:]  # abstract: same network namespace as the target
+        path = "\0" + agentwire.agent_name(pid)[1:]  # abstract: same network namespace as the target
 
         def greeted():
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -174,7 +163,7 @@ class AgentClient:
             self.sock.connect(path)
             self.buf = b""
             self.cmd_id = 0
-            typ, _ = self._frame()
+            typ, _ = self.read_frame()
             if typ == BUSY:  # until the agent has seen the previous monitor leave
                 self.sock.close()
                 return None
@@ -191,41 +180,17 @@ class AgentClient:
         finally:
             self.sock.close()
 
-    def _recv(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise AssertionError("agent closed the connection")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def _frame(self):
-        magic, ver, typ, ln = struct.unpack("<IHHI", self._recv(12))
-        assert magic == MAGIC and ver == VERSION, (hex(magic), ver)
-        p, fields, o = self._recv(ln), {}, 0
-        while o < len(p):
-            tag, fl = struct.unpack_from("<HH", p, o)
-            fields.setdefault(tag, []).append(p[o + 4:o + 4 + fl])
-            o += 4 + fl
-        return typ, fields
-
     def command(self, name, arg):
-        self.cmd_id += 1
-        nm = name.encode()
-        payload = (struct.pack("<HHQ", T_CMD_ID, 8, self.cmd_id)
-                   + struct.pack("<HH", T_CMD_NAME, len(nm)) + nm
-                   + struct.pack("<HHq", T_CMD_ARG, 8, arg))
-        self.sock.sendall(struct.pack("<IHHI", MAGIC, VERSION, COMMAND, len(payload)) + payload)
+        self.send_command(name, arg)
         while True:
-            typ, f = self._frame()
+            typ, f = self.read_frame()
             if typ == REPLY and struct.unpack("<Q", f[T_CMD_ID][0])[0] == self.cmd_id:
                 return struct.unpack("<q", f[T_STATUS][0])[0], f[T_MESSAGE][0].decode()
 
     def sample(self):
         """The next SAMPLE, its allocator fields decoded."""
         while True:
-            typ, f = self._frame()
+            typ, f = self.read_frame()
             if typ != SAMPLE:
                 continue
             out = {}

@@ -11,6 +11,7 @@ import socket
 import struct
 import subprocess
 
+import agentwire
 import common
 from common import Target, Tmux, once_json, pymemtop
 
@@ -52,26 +53,14 @@ while True:
 """
 
 
-def _agent_name(pid):
-    inodes = common.socket_inodes(pid)
-    with open("/proc/%d/net/unix" % pid) as f:
-        next(f)
-        for line in f:
-            p = line.split()
-            if len(p) > 7 and int(p[6]) in inodes and p[7].startswith("@pymemtop.") and \
-                    int(p[3], 16) & 0x10000:
-                return p[7]
-    raise AssertionError("no agent socket in PID %d" % pid)
-
-
-class Raw:
+class Raw(agentwire.Wire):
     """A monitor speaking the protocol itself (same network namespace as the
     target: connects by name), to see exactly which frames it is sent."""
 
     def __init__(self, pid, expect=HELLO):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
-        self.sock.connect("\0" + _agent_name(pid)[1:])
+        self.sock.connect("\0" + agentwire.agent_name(pid)[1:])
         self.buf, self.cmd_id, self.frames = b"", 0, []
         self.typ, self.first = self.frame()
         assert self.typ == expect, "expected frame %d first, got %d" % (expect, self.typ)
@@ -79,34 +68,10 @@ class Raw:
     def close(self):
         self.sock.close()
 
-    def _recv(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("agent closed the connection")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
     def frame(self):
-        magic, ver, typ, ln = struct.unpack("<IHHI", self._recv(12))
-        assert magic == MAGIC and ver == VERSION, (hex(magic), ver)
-        p, fields, o = self._recv(ln), {}, 0
-        while o < len(p):
-            tag, fl = struct.unpack_from("<HH", p, o)
-            fields.setdefault(tag, []).append(p[o + 4:o + 4 + fl])
-            o += 4 + fl
+        typ, fields = self.read_frame()
         self.frames.append(typ)
         return typ, fields
-
-    def send_command(self, name, arg):
-        self.cmd_id += 1
-        nm = name.encode()
-        payload = (struct.pack("<HHQ", T_CMD_ID, 8, self.cmd_id)
-                   + struct.pack("<HH", T_CMD_NAME, len(nm)) + nm
-                   + struct.pack("<HHq", T_CMD_ARG, 8, arg))
-        self.sock.sendall(struct.pack("<IHHI", MAGIC, VERSION, COMMAND, len(payload)) + payload)
-        return self.cmd_id
 
     def command(self, name, arg):
         """(status, message, frame types seen before the reply)."""
