@@ -37,7 +37,7 @@ enum {
     F_RSS, F_VSZ, F_SWAP, F_CPU, F_START, F_INFO,
     F_GC_COLLECTED, F_GC_UNCOLLECTABLE, F_GC_COLLECTIONS, F_GC_PAUSE, F_GC_GARBAGE,
     F_PYM_USED, F_PYM_FREE, F_PYM_ARENAS, F_MALLOC,
-    F_OBJECTS, F_CENSUS_OBJECTS, F_CENSUS_TYPES, F_SUSPECT, F_CENSUS_COST,
+    F_OBJECTS, F_OBJECT_BYTES, F_CENSUS_OBJECTS, F_CENSUS_TYPES, F_SUSPECT, F_CENSUS_COST,
     F_TARGET_COST, F_DROPPED, F_AGE, F_UP,
     F_TARGETS, F_ATTACH_FAIL, F_SCRAPES, F_SCRAPE_DUR, F_SELF_RSS, F_SELF_CPU,
     F_COUNT
@@ -76,6 +76,8 @@ const struct metrics_family metrics_families[F_COUNT] = {
                   "Bytes in use in the C allocator (glibc mallinfo2 uordblks plus hblkhd)."},
     [F_OBJECTS] = {"python_objects", METRICS_GAUGE, "",
                    "GC-tracked objects per type in the latest census (the largest types only)."},
+    [F_OBJECT_BYTES] = {"python_object_bytes", METRICS_GAUGE, "bytes",
+                        "Shallow bytes of those types' instances (sys.getsizeof summed)."},
     [F_CENSUS_OBJECTS] = {"python_census_objects", METRICS_GAUGE, "",
                           "GC-tracked objects counted by the latest census, all types."},
     [F_CENSUS_TYPES] = {"python_census_types", METRICS_GAUGE, "",
@@ -345,6 +347,11 @@ static void target_samples(struct writer *w, int f, const struct metrics_target 
     case F_OBJECTS:
         for (size_t i = 0; i < t->n_types; i++)
             put_u(w, f, t->pid, "type", t->types[i].name, t->types[i].count);
+        break;
+    case F_OBJECT_BYTES:
+        for (size_t i = 0; i < t->n_types; i++)
+            if (t->types[i].bytes_known)
+                put_u(w, f, t->pid, "type", t->types[i].name, t->types[i].bytes);
         break;
     case F_CENSUS_OBJECTS: if (t->have_census) put_u(w, f, t->pid, NULL, NULL, t->census_objects); break;
     case F_CENSUS_TYPES: if (t->have_census) put_u(w, f, t->pid, NULL, NULL, t->census_types); break;

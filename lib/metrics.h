@@ -27,6 +27,8 @@ void metrics_pauses_add(struct metrics_pauses *h, uint64_t pause_ns);
 struct metrics_type {
     const char *name; /* any bytes: escaped, invalid UTF-8 replaced */
     uint64_t count;
+    bool bytes_known; /* the census carried bytes per type */
+    uint64_t bytes;   /* shallow bytes of its instances (sys.getsizeof summed) */
 };
 
 /* One target as the exporter last saw it. */

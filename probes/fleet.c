@@ -407,7 +407,8 @@ static void fleet_target_metrics(const struct fleet *f, const struct fleet_targe
         m->census_types = s->census.types_total;
         size_t n = typetable_rows(s->types, TYPETABLE_BY_COUNT, NULL, rows, f->o.types);
         for (size_t i = 0; i < n; i++)
-            types[i] = (struct metrics_type){rows[i].name, rows[i].count};
+            types[i] = (struct metrics_type){rows[i].name, rows[i].count, rows[i].bytes_known,
+                                             rows[i].bytes};
         m->types = types;
         m->n_types = n;
         /* Suspects grow: the fastest growing rows hold them. */

@@ -31,7 +31,8 @@ static struct metrics_target live_target(int pid)
     agent.alloc.arenas = 2;
     agent.alloc.malloc_used_bytes = 8192;
     agent.garbage_len = 0;
-    static const struct metrics_type types[] = {{"dict", 50}, {"we\"ird\\na\nme\xff", 3}};
+    static const struct metrics_type types[] = {{"dict", 50, true, 4800},
+                                                    {"we\"ird\\na\nme\xff", 3, false, 0}};
     static const char *const suspects[] = {"app.Session"};
     return (struct metrics_target){
         .pid = pid, .up = true, .reason = "", .have_proc = true, .rss_bytes = 1 << 20,
@@ -85,6 +86,9 @@ static void test_text_exposition(void)
     CHECK(strstr(s, "python_pymalloc_free_bytes{") == NULL);
     CHECK(strstr(s, "python_pymalloc_used_bytes{pid=\"42\"} 4096\n"));
     /* Label values escaped; a byte that is not UTF-8 replaced. */
+    /* Bytes only for rows whose census carried them. */
+    CHECK(strstr(s, "python_object_bytes{pid=\"42\",type=\"dict\"} 4800\n"));
+    CHECK(!strstr(s, "python_object_bytes{pid=\"42\",type=\"we"));
     CHECK(strstr(s, "python_objects{pid=\"42\",type=\"we\\\"ird\\\\na\\nme\xef\xbf\xbd\"} 3\n"));
     CHECK(strstr(s, "python_leak_suspect{pid=\"42\",type=\"app.Session\"} 1\n"));
     /* A target that is down: only its up series, with the reason. */
