@@ -23,7 +23,7 @@ AGENT_CFLAGS := -O2 -g -fPIC -fvisibility=hidden $(WARN) -Wno-cast-qual \
 LIB_SRC   := $(wildcard lib/*.c)
 PROBE_SRC := $(wildcard probes/*.c)
 TUI_SRC   := $(wildcard tui/*.c)
-AGENT_SRC := $(wildcard probes/agent/*.c) lib/proto.c lib/pylayout.c lib/commands.c
+AGENT_SRC := $(wildcard probes/agent/*.c) lib/proto.c lib/proto_encode.c lib/pylayout.c lib/commands.c
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)

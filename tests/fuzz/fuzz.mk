@@ -1,4 +1,4 @@
-# Fuzzing the wire protocol decoder (lib/proto.c) and the config parser
+# Fuzzing the wire protocol decoders (lib/proto.c, lib/proto_results.c) and the config parser
 # (lib/config.c over inih) with libFuzzer, under ASan and UBSan.
 # The Makefile includes this file:   include tests/fuzz/fuzz.mk
 #
@@ -40,13 +40,15 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c $(FUZZ_DIR)/obj/lib/proto.o lib/proto.h lib/model.h
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/obj/lib/proto.o
+PROTO_FUZZ_OBJ := $(FUZZ_DIR)/obj/lib/proto.o $(FUZZ_DIR)/obj/lib/proto_results.o \
+                  $(FUZZ_DIR)/obj/lib/proto_encode.o
+$(FUZZ_DIR)/fuzz_proto: tests/fuzz/fuzz_proto.c $(PROTO_FUZZ_OBJ) lib/proto.h lib/model.h
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(PROTO_FUZZ_OBJ)
 
 $(FUZZ_DIR)/fuzz_config: tests/fuzz/fuzz_config.c $(FUZZ_DIR)/obj/lib/config.o lib/config.h
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_DIR)/obj/lib/config.o $(FUZZ_INIH) -lm
 
-$(FUZZ_DIR)/obj/lib/proto.o: lib/proto.h lib/model.h
+$(PROTO_FUZZ_OBJ): lib/proto.h lib/proto_fields.h lib/model.h
 $(FUZZ_DIR)/obj/lib/config.o: lib/config.h
 
 fuzz-proto: $(FUZZ_DIR)/fuzz_proto
@@ -65,6 +67,7 @@ fuzz-seeds: $(FUZZ_DIR)/gen_corpus
 	rm -f tests/fuzz/corpus/proto/[0-9][0-9]-*
 	$(FUZZ_DIR)/gen_corpus tests/fuzz/corpus/proto
 
-$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c lib/proto.c lib/proto.h
+PROTO_SRC := lib/proto.c lib/proto_encode.c lib/proto_results.c
+$(FUZZ_DIR)/gen_corpus: tests/fuzz/gen_corpus.c $(PROTO_SRC) lib/proto.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -O1 -g -std=c11 -D_GNU_SOURCE -Ilib -o $@ tests/fuzz/gen_corpus.c lib/proto.c
+	$(FUZZ_CC) -O1 -g -std=c11 -D_GNU_SOURCE -Ilib -o $@ tests/fuzz/gen_corpus.c $(PROTO_SRC)

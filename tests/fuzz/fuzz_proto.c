@@ -1,4 +1,4 @@
-/* libFuzzer target for the wire protocol decoder (lib/proto.c).
+/* libFuzzer target for the wire protocol decoders (lib/proto.c, lib/proto_results.c).
  *
  * Input: byte 0 picks the reader's limit (monitor 1 MiB or agent 64 KiB) and
  * the size of the chunks the stream arrives in (1..4096 bytes); the rest is
