@@ -409,6 +409,11 @@ int headless_watch(struct session *s, const struct cli *cli, int tm_frames, size
         return rc;
     }
     uint64_t end = cli->duration_s >= 0 ? session_now_ns() + (uint64_t)(cli->duration_s * 1e9) : 0;
+    /* The first sample (read while waiting for it above) gets its line now:
+     * left for after the first poll, it shared a line with the second when
+     * that one came first, and a replay derived from one point fewer. */
+    if (s->agent_samples != w.samples_seen)
+        watch_on_samples(&w, s, types_cap);
     while (!watch_stop && s->state == SESSION_LIVE) {
         uint64_t now = session_now_ns();
         if (end && now >= end)
