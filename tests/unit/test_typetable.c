@@ -275,7 +275,7 @@ struct bytes_in {
 static void feed_bytes(struct typetable *t, uint64_t t_s, const struct bytes_in *in, size_t n,
                        uint32_t snapshots)
 {
-    struct census_in cin[8];
+    struct census_in cin[8] = {{0}};
     for (size_t i = 0; i < n; i++)
         cin[i] = (struct census_in){in[i].name, in[i].count, 0};
     struct pm_census c = mk(t_s, cin, n, 0, snapshots);
