@@ -33,6 +33,12 @@ import time
 
 import benchlib
 
+# The tests' wire helper (tests/integration/agentwire.py): one reader of the
+# agent's listening name.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "tests", "integration"))
+import agentwire  # noqa: E402
+
 TARGET = r'''
 import gc, sys, time
 print("ready", flush=True)
@@ -50,29 +56,10 @@ MAGIC, VERSION, HELLO, SAMPLE, COMMAND, REPLY = 0x50544D50, 1, 1, 3, 4, 5
 T_TIME_NS, T_OBSERVER_NS = 20, 31
 
 
-def agent_name(pid):
-    inodes = set()
-    for fd in os.listdir("/proc/%d/fd" % pid):
-        try:
-            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(int(link[8:-1]))
-    with open("/proc/%d/net/unix" % pid) as f:
-        next(f)
-        for line in f:
-            p = line.split()
-            if len(p) > 7 and int(p[6]) in inodes and p[7].startswith("@pymemtop.") and \
-                    int(p[3], 16) & 0x10000:
-                return p[7]
-    raise RuntimeError("no agent socket in PID %d" % pid)
-
-
 class Monitor:
     def __init__(self, pid, interval_ms):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect("\0" + agent_name(pid)[1:])
+        self.sock.connect("\0" + agentwire.agent_name(pid)[1:])
         self.sock.setblocking(False)
         self.buf = b""
         self.samples = []  # (time_ns, observer_ns)
