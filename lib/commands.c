@@ -52,8 +52,9 @@ const struct command_def commands[CMD_COUNT] = {
     [CMD_CONFIRM_PAUSE] = {CMD_CONFIRM_PAUSE, "confirm_pause", COMMAND_ARG_NUMBER, "=MS",
                            "stop-the-world commands predicted longer ask first "
                            "([agent] confirm_pause_ms)", "", false, false, {{0}}},
-    [CMD_TM_GROWTH] = {CMD_TM_GROWTH, "tm_growth", COMMAND_ARG_NUMBER, "=0|1",
-                       "tracemalloc sites: mark now (0), growth since the mark (1)", "", false,
+    [CMD_TM_GROWTH] = {CMD_TM_GROWTH, "tm_growth", COMMAND_ARG_NUMBER, "=0|1|2",
+                       "tracemalloc sites: mark now (0), growth since the mark (1), the same "
+                       "within [agent] max_pause_ms (2, periodic)", "", false,
                        false, {{0}}},
     [CMD_CYCLE_CAPTURE] = {CMD_CYCLE_CAPTURE, "cycle_capture", COMMAND_ARG_NUMBER, "=BP",
                            "cycle shapes from the program's own collections: share of wall "

@@ -402,6 +402,7 @@ int headless_watch(struct session *s, const struct cli *cli, int tm_frames, size
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     roundtrip_first_sample(s); /* whose tracing is on, if any */
+    s->force = cli->force;      /* tracemalloc growth reports over their bound */
     int rc = watch_tm_start(&w.tm, s, cli, tm_frames);
     if (rc != EXIT_OK) {
         if (w.out && w.out != stdout)

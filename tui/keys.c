@@ -54,7 +54,8 @@ static void command_key(struct dash *d, const struct command_def *c, int binding
         dispatch_send(d, c->name, 0, "counting objects per type...");
         return;
     case CMD_SNAPSHOT:
-        dispatch_send(d, c->name, 0, "taking a snapshot...");
+        /* With tracemalloc on, a big trace table is a stop-the-world copy. */
+        dispatch_send_stw(d, c->name, 0, "taking a snapshot...", now);
         return;
     case CMD_DIFF:
         if (binding == 0 && u->view == CONFIG_VIEW_OBJECTS && u->diff_mode) {

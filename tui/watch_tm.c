@@ -3,6 +3,7 @@
  * own snapshots are left alone). */
 #include "watch_tm.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "roundtrip.h"
@@ -27,14 +28,37 @@ int watch_tm_start(struct watch_tm *w, struct session *s, const struct cli *cli,
         w->marked = true;
         w->mark_ns = session_now_ns();
         w->next_ns = w->mark_ns + WATCH_TM_PERIOD_NS;
+    } else if (s->last_reply.message[0]) { /* refused (its pause) or failed: types only */
+        fprintf(stderr, "pymemtop: no tracemalloc growth lines: %s\n", s->last_reply.message);
     }
     return EXIT_OK;
+}
+
+/* A periodic report refused for its predicted pause (over max_pause_ms):
+ * the recording says so, with the prediction, instead of going silent. */
+static void watch_tm_skipped(const struct session *s, FILE *out)
+{
+    struct json j;
+    json_init(&j, out);
+    json_object_begin(&j, NULL);
+    json_string(&j, JK_EVENT, JK_EVENT_TM_GROWTH);
+    json_uint(&j, JK_TIME_NS, session_now_ns());
+    json_bool(&j, "skipped", true);
+    json_uint(&j, "predicted_pause_ns", s->last_reply.predict_ns);
+    json_string(&j, "message", s->last_reply.message);
+    json_object_end(&j);
+    fputc('\n', out);
+    fflush(out);
 }
 
 static void watch_tm_record(struct watch_tm *w, struct session *s, FILE *out, bool final)
 {
     s->have_sites_growth = false;
-    if (roundtrip_command(s, "tm_growth", 1, NULL, 0) != EXIT_OK || !s->have_sites_growth) {
+    /* Periodic reports keep within max_pause (2); the last one may ask more. */
+    if (roundtrip_command(s, "tm_growth", final ? 1 : 2, NULL, 0) != EXIT_OK ||
+        !s->have_sites_growth) {
+        if (out && s->last_reply.status == -EAGAIN && s->last_reply.predict_ns)
+            watch_tm_skipped(s, out);
         if (final && s->state == SESSION_LIVE)
             fprintf(stderr, "pymemtop: tracemalloc growth: %s\n",
                     s->last_reply.message[0] ? s->last_reply.message : "no answer");

@@ -331,10 +331,9 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
     return 0;
 }
 
-/* The hunt's analysis lets the GIL go between slices: the pause reported is
- * what it held, both collections included. */
-/* hunt and why let the GIL go between their slices (they take it
- * themselves, through agent_gil_enter): the pause is what they held. */
+/* hunt, why and tracemalloc snapshots let the GIL go between their slices
+ * (agent_gil_yield): the pause reported is what they held in all, both of a
+ * hunt's collections included. */
 typedef int (*agent_sliced_fn)(const struct proto_command *c, struct proto_buf *out, char *msg,
                                size_t msg_len);
 
@@ -371,7 +370,7 @@ static int agent_cmd_tracemalloc(const struct proto_command *c, struct proto_buf
 static int agent_cmd_tm_growth(const struct proto_command *c, struct proto_buf *out, char *msg,
                                size_t msg_len)
 {
-    return agent_tmsnap_growth(out, c->arg != 0, msg, msg_len);
+    return agent_tmsnap_growth(out, c->arg != 0, msg, msg_len); /* 2: periodic report */
 }
 
 static int agent_cmd_snapshot(const struct proto_command *c, struct proto_buf *out, char *msg,
@@ -430,6 +429,40 @@ static int agent_stw_refused(const struct proto_command *c, struct proto_buf *ou
     return 1;
 }
 
+/* A tracemalloc snapshot (snapshot while tracing, tm_growth) copies every
+ * trace in one C call that cannot be sliced (agent_tmsnap.c): predicted
+ * over its bound it is refused like a full collection, unless forced. The
+ * bound is confirm_pause_ms, or max_pause_ms for a recording's periodic
+ * growth report (tm_growth=2), which nobody is there to confirm. Same
+ * answers as agent_stw_refused(). */
+static int agent_tm_refused(const struct proto_command *c, enum command_id id,
+                            struct proto_buf *out)
+{
+    if (c->flags & PROTO_CMD_FORCE)
+        return 0;
+    if (!agent_gil_enter())
+        return -1;
+    uint64_t traces, predict = agent_tmsnap_predict_ns(&traces);
+    agent_gil_exit();
+    int periodic = id == CMD_TM_GROWTH && c->arg == 2;
+    uint64_t bound_ns = periodic ? (uint64_t)atomic_load(&agent.max_pause_us) * 1000u
+                                 : (uint64_t)agent.confirm_pause_ms * 1000000u;
+    if (!predict || predict <= bound_ns)
+        return 0;
+    char msg[300];
+    snprintf(msg, sizeof(msg),
+             "%s would stop the target for ~%.2f s (tracemalloc copies its ~%llu traces in one "
+             "call, which cannot be sliced); that is over [agent] %s = %llu ms%s",
+             id == CMD_SNAPSHOT ? "snapshot" : "tracemalloc growth", (double)predict / 1e9,
+             (unsigned long long)traces, periodic ? "max_pause_ms" : "confirm_pause_ms",
+             (unsigned long long)(bound_ns / 1000000u),
+             periodic ? " for a periodic report (the first and last still run): --force allows "
+                        "every one"
+                      : ": confirm it, or run it with --force");
+    agent_reply_predicted(out, c->id, -EAGAIN, msg, 0, predict);
+    return 1;
+}
+
 int agent_command_run(const struct proto_command *c, struct proto_buf *out,
                       struct agent_client *cl)
 {
@@ -443,7 +476,8 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out,
     const struct command_def *def = commands_find(c->name);
     enum command_id id = def ? def->id : CMD_COUNT;
     int stw = id == CMD_HUNT || (id == CMD_COLLECT && c->arg == 2);
-    int refused = stw ? agent_stw_refused(c, out) : 0;
+    int tm = id == CMD_SNAPSHOT || id == CMD_TM_GROWTH;
+    int refused = stw ? agent_stw_refused(c, out) : tm ? agent_tm_refused(c, id, out) : 0;
     if (refused)
         return refused < 0 ? -1 : 0;
     switch (id) {
@@ -460,7 +494,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out,
         /* Census first (the agent keeps it), then tracemalloc if tracing. */
         if (agent_census_snapshot(out) < 0)
             return -1;
-        return agent_run_with_gil(c, out, agent_cmd_snapshot);
+        return agent_run_sliced(c, out, agent_cmd_snapshot);
     case CMD_DIFF: {
         int kind = c->arg ? PM_CENSUS_KIND_DIFF_BASELINE : PM_CENSUS_KIND_DIFF_PREVIOUS;
         if (agent_census_diff(out, kind, msg, sizeof(msg)) < 0) {
@@ -476,7 +510,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out,
     case CMD_TRACEMALLOC:
         return agent_run_with_gil(c, out, agent_cmd_tracemalloc);
     case CMD_TM_GROWTH:
-        return agent_run_with_gil(c, out, agent_cmd_tm_growth);
+        return agent_run_sliced(c, out, agent_cmd_tm_growth);
     case CMD_ALLOC_HOOK:
         return agent_run_with_gil(c, out, agent_cmd_alloc_hook);
     case CMD_INTERVAL:

@@ -9,7 +9,19 @@
  * objects per trace, each traced: 3-4 s per million traces on 3.11). A
  * snapshot keeps only file:line -> (bytes, blocks), a few hundred KiB,
  * instead of the traces themselves. The snapshots outlive a monitor only
- * while a lease keeps tracing on (agent_tracemalloc.c decides). */
+ * while a lease keeps tracing on (agent_tracemalloc.c decides).
+ *
+ * Pauses: _get_traces() is one C call that copies every trace into Python
+ * objects (220-290 ns per trace measured on 3.8-3.13): it cannot be sliced,
+ * and nothing public walks the traces in pieces. So it is treated like a
+ * full collection: its pause is predicted (tracemalloc's own memory over
+ * the bytes per trace, times the ns per trace, both measured here at every
+ * take; defaults before the first) and the command asks first above
+ * [agent] confirm_pause_ms (agent_sample.c). Everything after it, the
+ * reduction to per-line totals and the freeing of the traces list, runs in
+ * slices of max_pause, the GIL let go between them: the list is ours alone,
+ * and its tuples are immutable, so nothing the program does meanwhile can
+ * change what the reduction reads. */
 #include "agent_tmsnap.h"
 
 #include <errno.h>
@@ -35,6 +47,19 @@ struct tm_snap {
     size_t n;
     struct tm_site *sites; /* sorted by where */
 };
+
+/* _get_traces() as measured in this process: tracemalloc's own memory per
+ * trace (to count traces without taking them) and ns per trace. The
+ * defaults lean high: 56 B/trace is below the 60-68 measured with one
+ * frame (more frames only make a trace bigger), 400 ns above 290. */
+#define TM_DEFAULT_MEM_PER_TRACE 56
+#define TM_DEFAULT_NS_PER_TRACE 400
+#define TM_SLICE_SHARE_PCT 60
+#define TM_CHECK_MASK 1023 /* the clock is read every 1024 traces (~50 us) */
+#define TM_FREE_CHUNK 4096
+static struct {
+    uint64_t mem_per_trace, ns_per_trace;
+} tm_cost = {TM_DEFAULT_MEM_PER_TRACE, TM_DEFAULT_NS_PER_TRACE};
 
 /* Snapshots taken by `snapshot` (baseline: the first; previous, latest),
  * and the mark growth is measured from. Agent thread, GIL held. */
@@ -113,8 +138,10 @@ static char *tm_where(PyObject *file, long line)
 
 /* Reduces the traces list (tuples: domain, size, traceback[, total_nframe];
  * traceback[0] the most recent frame (filename, lineno), as 'lineno'
- * statistics group them) to a snapshot. NULL: out of memory. */
-static struct tm_snap *tm_reduce(PyObject *traces)
+ * statistics group them) to a snapshot, in slices (*gone set when Python
+ * went away meanwhile: the GIL is then not held). NULL: out of memory, or
+ * gone. */
+static struct tm_snap *tm_reduce(PyObject *traces, int *gone)
 {
     Py_ssize_t n = PyList_Size(traces);
     size_t cap = 1024;
@@ -126,6 +153,8 @@ static struct tm_snap *tm_reduce(PyObject *traces)
     if (!tab || !s)
         goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
+        if ((i & TM_CHECK_MASK) == TM_CHECK_MASK && agent_gil_breathe(gone, TM_SLICE_SHARE_PCT) < 0)
+            goto fail;
         PyObject *t = PyList_GetItem(traces, i);
         if (!t || !PyTuple_Check(t) || PyTuple_Size(t) < 3)
             continue;
@@ -179,6 +208,8 @@ static struct tm_snap *tm_reduce(PyObject *traces)
     for (size_t k = 0; k < cap; k++) {
         if (!tab[k].count)
             continue;
+        if ((s->n & 255) == 255 && agent_gil_breathe(gone, TM_SLICE_SHARE_PCT) < 0)
+            goto fail;
         char *w = tm_where(tab[k].file, tab[k].line);
         if (!w)
             goto fail;
@@ -207,8 +238,48 @@ fail:
         s->refs = 1;
         tm_snap_unref(s);
     }
-    PyErr_Clear();
+    if (!*gone)
+        PyErr_Clear();
     return NULL;
+}
+
+/* Drops the traces list from its end, a chunk a slice: freeing a million
+ * trace tuples takes 40-75 ms. 0, or -1 when Python went away (the list is
+ * then left alone). */
+static int tm_free_traces(PyObject *traces, int *gone)
+{
+    Py_ssize_t n;
+    while ((n = PyList_Size(traces)) > TM_FREE_CHUNK) {
+        if (PyList_SetSlice(traces, n - TM_FREE_CHUNK, n, NULL) < 0)
+            break;
+        if (agent_gil_breathe(gone, TM_SLICE_SHARE_PCT) < 0)
+            return -1;
+    }
+    Py_DECREF(traces);
+    PyErr_Clear();
+    return 0;
+}
+
+static int64_t tm_own_memory(PyObject *mod)
+{
+    PyObject *r = PyObject_CallMethod(mod, "get_tracemalloc_memory", NULL);
+    long long v = r ? PyLong_AsLongLong(r) : -1;
+    Py_XDECREF(r);
+    PyErr_Clear();
+    return v;
+}
+
+uint64_t agent_tmsnap_predict_ns(uint64_t *traces)
+{
+    *traces = 0;
+    PyObject *mod = agent_tracemalloc_module(0);
+    if (!agent_tracemalloc_tracing(mod))
+        return 0;
+    int64_t mem = tm_own_memory(mod);
+    if (mem <= 0)
+        return 0;
+    *traces = (uint64_t)mem / tm_cost.mem_per_trace;
+    return *traces * tm_cost.ns_per_trace;
 }
 
 /* A site of a SITES frame, sorted by the key the frame is about. */
@@ -259,8 +330,9 @@ static void tm_put_frame(struct proto_buf *out, int kind, const struct tm_snap *
 }
 
 /* Reduces the current traces into a new snapshot (refs 1). NULL with msg
- * set when tracing is off (*off set) or on failure. */
-static struct tm_snap *tm_take(const char *what, int *off, char *msg, size_t msg_len)
+ * set when tracing is off (*off set) or on failure, or without msg when
+ * Python went away between slices (*gone set: the GIL is not held). */
+static struct tm_snap *tm_take(const char *what, int *off, int *gone, char *msg, size_t msg_len)
 {
     PyObject *mod = agent_tracemalloc_module(0);
     *off = 0;
@@ -271,16 +343,27 @@ static struct tm_snap *tm_take(const char *what, int *off, char *msg, size_t msg
     }
     int64_t cur, peak;
     agent_tracemalloc_memory(mod, &cur, &peak);
+    int64_t own = tm_own_memory(mod);
+    uint64_t t0 = agent_now_ns();
     PyObject *traces = PyObject_CallMethod(mod, "_get_traces", NULL);
+    uint64_t took_ns = agent_now_ns() - t0;
     if (!traces || !PyList_Check(traces)) {
         Py_XDECREF(traces);
         PyErr_Clear();
         snprintf(msg, msg_len, "%s: tracemalloc._get_traces() failed (out of memory?)", what);
         return NULL;
     }
-    struct tm_snap *s = tm_reduce(traces);
-    Py_DECREF(traces);
-    PyErr_Clear();
+    Py_ssize_t n = PyList_Size(traces);
+    if (n > 0) { /* what the next prediction goes by */
+        if (own > 0)
+            tm_cost.mem_per_trace = (uint64_t)own / (uint64_t)n ? (uint64_t)own / (uint64_t)n : 1;
+        tm_cost.ns_per_trace = took_ns / (uint64_t)n ? took_ns / (uint64_t)n : 1;
+    }
+    struct tm_snap *s = tm_reduce(traces, gone);
+    if (*gone || tm_free_traces(traces, gone) < 0) {
+        tm_snap_unref(s);
+        return NULL;
+    }
     if (!s) {
         snprintf(msg, msg_len, "%s: out of memory reducing the traces", what);
         return NULL;
@@ -294,8 +377,10 @@ static struct tm_snap *tm_take(const char *what, int *off, char *msg, size_t msg
 int agent_tracemalloc_snapshot(struct proto_buf *out, char *msg, size_t msg_len)
 {
     uint64_t t0 = agent_now_ns();
-    int off;
-    struct tm_snap *s = tm_take("snapshot", &off, msg, msg_len);
+    int off, gone = 0;
+    struct tm_snap *s = tm_take("snapshot", &off, &gone, msg, msg_len);
+    if (gone)
+        return -ESHUTDOWN;
     if (!s)
         return off ? 0 : -EIO;
     if (!tm.baseline) {
@@ -402,7 +487,10 @@ int agent_tmsnap_growth(struct proto_buf *out, int report, char *msg, size_t msg
         snprintf(msg, msg_len, "tracemalloc growth: no mark taken while tracing");
         return -ENOENT;
     }
-    struct tm_snap *s = tm_take("tracemalloc growth", &off, msg, msg_len);
+    int gone = 0;
+    struct tm_snap *s = tm_take("tracemalloc growth", &off, &gone, msg, msg_len);
+    if (gone)
+        return -ESHUTDOWN;
     if (!s)
         return off ? -ENOENT : -EIO;
     if (!report) {

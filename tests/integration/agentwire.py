@@ -6,8 +6,8 @@ import struct
 import common
 
 MAGIC, VERSION = 0x50544D50, 1
-COMMAND = 4
-T_CMD_ID, T_CMD_NAME, T_CMD_ARG = 60, 61, 62
+COMMAND, REPLY = 4, 5
+T_CMD_ID, T_CMD_NAME, T_CMD_ARG, T_STATUS, T_MESSAGE = 60, 61, 62, 63, 64
 
 
 def agent_name(pid):
@@ -57,3 +57,25 @@ class Wire:
                    + struct.pack("<HHq", T_CMD_ARG, 8, arg))
         self.sock.sendall(struct.pack("<IHHI", MAGIC, VERSION, COMMAND, len(payload)) + payload)
         return self.cmd_id
+
+    def run_command(self, name, arg):
+        """Sends name=arg and reads up to its REPLY: (status, message)."""
+        cid = self.send_command(name, arg)
+        while True:
+            typ, f = self.read_frame()
+            if typ == REPLY and struct.unpack("<Q", f[T_CMD_ID][0])[0] == cid:
+                return (struct.unpack("<q", f[T_STATUS][0])[0], f[T_MESSAGE][0].decode())
+
+
+class Monitor(Wire):
+    """A monitor of its own, connected to PID's agent by name (the same
+    network namespace as the target), for commands pymemtop keeps to itself."""
+
+    def __init__(self, pid, timeout_s=30):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout_s)
+        self.sock.connect("\0" + agent_name(pid)[1:])
+
+    def close(self):
+        self.sock.close()

@@ -4,9 +4,11 @@ timing: a sliced census counts what a census in one piece counts on a steady
 heap, and a target that churns (collections of every generation, frees,
 freeze/unfreeze) while being counted neither crashes nor gets a wrong count
 of the objects that stay alive."""
+import errno
 import json
 import os
 
+import agentwire
 from common import Target, poll, pymemtop, tmpdir
 
 # A steady heap: made, collected once, then only sleeps.
@@ -361,5 +363,69 @@ def test_get_objects_census_left_out_over_max_pause(py):
         # 300k objects at the agent's 30 ns/object: ~9 ms predicted.
         assert skipped and min(skipped) > 1000000, [x.get("census") for x in samples][-2:]
         assert t.alive() and t.stderr() == "", t.stderr()
+    finally:
+        t.stop()
+
+
+# The program traces its own allocations: 100k traced lists, so one copy of
+# tracemalloc's traces (_get_traces, ~250 ns each) takes some 25 ms.
+TRACED = r'''
+import json, os, sys, time, tracemalloc
+tracemalloc.start()
+state = sys.argv[1]
+kept = [[i] for i in range(%(n)d)]
+with open(state + ".tmp", "w") as f:
+    json.dump({"phase": "ready"}, f)
+os.replace(state + ".tmp", state)
+while True:
+    time.sleep(0.05)
+'''
+
+
+def test_tracemalloc_snapshot_asks_first_then_slices(py):
+    """A snapshot while tracing copies every trace in one unsliceable call:
+    predicted over confirm_pause_ms it fails (exit 6) naming the prediction
+    and --force; forced, it runs and its reduction is sliced (the longest
+    hold is less than the whole). A periodic growth report (tm_growth=2) is
+    held to max_pause_ms; the final one (tm_growth=1) to confirm_pause_ms.
+    The program's own tracing stays on throughout."""
+    t = _target(py, TRACED, 100000)
+    try:
+        d = tmpdir()
+        ini = os.path.join(d, "pymemtop.ini")
+        with open(ini, "w") as f:
+            f.write("[agent]\nconfirm_pause_ms = 1\nmax_pause_ms = 1\n")
+        p = pymemtop("--config", ini, "--json", "--command", "snapshot", t.pid, check=None,
+                     timeout=120)
+        assert p.returncode == 6, (p.returncode, p.stdout, p.stderr)
+        j = json.loads(p.stdout.splitlines()[-1])
+        assert j["status"] == "error" and j["predicted_pause_ns"] > 1000000, j
+        assert "tracemalloc copies its ~" in j["message"] and "--force" in j["message"], j
+        p = pymemtop("--config", ini, "--json", "--force", "--command", "snapshot", t.pid,
+                     check=None, timeout=120)
+        assert p.returncode == 0, (p.returncode, p.stdout, p.stderr)
+        j = json.loads(p.stdout.splitlines()[-1])
+        assert j["status"] == "ok" and j["sites"], j
+        assert any(s["count"] >= 90000 for s in j["sites"]), j["sites"][:3]
+        # Sliced after the copy: more than one hold, the longest not all.
+        assert 0 < j["max_pause_ns"] < j["pause_ns"], j
+        # Growth (the commands --record sends; a monitor of the test's own
+        # here, with the default bounds: max_pause 5 ms, confirm 200 ms): the
+        # mark and the final report run, the periodic one is held to
+        # max_pause and refused, with its prediction.
+        m = agentwire.Monitor(t.pid)
+        try:
+            assert m.run_command("tm_growth", 0)[0] == 0
+            status, msg = m.run_command("tm_growth", 2)
+            assert status == -errno.EAGAIN, (status, msg)
+            assert "max_pause_ms = 5 ms for a periodic report" in msg, msg
+            assert m.run_command("tm_growth", 1)[0] == 0
+        finally:
+            m.close()
+        ini2 = _confirm_config(600000)
+        p = pymemtop("--config", ini2, "--json", "--command", "tracemalloc=off", t.pid,
+                     check=None, timeout=120)
+        assert p.returncode == 6 and "started by the program" in p.stdout, (p.stdout, p.stderr)
+        assert t.alive()
     finally:
         t.stop()
