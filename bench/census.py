@@ -26,7 +26,9 @@ CPython >= 3.8 found) and each heap (100k, 1M, 5M tracked objects; 5M only on
   - the agent's censuses alternate with and without bytes per type
     (PYMEMTOP_CENSUS_BYTES=0 in the target's environment turns them off):
     "no bytes" is today's census, "+bytes" what bytes add per object
-    (budget: +3 ns/object on a fresh heap);
+    (budget: +3 ns/object on a fresh heap), and "+exact" what they add when
+    every small dict is sized too instead of one in 8 per type
+    (PYMEMTOP_CENSUS_DICT_EXACT=1; agent_census_bytes.h says why);
   - on /usr/bin/python3 also objgraph.show_growth() (Debian python3-objgraph),
     one warm-up call and one timed call.
 ns/object = time / tracked objects (len(gc.get_objects())). The ratio is
@@ -94,15 +96,17 @@ def median(xs):
 # one process over one heap; the first census (it names every type) is a
 # warm-up.
 census(100)
-agent, agent_nb = [], []
+agent, agent_nb, agent_ex = [], [], []
 method = None
-for i in range(6):
-    os.environ["PYMEMTOP_CENSUS_BYTES"] = "0" if i % 2 else "1"
+for i in range(9):
+    os.environ["PYMEMTOP_CENSUS_BYTES"] = "0" if i % 3 == 1 else "1"
+    os.environ["PYMEMTOP_CENSUS_DICT_EXACT"] = "1" if i % 3 == 2 else "0"
     f = census(i + 1)
-    (agent_nb if i % 2 else agent).append(u64(f, 70))
+    (agent, agent_nb, agent_ex)[i % 3].append(u64(f, 70))
     method = u64(f, 72)
     agent_objects = u64(f, 71)
 os.environ.pop("PYMEMTOP_CENSUS_BYTES")
+os.environ.pop("PYMEMTOP_CENSUS_DICT_EXACT")
 sock.close()
 
 objects = len(gc.get_objects())
@@ -124,6 +128,7 @@ if OBJGRAPH:
 print(json.dumps({"objects": objects, "agent_objects": agent_objects, "method": method,
                   "agent_ns": median(agent), "agent_all_ns": agent,
                   "agent_nobytes_ns": median(agent_nb), "agent_nobytes_all_ns": agent_nb,
+                  "agent_exact_ns": median(agent_ex), "agent_exact_all_ns": agent_ex,
                   "counter_ns": median(py),
                   "objgraph_ns": og, "build_s": t_build,
                   "dict_tracked_at_creation": gc.is_tracked({})}))
@@ -174,9 +179,9 @@ def main():
               if args.all or p.path == benchlib.SYSTEM_PYTHON or p.version.startswith("3.13.")}
     results = []
     t_start = time.monotonic()
-    hdr = "%-16s %-5s %5s %9s %7s %11s %9s %7s %11s %7s %11s %7s" % (
+    hdr = "%-16s %-5s %5s %9s %7s %11s %9s %7s %7s %11s %7s %11s %7s" % (
         "python", "heap", "size", "objects", "method", "agent ns/o", "no bytes", "+bytes",
-        "Counter ns/o", "ratio", "objgraph", "ratio")
+        "+exact", "Counter ns/o", "ratio", "objgraph", "ratio")
     print(hdr)
     print("-" * len(hdr), flush=True)
     try:
@@ -198,16 +203,18 @@ def main():
                     objs = r["objects"]
                     a = r["agent_ns"] / objs
                     nb = r["agent_nobytes_ns"] / objs
+                    ex = r["agent_exact_ns"] / objs
                     c = r["counter_ns"] / objs
                     o = r["objgraph_ns"] / objs if r["objgraph_ns"] else None
                     r.update(python=label, path=path, heap=kind, size=n, agent_ns_per_obj=a,
                              agent_nobytes_ns_per_obj=nb, bytes_cost_ns_per_obj=a - nb,
+                             exact_bytes_cost_ns_per_obj=ex - nb,
                              counter_ns_per_obj=c, objgraph_ns_per_obj=o, ratio=c / a,
                              objgraph_ratio=(o / a) if o else None)
                     results.append(r)
-                    print("%-16s %-5s %5s %9d %7s %11.1f %9.1f %+7.1f %11.1f %6.1fx %11s %7s" % (
+                    print("%-16s %-5s %5s %9d %7s %11.1f %9.1f %+7.1f %+7.1f %11.1f %6.1fx %11s %7s" % (
                         label, kind, fmt_size(n), objs,
-                        "lists" if r["method"] == 0 else "get_obj", a, nb, a - nb, c, c / a,
+                        "lists" if r["method"] == 0 else "get_obj", a, nb, a - nb, ex - nb, c, c / a,
                         "%.1f" % o if o else "-", "%.0fx" % (o / a) if o else "-"), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -233,6 +240,9 @@ def main():
                 line += " (budget +3: %s)" % (
                     "met" if worst["bytes_cost_ns_per_obj"] <= 3 else "MISSED")
             print(line)
+            print("  every small dict sized (PYMEMTOP_CENSUS_DICT_EXACT=1), %s: %+.1f to %+.1f "
+                  "ns/object" % (kind, min(r["exact_bytes_cost_ns_per_obj"] for r in rs),
+                                 max(r["exact_bytes_cost_ns_per_obj"] for r in rs)))
     unaged = sorted({r["python"] for r in results if r["heap"] == "aged"
                      and r.get("dict_tracked_at_creation")})
     if unaged:

@@ -296,7 +296,7 @@ static void census_bytes_check(void)
             continue;
         census_bytes_classify(sl->type, NULL, &sl->cls);
         if (sl->cls.approx)
-            sl->extra = 0;
+            sl->extra = sl->small_extra = sl->small_sized = sl->small_n = 0;
     }
 }
 

@@ -55,6 +55,7 @@ static const char *const cb_group_name[CK_GROUPS] = {"fixed", "pre-header", "var
 
 int census_bytes_dict_shape;
 static int cb_prepared, cb_usable; /* usable: the raw type reads are proved */
+static int cb_dict_used_ok = 1;    /* ma_used read as len() on every probe dict */
 static cb_lookup_fn cb_lookup;
 static PyObject *cb_name;     /* "__sizeof__", ours */
 static PyObject *cb_getsizeof; /* sys.getsizeof, ours */
@@ -127,7 +128,16 @@ static void cb_probe(int group, PyObject *o, const char *what)
     long long got = (long long)cb_size_now(o, &c), want = cb_getsizeof_of(o);
     if (c.approx || got != want)
         cb_fail(group, what, got, want);
+    if (group == CK_DICT &&
+        *(const int64_t *)((const char *)o + CENSUS_DICT_USED_OFF) != PyDict_Size(o))
+        cb_dict_used_ok = 0;
     Py_DECREF(o);
+}
+
+int census_bytes_dict_sampling(void)
+{
+    const char *e = getenv("PYMEMTOP_CENSUS_DICT_EXACT");
+    return cb_dict_used_ok && !cb_bad[CK_DICT] && !(e && strcmp(e, "1") == 0);
 }
 
 static PyObject *cb_dict_of(long n, int str_keys, long del)
@@ -228,6 +238,8 @@ void census_bytes_prepare(void)
     cb_probe(CK_LIST, cb_list_of(1000), "list(1000)");
     cb_probe(CK_DICT, cb_dict_of(0, 0, 0), "{}");
     cb_probe(CK_DICT, cb_dict_of(1, 1, 0), "{str: 1}");
+    cb_probe(CK_DICT, cb_dict_of(5, 1, 0), "{str: 5}");
+    cb_probe(CK_DICT, cb_dict_of(40, 0, 37), "{int: 40} less 37");
     cb_probe(CK_DICT, cb_dict_of(200, 0, 50), "{int: 200}");
     cb_probe(CK_DICT, cb_dict_of(1000, 1, 0), "{str: 1000}");
     cb_probe(CK_DICT, cb_dict_of(300, 0, 0), "{int: 300}");

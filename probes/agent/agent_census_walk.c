@@ -151,6 +151,7 @@ int census_table_reset(struct census_table *t)
     t->last = NULL;
     t->oom = 0;
     t->bytes = census_bytes_on();
+    t->dict_sampling = t->bytes && census_bytes_dict_sampling();
     t->pend_n = t->pend_head = 0;
     return 0;
 }
@@ -214,29 +215,40 @@ static struct census_slot *cw_slot(struct census_table *t, PyObject *type, PyObj
     return &t->slots[j];
 }
 
-void census_table_flush(struct census_table *t)
+/* Sizes the oldest pending dict. */
+static inline void cw_pend_pop(struct census_table *t)
 {
-    while (t->pend_n) {
-        unsigned i = t->pend_head;
-        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
-        t->pend_head = (i + 1) % CENSUS_PEND;
-        t->pend_n--;
-    }
+    unsigned i = t->pend_head;
+    uint64_t extra = census_bytes_dict((const char *)t->pend[i].o);
+    if (t->pend[i].small)
+        t->pend[i].slot->small_extra += extra;
+    else
+        t->pend[i].slot->extra += extra;
+    t->pend_head = (i + 1) % CENSUS_PEND;
+    t->pend_n--;
 }
 
-/* A dict: its keys line is prefetched now and read CENSUS_PEND dicts later. */
+void census_table_flush(struct census_table *t)
+{
+    while (t->pend_n)
+        cw_pend_pop(t);
+}
+
+/* A dict: its keys line is prefetched now and read CENSUS_PEND dicts later;
+ * a small one only when it is its slot's sample (agent_census_bytes.h). */
 static inline void cw_defer_dict(struct census_table *t, struct census_slot *s, PyObject *o)
 {
+    int small = t->dict_sampling && census_bytes_dict_small((const char *)o);
+    if (small && s->small_n++ % CENSUS_DICT_SAMPLE)
+        return; /* sized by the sample's mean */
+    s->small_sized += small;
     __builtin_prefetch(*(const char *const *)((const char *)o + 32));
-    if (t->pend_n == CENSUS_PEND) {
-        unsigned i = t->pend_head;
-        t->pend[i].slot->extra += census_bytes_dict((const char *)t->pend[i].o);
-        t->pend_head = (i + 1) % CENSUS_PEND;
-        t->pend_n--;
-    }
+    if (t->pend_n == CENSUS_PEND)
+        cw_pend_pop(t);
     unsigned j = (t->pend_head + t->pend_n) % CENSUS_PEND;
     t->pend[j].slot = s;
     t->pend[j].o = o;
+    t->pend[j].small = small;
     t->pend_n++;
 }
 
@@ -514,7 +526,8 @@ static int cw_merge(struct census_table *out, struct census_walk_stats *st)
         for (size_t i = 0; i < cw.tab[g].cap; i++)
             if (cw.tab[g].slots[i].type && cw.tab[g].slots[i].count) {
                 census_table_add(out, cw.tab[g].slots[i].type, cw.tab[g].slots[i].count,
-                                 cw.tab[g].slots[i].extra);
+                                 cw.tab[g].slots[i].extra +
+                                     census_slot_small_extra(&cw.tab[g].slots[i]));
                 st->objects += cw.tab[g].slots[i].count;
             }
     return out->oom ? -2 : 0;

@@ -16,6 +16,9 @@ struct census_slot {
     PyObject *type;
     uint64_t count;
     uint64_t extra; /* bytes beyond count x cls.unit (agent_census_bytes.h) */
+    /* Small dicts (census_bytes_dict_small): how many, how many sized, and
+     * the extra bytes of those sized. */
+    uint64_t small_n, small_sized, small_extra;
     struct census_bytes_class cls;
 };
 /* Dicts whose keys object is being prefetched: sized a few objects later,
@@ -28,9 +31,11 @@ struct census_table {
     struct census_slot *last; /* the previous object's type: runs are common */
     int oom;
     int bytes; /* size objects too (census_bytes_on() when reset) */
+    int dict_sampling; /* census_bytes_dict_sampling() when reset */
     struct {
         struct census_slot *slot;
         PyObject *o;
+        int small; /* a sample for its slot's small dicts */
     } pend[CENSUS_PEND];
     unsigned pend_n, pend_head;
 };
@@ -45,10 +50,17 @@ void census_table_add(struct census_table *t, PyObject *type, uint64_t n, uint64
 void census_table_count(struct census_table *t, PyObject *o);
 /* Sizes the dicts still pending (their objects must still be alive). */
 void census_table_flush(struct census_table *t);
-/* A slot's bytes: count x unit + extra. */
+/* The extra bytes of a slot's small dicts: the sized ones' mean for each. */
+static inline uint64_t census_slot_small_extra(const struct census_slot *s)
+{
+    if (!s->small_sized)
+        return 0;
+    return (s->small_extra * s->small_n + s->small_sized / 2) / s->small_sized;
+}
+/* A slot's bytes: count x unit + extra (small dicts' estimated). */
 static inline uint64_t census_slot_bytes(const struct census_slot *s)
 {
-    return s->count * s->cls.unit + s->extra;
+    return s->count * s->cls.unit + s->extra + census_slot_small_extra(s);
 }
 /* The slot of type, NULL when it has none. */
 struct census_slot *census_table_find(const struct census_table *t, PyObject *type);

@@ -235,3 +235,68 @@ def test_objects_view_shows_bytes():
     tm.send("q")
     tm.wait_for(r"EXIT=0")
     t.stop()
+
+
+# Small dicts are sized from one in 8 per type (agent_census_bytes.h): Mixed
+# holds three shapes of small dict, interleaved; Shrunk holds dicts grown to
+# 200 items and deleted down to 2, whose tables stay big: the case a sample
+# can miss or overweigh.
+SMALL_DICTS = r'''
+import gc, json, os, sys, time
+class Mixed(dict):
+    pass
+class Shrunk(dict):
+    pass
+mixed = []
+for i in range(1500):
+    k = i %% 3
+    mixed.append(Mixed({"a": i}) if k == 0 else Mixed({1: i, 2: i}) if k == 1
+                 else Mixed({c: i for c in "abcde"}))
+shrunk = []
+for i in range(%(shrunk)d):
+    d = Shrunk((j, j) for j in range(200))
+    for j in range(198):
+        del d[j]
+    shrunk.append(d)
+gc.collect()
+sums = {}
+for o in gc.get_objects():
+    if type(o) in (Mixed, Shrunk):
+        n = "__main__." + type(o).__name__
+        c, b = sums.get(n, (0, 0))
+        sums[n] = (c + 1, b + sys.getsizeof(o))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    json.dump(sums, f)
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    time.sleep(0.05)
+'''
+
+
+def _small_dict_rows(py, env, shrunk):
+    d = tmpdir()
+    state = os.path.join(d, "state.json")
+    t = Target(py, code=SMALL_DICTS % {"shrunk": shrunk}, args=(state,), env=env)
+    t.state_path = state
+    want = t.wait_state(lambda s: "__main__.Mixed" in s)
+    got = json.loads(pymemtop("--once", "--json", t.pid, check=0).stdout)
+    t.stop()
+    rows = {r["name"]: r for r in got["types"]}
+    return want, rows
+
+
+def test_small_dicts_sampled_unless_exact_asked(py):
+    """Mixed shapes of small dicts: the sampled bytes are within 5 % of
+    sys.getsizeof's sum; with PYMEMTOP_CENSUS_DICT_EXACT=1 in the target's
+    environment every dict is sized and both types match exactly."""
+    env = dict(os.environ)
+    want, rows = _small_dict_rows(py, env, 0)
+    r = rows["__main__.Mixed"]
+    assert r["count"] == want["__main__.Mixed"][0], (r, want)
+    assert abs(r["bytes"] - want["__main__.Mixed"][1]) <= want["__main__.Mixed"][1] * 0.05, (
+        r, want)
+    env["PYMEMTOP_CENSUS_DICT_EXACT"] = "1"
+    want, rows = _small_dict_rows(py, env, 40)
+    for name in ("__main__.Mixed", "__main__.Shrunk"):
+        assert (rows[name]["count"], rows[name]["bytes"]) == tuple(want[name]), (
+            name, rows[name], want[name])
