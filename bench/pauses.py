@@ -4,7 +4,7 @@ heap, in slices against today's census in one piece, in the same run.
 
 Run: /usr/bin/python3 bench/pauses.py --build build [--quick] [--record-s S] [--json FILE]
 
-For each Python (/usr/bin/python3, pyenv 3.13, Debian sid's 3.14 by default;
+For each Python (/usr/bin/python3, pyenv 3.13, Debian sid's 3.14 and 3.15 by default;
 --versions picks by label) and each heap (1M and 5M tracked objects, fresh and
 aged: N/2 dicts each given a new list, the dicts made tracked in allocation
 order or shuffled as in bench/census.py; 3.14+ tracks a dict at creation, so
@@ -194,7 +194,7 @@ def main():
         pys = [p for p in pys if args.versions in p.label]
     else:
         pys = [p for p in pys if p.path == benchlib.SYSTEM_PYTHON or p.version.startswith("3.13.")
-               or (p.root and p.version.startswith("3.14.") and "dbg" not in p.label)]
+               or (p.root and p.version[:5] in ("3.14.", "3.15.") and "dbg" not in p.label)]
     sizes = [1_000_000] if args.quick else [int(x) for x in args.sizes.split(",")]
     record_s = 10 if args.quick and args.record_s == 60 else args.record_s
     hdr = ("%-14s %-5s %4s | %8s %8s %6s | %8s %8s %7s %8s | %8s %8s | %8s %8s | %8s %8s" % (

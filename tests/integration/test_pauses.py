@@ -279,16 +279,15 @@ def test_big_hunt_asks_first_in_dashboard():
 
 # ~1.5 GB in pymalloc blocks (bytes of 400: size class 448): walking its
 # pools takes a few ms, more than a 1 ms [agent] max_pause_ms allows.
-BIG_PYMALLOC = r'''
-import json, os, sys, time
-state = sys.argv[1]
-blobs = [bytes(400) for _ in range(%(n)d)]
-with open(state + ".tmp", "w") as f:
-    json.dump({"phase": "ready"}, f)
-os.replace(state + ".tmp", state)
-while True:
-    time.sleep(0.05)
-'''
+def _ready_then_sleep(body):
+    """A target that runs `body` (which may use %(n)d), says ready in its
+    state file (argv[1]) and sleeps."""
+    return ("import json, os, sys, time\nstate = sys.argv[1]\n" + body +
+            "\nwith open(state + '.tmp', 'w') as f:\n    json.dump({'phase': 'ready'}, f)\n"
+            "os.replace(state + '.tmp', state)\nwhile True:\n    time.sleep(0.05)\n")
+
+
+BIG_PYMALLOC = _ready_then_sleep("blobs = [bytes(400) for _ in range(%(n)d)]")
 
 
 def test_pymalloc_walk_left_out_over_max_pause(py):
@@ -369,17 +368,8 @@ def test_get_objects_census_left_out_over_max_pause(py):
 
 # The program traces its own allocations: 100k traced lists, so one copy of
 # tracemalloc's traces (_get_traces, ~250 ns each) takes some 25 ms.
-TRACED = r'''
-import json, os, sys, time, tracemalloc
-tracemalloc.start()
-state = sys.argv[1]
-kept = [[i] for i in range(%(n)d)]
-with open(state + ".tmp", "w") as f:
-    json.dump({"phase": "ready"}, f)
-os.replace(state + ".tmp", state)
-while True:
-    time.sleep(0.05)
-'''
+TRACED = _ready_then_sleep("import tracemalloc\ntracemalloc.start()\n"
+                          "kept = [[i] for i in range(%(n)d)]")
 
 
 def test_tracemalloc_snapshot_asks_first_then_slices(py):
