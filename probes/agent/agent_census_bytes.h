@@ -76,7 +76,7 @@ extern int census_bytes_dict_shape;
  * is not, or PYMEMTOP_CENSUS_DICT_EXACT=1 is in the target's environment,
  * every dict is sized. */
 #define CENSUS_DICT_SMALL_USED 5 /* USABLE_FRACTION of the minimum table (8) */
-#define CENSUS_DICT_SAMPLE 8
+#define CENSUS_DICT_SAMPLE 16
 #define CENSUS_DICT_USED_OFF 16 /* PyDictObject.ma_used, 3.8-3.15 */
 /* Whether this census samples small dicts (read per census). */
 int census_bytes_dict_sampling(void);

@@ -237,7 +237,7 @@ def test_objects_view_shows_bytes():
     t.stop()
 
 
-# Small dicts are sized from one in 8 per type (agent_census_bytes.h): Mixed
+# Small dicts are sized from one in 16 per type (agent_census_bytes.h): Mixed
 # holds three shapes of small dict, interleaved; Shrunk holds dicts grown to
 # 200 items and deleted down to 2, whose tables stay big: the case a sample
 # can miss or overweigh.
