@@ -11,7 +11,9 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
-#include "attach.h"
+#include "target.h"
+
+struct attach_stats; /* attach.h */
 
 #define ATTACH_PAGE_BYTES 4096
 /* Large enough for any XSAVE layout (AMX needs ~11 KiB); the kernel reports

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "attach.h"
 #include "attach_ctx.h"
 #include "elfsym.h"
 #include "procmem.h"
