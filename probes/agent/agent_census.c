@@ -590,8 +590,8 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
         return -1;
     if (!agent_gil_enter())
         return -1;
-    /* No list head mid-collection (the lists are being rearranged) or when
-     * the layout is not proven: ask the collector for the objects instead. */
+    /* No list head (a collection still under way after census_walk waited
+     * for it, or a layout not proven): ask the collector for the objects. */
     census_skip_ns = 0;
     if (wr < 0) {
         *method = PM_CENSUS_GET_OBJECTS;

@@ -538,6 +538,12 @@ int census_walk(struct census_table *out, struct census_walk_stats *st)
     memset(st, 0, sizeof(*st));
     if (!agent_gil_enter())
         return -1;
+    /* A collection that let the GIL go (a finalizer or callback of its own)
+     * is half done: its lists are not generations now, and gc.get_objects(),
+     * the fallback, would miss what it holds (a census of an aged 5M heap
+     * once counted 2.4M objects that way). Let it finish first. */
+    if (cw_wait_quiet(st) == -1)
+        return -1;
     /* Proving the head allocates (a collection may run): before any count. */
     cw.gh0 = agent_gclist_head();
     int one_piece = !agent_gc_hooked();

@@ -419,3 +419,46 @@ def test_tracemalloc_snapshot_asks_first_then_slices(py):
         assert t.alive()
     finally:
         t.stop()
+
+
+# A collector that lets the GIL go mid-collection: every full collection
+# finalizes an object whose __del__ sleeps, so the target spends most of its
+# time inside a collection whose lists are half rearranged.
+SLOW_FINALIZER = r'''
+import gc, json, os, sys, time
+class Stable:
+    pass
+class Slow:
+    def __del__(self):
+        time.sleep(0.6)
+state = sys.argv[1]
+stable = [Stable() for _ in range(%(n)d)]
+with open(state + ".tmp", "w") as f:
+    json.dump({"phase": "ready"}, f)
+os.replace(state + ".tmp", state)
+while True:
+    s = Slow()
+    s.me = s
+    del s
+    gc.collect()
+    time.sleep(0.15)
+'''
+
+
+def test_census_waits_for_a_collection_that_let_the_gil_go(py):
+    """A census that starts while a collection has let the GIL go (a
+    finalizer sleeping) waits for it to end, then walks the collector's
+    lists: it neither walks half-rearranged lists nor falls back to
+    gc.get_objects(), which missed half of a big heap that way."""
+    t = _target(py, SLOW_FINALIZER, 50000)
+    try:
+        ini = _config(5)
+        for _ in range(5):
+            j = _once(t.pid, ini)
+            c = j["census"]
+            assert c["method"] == "gc_lists", c
+            rows = {r["name"]: r["count"] for r in j["types"]}
+            assert rows.get("__main__.Stable") == 50000, (c, rows.get("__main__.Stable"))
+        assert t.alive()
+    finally:
+        t.stop()
