@@ -393,6 +393,7 @@ static enum target_status attach_watchdog(struct attach_ctx *c)
                            (int)c->pid, c->t->comm);
     if (s != TARGET_OK)
         return s;
+    c->st->call_abandoned = true;
     return attach_fail(c, TARGET_TIMEOUT,
                        "PID %d (%s): %s did not return within %u ms "
                        "(a thread holds its lock).\nThe target was left as it was; try again.",

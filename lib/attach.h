@@ -18,6 +18,13 @@ struct attach_stats {
     int signals_redelivered;
     int pending_rc;         /* Py_AddPendingCall's return value */
     bool any_thread;        /* queued for any thread (3.12+), not the main one only */
+    /* The watchdog cut the any-thread call short and the thread was stopped
+     * again and restored. From 3.13 that call can wait, after queueing the
+     * bootstrap, on the GIL's mutex held by a thread that waits on ours
+     * (glibc's condition variable signal waiting for the GIL waiter we
+     * stopped): the bootstrap is then queued and runs when a thread next
+     * takes the GIL. */
+    bool call_abandoned;
     /* attach_native_start (left alone by attach_pending_call) */
     int native_tid;         /* the thread that loaded the agent; 0: none did */
     uint64_t native_stop_ns; /* how long that thread was stopped */

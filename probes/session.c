@@ -172,6 +172,12 @@ static enum target_status session_inject(struct session *s, const struct session
         struct timespec ts = {0, SESSION_STARTING_POLL_MS * 1000000L};
         nanosleep(&ts, NULL);
     }
+    /* The any-thread call (3.13+) timed out signalling the GIL's holder,
+     * after it queued the bootstrap (lib/attach.h, call_abandoned): carry on
+     * as queued. The agent starts when a thread next takes the GIL, or the
+     * native path loads it; the bootstrap runs once either way. */
+    if (st == TARGET_TIMEOUT && s->attach.any_thread && s->attach.call_abandoned)
+        st = TARGET_OK;
     if (st == TARGET_OK)
         s->injected = true;
     return st;

@@ -274,6 +274,18 @@ def test_attach_with_remote_debug_disabled(py):
         t.stop()
 
 
+SLEEPY_MAIN = ("import os, threading, time, zlib\n"
+               "def work():\n"
+               "    d = os.urandom(4096)\n"
+               "    while True:\n"
+               "        zlib.compress(d); [bytes(100) for _ in range(100)]\n"
+               "for _ in range(3):\n"
+               "    threading.Thread(target=work, daemon=True).start()\n"
+               "print('ready', flush=True)\n"
+               "while True:\n"
+               "    time.sleep(0.01)\n")
+
+
 def _pending_detail_of(py):
     """--check's line on the pending call this build gets (lib/pylayout.c's
     row decides, so no version list lives here)."""
@@ -290,23 +302,35 @@ def _pending_detail_of(py):
 
 def test_attach_to_threads_contending_for_the_gil(py):
     """From 3.13 the any-thread pending call signals the GIL holder under
-    the GIL's mutex: queued from a main thread stopped while it held that
+    the GIL's mutex. Queued from a main thread stopped while it held that
     mutex, it waited on itself until the watchdog gave up (exit 5, about 3 %
-    of attaches to such a target on a loaded machine). A main thread stopped
-    running code now queues Py_AddPendingCall (attach_via pending_call) and
-    the any-thread call is kept for one stopped in a wait (here, waiting for
-    the GIL; test_blocked has the main thread in join() and sleep()).
-    Under load from two spinning processes, every attach succeeds."""
+    of attaches to the churning target on a loaded machine): such a main
+    thread now queues Py_AddPendingCall (attach_via pending_call). Queued
+    from a main thread stopped waiting for the GIL on its condition variable,
+    it can wait for a signaller that holds the mutex and waits, inside glibc,
+    for that very waiter: the watchdog then restores the thread, and since
+    the bootstrap was queued before the wait, the attach carries on as queued
+    instead of failing (it did, 3-6 % of attaches to the sleeping-main target
+    under load). Under load from two spinning processes, every attach
+    succeeds.
+    """
     hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
     try:
         vias, detail = set(), _pending_detail_of(py)
         # Where the choice matters (3.13+), enough attaches to see the old
         # failure (about 3 % of them) nearly always; a few elsewhere.
         for i in range(60 if "when the main thread waits" in detail else 5):
-            # test_pauses' churning target: two threads that allocate,
-            # collect and hand the GIL to each other all the time, so the
-            # main thread is often stopped inside CPython's GIL hand-over.
-            t = test_pauses._target(py, test_pauses.CHURN, 20000, "0")
+            # Odd runs: test_pauses' churning target, two threads that
+            # allocate, collect and hand the GIL to each other all the time,
+            # so the main thread is often stopped inside CPython's GIL
+            # hand-over. Even runs: a main thread that sleeps in short steps
+            # while three threads work, so it is often stopped waiting for
+            # the GIL on its condition variable.
+            if i % 2:
+                t = test_pauses._target(py, test_pauses.CHURN, 20000, "0")
+            else:
+                t = Target(py, code=SLEEPY_MAIN)
+                t.wait_output("ready")
             try:
                 p = pymemtop("--once", "--json", t.pid, check=None, timeout=60)
                 assert p.returncode == 0, (i, p.returncode, p.stderr)
