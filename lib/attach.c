@@ -294,24 +294,12 @@ enum target_status attach_call(struct attach_ctx *c, const char *name, uint64_t 
 /* Queues the pending call. Where the table says so (3.12+): for any thread
  * of the main interpreter (PyInterpreterState_Main reads one field of _PyRuntime, takes no lock);
  * else, or if that returned NULL, for the main thread (Py_AddPendingCall). */
-bool attach_stopped_in_wait(const struct user_regs_struct *r)
-{
-    int64_t rax = (int64_t)r->rax;
-    return (int64_t)r->orig_rax >= 0 &&
-           (rax == -EINTR || rax == -ATTACH_ERESTARTSYS || rax == -ATTACH_ERESTARTSYS - 1 ||
-            rax == -ATTACH_ERESTARTNOHAND || rax == -ATTACH_ERESTART_RESTARTBLOCK);
-}
-
 static enum target_status attach_queue(struct attach_ctx *c, uint64_t page)
 {
     const struct target_info *t = c->t;
     uint64_t rc = 0, interp = 0;
     enum target_status s;
-    /* From 3.13 the any-thread call locks the GIL's mutex: only from a main
-     * thread stopped in a blocking wait, which cannot be holding it. */
-    bool any = t->addr_add_pending_any && t->addr_interp_main &&
-               (!t->add_pending_any_from_wait || attach_stopped_in_wait(&c->saved));
-    if (any) {
+    if (t->addr_add_pending_any && t->addr_interp_main) {
         s = attach_call(c, "PyInterpreterState_Main", t->addr_interp_main, NULL, 0, 0, &interp);
         if (s != TARGET_OK)
             return s;

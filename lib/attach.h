@@ -58,10 +58,7 @@ typedef enum target_status (*attach_verify_fn)(struct attach_ctx *c, void *arg, 
  * target_info.addr_add_pending_any set) the call is queued
  * with _PyEval_AddPendingCall(PyInterpreterState_Main(), ..., 0) in the same
  * stop, so any thread of the main interpreter runs it at its next eval-breaker
- * check; before 3.12 only the main thread can. From 3.13 on (_FROM_WAIT)
- * only when the main thread was stopped in a blocking wait: that call locks
- * the GIL's mutex, which a thread stopped elsewhere may hold (pylayout.h);
- * a main thread running code gets Py_AddPendingCall, and runs it itself.
+ * check; before 3.12 only the main thread can.
  *
  * The code `prepare` writes must be at most 3000 bytes and must not be able
  * to raise (a pending call that fails kills the target's main thread). The

@@ -70,11 +70,6 @@ enum target_status attach_remote_mmap(struct attach_ctx *c, uint64_t len, uint64
  * stack_top, within c->watchdog_ms (TARGET_TIMEOUT past it). */
 enum target_status attach_call(struct attach_ctx *c, const char *name, uint64_t fn,
                                const uint64_t *args, int nargs, uint64_t stack_top, uint64_t *ret);
-/* Whether a thread's stop interrupted a blocking syscall (the kernel will
- * restart it, or it returns EINTR): a wait, not the exit of a quick syscall
- * such as the futex wake pthread_cond_signal makes while its caller holds a
- * mutex. Nothing in CPython blocks while holding the GIL's mutex. */
-bool attach_stopped_in_wait(const struct user_regs_struct *r);
 /* Puts back every register and detaches. */
 void attach_finish(struct attach_ctx *c, enum target_status s);
 /* Sends the signals that arrived while the thread was ours. */

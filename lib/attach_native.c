@@ -179,7 +179,9 @@ static const char *attach_native_check_stop(struct attach_ctx *c, uint64_t resto
     const char *why = attach_native_unsafe(c->t, &b);
     if (why)
         return why;
-    if (!attach_stopped_in_wait(r))
+    int64_t rax = (int64_t)r->rax;
+    if (rax != -EINTR && rax != -ATTACH_ERESTARTSYS && rax != -ATTACH_ERESTARTSYS - 1 &&
+        rax != -ATTACH_ERESTARTNOHAND && rax != -ATTACH_ERESTART_RESTARTBLOCK)
         return "stopped outside its wait";
     uint8_t insn[2];
     if (procmem_read(c->pid, r->rip - 2, insn, 2) != 0 || insn[0] != 0x0f || insn[1] != 0x05)

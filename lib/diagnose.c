@@ -224,12 +224,8 @@ static void diag_python(struct diagnose_report *r, const char *inspect_msg)
     if (r->status == TARGET_UNSUPPORTED_BUILD || r->status == TARGET_OLD_PYTHON)
         return;
     diag_add(r, "pending call", DIAG_INFO, "%s",
-             t->addr_add_pending_any ? (t->add_pending_any_from_wait
-                                            ? "any thread of the main interpreter runs the "
-                                              "bootstrap (_PyEval_AddPendingCall, flags 0) "
-                                              "when the main thread waits; else the main thread"
-                                            : "any thread of the main interpreter runs the "
-                                              "bootstrap (_PyEval_AddPendingCall, flags 0)")
+             t->addr_add_pending_any ? "any thread of the main interpreter runs the bootstrap "
+                                       "(_PyEval_AddPendingCall, flags 0)"
                                      : "main thread runs the bootstrap (Py_AddPendingCall); "
                                        "a main thread blocked in C gets the native path");
     diag_add(r, "symbols", t->addr_run_simple_string && t->addr_syscall_insn ? DIAG_OK : DIAG_FAIL,

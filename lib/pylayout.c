@@ -41,17 +41,17 @@ static const struct pylayout pylayout_rows[] = {
     {HEX(3, 10, 0), HEX_END(3, 12), DBG, "3.10-3.12 debug", PYLAYOUT_GC_GENERATIONS3, 0,
      PYLAYOUT_FRAMES_NONE, {0}, 0, 0, 0, PYLAYOUT_PENDING_MAIN},
     {HEX(3, 13, 0), HEX_END(3, 13), ANY, "3.13", PYLAYOUT_GC_GENERATIONS3, 24,
-     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 0, 13, 0, PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT},
+     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 0, 13, 0, PYLAYOUT_PENDING_ANY_THREAD},
     /* 3.14.0-3.14.4 shipped the incremental collector (gh-148726 reverted it
      * in 3.14.5): its spaces are not generations, so the census counts over
      * gc.get_objects() there. */
     {HEX(3, 14, 0), HEX(3, 14, 4) | 0xffu, ANY, "3.14.0-3.14.4", PYLAYOUT_GC_INCREMENTAL, 0,
-     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 14, 0, PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT},
+     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 14, 0, PYLAYOUT_PENDING_ANY_THREAD},
     {HEX(3, 14, 5), HEX_END(3, 14), ANY, "3.14.5+", PYLAYOUT_GC_GENERATIONS3, 24,
-     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 14, 0, PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT},
+     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 14, 0, PYLAYOUT_PENDING_ANY_THREAD},
     /* 3.15 from its final release: its alphas carried collectors of their own. */
     {HEX(3, 15, 0) | 0xf0u, HEX_END(3, 15), ANY, "3.15", PYLAYOUT_GC_GENERATIONS3, 8,
-     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 15, 0, PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT},
+     PYLAYOUT_FRAMES_DEBUG_OFFSETS, {0}, 1, 15, 0, PYLAYOUT_PENDING_ANY_THREAD},
 };
 
 /* The 3.8-3.12 debug rows above differ from release only in frames: 3.10-3.12

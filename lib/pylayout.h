@@ -49,13 +49,6 @@ enum pylayout_pending {
     /* _PyEval_AddPendingCall(interp, func, arg, int flags), flags 0: any thread
      * of the interpreter runs it (3.12+; 3.8-3.11 export another signature). */
     PYLAYOUT_PENDING_ANY_THREAD,
-    /* The same call, which from 3.13 on signals the GIL holder under the
-     * GIL's own mutex (signal_active_thread): made in a thread stopped while
-     * it held that mutex, it waits on itself for ever. So it is queued only
-     * from a thread stopped in a blocking wait (which never holds it);
-     * a thread stopped anywhere else queues Py_AddPendingCall, whose
-     * main-thread signal takes no lock. */
-    PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT,
 };
 
 /* Fixed offsets for the frame kinds that predate _Py_DebugOffsets. */

@@ -345,10 +345,8 @@ static void target_any_thread_call(struct target_info *t, struct elf_file *ef,
 {
     uint64_t main_fn, add_fn;
     if (!t->version_exact || j->verdict != PYLAYOUT_SUPPORTED ||
-        (j->pending != PYLAYOUT_PENDING_ANY_THREAD &&
-         j->pending != PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT))
+        j->pending != PYLAYOUT_PENDING_ANY_THREAD)
         return;
-    t->add_pending_any_from_wait = j->pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT;
     if (elfsym_lookup(ef, "PyInterpreterState_Main", &main_fn) != 0 ||
         elfsym_lookup(ef, "_PyEval_AddPendingCall", &add_fn) != 0)
         return;

@@ -59,9 +59,6 @@ struct target_info {
      * signature differs before 3.12). */
     uint64_t addr_interp_main;
     uint64_t addr_add_pending_any;
-    /* PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT (3.13+): that call only from a
-     * thread stopped in a blocking wait; Py_AddPendingCall otherwise. */
-    bool add_pending_any_from_wait;
     /* The safe path for a target whose threads all sit in C (attach.h,
      * attach_native_start); 0 when libc offers no dlopen. */
     uint64_t addr_dlopen;       /* dlopen (glibc 2.34+, musl), else __libc_dlopen_mode */

@@ -112,14 +112,13 @@ static void test_find_rows(void)
     CHECK(r && r->gc == PYLAYOUT_GC_INCREMENTAL);
     r = pylayout_find(HEXV(3, 14, 10, FINAL, 0), REL);
     CHECK(r && r->gc == PYLAYOUT_GC_GENERATIONS3 && r->dbg_shape == 14 && r->stackref_tagged);
-    /* From 3.13 the any-thread call locks the GIL's mutex: from a wait only. */
-    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT);
+    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD);
     r = pylayout_find(HEXV(3, 14, 10, FINAL, 0), DBG);
-    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT);
+    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD);
     r = pylayout_find(HEXV(3, 13, 0, FINAL, 0), REL);
-    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT);
+    CHECK(r && r->pending == PYLAYOUT_PENDING_ANY_THREAD);
     r = pylayout_find(HEXV(3, 15, 2, FINAL, 0), REL);
-    CHECK(r && r->dbg_shape == 15 && r->pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT);
+    CHECK(r && r->dbg_shape == 15 && r->pending == PYLAYOUT_PENDING_ANY_THREAD);
     CHECK(pylayout_find(HEXV(3, 15, 0, 0xa, 1), REL) == NULL);
     CHECK(pylayout_find(HEXV(3, 16, 0, FINAL, 0), REL) == NULL);
     CHECK(pylayout_find(HEXV(3, 16, 0, FINAL, 0), DBG) == NULL);
@@ -422,11 +421,11 @@ static void test_judge_supported(void)
     const uint64_t h14 = HEXV(3, 14, 10, FINAL, 0);
     judge("/usr/bin/python3.14", h14, 14, dbg_3_14_10, 24, 0, 0, &j);
     CHECK(j.verdict == PYLAYOUT_SUPPORTED && j.row && j.build == PYLAYOUT_BUILD_RELEASE);
-    CHECK(j.pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT && j.why[0] == '\0');
+    CHECK(j.pending == PYLAYOUT_PENDING_ANY_THREAD && j.why[0] == '\0');
     /* Debug from the symbol alone (a renamed file), and from the name alone. */
     judge("/usr/bin/python", h14, 14, dbg_3_14_10d, 24, 1, 0, &j);
     CHECK(j.verdict == PYLAYOUT_SUPPORTED && j.build == PYLAYOUT_BUILD_DEBUG);
-    CHECK(j.pending == PYLAYOUT_PENDING_ANY_THREAD_FROM_WAIT);
+    CHECK(j.pending == PYLAYOUT_PENDING_ANY_THREAD);
     judge("/usr/bin/python3.12d", HEXV(3, 12, 1, FINAL, 0), 12, NULL, 0, 0, 0, &j);
     CHECK(j.verdict == PYLAYOUT_SUPPORTED && j.build == PYLAYOUT_BUILD_DEBUG);
     CHECK(j.pending == PYLAYOUT_PENDING_MAIN);
