@@ -205,19 +205,22 @@ def test_target_exits_during_attach(py):
         assert t.stderr() == ""
 
 
+# Three threads that compress and allocate for ever (needs os, threading, zlib).
+THREE_WORKERS = ("def work():\n"
+                 "    d = os.urandom(4096)\n"
+                 "    while True:\n"
+                 "        zlib.compress(d); [bytes(100) for _ in range(100)]\n"
+                 "for _ in range(3):\n"
+                 "    threading.Thread(target=work, daemon=True).start()\n")
+
+
 def test_sampling_while_target_toggles_tracemalloc(py):
     # Regression: the agent once made a thread state per sample, allocating
     # outside the GIL, which CPython's tracemalloc.stop() races: targets that
     # toggled tracemalloc while threads allocated got SIGSEGV.
     import os
     code = ("import os, sys, threading, time, tracemalloc, zlib\n"
-            "go = sys.argv[1]\n"
-            "def work():\n"
-            "    d = os.urandom(4096)\n"
-            "    while True:\n"
-            "        zlib.compress(d); [bytes(100) for _ in range(100)]\n"
-            "for _ in range(3):\n"
-            "    threading.Thread(target=work, daemon=True).start()\n"
+            "go = sys.argv[1]\n" + THREE_WORKERS +
             "while not os.path.exists(go):\n"
             "    time.sleep(0.01)\n"
             "t0 = time.time()\n"
@@ -274,13 +277,7 @@ def test_attach_with_remote_debug_disabled(py):
         t.stop()
 
 
-SLEEPY_MAIN = ("import os, threading, time, zlib\n"
-               "def work():\n"
-               "    d = os.urandom(4096)\n"
-               "    while True:\n"
-               "        zlib.compress(d); [bytes(100) for _ in range(100)]\n"
-               "for _ in range(3):\n"
-               "    threading.Thread(target=work, daemon=True).start()\n"
+SLEEPY_MAIN = ("import os, threading, time, zlib\n" + THREE_WORKERS +
                "print('ready', flush=True)\n"
                "while True:\n"
                "    time.sleep(0.01)\n")
