@@ -140,7 +140,7 @@ static inline size_t cw_hash(const void *p, size_t mask)
 int census_table_reset(struct census_table *t)
 {
     if (!t->slots) {
-        t->cap = 4096;
+        t->cap = 1024; /* grows by doubling (cw_table_grow): most programs have fewer types */
         t->slots = calloc(t->cap, sizeof(*t->slots));
         if (!t->slots)
             return -1;
