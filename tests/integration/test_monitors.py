@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import struct
 import subprocess
 
@@ -53,20 +52,15 @@ while True:
 """
 
 
-class Raw(agentwire.Wire):
+class Raw(agentwire.Monitor):
     """A monitor speaking the protocol itself (same network namespace as the
     target: connects by name), to see exactly which frames it is sent."""
 
     def __init__(self, pid, expect=HELLO):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(10)
-        self.sock.connect("\0" + agentwire.agent_name(pid)[1:])
+        super().__init__(pid, timeout_s=10)
         self.buf, self.cmd_id, self.frames = b"", 0, []
         self.typ, self.first = self.frame()
         assert self.typ == expect, "expected frame %d first, got %d" % (expect, self.typ)
-
-    def close(self):
-        self.sock.close()
 
     def frame(self):
         typ, fields = self.read_frame()
