@@ -246,7 +246,7 @@ static void replay_alloc(struct session *s, const struct jv *root)
     a->hook_cost_ns = (uint64_t)jv_int(jv_get(h, JK_COST_NS), 0);
 }
 
-static void replay_types(struct session *s, const struct jv *root)
+static void replay_types(struct session *s, const struct jv *root, uint64_t line_ns)
 {
     const struct jv *types = jv_get(root, JK_TYPES);
     size_t n = types && types->type == JV_ARRAY ? types->len : 0;
@@ -278,6 +278,14 @@ static void replay_types(struct session *s, const struct jv *root)
     free(rows);
     s->census.objects = (uint64_t)jv_int(jv_get(c, JK_OBJECTS), 0);
     s->census.cost_ns = (uint64_t)jv_int(jv_get(c, JK_COST_NS), 0);
+    /* The census's time is on the agent's monotonic clock; a replay runs on
+     * the lines' wall clock (line_ns), so carry its age at this sample over.  0 (an
+     * older recording without it) leaves the age unsaid. */
+    uint64_t census_ns = (uint64_t)jv_int(jv_get(c, JK_TIME_NS), 0);
+    uint64_t sample_ns = (uint64_t)jv_int(jv_path(root, JK_AGENT "." JK_SAMPLE_TIME_NS), 0);
+    s->census.time_ns = census_ns && sample_ns >= census_ns && line_ns > sample_ns - census_ns
+                            ? line_ns - (sample_ns - census_ns)
+                            : 0;
     s->census.snapshots = (uint32_t)jv_int(jv_get(c, JK_SNAPSHOTS), 0);
     s->census.types_total = (uint32_t)jv_int(jv_get(root, JK_TYPES_TOTAL), (int64_t)k);
     s->census.method = strcmp(jv_str(jv_get(c, JK_METHOD), ""), "get_objects")
@@ -419,7 +427,7 @@ int replay_apply(struct replay *r, struct session *s, size_t i)
     replay_proc(s, root, t);
     replay_gc(s, root, t);
     replay_alloc(s, root);
-    replay_types(s, root);
+    replay_types(s, root, t);
     replay_cycles(s, root);
     replay_tracemalloc(s, root);
     replay_history(r, s, i);

@@ -127,6 +127,8 @@ static void session_json_census(struct json *j, const struct session *s)
 {
     json_object_begin(j, JK_CENSUS);
     json_uint(j, JK_CENSUSES, s->censuses);
+    /* When it ended, on the samples' clock: a replay says how old it is. */
+    json_uint(j, JK_TIME_NS, s->census.time_ns);
     json_uint(j, JK_OBJECTS, s->census.objects);
     json_uint(j, JK_COST_NS, s->census.cost_ns);
     json_string(j, JK_METHOD, s->census.method == PM_CENSUS_GC_LISTS ? "gc_lists" : "get_objects");

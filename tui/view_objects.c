@@ -213,7 +213,7 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
         /* The "N-M of K" pager takes the rule's right end: on a narrow
          * screen the census age gives it room. */
         char age_part[32] = "";
-        if (!(ob.n > (size_t)(h - 2) && wd < 110))
+        if (!(ob.n > (size_t)(h - 2) && wd < 110) && s->census.time_ns) /* 0: recording without it */
             snprintf(age_part, sizeof age_part, ", census %s ago", ui_trim(ago));
         if (s->censuses)
             snprintf(extra, sizeof extra, "%zu types, %s objects%s%s%s%s%s", tc->types_total,

@@ -516,9 +516,11 @@ static void draw_types(struct ui *u, WINDOW *w, const struct overview_layout *l)
         char pct[16] = "";
         if (share >= 0)
             format_pct(pct, sizeof pct, share);
-        snprintf(extra, sizeof extra, "%zu types%s%s%s, census %s ago", tc->types_total,
+        /* A recording made before census.time_ns was written has 0 there. */
+        snprintf(extra, sizeof extra, "%zu types%s%s%s%s%s%s", tc->types_total,
                  share >= 0 ? ", explain " : "", ui_trim(pct), share >= 0 ? " of heap" : "",
-                 ui_trim(ago));
+                 s->census.time_ns ? ", census " : "", s->census.time_ns ? ui_trim(ago) : "",
+                 s->census.time_ns ? " ago" : "");
     }
     ui_rule(u, w, l->types_title, "Types", extra, u->th.dim);
     const char *wait = s->censuses ? "none growing" : "waiting for the first census (n: now)";

@@ -335,9 +335,12 @@ def test_install_into_destdir_and_uninstall():
 
 
 def _mib(kib):
-    """The dashboard's size format (3 significant digits) for a KiB count."""
+    """The dashboard's size format (tui/format.c sig3: three significant
+    digits, trailing zeros kept: 12.96 MiB is "13.0 MiB") for a KiB count."""
     v = kib / 1024.0
-    return "%.3g MiB" % v if v < 100 else "%.0f MiB" % v
+    if v < 9.995:
+        return "%.2f MiB" % v
+    return "%.1f MiB" % v if v < 99.95 else "%.0f MiB" % v
 
 
 def test_replay_shows_the_recorded_numbers():
@@ -351,6 +354,9 @@ def test_replay_shows_the_recorded_numbers():
     _, screen = tm.wait_for(r"REPLAY")
     assert "PID %d" % t.pid in screen and "Python %s" % py.version in screen, screen
     assert "RSS %s" % _mib(samples[-1]["proc"]["rss_kib"]) in screen, (samples[-1]["proc"], screen)
+    # The census's age is the recording's, not the time since the clock began.
+    age = re.search(r"census (\d+)s ago", screen)
+    assert age and int(age.group(1)) <= 6, screen
     tm.send("{")
     _, screen = tm.wait_for(r"sample 1 of %d" % len(samples))
     assert "RSS %s" % _mib(samples[0]["proc"]["rss_kib"]) in screen, screen
