@@ -55,6 +55,18 @@ struct pm_alloc {
     uint64_t hook_cost_ns;       /* estimated time the hook itself added */
 };
 
+/* One GIL hold by the agent thread, which the target's threads waited out:
+ * how long; what the agent was doing for most of it (its longest phase, e.g.
+ * "census", "pymalloc walk"); how much of it the agent's thread was on a CPU
+ * (the rest it was preempted while holding the GIL); and how much of it was
+ * collections that ran inside it (started by the agent's own allocations,
+ * which the program's next allocation would have started instead). */
+#define PM_HOLD_WHAT_LEN 24
+struct pm_hold {
+    uint64_t ns, cpu_ns, gc_ns;
+    char what[PM_HOLD_WHAT_LEN];
+};
+
 /* From the agent inside the target, once per sampling interval. */
 struct pm_agent_sample {
     uint64_t time_ns; /* CLOCK_MONOTONIC when the sample was taken */
@@ -85,7 +97,7 @@ struct pm_agent_sample {
     uint8_t tm_owner;          /* PM_TM_OWNER_*: who started the tracing that is on */
     uint64_t census_cost_ns;  /* the last census's pause; 0 none yet */
     uint64_t census_interval_ms; /* current adaptive census interval */
-    uint64_t hold_max_ns;     /* the agent's longest GIL hold since the last sample */
+    struct pm_hold hold_max;  /* the agent's longest GIL hold since the last sample */
     uint32_t monitors;        /* monitors the agent serves now; 0 unknown (older agent) */
     uint32_t n_pauses;
     struct pm_gc_pause pauses[PM_MAX_PAUSES_PER_SAMPLE];

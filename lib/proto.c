@@ -276,7 +276,13 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
     case TAG_PYMALLOC_SKIP_NS:
         return proto_get_u64(v, len, &s->alloc.pymalloc_skip_ns, why);
     case TAG_HOLD_MAX_NS:
-        return proto_get_u64(v, len, &s->hold_max_ns, why);
+        return proto_get_u64(v, len, &s->hold_max.ns, why);
+    case TAG_HOLD_MAX_CPU_NS:
+        return proto_get_u64(v, len, &s->hold_max.cpu_ns, why);
+    case TAG_HOLD_MAX_GC_NS:
+        return proto_get_u64(v, len, &s->hold_max.gc_ns, why);
+    case TAG_HOLD_MAX_WHAT:
+        return proto_get_str(v, len, s->hold_max.what, sizeof(s->hold_max.what), why);
     case TAG_TM_LEASE_LEFT_MS:
         return proto_get_u64(v, len, &s->tm_lease_left_ms, why);
     case TAG_TM_OWNER:

@@ -94,7 +94,8 @@
  *           time, 0 off) sets [cycles] capture and capture_budget.
  *
  * Added for bounded pauses (all optional, absent = 0): CENSUS WALL_NS,
- * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS; REPLY MAX_HOLD_NS and
+ * MAX_SLICE_NS, SLICES, RESTARTS; SAMPLE HOLD_MAX_NS (and of that hold
+ * HOLD_MAX_CPU_NS, HOLD_MAX_GC_NS, HOLD_MAX_WHAT: lib/model.h pm_hold); REPLY MAX_HOLD_NS and
  * PREDICT_NS (a stop-the-world command refused with -EAGAIN because its
  * predicted pause is over the confirmation threshold: run it again with
  * COMMAND CMD_FLAGS PROTO_CMD_FORCE); SAMPLE PYMALLOC_SKIP_NS (the pymalloc
@@ -236,6 +237,9 @@ enum proto_tag {
     TAG_CMD_FLAGS = 107,    /* COMMAND: PROTO_CMD_FORCE ... */
     TAG_PYMALLOC_SKIP_NS = 108, /* SAMPLE: predicted hold of a pymalloc walk left out */
     TAG_CENSUS_SKIP_NS = 109,   /* CENSUS: predicted hold of a get_objects census left out */
+    TAG_HOLD_MAX_CPU_NS = 110,  /* SAMPLE: of HOLD_MAX_NS, the agent's thread on a CPU */
+    TAG_HOLD_MAX_GC_NS = 111,   /* SAMPLE: of HOLD_MAX_NS, collections run inside it */
+    TAG_HOLD_MAX_WHAT = 112,    /* SAMPLE: str, what the agent did for most of that hold */
 
     /* Bytes per type (issue 13): 120-129. */
     TAG_TYPE_BYTES = 120,  /* CENSUS: u64 bytes, i64 bytes_delta, u64 flags; the TYPE before it */

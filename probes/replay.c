@@ -377,6 +377,21 @@ static void replay_header(struct session *s, const struct jv *root)
     s->agent_samples = (uint64_t)jv_int(jv_get(ag, JK_SAMPLES), 1);
 }
 
+/* The longest agent hold of the minute before line time t, as recorded:
+ * the Overview asks the hold log for it. */
+static void replay_hold(struct session *s, const struct jv *root, uint64_t t)
+{
+    const struct jv *ag = jv_get(root, JK_AGENT);
+    struct pm_hold h = {
+        .ns = (uint64_t)jv_int(jv_get(ag, JK_MAX_PAUSE_1MIN_NS), 0),
+        .cpu_ns = (uint64_t)jv_int(jv_get(ag, JK_MAX_PAUSE_1MIN_CPU_NS), 0),
+        .gc_ns = (uint64_t)jv_int(jv_get(ag, JK_MAX_PAUSE_1MIN_GC_NS), 0),
+    };
+    snprintf(h.what, sizeof(h.what), "%s", jv_str(jv_get(ag, JK_MAX_PAUSE_1MIN_WHAT), ""));
+    memset(&s->holds, 0, sizeof(s->holds));
+    holdlog_note(&s->holds, t, &h);
+}
+
 /* Series and the pause ring: everything recorded up to sample i. */
 static void replay_history(struct replay *r, struct session *s, size_t i)
 {
@@ -424,6 +439,7 @@ int replay_apply(struct replay *r, struct session *s, size_t i)
     uint64_t t = r->points[i].time_ns;
     s->state = SESSION_REPLAY;
     replay_header(s, root);
+    replay_hold(s, root, t);
     replay_proc(s, root, t);
     replay_gc(s, root, t);
     replay_alloc(s, root);

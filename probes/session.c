@@ -361,30 +361,6 @@ static void session_add_pauses(struct session *s, const struct pm_agent_sample *
     }
 }
 
-static void session_note_hold(struct session *s, uint64_t hold_ns)
-{
-    if (!hold_ns)
-        return;
-    size_t at = (s->hold_head + s->hold_len) % SESSION_HOLD_RING;
-    if (s->hold_len == SESSION_HOLD_RING)
-        s->hold_head = (s->hold_head + 1) % SESSION_HOLD_RING;
-    else
-        s->hold_len++;
-    s->hold_t[at] = session_now_ns();
-    s->hold_ns[at] = hold_ns;
-}
-
-uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns)
-{
-    uint64_t m = 0;
-    for (size_t i = 0; i < s->hold_len; i++) {
-        size_t at = (s->hold_head + i) % SESSION_HOLD_RING;
-        if (s->hold_t[at] + window_ns >= now_ns && s->hold_ns[at] > m)
-            m = s->hold_ns[at];
-    }
-    return m;
-}
-
 unsigned session_monitors(const struct session *s)
 {
     if (s->state == SESSION_REPLAY)
@@ -394,7 +370,12 @@ unsigned session_monitors(const struct session *s)
 
 static void session_on_reply(struct session *s, const struct pm_reply *r)
 {
-    session_note_hold(s, r->max_hold_ns);
+    /* Its own holds also reach the next sample's, with how they were spent;
+     * this one counts even when no sample follows (--command). */
+    struct pm_hold h = {.ns = r->max_hold_ns};
+    snprintf(h.what, sizeof(h.what), "%.*s", (int)sizeof(h.what) - 1,
+             r->id && s->last_command[0] ? s->last_command : "setting");
+    holdlog_note(&s->holds, session_now_ns(), &h);
     if (r->id == 0)
         return; /* a setting sent at open, or the detach */
     s->last_reply = *r;
@@ -452,7 +433,7 @@ static void session_on_sample(struct session *s, const struct pm_agent_sample *a
 {
     s->agent = *a;
     s->agent_samples++;
-    session_note_hold(s, a->hold_max_ns);
+    holdlog_note(&s->holds, session_now_ns(), &a->hold_max);
     session_add_pauses(s, a);
     if (a->alloc_blocks >= 0)
         series_push(&s->alloc_blocks, a->time_ns, (double)a->alloc_blocks);
@@ -475,7 +456,8 @@ static void session_on_census(struct session *s, struct pm_census *c)
     }
     if (c->kind == PM_CENSUS_KIND_CENSUS) {
         s->census_skip_ns = 0;
-        session_note_hold(s, c->max_slice_ns);
+        struct pm_hold h = {.ns = c->max_slice_ns, .what = "census"};
+        holdlog_note(&s->holds, session_now_ns(), &h);
         typetable_update(s->types, c);
         s->censuses++;
         pm_census_free(c);

@@ -12,13 +12,13 @@
 #include "carry.h"
 #include "eventlog.h"
 #include "histogram.h"
+#include "holdlog.h"
 #include "model.h"
 #include "series.h"
 #include "target.h"
 #include "typetable.h"
 
 #define SESSION_PAUSE_RING 4096
-#define SESSION_HOLD_RING 1024 /* a minute of samples at 100 ms, and then some */
 
 enum session_state {
     SESSION_LIVE,           /* agent connected, samples flowing */
@@ -99,8 +99,7 @@ struct session {
 
     /* The agent's GIL holds as reported (samples, censuses, commands), for
      * "the longest pause the monitor caused in the last minute". */
-    uint64_t hold_t[SESSION_HOLD_RING], hold_ns[SESSION_HOLD_RING];
-    size_t hold_head, hold_len;
+    struct holdlog holds; /* holdlog_max(): the longest the target waited out lately */
 
     /* Send the next commands with PROTO_CMD_FORCE: a stop-the-world command
      * runs whatever pause it predicts (--force; the dashboard's second key
@@ -153,8 +152,6 @@ int64_t session_command_text(struct session *s, const char *name, int64_t arg,
 /* The same with a tracemalloc lease in seconds (0 none): tracemalloc=on:S. */
 int64_t session_command_lease(struct session *s, const char *name, int64_t arg,
                               const char *text, int64_t lease_s);
-/* The longest GIL hold the agent reported within the last window_ns. */
-uint64_t session_max_hold_ns(const struct session *s, uint64_t now_ns, uint64_t window_ns);
 /* Monitors the agent serves now, this one included: from the latest sample,
  * else the HELLO; 0 when the agent does not say (older agents). */
 unsigned session_monitors(const struct session *s);

@@ -369,7 +369,19 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
     json_uint(&j, JK_INTERVAL_MS, s->interval_ms);
     json_uint(&j, JK_SAMPLES, s->agent_samples);
     json_uint(&j, JK_OBSERVER_NS, s->agent.observer_ns);
-    json_uint(&j, JK_MAX_PAUSE_1MIN_NS, session_max_hold_ns(s, now, 60000000000ull));
+    /* The longest stall we caused lately, and what it was: the work, our
+     * thread's CPU time in it (much less: preempted holding the GIL), and
+     * the collections inside it (due anyway; 0 cpu: a command's reply). */
+    struct pm_hold hold = holdlog_max(&s->holds, now, 60000000000ull);
+    json_uint(&j, JK_MAX_PAUSE_1MIN_NS, hold.ns);
+    json_string(&j, JK_MAX_PAUSE_1MIN_WHAT, hold.what);
+    if (hold.cpu_ns) {
+        json_uint(&j, JK_MAX_PAUSE_1MIN_CPU_NS, hold.cpu_ns);
+        json_uint(&j, JK_MAX_PAUSE_1MIN_GC_NS, hold.gc_ns);
+    } else {
+        json_null(&j, JK_MAX_PAUSE_1MIN_CPU_NS);
+        json_null(&j, JK_MAX_PAUSE_1MIN_GC_NS);
+    }
     json_uint(&j, JK_ATTACH_NS, s->attached_ns - s->attach_begin_ns);
     json_uint(&j, JK_TARGET_STOP_NS, s->attach.stop_ns);
     json_string(&j, JK_ATTACH_VIA, !s->injected            ? "reused"

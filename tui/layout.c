@@ -56,14 +56,14 @@ static void split_pair(struct rect area, int split_min_w, struct rect *a, struct
     }
 }
 
-/* GC block of height gh at (y, x, w): title, generations, pause lines,
- * then sparkline and histogram side by side. */
-static void gc_block(struct overview_layout *l, int y, int x, int w, int gh)
+/* GC block of height gh at (y, x, w): title, generations, up to max_pl
+ * pause lines, then sparkline and histogram side by side. */
+static void gc_block(struct overview_layout *l, int y, int x, int w, int gh, int max_pl)
 {
     l->gc_title = mk(y, x, 1, w);
     l->gc_gens = mk(y + 1, x, 3, w);
     int left = gh - 4;
-    int pl = left >= 3 ? 2 : imin(left, 1);
+    int pl = left >= max_pl + 1 ? max_pl : left >= 3 ? 2 : imin(left, 1);
     l->gc_pauses = mk(y + 4, x, pl, w);
     left -= pl;
     struct rect sp = mk(y + 4 + pl, x, left, w);
@@ -91,8 +91,10 @@ void layout_overview(struct overview_layout *l, int w, int h)
         l->mem_graph = mk(3, 0, h - 3, lw);
         int spark_h = (h - 10) / 3;
         spark_h = spark_h < 1 ? 1 : spark_h > 4 ? 4 : spark_h;
-        int gh = 1 + 3 + 2 + spark_h;
-        gc_block(l, 0, rx, rw, gh);
+        /* A third pause line: the column is too narrow for the longest hold
+         * of ours beside the GC's numbers. */
+        int gh = 1 + 3 + 3 + spark_h;
+        gc_block(l, 0, rx, rw, gh, 3);
         l->types_title = mk(gh, rx, 1, rw);
         split_pair(mk(gh + 1, rx, h - gh - 1, rw), TYPES_SPLIT_MIN_W, &l->types_grow,
                    &l->types_suspect);
@@ -151,7 +153,7 @@ void layout_overview(struct overview_layout *l, int w, int h)
     l->mem_graph = mk(y, 0, graph, w);
     y += graph;
     if (gens) {
-        gc_block(l, y, 0, w, gens + pauses + spark);
+        gc_block(l, y, 0, w, gens + pauses + spark, 2);
         y += gens + pauses + spark;
     }
     if (types >= 3) {

@@ -270,6 +270,33 @@ static attr_t share_attr(const struct ui *u, double share)
     return share > 0.2 ? u->th.bad : share > 0.05 ? u->th.warn : u->th.value;
 }
 
+/* What the target noticed of us: our longest GIL hold in the last minute,
+ * what it was doing, and (on a line of their own) how much of it our thread
+ * ran (the rest it was preempted holding the GIL) and how much was a
+ * collection inside it. Fills f[0..3], returns how many; `own_line`: the
+ * line is theirs, else they go first when the GC's numbers need the room. */
+static int ours_fields(struct ui *u, struct field *f, bool own_line)
+{
+    struct pm_hold ours = holdlog_max(&u->s->holds, u->now_ns, 60000000000ull);
+    char v[48];
+    int n = 0;
+    format_duration(v, sizeof v, ours.ns);
+    field_set(&f[n++], "pymemtop max 1m", ui_pause_attr(u, ours.ns), own_line ? 6 : 2, v);
+    if (ours.ns && ours.what[0])
+        field_set(&f[n++], "in", u->th.dim, own_line ? 3 : 1, ours.what);
+    if (!own_line)
+        return n;
+    if (ours.ns && ours.cpu_ns) {
+        format_pct(v, sizeof v, ours.cpu_ns >= ours.ns ? 1.0 : (double)ours.cpu_ns / (double)ours.ns);
+        field_set(&f[n++], "on CPU", u->th.dim, 2, v);
+    }
+    if (ours.gc_ns) {
+        format_duration(v, sizeof v, ours.gc_ns);
+        field_set(&f[n++], "GC", u->th.warn, 1, v);
+    }
+    return n;
+}
+
 static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l)
 {
     const struct session *s = u->s;
@@ -316,10 +343,8 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
             snprintf(v, sizeof v, "%u", a->pauses_dropped);
             field_set(&f[n++], "not carried", u->th.warn, 1, v);
         }
-        /* What the target noticed of us: our longest GIL hold lately. */
-        uint64_t ours = session_max_hold_ns(s, u->now_ns, 60000000000ull);
-        format_duration(v, sizeof v, ours);
-        field_set(&f[n++], "pymemtop max 1m", ui_pause_attr(u, ours), 2, v);
+        if (l->gc_pauses.h < 3)
+            n += ours_fields(u, &f[n], false);
     } else {
         format_duration(v, sizeof v, p99);
         field_set(&f[n++], "p99", ui_pause_attr(u, p99), 7, v);
@@ -345,6 +370,10 @@ static void draw_pauses(struct ui *u, WINDOW *w, const struct overview_layout *l
         field_set(&f[n++], "last was", u->th.dim, 1, v);
     }
     ui_fields(u, w, y + 1, x, wd, f, n, 2);
+    if (l->gc_pauses.h >= 3) {
+        struct field mine[4];
+        ui_fields(u, w, y + 2, x, wd, mine, ours_fields(u, mine, true), 2);
+    }
 }
 
 /* Newest pauses, one column each, log scale (a 50 ms pause must not flatten

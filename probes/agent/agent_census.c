@@ -346,7 +346,7 @@ static int census_name_rows(size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        if (!agent_gil_enter())
+        if (!agent_gil_enter("census naming"))
             return -1;
         for (; i < n && !agent_gil_slice_over(60); i++) {
             struct census_entry *e = &census_rows[i];
@@ -580,7 +580,7 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     size_t n = 0, unnamed = 0;
     *objects = 0;
     *method = PM_CENSUS_GC_LISTS;
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("census setup"))
         return -1;
     census_bytes_prepare(); /* once: proves the formulas on probe objects */
     census_bytes_sent = census_bytes_on();
@@ -588,13 +588,14 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
     int wr = census_lists_forbidden() ? -2 : census_walk(&census_counts, &census_stats);
     if (wr == -1)
         return -1;
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("census rows"))
         return -1;
     /* No list head (a collection still under way after census_walk waited
      * for it, or a layout not proven): ask the collector for the objects. */
     census_skip_ns = 0;
     if (wr < 0) {
         *method = PM_CENSUS_GET_OBJECTS;
+        agent_gil_doing("census get_objects");
         uint64_t predict = census_get_objects_predict_ns();
         uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
         if (!forced && max_ns && predict > max_ns) {
@@ -605,6 +606,7 @@ static int census_take(size_t *n_out, uint64_t *time_ns, uint64_t *cost_ns, uint
             rc = -2;
         }
     }
+    agent_gil_doing("census rows");
     census_names_purge();
     if (rc == 0 && census_bytes_sent)
         census_bytes_check();

@@ -117,7 +117,7 @@ void census_walk_hold(PyObject *o)
 int census_walk_release(void)
 {
     while (held_n) {
-        if (!agent_gil_enter())
+        if (!agent_gil_enter("census release"))
             return -1;
         /* A release may free an object and run its finalizer: time each. */
         while (held_n && !agent_gil_slice_over(CW_SLICE_SHARE_PCT))
@@ -512,7 +512,7 @@ static int cw_wait_quiet(struct census_walk_stats *st)
         agent_gil_exit();
         struct timespec ts = {0, CW_COLLECTING_SLEEP_NS};
         nanosleep(&ts, NULL);
-        if (!agent_gil_enter())
+        if (!agent_gil_enter("census walk"))
             return -1;
     }
     return 0;
@@ -536,7 +536,7 @@ static int cw_merge(struct census_table *out, struct census_walk_stats *st)
 int census_walk(struct census_table *out, struct census_walk_stats *st)
 {
     memset(st, 0, sizeof(*st));
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("census walk"))
         return -1;
     /* A collection that let the GIL go (a finalizer or callback of its own)
      * is half done: its lists are not generations now, and gc.get_objects(),

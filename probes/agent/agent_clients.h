@@ -22,7 +22,7 @@ struct agent_client {
     uint64_t pause_next, pause_base_seq, pause_base_total_ns;
     uint64_t pause_max_ns, pauses_dropped;
     uint64_t observer_base_ns;
-    uint64_t hold_max_ns; /* longest agent GIL hold since its last sample */
+    struct pm_hold hold_max; /* longest agent GIL hold since its last sample */
     /* Its settings, 0 when it sent none. */
     unsigned census_floor_ms, census_budget_bp, max_pause_us;
     unsigned confirm_pause_ms;

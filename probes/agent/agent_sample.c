@@ -158,7 +158,12 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_i64(out, TAG_TRACED_PEAK, s->traced_peak_bytes);
     proto_put_u64(out, TAG_CENSUS_COST_NS, s->census_cost_ns);
     proto_put_u64(out, TAG_CENSUS_INTERVAL_MS, s->census_interval_ms);
-    proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max_ns);
+    proto_put_u64(out, TAG_HOLD_MAX_NS, s->hold_max.ns);
+    if (s->hold_max.ns) {
+        proto_put_u64(out, TAG_HOLD_MAX_CPU_NS, s->hold_max.cpu_ns);
+        proto_put_u64(out, TAG_HOLD_MAX_GC_NS, s->hold_max.gc_ns);
+        proto_put_str(out, TAG_HOLD_MAX_WHAT, s->hold_max.what);
+    }
     agent_tracemalloc_put(out, s);
     proto_put_u64(out, TAG_MONITORS, s->monitors);
     for (uint32_t i = 0; i < s->n_pauses; i++)
@@ -169,26 +174,31 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
 int agent_sample_read(struct agent_reading *r, uint64_t from_seq)
 {
     struct pm_agent_sample *s = &r->s;
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("sample"))
         return -1;
     uint64_t t0 = agent_now_ns();
     s->time_ns = t0;
     s->gc_enabled = agent_call_long(agent.gc_module, "isenabled") == 1;
     agent_call_triple("get_threshold", s->thresholds);
     agent_call_triple("get_count", s->counts);
+    agent_gil_doing("gc.get_stats");
     agent_read_stats(s);
+    agent_gil_doing("allocated blocks");
     agent_read_blocks(t0);
     s->alloc_blocks = agent.blocks_last;
     memset(&s->alloc, 0, sizeof(s->alloc));
+    agent_gil_doing("pymalloc walk");
     agent_alloc_read(&s->alloc, t0);
     s->alloc.blocks_cost_ns = agent.blocks_cost_ns;
+    agent_gil_doing("sample");
     s->garbage_len = agent_cycles_garbage_len();
+    agent_gil_doing("tracemalloc read");
     agent_tracemalloc_read(s);
     s->census_cost_ns = agent.census_cost_ns;
     s->census_interval_ms = agent.census_interval_ms;
     /* This sample's own hold ends after the read: the next sample reports it. */
-    r->hold_max_ns = agent.hold_max_ns;
-    agent.hold_max_ns = 0;
+    r->hold_max = agent.hold_max;
+    memset(&agent.hold_max, 0, sizeof(agent.hold_max));
     /* The pauses the monitors due have not had yet, copied out while the
      * GIL keeps the collector from writing: the ring itself is never
      * drained (each monitor has its own cursor). */
@@ -246,8 +256,8 @@ void agent_sample_encode(struct proto_buf *out, struct agent_reading *r, struct 
     s->pause_max_ns = c->pause_max_ns;
     s->pauses_dropped = (uint32_t)c->pauses_dropped;
     s->observer_ns = r->observer_ns - c->observer_base_ns;
-    s->hold_max_ns = c->hold_max_ns;
-    c->hold_max_ns = 0;
+    s->hold_max = c->hold_max;
+    memset(&c->hold_max, 0, sizeof(c->hold_max));
     s->monitors = monitors;
     agent_encode(out, s);
     /* The recent shapes only when this monitor lacks this version of them. */
@@ -291,7 +301,7 @@ static int agent_cmd_collect(const struct proto_command *c, struct proto_buf *ou
         agent_reply(out, c->id, -EINVAL, "collect takes a generation 0, 1 or 2", 0, 0);
         return 0;
     }
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("collect"))
         return -1;
     uint64_t t0 = agent_now_ns();
     PyObject *r = PyObject_CallMethod(agent.gc_module, "collect", "i", (int)c->arg);
@@ -319,7 +329,7 @@ static int agent_run_with_gil(const struct proto_command *c, struct proto_buf *o
                               agent_gil_cmd fn)
 {
     char msg[200] = "";
-    if (!agent_gil_enter())
+    if (!agent_gil_enter(c->name))
         return -1;
     uint64_t t0 = agent_now_ns();
     int rc = fn(c, out, msg, sizeof(msg));
@@ -341,7 +351,7 @@ static int agent_run_sliced(const struct proto_command *c, struct proto_buf *out
                             agent_sliced_fn fn)
 {
     char msg[200] = "";
-    if (!agent_gil_enter())
+    if (!agent_gil_enter(c->name))
         return -1;
     int rc = fn(c, out, msg, sizeof(msg));
     if (rc == -ESHUTDOWN)
@@ -440,7 +450,7 @@ static int agent_tm_refused(const struct proto_command *c, enum command_id id,
 {
     if (c->flags & PROTO_CMD_FORCE)
         return 0;
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("tracemalloc predict"))
         return -1;
     uint64_t traces, predict = agent_tmsnap_predict_ns(&traces);
     agent_gil_exit();
@@ -560,7 +570,7 @@ int agent_command_run(const struct proto_command *c, struct proto_buf *out,
                         0, 0);
             return 0;
         }
-        if (!agent_gil_enter())
+        if (!agent_gil_enter("capture setup"))
             return -1;
         agent_capture_configure((unsigned)c->arg);
         agent_gc_capture_entry(c->arg != 0);

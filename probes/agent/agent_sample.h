@@ -16,7 +16,7 @@ struct agent_client;
 struct agent_reading {
     struct pm_agent_sample s;
     uint64_t pause_seq, pause_total_ns, observer_ns;
-    uint64_t hold_max_ns; /* the agent's longest hold since the previous reading */
+    struct pm_hold hold_max; /* the agent's longest hold since the previous reading */
     uint64_t first_seq;   /* ring holds pauses first_seq .. pause_seq-1 */
     struct pm_gc_pause ring[AGENT_PAUSE_RING];
     /* The SHAPES frame after each SAMPLE: with the shapes, and "unchanged". */

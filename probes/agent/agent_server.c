@@ -180,7 +180,7 @@ static int agent_hook(int install)
         agent_census_attach();
     else
         agent_census_detach();
-    if (!agent_gil_enter())
+    if (!agent_gil_enter("hook setup"))
         return -1;
     if (install) {
         agent_gc_install();
@@ -266,8 +266,8 @@ static void agent_sample_due(struct proto_buf *buf, uint64_t now)
         struct agent_client *c = agent_client_at(i);
         if (c->fd < 0)
             continue;
-        if (reading.hold_max_ns > c->hold_max_ns) /* every monitor hears of every hold */
-            c->hold_max_ns = reading.hold_max_ns;
+        if (reading.hold_max.ns > c->hold_max.ns) /* every monitor hears of every hold */
+            c->hold_max = reading.hold_max;
         if (!agent_client_due(c, now))
             continue;
         agent_sample_encode(buf, &reading, c, monitors);

@@ -652,7 +652,7 @@ static int hunt_analyse(struct hunt *h)
         return hunt_scc(h) < 0 ? -1 : hunt_components(h);
     agent_gil_exit();
     int scc = hunt_scc(h);
-    if (!agent_gil_enter()) {
+    if (!agent_gil_enter("hunt")) {
         h->gone = 1;
         return -1;
     }

@@ -2,6 +2,7 @@
  * leaf every other agent file builds on (agent_state.h says why). */
 #include "agent_state.h"
 
+#include <stdio.h>
 #include <time.h>
 
 struct agent_state agent = {.listen_fd = -1, .spare_fd = -1,
@@ -22,7 +23,16 @@ uint64_t agent_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int agent_gil_enter(void)
+/* The agent thread's CPU time: a hold much longer than it was preempted. */
+static uint64_t agent_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int agent_gil_enter(const char *what)
 {
     if (!agent.tstate || atomic_load(&agent.finalizing) || atomic_load(&agent.forked) ||
         !Py_IsInitialized())
@@ -33,14 +43,44 @@ int agent_gil_enter(void)
         return 0;
     }
     agent.gil_since_ns = agent_now_ns();
+    agent.gil_cpu_since_ns = agent_thread_cpu_ns();
+    agent.gil_gc_since_ns = agent.pause_total_ns;
+    agent.phase_what = agent.phase_top_what = what;
+    agent.phase_since_ns = agent.gil_since_ns;
+    agent.phase_top_ns = 0;
     return 1;
+}
+
+static void agent_gil_phase_end(uint64_t now)
+{
+    if (now - agent.phase_since_ns > agent.phase_top_ns) {
+        agent.phase_top_ns = now - agent.phase_since_ns;
+        agent.phase_top_what = agent.phase_what;
+    }
+}
+
+void agent_gil_doing(const char *what)
+{
+    uint64_t now = agent_now_ns();
+    agent_gil_phase_end(now);
+    agent.phase_what = what;
+    agent.phase_since_ns = now;
 }
 
 void agent_gil_exit(void)
 {
-    uint64_t held = agent_now_ns() - agent.gil_since_ns;
-    if (held > agent.hold_max_ns)
-        agent.hold_max_ns = held;
+    uint64_t now = agent_now_ns();
+    uint64_t held = now - agent.gil_since_ns;
+    if (held > agent.hold_max.ns) {
+        agent_gil_phase_end(now);
+        uint64_t cpu = agent_thread_cpu_ns();
+        struct pm_hold *h = &agent.hold_max;
+        h->ns = held;
+        h->cpu_ns = cpu > agent.gil_cpu_since_ns ? cpu - agent.gil_cpu_since_ns : 0;
+        h->gc_ns = agent.pause_total_ns - agent.gil_gc_since_ns;
+        snprintf(h->what, sizeof(h->what), "%s",
+                 agent.phase_top_what ? agent.phase_top_what : "?");
+    }
     if (held > agent.op_max_hold_ns)
         agent.op_max_hold_ns = held;
     agent.op_held_ns += held;
@@ -49,12 +89,13 @@ void agent_gil_exit(void)
 
 int agent_gil_yield(void)
 {
+    const char *what = agent.phase_what; /* the work goes on after the pause */
     agent_gil_exit();
     if (agent.between_slices)
         agent.between_slices();
     struct timespec ts = {0, AGENT_YIELD_NS};
     nanosleep(&ts, NULL);
-    return agent_gil_enter();
+    return agent_gil_enter(what);
 }
 
 int agent_gil_slice_over(unsigned share_pct)

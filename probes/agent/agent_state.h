@@ -110,11 +110,16 @@ struct agent_state {
     PyObject *gc_callbacks;
 
     /* Every hold of the GIL by the agent thread, timed in agent_gil_exit():
-     * the target notices the agent through these stalls. hold_max_ns: the
-     * longest since the last sample (the sampler reads and resets it);
-     * op_*: since agent_op_begin() (one command or census). */
-    uint64_t gil_since_ns;
-    uint64_t hold_max_ns;
+     * the target notices the agent through these stalls. hold_max: the
+     * longest since the last sample (the sampler reads and resets it), with
+     * what it was (agent_gil_doing's longest phase), its thread CPU time and
+     * the collections inside it (pause_total_ns's rise: a collection our
+     * allocation started runs on our thread, in our hold); op_*: since
+     * agent_op_begin() (one command or census). */
+    uint64_t gil_since_ns, gil_cpu_since_ns, gil_gc_since_ns;
+    const char *phase_what, *phase_top_what;
+    uint64_t phase_since_ns, phase_top_ns;
+    struct pm_hold hold_max;
     uint64_t op_held_ns, op_max_hold_ns;
     /* [agent] max_pause_ms: the longest one hold sliced work may take. */
     atomic_uint max_pause_us;
@@ -139,9 +144,14 @@ extern struct agent_state agent;
 uint64_t agent_now_ns(void);
 
 /* Agent thread only: takes the GIL with the thread's own state, unless the
- * interpreter is going away (then 0: do not touch Python). */
-int agent_gil_enter(void);
+ * interpreter is going away (then 0: do not touch Python). `what` names the
+ * work (a static string, "census", "sample"...): the longest hold since the
+ * last sample reports it. */
+int agent_gil_enter(const char *what);
 void agent_gil_exit(void);
+/* GIL held: the hold goes on with other work (a static string); the hold is
+ * named after its longest phase. One clock read. */
+void agent_gil_doing(const char *what);
 
 /* Agent thread, GIL held: lets the target's threads run (the GIL released
  * for a moment) and takes it back. 0 when Python is going away: the GIL is

@@ -313,7 +313,7 @@ void agent_tracemalloc_lease_tick(int served)
     uint64_t end = atomic_load(&tm_lease_end_ns);
     if (!end || agent_now_ns() < end)
         return;
-    if (!agent_gil_enter()) {
+    if (!agent_gil_enter("tracemalloc lease end")) {
         /* Python is going away: CPython stops tracing itself. */
         atomic_store(&tm_lease_end_ns, 0);
         return;

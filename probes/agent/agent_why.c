@@ -688,7 +688,7 @@ static void why_free(struct why *w)
     agent_ptrmap_free(&w->map);
     w->roots = NULL;
     w->nodes = NULL;
-    if (!w->gone && !agent_gil_enter())
+    if (!w->gone && !agent_gil_enter("why"))
         w->gone = 1;
 }
 

@@ -277,6 +277,40 @@ def test_big_hunt_asks_first_in_dashboard():
         t.stop()
 
 
+def test_longest_hold_says_what_it_was(py):
+    """The longest stall the agent caused says what it was: with the census
+    in one piece (max_pause_ms 1000) over 300k objects, its walk is that
+    stall, all of it on the agent thread's CPU on an idle machine, none of it
+    a collection; the Overview names it beside the duration."""
+    t = _target(py, STEADY, 300000)
+    ini = _config(1000)
+    try:
+        rec = os.path.join(tmpdir(), "rec.jsonl")
+        pymemtop("--config", ini, "--record", rec, "--duration", "3", "--interval", "0.3",
+                 t.pid, check=0, timeout=120)
+        samples = [json.loads(l) for l in open(rec) if '"event"' not in l]
+        ag = samples[-1]["agent"]
+        census = [s["census"] for s in samples if s["census"]["censuses"]]
+        assert census and census[-1]["slices"] == 1, census[-1:]
+        assert ag["max_pause_1min_ns"] >= census[-1]["max_slice_ns"], (ag, census[-1])
+        assert ag["max_pause_1min_what"] == "census walk", ag
+        # The thread CPU clock is read just after the wall clock at the start
+        # and just after it at the end: within a few us of the wall time, and
+        # most of it when nothing else wants the CPU (2 cores, 2 test jobs).
+        assert ag["max_pause_1min_cpu_ns"] <= ag["max_pause_1min_ns"] + 200000, ag
+        assert ag["max_pause_1min_cpu_ns"] > 0, ag
+        assert 0 <= ag["max_pause_1min_gc_ns"] <= ag["max_pause_1min_ns"], ag
+        # Replaying the recording shows the same stall and what it was.
+        from common import Tmux
+        tm = Tmux(["--replay", rec], 140, 30)  # the label is the first field to go
+        try:
+            tm.wait_for(r"pymemtop max 1m\s+\S+\s+in census walk")
+        finally:
+            tm.kill()
+    finally:
+        t.stop()
+
+
 # ~1.5 GB in pymalloc blocks (bytes of 400: size class 448): walking its
 # pools takes a few ms, more than a 1 ms [agent] max_pause_ms allows.
 def _ready_then_sleep(body):

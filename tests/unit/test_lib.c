@@ -11,6 +11,7 @@
 #include "config.h"
 #include "harness.h"
 #include "histogram.h"
+#include "holdlog.h"
 #include "json.h"
 #include "series.h"
 
@@ -39,6 +40,34 @@ static void test_histogram_extremes(void)
     CHECK_EQ_INT(hist.count, 2);
     CHECK(histogram_quantile(&hist, 1.0) == UINT64_MAX);
     CHECK_EQ_INT(histogram_quantile(&hist, 0.0), 0);
+}
+
+static struct holdlog holds;
+
+static void test_holdlog_window_and_detail(void)
+{
+    memset(&holds, 0, sizeof(holds));
+    struct pm_hold none = {0}, a = {.ns = 5000000, .cpu_ns = 4900000, .what = "census walk"};
+    struct pm_hold b = {.ns = 9000000, .what = "census"}, b2 = {.ns = 9000000, .cpu_ns = 8000000,
+                                                                .gc_ns = 3000000, .what = "sample"};
+    holdlog_note(&holds, 10, &none); /* nothing held: nothing kept */
+    CHECK_EQ_INT(holds.len, 0);
+    holdlog_note(&holds, 1000, &a);
+    holdlog_note(&holds, 2000, &b);
+    holdlog_note(&holds, 2500, &b2);
+    struct pm_hold m = holdlog_max(&holds, 3000, 5000);
+    /* Of equal holds, the one that says how it was spent. */
+    CHECK_EQ_INT(m.ns, 9000000);
+    CHECK(strcmp(m.what, "sample") == 0 && m.gc_ns == 3000000);
+    m = holdlog_max(&holds, 7000, 5000); /* a left the window */
+    CHECK_EQ_INT(m.ns, 9000000);
+    m = holdlog_max(&holds, 8000, 5000); /* all left it */
+    CHECK_EQ_INT(m.ns, 0);
+    CHECK(m.what[0] == '\0');
+    for (uint64_t i = 0; i < HOLDLOG_LEN + 5; i++) /* the oldest go when full */
+        holdlog_note(&holds, 10000 + i, &a);
+    CHECK_EQ_INT(holds.len, HOLDLOG_LEN);
+    CHECK_EQ_INT(holdlog_max(&holds, 20000, 100000).ns, 5000000);
 }
 
 static void test_series_ring_and_slope(void)
@@ -254,6 +283,7 @@ int main(void)
 {
     RUN(test_histogram_quantiles);
     RUN(test_histogram_extremes);
+    RUN(test_holdlog_window_and_detail);
     RUN(test_series_ring_and_slope);
     RUN(test_slope_accumulator);
     RUN(test_json_escaping_and_nesting);
