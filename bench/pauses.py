@@ -152,9 +152,14 @@ def measure(py, binary, agent, n, kind, record_s, tmp):
             t1 = time.monotonic_ns()
             lines = [json.loads(l) for l in open(rec) if l.startswith("{")]
             samples = [l for l in lines if "agent" in l]
+            top = max(samples, key=lambda l: l["agent"].get("max_pause_1min_ns", 0),
+                      default={"agent": {}})["agent"]
             out["record"] = {
-                "max_hold_ns": max([l["agent"].get("max_pause_1min_ns", 0) for l in samples]
-                                   or [0]),
+                "max_hold_ns": top.get("max_pause_1min_ns", 0),
+                # What that hold was, its thread CPU time, a collection inside.
+                "max_hold_what": top.get("max_pause_1min_what", ""),
+                "max_hold_cpu_ns": top.get("max_pause_1min_cpu_ns"),
+                "max_hold_gc_ns": top.get("max_pause_1min_gc_ns"),
                 "censuses": max([l["census"]["censuses"] for l in samples] or [0]),
                 "stall_ns": worst_stall(state, t0, t1), "wall_ns": t1 - t0}
         # The one-piece and sliced censuses, best of two each (a census is
@@ -233,6 +238,12 @@ def main():
                               ms(r["once"]["stall_ns"]), ms(r["why"]["max_hold_ns"]),
                               ms(r["why"]["stall_ns"]), ms(rec["max_hold_ns"]),
                               ms(rec["stall_ns"]), ms(maxhold), ms(worst)), flush=True)
+                    if rec.get("max_hold_what"):
+                        cpu, gc = rec.get("max_hold_cpu_ns"), rec.get("max_hold_gc_ns")
+                        print("%-14s   record's longest hold: %s ms in %s%s%s" % (
+                            "", ms(rec["max_hold_ns"]), rec["max_hold_what"],
+                            ", %s ms on CPU" % ms(cpu) if cpu is not None else "",
+                            ", %s ms of it a collection" % ms(gc) if gc else ""), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("-" * len(hdr))
