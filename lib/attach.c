@@ -72,11 +72,52 @@ static enum target_status attach_ptrace_error(struct attach_ctx *c, const char *
                        c->t->comm, what, strerror(err));
 }
 
+/* How the thread waits right now, from /proc/PID/task/TID/syscall: the
+ * futex address it sleeps on, 0 if it is not in a futex wait (running, or in
+ * another system call). */
+static uint64_t attach_futex_addr(const struct attach_ctx *c)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)c->tgid, (int)c->pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    if (end == buf || nr != SYS_futex)
+        return 0;
+    return strtoull(end, NULL, 16); /* the first argument: uaddr */
+}
+
+/* True once the thread has slept on one futex for c->futex_stuck_ms: a
+ * remote call that must never wait for long (the pending call, which waits
+ * on the GIL's mutex from 3.13 on) is then deadlocked, with a thread that
+ * waits on the one we stopped; the watchdog's seconds would only stall the
+ * target longer. Sampled each poll; a wait that moves to another address, or
+ * returns, starts the count again. */
+static bool attach_futex_stuck(const struct attach_ctx *c, uint64_t *addr, uint64_t *since_ns)
+{
+    uint64_t now = attach_now_ns(), a = attach_futex_addr(c);
+    if (!a || a != *addr) {
+        *addr = a;
+        *since_ns = now;
+        return false;
+    }
+    return now - *since_ns >= (uint64_t)c->futex_stuck_ms * 1000000ull;
+}
+
 /* Waits for the next stop of the main thread, polling so the wait is bounded
- * by the watchdog: 1 = stopped, 0 = watchdog expired, -1 = exited. */
+ * by the watchdog (or a call stuck on a lock, futex_stuck_ms): 1 = stopped,
+ * 0 = watchdog expired, -1 = exited. */
 static int attach_wait(struct attach_ctx *c, int *status)
 {
     uint64_t deadline = attach_now_ns() + (uint64_t)c->watchdog_ms * 1000000ull;
+    uint64_t futex_addr = 0, futex_since = 0;
     long nap_ns = 5000;
     for (;;) {
         pid_t r = waitpid(c->pid, status, __WALL | WNOHANG);
@@ -86,6 +127,11 @@ static int attach_wait(struct attach_ctx *c, int *status)
             return -1; /* ECHILD: no longer our tracee */
         if (attach_now_ns() >= deadline)
             return 0;
+        if (c->futex_stuck_ms && nap_ns >= 500000 &&
+            attach_futex_stuck(c, &futex_addr, &futex_since)) {
+            c->st->call_stuck_futex = true;
+            return 0;
+        }
         struct timespec ts = {0, nap_ns};
         nanosleep(&ts, NULL);
         nap_ns = nap_ns < 500000 ? nap_ns * 2 : 1000000;
@@ -306,7 +352,9 @@ static enum target_status attach_queue(struct attach_ctx *c, uint64_t page)
     }
     if (interp) {
         const uint64_t a[4] = {interp, t->addr_run_simple_string, page, 0};
+        c->futex_stuck_ms = ATTACH_FUTEX_STUCK_MS; /* see attach_futex_stuck */
         s = attach_call(c, "_PyEval_AddPendingCall", t->addr_add_pending_any, a, 4, 0, &rc);
+        c->futex_stuck_ms = 0;
         c->st->any_thread = true;
     } else {
         const uint64_t a[2] = {t->addr_run_simple_string, page};
@@ -382,6 +430,11 @@ static enum target_status attach_watchdog(struct attach_ctx *c)
     if (s != TARGET_OK)
         return s;
     c->st->call_abandoned = true;
+    if (c->st->call_stuck_futex)
+        return attach_fail(c, TARGET_TIMEOUT,
+                           "PID %d (%s): %s waited %u ms on a lock another thread holds "
+                           "while it waits on this one.\nThe target was left as it was; try again.",
+                           (int)c->pid, c->t->comm, c->call_name, ATTACH_FUTEX_STUCK_MS);
     return attach_fail(c, TARGET_TIMEOUT,
                        "PID %d (%s): %s did not return within %u ms "
                        "(a thread holds its lock).\nThe target was left as it was; try again.",

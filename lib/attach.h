@@ -25,6 +25,9 @@ struct attach_stats {
      * stopped): the bootstrap is then queued and runs when a thread next
      * takes the GIL. */
     bool call_abandoned;
+    /* ...and it was cut short because the thread slept on one lock (futex)
+     * for ATTACH_FUTEX_STUCK_MS, not at the watchdog: that wait never ends. */
+    bool call_stuck_futex;
     /* attach_native_start (left alone by attach_pending_call) */
     int native_tid;         /* the thread that loaded the agent; 0: none did */
     uint64_t native_stop_ns; /* how long that thread was stopped */
@@ -37,6 +40,10 @@ struct attach_stats {
  * area (ATTACH_SCRATCH_BYTES in the target, ours to use). */
 struct attach_ctx;
 #define ATTACH_SCRATCH_BYTES 1024u
+/* A pending call asleep this long on one lock is deadlocked (the GIL's
+ * mutex, held by a thread that waits on the one we stopped): cut it short
+ * then rather than at the watchdog. Locks there are held for microseconds. */
+#define ATTACH_FUTEX_STUCK_MS 50u
 
 enum target_status attach_remote_syscall(struct attach_ctx *c, long nr, const uint64_t a[6],
                                          int64_t *ret);

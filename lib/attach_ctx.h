@@ -40,6 +40,10 @@ struct attach_ctx {
     const char *call_name; /* the remote function being called, for messages */
     bool call_faulted;     /* that call faulted (the signal was not delivered) */
     unsigned watchdog_ms;
+    /* Nonzero during a call that must never wait on a lock for long: the
+     * wait for it ends (as the watchdog's would) once the thread has slept
+     * this long in one futex wait (attach_futex_stuck). */
+    unsigned futex_stuck_ms;
     struct attach_stats *st;
     char *msg;
     size_t msg_len;

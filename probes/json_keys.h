@@ -84,6 +84,7 @@
 #define JK_MALLOC_USED_BYTES         "malloc_used_bytes"
 #define JK_MAX_NS                    "max_ns"
 #define JK_MAX_PAUSE_1MIN_NS         "max_pause_1min_ns"
+#define JK_ATTACH_CALL_CUT           "attach_call_cut"
 #define JK_MAX_PAUSE_1MIN_WHAT       "max_pause_1min_what"
 #define JK_MAX_PAUSE_1MIN_CPU_NS     "max_pause_1min_cpu_ns"
 #define JK_MAX_PAUSE_1MIN_GC_NS      "max_pause_1min_gc_ns"

@@ -389,6 +389,11 @@ void session_json_write(const struct session *s, FILE *f, size_t types_cap)
                                   : s->attach.any_thread ? "pending_call_any_thread"
                                                          : "pending_call");
     json_uint(&j, JK_NATIVE_STOP_NS, s->attach.native_stop_ns);
+    /* The pending call cut short (lib/attach.h): on a lock it would never
+     * get, or at the watchdog; the bootstrap was queued all the same. */
+    json_string(&j, JK_ATTACH_CALL_CUT, !s->attach.call_abandoned  ? ""
+                                        : s->attach.call_stuck_futex ? "lock"
+                                                                     : "watchdog");
     /* Which raw-memory paths this build got (lib/pylayout.c), and why not. */
     json_string(&j, JK_LAYOUT, s->hello.layout);
     json_object_begin(&j, JK_RAW_PATHS);

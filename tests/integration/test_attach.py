@@ -306,10 +306,12 @@ def test_attach_to_threads_contending_for_the_gil(py):
     waits until the watchdog restores the thread. That failed the attach
     with exit 5 in 3-6 % of attaches to these targets under load; now the
     attach carries on as queued (lib/attach.h, call_abandoned) and succeeds.
-    Under load from two spinning processes, every attach succeeds."""
+    Under load from two spinning processes, every attach succeeds; a call
+    cut short because its thread slept on a lock (attach_call_cut "lock")
+    let the main thread go long before the 2 s watchdog would have."""
     hogs = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(2)]
     try:
-        vias, detail = set(), _pending_detail_of(py)
+        vias, cuts, detail = set(), [], _pending_detail_of(py)
         # Where the any-thread call is made (3.12+), enough attaches to see
         # the old failure (3-6 % of them on 3.13+) nearly always; a few
         # elsewhere.
@@ -328,10 +330,17 @@ def test_attach_to_threads_contending_for_the_gil(py):
             try:
                 p = pymemtop("--once", "--json", t.pid, check=None, timeout=60)
                 assert p.returncode == 0, (i, p.returncode, p.stderr)
-                vias.add(common.json.loads(p.stdout)["agent"]["attach_via"])
+                agent = common.json.loads(p.stdout)["agent"]
+                vias.add(agent["attach_via"])
+                if agent["attach_call_cut"]:
+                    cuts.append((agent["attach_call_cut"], agent["target_stop_ns"]))
+                if agent["attach_call_cut"] == "lock":
+                    assert agent["target_stop_ns"] < 1.5e9, agent
                 assert t.alive()
             finally:
                 t.stop()
+        print("NOTE %s: calls cut short (why, main thread stopped ms): %s" % (
+            py.label, [(why, round(ns / 1e6)) for why, ns in cuts]), flush=True)
         if detail.startswith("any thread"):
             # The native path may win after a call cut short (call_abandoned).
             assert "pending_call_any_thread" in vias, (detail, vias)
