@@ -45,6 +45,9 @@ struct pm_alloc {
      * exceed [agent] max_pause_ms (the numbers above are then stale); 0 when
      * the last due walk ran. */
     uint64_t pymalloc_skip_ns;
+    /* The same for sys.getallocatedblocks(), which walks every pool from 3.9
+     * on: alloc_blocks is then the last read's. */
+    uint64_t blocks_skip_ns;
     int64_t malloc_used_bytes;   /* glibc mallinfo2: uordblks + hblkhd */
     int64_t malloc_free_bytes;   /* fordblks */
     int64_t mmap_bytes;          /* hblkhd */

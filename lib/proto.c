@@ -275,6 +275,8 @@ static int sample_field(void *ctx, uint16_t tag, const uint8_t *v, uint16_t len,
         return proto_get_u64(v, len, &s->census_interval_ms, why);
     case TAG_PYMALLOC_SKIP_NS:
         return proto_get_u64(v, len, &s->alloc.pymalloc_skip_ns, why);
+    case TAG_BLOCKS_SKIP_NS:
+        return proto_get_u64(v, len, &s->alloc.blocks_skip_ns, why);
     case TAG_HOLD_MAX_NS:
         return proto_get_u64(v, len, &s->hold_max.ns, why);
     case TAG_HOLD_MAX_CPU_NS:

@@ -240,6 +240,7 @@ enum proto_tag {
     TAG_HOLD_MAX_CPU_NS = 110,  /* SAMPLE: of HOLD_MAX_NS, the agent's thread on a CPU */
     TAG_HOLD_MAX_GC_NS = 111,   /* SAMPLE: of HOLD_MAX_NS, collections run inside it */
     TAG_HOLD_MAX_WHAT = 112,    /* SAMPLE: str, what the agent did for most of that hold */
+    TAG_BLOCKS_SKIP_NS = 113,   /* SAMPLE: predicted hold of a getallocatedblocks() left out */
 
     /* Bytes per type (issue 13): 120-129. */
     TAG_TYPE_BYTES = 120,  /* CENSUS: u64 bytes, i64 bytes_delta, u64 flags; the TYPE before it */

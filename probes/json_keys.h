@@ -110,6 +110,7 @@
 #define JK_PROC                      "proc"
 #define JK_PYMALLOC_COST_NS          "pymalloc_cost_ns"
 #define JK_PYMALLOC_SKIP_NS          "pymalloc_skipped_predict_ns"
+#define JK_BLOCKS_SKIP_NS            "blocks_skipped_predict_ns"
 #define JK_PYMALLOC_AGE_NS           "pymalloc_age_ns"
 #define JK_PYMALLOC_FREE_BYTES       "pymalloc_free_bytes"
 #define JK_PYMALLOC_KIB_PER_MIN      "pymalloc_kib_per_min"

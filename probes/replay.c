@@ -237,6 +237,7 @@ static void replay_alloc(struct session *s, const struct jv *root)
     a->pymalloc_cost_ns = (uint64_t)jv_int(jv_get(al, JK_PYMALLOC_COST_NS), 0);
     a->pymalloc_skip_ns = (uint64_t)jv_int(jv_get(al, JK_PYMALLOC_SKIP_NS), 0);
     a->blocks_cost_ns = (uint64_t)jv_int(jv_get(al, JK_BLOCKS_COST_NS), 0);
+    a->blocks_skip_ns = (uint64_t)jv_int(jv_get(al, JK_BLOCKS_SKIP_NS), 0);
     const struct jv *h = jv_get(al, JK_HOOK);
     a->hook_on = jv_bool(jv_get(h, JK_ON), false);
     for (int d = 0; d < PM_DOMAINS; d++) {

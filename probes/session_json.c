@@ -197,6 +197,7 @@ static void session_json_alloc(struct json *j, const struct session *s)
              a->pymalloc_time_ns && s->agent.time_ns >= a->pymalloc_time_ns
                  ? (int64_t)(s->agent.time_ns - a->pymalloc_time_ns) : -1);
     json_uint(j, JK_BLOCKS_COST_NS, a->blocks_cost_ns);
+    json_uint(j, JK_BLOCKS_SKIP_NS, a->blocks_skip_ns);
     json_object_begin(j, JK_HOOK);
     json_bool(j, JK_ON, a->hook_on);
     json_domains(j, JK_CALLS, a->hook_calls);

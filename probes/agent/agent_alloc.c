@@ -464,12 +464,15 @@ static uint64_t pym_rss_bytes(void)
  * PYM_NS_PER_POOL (a cache miss per pool header: 20-110 ns measured on
  * 1.5 GB heaps, 3.8 to 3.15); after, from the last walk scaled by growth. */
 #define PYM_NS_PER_POOL 60u
-static uint64_t pym_predict_ns(uint64_t rss)
+uint64_t agent_alloc_pools_predict_ns(uint64_t last_cost_ns, uint64_t rss_at_last,
+                                      uint64_t *rss_now)
 {
-    if (pym.time_ns) {
-        if (pym.rss_at_walk && rss > pym.rss_at_walk)
-            return pym.cost_ns * rss / pym.rss_at_walk;
-        return pym.cost_ns;
+    uint64_t rss = pym_rss_bytes();
+    *rss_now = rss;
+    if (rss_at_last) {
+        if (rss > rss_at_last)
+            return last_cost_ns * rss / rss_at_last;
+        return last_cost_ns;
     }
     /* 4 KiB pools before 3.10, 16 KiB from 3.10 on (64-bit builds). */
     uint64_t pool = agent.hexversion >= 0x030a0000 ? 16384u : 4096u;
@@ -483,8 +486,7 @@ static void pym_read(uint64_t now)
     /* [agent] max_pause_ms bounds every hold: a walk that would take longer
      * is left out (its numbers keep their age) and the prediction is sent,
      * so the monitor can say why pymalloc's figures are stale. */
-    uint64_t rss = pym_rss_bytes();
-    uint64_t predict = pym_predict_ns(rss);
+    uint64_t rss, predict = agent_alloc_pools_predict_ns(pym.cost_ns, pym.rss_at_walk, &rss);
     uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
     if (max_ns && predict > max_ns) {
         pym.skip_ns = predict; /* asked again next sample: a prediction costs ~1 us */
@@ -496,9 +498,9 @@ static void pym_read(uint64_t now)
     uint64_t cost = agent_now_ns() - t0;
     pym.next_ns = now + cost * ALLOC_BUDGET_DIVISOR;
     pym.skip_ns = 0;
-    pym.rss_at_walk = rss;
     if (rc < 0)
         return; /* keep the last numbers; their time says how old they are */
+    pym.rss_at_walk = rss;
     pym.arenas = v[0];
     pym.arenas_hw = v[1];
     pym.used = v[2];

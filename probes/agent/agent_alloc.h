@@ -7,6 +7,12 @@
 #include "agent_state.h"
 
 void agent_alloc_read(struct pm_alloc *a, uint64_t now_ns);
+/* What a walk over every pymalloc pool would cost now: the last one's cost
+ * scaled by the growth of peak RSS since (rss_at_last 0: none yet, then
+ * ~60 ns per pool of peak RSS). *rss_now: peak RSS now, to keep with the
+ * next walk's cost. */
+uint64_t agent_alloc_pools_predict_ns(uint64_t last_cost_ns, uint64_t rss_at_last,
+                                      uint64_t *rss_now);
 int agent_alloc_hook(int on, char *msg, size_t msg_len); /* 0 ok, -errno */
 void agent_alloc_detach(void); /* counting off; the hook stays installed */
 

@@ -98,11 +98,29 @@ static void agent_read_blocks(uint64_t now)
 {
     if (now < agent.blocks_next_ns)
         return;
+    /* From 3.9 it walks every pool, as the pymalloc walk does: one call that
+     * [agent] max_pause_ms bounds the same way (left out, asked again next
+     * sample). 3.8 keeps a counter. */
+    uint64_t rss = 0;
+    if (agent.hexversion >= 0x03090000) {
+        uint64_t predict =
+            agent_alloc_pools_predict_ns(agent.blocks_cost_ns, agent.blocks_rss, &rss);
+        uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+        if (max_ns && predict > max_ns) {
+            agent.blocks_skip_ns = predict;
+            return;
+        }
+    }
     uint64_t t0 = agent_now_ns();
-    agent.blocks_last = agent_call_long(agent.sys_module, "getallocatedblocks");
+    long n = agent_call_long(agent.sys_module, "getallocatedblocks");
     uint64_t cost = agent_now_ns() - t0;
     agent.blocks_cost_ns = cost;
     agent.blocks_next_ns = now + cost * AGENT_BLOCKS_BUDGET_DIVISOR;
+    agent.blocks_skip_ns = 0;
+    if (n < 0)
+        return;
+    agent.blocks_last = n;
+    agent.blocks_rss = rss;
 }
 
 static int gens_known(const int64_t v[PM_GENERATIONS])
@@ -148,6 +166,8 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
     proto_put_i64(out, TAG_MALLOC_FREE, a->malloc_free_bytes);
     proto_put_i64(out, TAG_MMAP_BYTES, a->mmap_bytes);
     proto_put_u64(out, TAG_BLOCKS_COST_NS, a->blocks_cost_ns);
+    if (a->blocks_skip_ns)
+        proto_put_u64(out, TAG_BLOCKS_SKIP_NS, a->blocks_skip_ns);
     proto_put_u64(out, TAG_HOOK_ON, a->hook_on);
     proto_put_gens(out, TAG_HOOK_CALLS, (const int64_t *)a->hook_calls);
     proto_put_gens(out, TAG_HOOK_BYTES, (const int64_t *)a->hook_bytes);
@@ -190,6 +210,7 @@ int agent_sample_read(struct agent_reading *r, uint64_t from_seq)
     agent_gil_doing("pymalloc walk");
     agent_alloc_read(&s->alloc, t0);
     s->alloc.blocks_cost_ns = agent.blocks_cost_ns;
+    s->alloc.blocks_skip_ns = agent.blocks_skip_ns;
     agent_gil_doing("sample");
     s->garbage_len = agent_cycles_garbage_len();
     agent_gil_doing("tracemalloc read");

@@ -94,6 +94,8 @@ struct agent_state {
     uint64_t blocks_next_ns;
     int64_t blocks_last;
     uint64_t blocks_cost_ns;
+    uint64_t blocks_rss;     /* peak RSS at that read: scales its prediction */
+    uint64_t blocks_skip_ns; /* predicted hold of a read left out, 0 when it ran */
 
     /* Set by agent_census.c, reported in every sample. */
     uint64_t census_cost_ns;

@@ -327,11 +327,14 @@ BIG_PYMALLOC = _ready_then_sleep("blobs = [bytes(400) for _ in range(%(n)d)]")
 def test_pymalloc_walk_left_out_over_max_pause(py):
     """A pymalloc walk that would hold the GIL longer than max_pause_ms is
     left out and says so (alloc.pymalloc_skipped_predict_ns); with a
-    generous max_pause the same heap is walked and its size seen."""
+    generous max_pause the same heap is walked and its size seen. So is
+    sys.getallocatedblocks(), which walks the same pools from 3.9 on
+    (alloc.blocks_skipped_predict_ns; 3.8 keeps a counter)."""
     # Pools are 4 KiB before 3.10, 16 KiB after: the same number of pools
     # (the walk's cost) from a quarter of the bytes.
     small_pools = py.minor < (3, 10)
-    t = _target(py, BIG_PYMALLOC, 850000 if small_pools else 3400000)
+    blobs = 850000 if small_pools else 3400000
+    t = _target(py, BIG_PYMALLOC, blobs)
     try:
         tight, loose = _config(1), _config(1000)
         want = 0.33e9 if small_pools else 1.3e9
@@ -348,13 +351,17 @@ def test_pymalloc_walk_left_out_over_max_pause(py):
             seen[key] = allocs
             return allocs
 
+        walks_pools = py.minor >= (3, 9)
+
         def skipped():
             return [a for a in recorded(tight, "tight")
-                    if a["pymalloc_skipped_predict_ns"] > 1000000]
+                    if a["pymalloc_skipped_predict_ns"] > 1000000 and
+                    (a["blocks_skipped_predict_ns"] > 1000000) == walks_pools]
 
         def walked():
             return [a for a in recorded(loose, "loose")
-                    if a["pymalloc_skipped_predict_ns"] == 0 and a["pymalloc_used_bytes"] > want]
+                    if a["pymalloc_skipped_predict_ns"] == 0 and a["pymalloc_used_bytes"] > want
+                    and a["blocks_skipped_predict_ns"] == 0 and a["blocks"] > blobs]
 
         poll(walked, 90, lambda: "a pymalloc walk with max_pause_ms 1000: %s" % seen.get("loose"),
              interval=0.5)
@@ -363,6 +370,7 @@ def test_pymalloc_walk_left_out_over_max_pause(py):
         # Left out, the figures are the last walk's, and say how old they are.
         a = left_out[-1]
         assert a["pymalloc_used_bytes"] > want and a["pymalloc_age_ns"] > 0, a
+        assert a["blocks"] > blobs, a  # the last read's, kept
         assert t.alive() and t.stderr() == "", t.stderr()
     finally:
         t.stop()
