@@ -512,8 +512,10 @@ static void pym_read(uint64_t now)
 /* ---- glibc malloc --------------------------------------------------------- */
 
 /* mallinfo2() takes every malloc arena's lock and walks its bins: cheap on
- * most heaps, but not bounded, so it is budgeted too. */
-static void mal_read(uint64_t now)
+ * most heaps, but not bounded, so it is budgeted too, and made without the
+ * GIL (it needs none): a long walk stalls only threads that malloc meanwhile,
+ * not every thread that runs Python. */
+void agent_alloc_read_malloc(uint64_t now)
 {
     if (!mal.resolved) {
         mal.fn = (alloc_mallinfo2_fn)dlsym(RTLD_DEFAULT, "mallinfo2");
@@ -543,8 +545,7 @@ void agent_alloc_read(struct pm_alloc *a, uint64_t now_ns)
     a->pymalloc_cost_ns = pym.cost_ns;
     a->pymalloc_skip_ns = pym.skip_ns;
 
-    mal_read(now_ns);
-    a->malloc_used_bytes = mal.used;
+    a->malloc_used_bytes = mal.used; /* agent_alloc_read_malloc, before the GIL */
     a->malloc_free_bytes = mal.free;
     a->mmap_bytes = mal.mmap;
 

@@ -7,6 +7,9 @@
 #include "agent_state.h"
 
 void agent_alloc_read(struct pm_alloc *a, uint64_t now_ns);
+/* glibc's mallinfo2(), when due (budgeted): agent thread, WITHOUT the GIL;
+ * agent_alloc_read then reports it. */
+void agent_alloc_read_malloc(uint64_t now_ns);
 /* What a walk over every pymalloc pool would cost now: the last one's cost
  * scaled by the growth of peak RSS since (rss_at_last 0: none yet, then
  * ~60 ns per pool of peak RSS). *rss_now: peak RSS now, to keep with the

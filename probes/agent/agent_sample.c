@@ -194,6 +194,7 @@ static void agent_encode(struct proto_buf *out, const struct pm_agent_sample *s)
 int agent_sample_read(struct agent_reading *r, uint64_t from_seq)
 {
     struct pm_agent_sample *s = &r->s;
+    agent_alloc_read_malloc(agent_now_ns());
     if (!agent_gil_enter("sample"))
         return -1;
     uint64_t t0 = agent_now_ns();
