@@ -13,6 +13,7 @@ import os
 import re
 import socket
 import struct
+import time
 
 import agentwire
 import common
@@ -201,9 +202,15 @@ class AgentClient(agentwire.Wire):
             return out
 
     def fresh_sample(self):
-        """A sample taken after this call (skips one that may be in flight)."""
-        self.sample()
-        return self.sample()
+        """A sample taken after this call. Samples come every 100 ms while a
+        step of the test takes a second or more: many wait in the socket,
+        so skip by the agent's own time (CLOCK_MONOTONIC, ours too), not by
+        count (skipping one read a sample from before tracemalloc.stop())."""
+        now = time.monotonic_ns()
+        while True:
+            s = self.sample()
+            if s["time_ns"] >= now:
+                return s
 
 
 def _load_agent(t):
