@@ -160,6 +160,9 @@ def measure(py, binary, agent, n, kind, record_s, tmp):
                 "max_hold_what": top.get("max_pause_1min_what", ""),
                 "max_hold_cpu_ns": top.get("max_pause_1min_cpu_ns"),
                 "max_hold_gc_ns": top.get("max_pause_1min_gc_ns"),
+                # The target's own longest collection meanwhile: a stall of
+                # the ticker that no hold of ours explains may be one.
+                "gc_max_ns": max([l["gc"]["pauses"]["max_ns"] for l in samples] or [0]),
                 "censuses": max([l["census"]["censuses"] for l in samples] or [0]),
                 "stall_ns": worst_stall(state, t0, t1), "wall_ns": t1 - t0}
         # The one-piece and sliced censuses, best of two each (a census is
@@ -240,10 +243,12 @@ def main():
                               ms(rec["stall_ns"]), ms(maxhold), ms(worst)), flush=True)
                     if rec.get("max_hold_what"):
                         cpu, gc = rec.get("max_hold_cpu_ns"), rec.get("max_hold_gc_ns")
-                        print("%-14s   record's longest hold: %s ms in %s%s%s" % (
-                            "", ms(rec["max_hold_ns"]), rec["max_hold_what"],
-                            ", %s ms on CPU" % ms(cpu) if cpu is not None else "",
-                            ", %s ms of it a collection" % ms(gc) if gc else ""), flush=True)
+                        print("%-14s   record's longest hold: %s ms in %s%s%s; the target's "
+                              "longest collection: %s ms" % (
+                                  "", ms(rec["max_hold_ns"]), rec["max_hold_what"],
+                                  ", %s ms on CPU" % ms(cpu) if cpu is not None else "",
+                                  ", %s ms of it a collection" % ms(gc) if gc else "",
+                                  ms(rec["gc_max_ns"])), flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("-" * len(hdr))
