@@ -488,7 +488,7 @@ static void pym_read(uint64_t now)
      * so the monitor can say why pymalloc's figures are stale. */
     uint64_t rss, predict = agent_alloc_pools_predict_ns(pym.cost_ns, pym.rss_at_walk, &rss);
     uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
-    if (max_ns && predict > max_ns) {
+    if (max_ns && predict > AGENT_POOLS_PREDICT_MARGIN(max_ns)) {
         pym.skip_ns = predict; /* asked again next sample: a prediction costs ~1 us */
         return;
     }

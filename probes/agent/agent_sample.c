@@ -106,7 +106,7 @@ static void agent_read_blocks(uint64_t now)
         uint64_t predict =
             agent_alloc_pools_predict_ns(agent.blocks_cost_ns, agent.blocks_rss, &rss);
         uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
-        if (max_ns && predict > max_ns) {
+        if (max_ns && predict > AGENT_POOLS_PREDICT_MARGIN(max_ns)) {
             agent.blocks_skip_ns = predict;
             return;
         }
