@@ -1,6 +1,6 @@
 /* The agent's GIL holds as the monitor heard of them (samples and command
  * replies), kept for "the longest pause the monitor caused lately": a ring of
- * the latest SESSION-sized window, asked for its longest hold in a window. */
+ * the latest HOLDLOG_LEN, asked for its longest hold in a window. */
 #ifndef PYMEMTOP_LIB_HOLDLOG_H
 #define PYMEMTOP_LIB_HOLDLOG_H
 

@@ -127,7 +127,7 @@ static void session_json_census(struct json *j, const struct session *s)
 {
     json_object_begin(j, JK_CENSUS);
     json_uint(j, JK_CENSUSES, s->censuses);
-    /* When it ended, on the samples' clock: a replay says how old it is. */
+    /* When it began, on the samples' clock: a replay says how old it is. */
     json_uint(j, JK_TIME_NS, s->census.time_ns);
     json_uint(j, JK_OBJECTS, s->census.objects);
     json_uint(j, JK_COST_NS, s->census.cost_ns);

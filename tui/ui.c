@@ -166,6 +166,17 @@ const char *ui_trim(const char *s)
     return s;
 }
 
+void ui_census_age(const struct ui *u, char *buf, size_t len)
+{
+    const struct session *s = u->s;
+    buf[0] = '\0';
+    if (!s->censuses || !s->census.time_ns)
+        return;
+    char ago[16];
+    format_uptime(ago, sizeof ago, u->now_ns > s->census.time_ns ? u->now_ns - s->census.time_ns : 0);
+    snprintf(buf, len, ", census %s ago", ui_trim(ago));
+}
+
 enum {
     PAIR_ACCENT = 1,
     PAIR_RSS,

@@ -92,6 +92,9 @@ int ui_fields(const struct ui *u, WINDOW *w, int y, int x, int maxw, struct fiel
 attr_t ui_pause_attr(const struct ui *u, uint64_t ns);
 /* Strips the leading spaces of a right-aligned number. */
 const char *ui_trim(const char *s);
+/* ", census 3s ago" for a rule's title, or "" before the first census or
+ * when its time is unknown (a recording made before census.time_ns). */
+void ui_census_age(const struct ui *u, char *buf, size_t len);
 
 void theme_init(struct theme *t, bool color, const int colors[CONFIG_COLOR_ROLES]);
 

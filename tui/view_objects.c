@@ -194,10 +194,6 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
                      ob.n);
         ui_rule(u, w, title, "Snapshot diff", extra, u->th.dim);
     } else {
-        char ago[16] = "";
-        if (s->censuses)
-            format_uptime(ago, sizeof ago,
-                          u->now_ns > s->census.time_ns ? u->now_ns - s->census.time_ns : 0);
         format_count(v, sizeof v, (int64_t)s->census.objects);
         /* Bytes, and the share of the allocators' used bytes they explain. */
         char bytes_part[64] = "", bv[16], pct[16];
@@ -212,9 +208,9 @@ static void objects_draw(struct ui *u, WINDOW *w, int h, int wd)
         }
         /* The "N-M of K" pager takes the rule's right end: on a narrow
          * screen the census age gives it room. */
-        char age_part[32] = "";
-        if (!(ob.n > (size_t)(h - 2) && wd < 110) && s->census.time_ns) /* 0: recording without it */
-            snprintf(age_part, sizeof age_part, ", census %s ago", ui_trim(ago));
+        char age_part[40] = "";
+        if (!(ob.n > (size_t)(h - 2) && wd < 110))
+            ui_census_age(u, age_part, sizeof age_part);
         if (s->censuses)
             snprintf(extra, sizeof extra, "%zu types, %s objects%s%s%s%s%s", tc->types_total,
                      ui_trim(v), bytes_part, age_part, ob.filter[0] ? ", filter '" : "",

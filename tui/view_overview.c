@@ -536,8 +536,8 @@ static void draw_types(struct ui *u, WINDOW *w, const struct overview_layout *l)
     refresh_lists(tc);
     char extra[120] = "";
     if (s->censuses) {
-        char ago[16];
-        format_uptime(ago, sizeof ago, u->now_ns > s->census.time_ns ? u->now_ns - s->census.time_ns : 0);
+        char age[40];
+        ui_census_age(u, age, sizeof age);
         uint64_t bytes;
         double share = typetable_bytes_total(u->s->types, &bytes)
                            ? derive_bytes_share(bytes, &s->agent.alloc)
@@ -545,11 +545,8 @@ static void draw_types(struct ui *u, WINDOW *w, const struct overview_layout *l)
         char pct[16] = "";
         if (share >= 0)
             format_pct(pct, sizeof pct, share);
-        /* A recording made before census.time_ns was written has 0 there. */
-        snprintf(extra, sizeof extra, "%zu types%s%s%s%s%s%s", tc->types_total,
-                 share >= 0 ? ", explain " : "", ui_trim(pct), share >= 0 ? " of heap" : "",
-                 s->census.time_ns ? ", census " : "", s->census.time_ns ? ui_trim(ago) : "",
-                 s->census.time_ns ? " ago" : "");
+        snprintf(extra, sizeof extra, "%zu types%s%s%s%s", tc->types_total,
+                 share >= 0 ? ", explain " : "", ui_trim(pct), share >= 0 ? " of heap" : "", age);
     }
     ui_rule(u, w, l->types_title, "Types", extra, u->th.dim);
     const char *wait = s->censuses ? "none growing" : "waiting for the first census (n: now)";

@@ -464,8 +464,7 @@ static uint64_t pym_rss_bytes(void)
  * PYM_NS_PER_POOL (a cache miss per pool header: 20-110 ns measured on
  * 1.5 GB heaps, 3.8 to 3.15); after, from the last walk scaled by growth. */
 #define PYM_NS_PER_POOL 60u
-uint64_t agent_alloc_pools_predict_ns(uint64_t last_cost_ns, uint64_t rss_at_last,
-                                      uint64_t *rss_now)
+static uint64_t pools_predict_ns(uint64_t last_cost_ns, uint64_t rss_at_last, uint64_t *rss_now)
 {
     uint64_t rss = pym_rss_bytes();
     *rss_now = rss;
@@ -479,6 +478,14 @@ uint64_t agent_alloc_pools_predict_ns(uint64_t last_cost_ns, uint64_t rss_at_las
     return rss / pool * PYM_NS_PER_POOL;
 }
 
+int agent_alloc_pools_walk_fits(uint64_t last_cost_ns, uint64_t rss_at_last, uint64_t *rss_now,
+                                uint64_t *predict_ns)
+{
+    *predict_ns = pools_predict_ns(last_cost_ns, rss_at_last, rss_now);
+    uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
+    return !max_ns || *predict_ns <= max_ns / 4u * 3u;
+}
+
 static void pym_read(uint64_t now)
 {
     if (!_PyObject_DebugMallocStats || now < pym.next_ns)
@@ -486,9 +493,8 @@ static void pym_read(uint64_t now)
     /* [agent] max_pause_ms bounds every hold: a walk that would take longer
      * is left out (its numbers keep their age) and the prediction is sent,
      * so the monitor can say why pymalloc's figures are stale. */
-    uint64_t rss, predict = agent_alloc_pools_predict_ns(pym.cost_ns, pym.rss_at_walk, &rss);
-    uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
-    if (max_ns && predict > AGENT_POOLS_PREDICT_MARGIN(max_ns)) {
+    uint64_t rss, predict;
+    if (!agent_alloc_pools_walk_fits(pym.cost_ns, pym.rss_at_walk, &rss, &predict)) {
         pym.skip_ns = predict; /* asked again next sample: a prediction costs ~1 us */
         return;
     }

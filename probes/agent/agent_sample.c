@@ -101,15 +101,11 @@ static void agent_read_blocks(uint64_t now)
     /* From 3.9 it walks every pool, as the pymalloc walk does: one call that
      * [agent] max_pause_ms bounds the same way (left out, asked again next
      * sample). 3.8 keeps a counter. */
-    uint64_t rss = 0;
-    if (agent.hexversion >= 0x03090000) {
-        uint64_t predict =
-            agent_alloc_pools_predict_ns(agent.blocks_cost_ns, agent.blocks_rss, &rss);
-        uint64_t max_ns = (uint64_t)atomic_load(&agent.max_pause_us) * 1000u;
-        if (max_ns && predict > AGENT_POOLS_PREDICT_MARGIN(max_ns)) {
-            agent.blocks_skip_ns = predict;
-            return;
-        }
+    uint64_t rss = 0, predict;
+    if (agent.hexversion >= 0x03090000 &&
+        !agent_alloc_pools_walk_fits(agent.blocks_cost_ns, agent.blocks_rss, &rss, &predict)) {
+        agent.blocks_skip_ns = predict;
+        return;
     }
     uint64_t t0 = agent_now_ns();
     long n = agent_call_long(agent.sys_module, "getallocatedblocks");
